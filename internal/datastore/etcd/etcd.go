@@ -1,0 +1,193 @@
+// Package etcd is the etcd v3 backend of datastore.Store. Keys and values
+// are stored as given (Calico's key layout and JSON), so a real calicoctl
+// pointed at the same etcd reads what tortie wrote, and the reverse.
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/tortienet/tortie/internal/datastore"
+)
+
+// DefaultDialTimeout bounds New's connectivity check when Config.DialTimeout
+// is zero.
+const DefaultDialTimeout = 5 * time.Second
+
+// Config says how to reach etcd.
+type Config struct {
+	// Endpoints are etcd client URLs, e.g. "https://10.0.0.1:2379".
+	Endpoints []string
+	// CACertFile verifies the server's certificate; CertFile and KeyFile
+	// are this client's certificate and key (both or neither). All PEM.
+	// TLS is used when any of them is set.
+	CACertFile, CertFile, KeyFile string
+	// DialTimeout bounds the connectivity check in New (DefaultDialTimeout
+	// if zero).
+	DialTimeout time.Duration
+}
+
+// Store is a datastore.Store on an etcd v3 cluster. Conditional writes are
+// single etcd transactions, so they are atomic across the cluster.
+type Store struct {
+	cli *clientv3.Client
+}
+
+var _ datastore.Store = (*Store)(nil)
+
+// New connects to etcd and checks, within the dial timeout, that the
+// cluster answers a linearizable read; otherwise it fails with an error
+// naming the endpoints. The client's own logging is discarded: errors are
+// returned instead.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	if len(cfg.Endpoints) == 0 {
+		return nil, errors.New("etcd: no endpoints configured")
+	}
+	tlsCfg, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	timeout := cfg.DialTimeout
+	if timeout <= 0 {
+		timeout = DefaultDialTimeout
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   cfg.Endpoints,
+		DialTimeout: timeout,
+		TLS:         tlsCfg,
+		Logger:      zap.NewNop(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd client for %v: %w", cfg.Endpoints, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	// The key etcdctl's health check reads; its absence is fine.
+	if _, err := cli.Get(cctx, "health"); err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("cannot reach etcd at %v: %w%s", cfg.Endpoints, err, tlsHint(ctx, cfg.Endpoints, tlsCfg))
+	}
+	return &Store{cli: cli}, nil
+}
+
+// Client returns the underlying etcd client, for tests and tools.
+func (s *Store) Client() *clientv3.Client { return s.cli }
+
+// Close implements datastore.Store. Open watches end with an EventError.
+func (s *Store) Close() error { return s.cli.Close() }
+
+// Get implements datastore.Store.
+func (s *Store) Get(ctx context.Context, key string) (datastore.KV, error) {
+	resp, err := s.cli.Get(ctx, key)
+	if err != nil {
+		return datastore.KV{}, fmt.Errorf("etcd get %s: %w", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return datastore.KV{}, datastore.NewKeyError(key, datastore.ErrNotFound)
+	}
+	return kvOf(resp.Kvs[0]), nil
+}
+
+// List implements datastore.Store: one range read, sorted by key.
+func (s *Store) List(ctx context.Context, prefix string) ([]datastore.KV, int64, error) {
+	resp, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, 0, fmt.Errorf("etcd list %s: %w", prefix, err)
+	}
+	kvs := make([]datastore.KV, len(resp.Kvs))
+	for i, kv := range resp.Kvs {
+		kvs[i] = kvOf(kv)
+	}
+	return kvs, resp.Header.Revision, nil
+}
+
+// Create implements datastore.Store: put if the key has never been created
+// (or was deleted since).
+func (s *Store) Create(ctx context.Context, key string, value []byte) (int64, error) {
+	resp, err := s.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		Then(clientv3.OpPut(key, string(value))).
+		Commit()
+	if err != nil {
+		return 0, fmt.Errorf("etcd create %s: %w", key, err)
+	}
+	if !resp.Succeeded {
+		return 0, datastore.NewKeyError(key, datastore.ErrAlreadyExists)
+	}
+	return resp.Header.Revision, nil
+}
+
+// Update implements datastore.Store.
+func (s *Store) Update(ctx context.Context, key string, value []byte, rev int64) (int64, error) {
+	resp, err := s.cli.Txn(ctx).
+		If(revisionIs(key, rev)).
+		Then(clientv3.OpPut(key, string(value))).
+		Else(clientv3.OpGet(key, clientv3.WithCountOnly())).
+		Commit()
+	if err != nil {
+		return 0, fmt.Errorf("etcd update %s: %w", key, err)
+	}
+	if !resp.Succeeded {
+		return 0, failure(key, resp)
+	}
+	return resp.Header.Revision, nil
+}
+
+// Delete implements datastore.Store.
+func (s *Store) Delete(ctx context.Context, key string, rev int64) (datastore.KV, error) {
+	resp, err := s.cli.Txn(ctx).
+		If(revisionIs(key, rev)).
+		Then(clientv3.OpDelete(key, clientv3.WithPrevKV())).
+		Else(clientv3.OpGet(key, clientv3.WithCountOnly())).
+		Commit()
+	if err != nil {
+		return datastore.KV{}, fmt.Errorf("etcd delete %s: %w", key, err)
+	}
+	if !resp.Succeeded {
+		return datastore.KV{}, failure(key, resp)
+	}
+	prev := resp.Responses[0].GetResponseDeleteRange().GetPrevKvs()
+	if len(prev) == 0 {
+		// Cannot happen: the comparison proved the key existed.
+		return datastore.KV{}, fmt.Errorf("etcd delete %s: no previous value returned", key)
+	}
+	return kvOf(prev[0]), nil
+}
+
+// Compact compacts etcd's history before revision rev and waits until the
+// compaction is applied. A watch from before rev then fails with
+// datastore.ErrCompacted.
+func (s *Store) Compact(ctx context.Context, rev int64) error {
+	_, err := s.cli.Compact(ctx, rev, clientv3.WithCompactPhysical())
+	if errors.Is(err, rpctypes.ErrCompacted) {
+		err = fmt.Errorf("%w (%w)", datastore.ErrCompacted, err)
+	}
+	if err != nil {
+		return fmt.Errorf("etcd compact at revision %d: %w", rev, err)
+	}
+	return nil
+}
+
+// revisionIs is the condition of Update and Delete: the key exists and,
+// when rev is not 0, was last modified at rev.
+func revisionIs(key string, rev int64) clientv3.Cmp {
+	if rev == 0 {
+		return clientv3.Compare(clientv3.CreateRevision(key), "!=", 0)
+	}
+	return clientv3.Compare(clientv3.ModRevision(key), "=", rev)
+}
+
+// failure tells ErrNotFound from ErrConflict after a failed revisionIs,
+// from the count the transaction's Else branch read.
+func failure(key string, resp *clientv3.TxnResponse) error {
+	if resp.Responses[0].GetResponseRange().GetCount() == 0 {
+		return datastore.NewKeyError(key, datastore.ErrNotFound)
+	}
+	return datastore.NewKeyError(key, datastore.ErrConflict)
+}

@@ -1,0 +1,139 @@
+package datastore
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Handler receives what ListWatch sees under its prefix. ListWatch calls it
+// from a single goroutine, one call at a time, in order.
+type Handler interface {
+	// OnSync hands over the complete current contents of the prefix, taken
+	// at revision rev. The handler replaces its whole view with kvs: it is
+	// called first, and again after every resync (anything seen before may
+	// have changed or vanished meanwhile). The handler owns kvs.
+	OnSync(kvs []KV, rev int64)
+	// OnEvent reports one change after the last OnSync (EventPut or
+	// EventDelete; never EventError).
+	OnEvent(ev Event)
+}
+
+// ListWatchOption configures ListWatch.
+type ListWatchOption func(*listWatch)
+
+// WithLogger sets the logger ListWatch reports failures and resyncs to.
+// The default (and nil) discards them.
+func WithLogger(l *slog.Logger) ListWatchOption {
+	return func(lw *listWatch) {
+		if l != nil {
+			lw.log = l
+		}
+	}
+}
+
+// WithBackoff sets the delay before a resync after a failure: it starts at
+// minDelay and doubles on each consecutive failure up to maxDelay. The
+// default is 50ms to 5s; a minDelay that is not positive keeps the default.
+func WithBackoff(minDelay, maxDelay time.Duration) ListWatchOption {
+	return func(lw *listWatch) {
+		if minDelay > 0 {
+			lw.minDelay, lw.maxDelay = minDelay, max(minDelay, maxDelay)
+		}
+	}
+}
+
+type listWatch struct {
+	store    Store
+	prefix   string
+	h        Handler
+	log      *slog.Logger
+	minDelay time.Duration
+	maxDelay time.Duration
+}
+
+// ListWatch keeps h in step with the keys under prefix until ctx ends: it
+// lists the prefix and calls h.OnSync with the snapshot, then watches from
+// the snapshot's revision and calls h.OnEvent for each change. When the
+// watch fails (EventError, e.g. ErrCompacted), its channel closes, or List
+// or Watch fail, it waits (bounded exponential backoff) and starts over with
+// a fresh List and OnSync, so the handler never misses a change: it either
+// sees it as an event or finds its result in the next snapshot.
+//
+// ListWatch returns only when ctx ends; no handler call is made after it
+// returns.
+func ListWatch(ctx context.Context, s Store, prefix string, h Handler, opts ...ListWatchOption) {
+	lw := &listWatch{
+		store:    s,
+		prefix:   prefix,
+		h:        h,
+		log:      slog.New(slog.DiscardHandler),
+		minDelay: 50 * time.Millisecond,
+		maxDelay: 5 * time.Second,
+	}
+	for _, o := range opts {
+		o(lw)
+	}
+	lw.run(ctx)
+}
+
+func (lw *listWatch) run(ctx context.Context) {
+	delay := lw.minDelay
+	for {
+		healthy, err := lw.cycle(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if healthy {
+			delay = lw.minDelay
+		}
+		level := slog.LevelWarn
+		if errors.Is(err, ErrCompacted) {
+			level = slog.LevelInfo
+		}
+		lw.log.Log(ctx, level, "datastore watch interrupted; resyncing",
+			"prefix", lw.prefix, "err", err, "retryIn", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if !healthy {
+			delay = min(2*delay, lw.maxDelay)
+		}
+	}
+}
+
+// cycle does one List, OnSync, Watch and event loop. It returns why it
+// ended, and whether List and Watch both succeeded (the store is reachable,
+// so the next attempt need not back off further).
+func (lw *listWatch) cycle(ctx context.Context) (healthy bool, err error) {
+	kvs, rev, err := lw.store.List(ctx, lw.prefix)
+	if err != nil {
+		return false, err
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the store's watch when this cycle ends
+	events, err := lw.store.Watch(wctx, lw.prefix, rev)
+	if err != nil {
+		return false, err
+	}
+	lw.h.OnSync(kvs, rev)
+	for {
+		select {
+		case <-ctx.Done():
+			return true, ctx.Err()
+		case ev, ok := <-events:
+			switch {
+			case !ok:
+				return true, errors.New("watch channel closed")
+			case ev.Type == EventError:
+				return true, ev.Err
+			}
+			lw.h.OnEvent(ev)
+		}
+	}
+}

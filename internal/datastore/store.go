@@ -1,0 +1,109 @@
+// Package datastore defines tortie's storage contract: a key/value store with
+// revisions, compare-and-swap writes and watches, shaped after etcd v3 so that
+// the etcd backend is a thin translation and the in-memory backend (for unit
+// tests of logic) behaves the same way. The conformance suite in storetest
+// runs against every backend.
+//
+// Keys are etcd paths in Calico's layout (see keys.go); values are the JSON
+// that Calico stores. Typed access (resources, IPAM objects) is layered on top
+// in other packages.
+package datastore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// KV is one stored value. Revision is the store's modification revision of
+// the key (etcd's ModRevision); CreateRevision is the revision it was created at.
+type KV struct {
+	Key            string
+	Value          []byte
+	Revision       int64
+	CreateRevision int64
+}
+
+// EventType says what happened to a key in a watch.
+type EventType int
+
+const (
+	// EventPut: the key was created or updated; KV holds the new value.
+	EventPut EventType = iota + 1
+	// EventDelete: the key was deleted; KV.Key is set, KV.Revision is the
+	// revision of the delete, PrevValue holds the last value when known.
+	EventDelete
+	// EventError: the watch failed (Err says why: ErrCompacted, or the
+	// backend's error); the channel is closed right after.
+	EventError
+)
+
+// String returns "put", "delete" or "error".
+func (t EventType) String() string {
+	switch t {
+	case EventPut:
+		return "put"
+	case EventDelete:
+		return "delete"
+	case EventError:
+		return "error"
+	}
+	return fmt.Sprintf("EventType(%d)", int(t))
+}
+
+// Event is one change seen by a watch.
+type Event struct {
+	Type      EventType
+	KV        KV
+	PrevValue []byte
+	Err       error
+}
+
+// Store is the storage contract. All methods are safe for concurrent use.
+type Store interface {
+	// Get returns the key's value or an error wrapping ErrNotFound.
+	Get(ctx context.Context, key string) (KV, error)
+	// List returns every key under prefix, sorted by key, and the store's
+	// revision at which the listing was taken (to start a watch from).
+	List(ctx context.Context, prefix string) ([]KV, int64, error)
+	// Create writes the key only if it does not exist (ErrAlreadyExists
+	// otherwise) and returns the new revision.
+	Create(ctx context.Context, key string, value []byte) (int64, error)
+	// Update writes the key only if its current revision equals rev
+	// (ErrConflict otherwise; ErrNotFound if it does not exist). rev == 0
+	// means: any revision, but the key must exist.
+	Update(ctx context.Context, key string, value []byte, rev int64) (int64, error)
+	// Delete removes the key if its current revision equals rev (rev == 0:
+	// any revision) and returns the value it held. ErrNotFound, ErrConflict.
+	Delete(ctx context.Context, key string, rev int64) (KV, error)
+	// Watch streams changes of keys under prefix made after revision
+	// afterRev, in revision order. If those revisions have been compacted,
+	// it sends an EventError with ErrCompacted and closes. The channel is
+	// closed when ctx ends.
+	Watch(ctx context.Context, prefix string, afterRev int64) (<-chan Event, error)
+	// Close releases the store's connections.
+	Close() error
+}
+
+// Sentinel errors. Backends wrap them with the key: use errors.Is.
+var (
+	ErrNotFound      = errors.New("resource does not exist")
+	ErrAlreadyExists = errors.New("resource already exists")
+	ErrConflict      = errors.New("update conflict: the resource was changed by someone else")
+	ErrCompacted     = errors.New("watch revision has been compacted")
+)
+
+// KeyError wraps a sentinel error with the key it concerns.
+type KeyError struct {
+	Key string
+	Err error
+}
+
+func (e *KeyError) Error() string { return fmt.Sprintf("%s: %v", e.Key, e.Err) }
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// keyErr is shorthand for backends.
+func keyErr(key string, err error) error { return &KeyError{Key: key, Err: err} }
+
+// NewKeyError is keyErr for backends in other packages.
+func NewKeyError(key string, err error) error { return keyErr(key, err) }
