@@ -1,0 +1,100 @@
+// Package ctl implements tortiectl, tortie's calicoctl: the resource verbs,
+// their calicoctl-compatible output, and the embedded datastore server.
+package ctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tortienet/tortie/internal/client"
+)
+
+// App holds what every command needs; tests construct one with buffers and
+// their own client.
+type App struct {
+	Out, Err io.Writer
+	In       io.Reader
+	Getenv   func(string) string
+
+	// Open connects to the datastore; nil means: from the config file and
+	// the environment.
+	Open func(ctx context.Context) (*client.Client, error)
+
+	configPath string
+	timeout    time.Duration
+}
+
+// exitError carries an exit status for errors that were already printed.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// Main runs tortiectl with args and returns the process exit code.
+func Main(ctx context.Context, args []string) int {
+	app := &App{Out: os.Stdout, Err: os.Stderr, In: os.Stdin, Getenv: os.Getenv}
+	return app.Run(ctx, args)
+}
+
+// Run executes one command line.
+func (a *App) Run(ctx context.Context, args []string) int {
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetOut(a.Out)
+	root.SetErr(a.Err)
+	root.SetIn(a.In)
+	err := root.ExecuteContext(ctx)
+	var ee *exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		fmt.Fprintln(a.Err, err)
+		return 1
+	}
+}
+
+func (a *App) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "tortiectl",
+		Short:         "tortiectl manages tortie (Calico-compatible) resources",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", client.DefaultConfigFile, "path to the CalicoAPIConfig file")
+	root.PersistentFlags().DurationVar(&a.timeout, "timeout", 10*time.Second, "how long to wait for the datastore")
+	root.PersistentFlags().StringP("log-level", "l", "panic", "log level (accepted for calicoctl compatibility)")
+	root.AddCommand(
+		a.writeCommand(verbCreate), a.writeCommand(verbApply), a.writeCommand(verbReplace),
+		a.deleteCommand(), a.getCommand(), a.patchCommand(), a.labelCommand(),
+		a.validateCommand(), a.versionCommand(), a.datastoreCommand(),
+	)
+	return root
+}
+
+// client opens the datastore, from App.Open or the configuration.
+func (a *App) client(ctx context.Context) (*client.Client, error) {
+	if a.Open != nil {
+		return a.Open(ctx)
+	}
+	explicit := a.configPath != client.DefaultConfigFile
+	cfg, err := client.LoadConfig(a.configPath, explicit, a.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	cfg.DialTimeout = a.timeout
+	return client.Open(ctx, cfg)
+}
+
+// fail prints msg to stderr and returns an exit status 1 error.
+func (a *App) fail(format string, args ...any) error {
+	fmt.Fprintf(a.Err, format+"\n", args...)
+	return &exitError{code: 1}
+}
