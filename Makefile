@@ -1,0 +1,35 @@
+# tortie: build, test, lab, bench. Everything runs on a fresh machine as root
+# after .ci/setup has installed the system packages.
+GO       ?= go
+BIN      ?= $(CURDIR)/bin
+VERSION  ?= v0.1.0
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -X github.com/tortienet/tortie/internal/buildinfo.Version=$(VERSION) \
+            -X github.com/tortienet/tortie/internal/buildinfo.GitCommit=$(COMMIT)
+BINARIES := tortiectl
+
+.PHONY: build test test-short vet bench fmt clean
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(BINARIES))
+
+# The whole suite: unit, datastore conformance (embedded etcd), golden
+# output and end-to-end tests. Privileged tiers run when root.
+test: build vet
+	TORTIE_BIN=$(BIN) $(GO) test -count=1 -timeout 20m ./...
+
+test-short:
+	$(GO) test -short ./...
+
+vet:
+	$(GO) vet ./...
+
+bench: build
+	TORTIE_BIN=$(BIN) $(GO) test -run '^$$' -bench . -benchtime 1x ./bench/...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(BIN)
