@@ -6,13 +6,14 @@ VERSION  ?= v0.1.0
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X github.com/tortienet/tortie/internal/buildinfo.Version=$(VERSION) \
             -X github.com/tortienet/tortie/internal/buildinfo.GitCommit=$(COMMIT)
-BINARIES := tortiectl
+BINARIES := tortiectl tortie
 
 .PHONY: build test test-short vet bench fmt clean
 
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(BINARIES))
+	ln -sf tortie $(BIN)/tortie-ipam
 
 # The whole suite: unit, datastore conformance (embedded etcd), golden
 # output and end-to-end tests. Privileged tiers run when root.
