@@ -122,6 +122,53 @@ func (m *Memory) Delete(_ context.Context, key string, rev int64) (KV, error) {
 	return cloneKV(old), nil
 }
 
+// Txn implements Store.
+func (m *Memory) Txn(_ context.Context, ops ...Op) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return 0, fmt.Errorf("txn: %w", errMemoryClosed)
+	}
+	seen := make(map[string]bool, len(ops))
+	for _, op := range ops {
+		if seen[op.Key] {
+			return 0, fmt.Errorf("txn: duplicate key %s", op.Key)
+		}
+		seen[op.Key] = true
+		var err error
+		switch op.Type {
+		case OpCreate:
+			if _, ok := m.data[op.Key]; ok {
+				err = keyErr(op.Key, ErrAlreadyExists)
+			}
+		case OpUpdate, OpDelete:
+			_, err = m.current(op.Key, op.Rev)
+		default:
+			err = fmt.Errorf("txn %s: unknown op type %d", op.Key, op.Type)
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	m.rev++
+	for _, op := range ops {
+		old, existed := m.data[op.Key]
+		if op.Type == OpDelete {
+			delete(m.data, op.Key)
+			m.record(Event{Type: EventDelete, KV: KV{Key: op.Key, Revision: m.rev}, PrevValue: old.Value})
+			continue
+		}
+		kv := KV{Key: op.Key, Value: bytes.Clone(op.Value), Revision: m.rev, CreateRevision: m.rev}
+		var prev []byte
+		if existed {
+			kv.CreateRevision, prev = old.CreateRevision, old.Value
+		}
+		m.data[op.Key] = kv
+		m.record(Event{Type: EventPut, KV: kv, PrevValue: prev})
+	}
+	return m.rev, nil
+}
+
 // current returns the key's value if it exists and (rev != 0) is at rev.
 func (m *Memory) current(key string, rev int64) (KV, error) {
 	kv, ok := m.data[key]

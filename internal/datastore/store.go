@@ -81,8 +81,33 @@ type Store interface {
 	// it sends an EventError with ErrCompacted and closes. The channel is
 	// closed when ctx ends.
 	Watch(ctx context.Context, prefix string, afterRev int64) (<-chan Event, error)
+	// Txn applies every op atomically at one new revision, or none of
+	// them: when any op's condition fails it returns an error wrapping
+	// ErrAlreadyExists, ErrNotFound or ErrConflict that names the key.
+	// Keys must be distinct.
+	Txn(ctx context.Context, ops ...Op) (int64, error)
 	// Close releases the store's connections.
 	Close() error
+}
+
+// OpType is the kind of write in a transaction.
+type OpType int
+
+const (
+	// OpCreate writes a key that must not exist.
+	OpCreate OpType = iota + 1
+	// OpUpdate writes a key that must exist at Rev (any revision if 0).
+	OpUpdate
+	// OpDelete removes a key that must exist at Rev (any revision if 0).
+	OpDelete
+)
+
+// Op is one conditional write of a transaction.
+type Op struct {
+	Type  OpType
+	Key   string
+	Value []byte
+	Rev   int64
 }
 
 // Sentinel errors. Backends wrap them with the key: use errors.Is.

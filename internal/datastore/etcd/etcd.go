@@ -160,6 +160,50 @@ func (s *Store) Delete(ctx context.Context, key string, rev int64) (datastore.KV
 	return kvOf(prev[0]), nil
 }
 
+// Txn implements datastore.Store as one etcd transaction. When it fails,
+// the Else branch reads every key so the error can name the first op whose
+// condition did not hold.
+func (s *Store) Txn(ctx context.Context, ops ...datastore.Op) (int64, error) {
+	cmps := make([]clientv3.Cmp, 0, len(ops))
+	thens := make([]clientv3.Op, 0, len(ops))
+	elses := make([]clientv3.Op, 0, len(ops))
+	for _, op := range ops {
+		switch op.Type {
+		case datastore.OpCreate:
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(op.Key), "=", 0))
+			thens = append(thens, clientv3.OpPut(op.Key, string(op.Value)))
+		case datastore.OpUpdate:
+			cmps = append(cmps, revisionIs(op.Key, op.Rev))
+			thens = append(thens, clientv3.OpPut(op.Key, string(op.Value)))
+		case datastore.OpDelete:
+			cmps = append(cmps, revisionIs(op.Key, op.Rev))
+			thens = append(thens, clientv3.OpDelete(op.Key))
+		default:
+			return 0, fmt.Errorf("etcd txn %s: unknown op type %d", op.Key, op.Type)
+		}
+		elses = append(elses, clientv3.OpGet(op.Key, clientv3.WithKeysOnly()))
+	}
+	resp, err := s.cli.Txn(ctx).If(cmps...).Then(thens...).Else(elses...).Commit()
+	if err != nil {
+		return 0, fmt.Errorf("etcd txn: %w", err)
+	}
+	if resp.Succeeded {
+		return resp.Header.Revision, nil
+	}
+	for i, op := range ops {
+		kvs := resp.Responses[i].GetResponseRange().GetKvs()
+		switch {
+		case op.Type == datastore.OpCreate && len(kvs) > 0:
+			return 0, datastore.NewKeyError(op.Key, datastore.ErrAlreadyExists)
+		case op.Type != datastore.OpCreate && len(kvs) == 0:
+			return 0, datastore.NewKeyError(op.Key, datastore.ErrNotFound)
+		case op.Type != datastore.OpCreate && op.Rev != 0 && kvs[0].ModRevision != op.Rev:
+			return 0, datastore.NewKeyError(op.Key, datastore.ErrConflict)
+		}
+	}
+	return 0, fmt.Errorf("etcd txn: conditions failed but every key now matches: %w", datastore.ErrConflict)
+}
+
 // Compact compacts etcd's history before revision rev and waits until the
 // compaction is applied. A watch from before rev then fails with
 // datastore.ErrCompacted.

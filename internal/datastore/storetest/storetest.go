@@ -44,6 +44,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"WatchCancel", testWatchCancel},
 		{"WatchCompacted", testWatchCompacted},
 		{"ListWatch", testListWatch},
+		{"Txn", testTxn},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
