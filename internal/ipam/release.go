@@ -244,3 +244,16 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// Handles lists the handle IDs that start with prefix.
+func (m *IPAM) Handles(ctx context.Context, prefix string) ([]string, error) {
+	kvs, _, err := m.s.List(ctx, HandlePrefix()+prefix)
+	if err != nil {
+		return nil, fmt.Errorf("list handles: %w", err)
+	}
+	out := make([]string, 0, len(kvs))
+	for _, kv := range kvs {
+		out = append(out, kv.Key[len(HandlePrefix()):])
+	}
+	return out, nil
+}
