@@ -70,6 +70,15 @@ func (m *Memory) List(_ context.Context, prefix string) ([]KV, int64, error) {
 	return kvs, m.rev, nil
 }
 
+// ListKeys implements Store.
+func (m *Memory) ListKeys(ctx context.Context, prefix string) ([]KV, int64, error) {
+	kvs, rev, err := m.List(ctx, prefix)
+	for i := range kvs {
+		kvs[i].Value = nil
+	}
+	return kvs, rev, err
+}
+
 // Create implements Store.
 func (m *Memory) Create(_ context.Context, key string, value []byte) (int64, error) {
 	m.mu.Lock()

@@ -66,6 +66,9 @@ type Store interface {
 	// List returns every key under prefix, sorted by key, and the store's
 	// revision at which the listing was taken (to start a watch from).
 	List(ctx context.Context, prefix string) ([]KV, int64, error)
+	// ListKeys is List without the values (their Value is nil): cheap
+	// when only the existence of keys matters.
+	ListKeys(ctx context.Context, prefix string) ([]KV, int64, error)
 	// Create writes the key only if it does not exist (ErrAlreadyExists
 	// otherwise) and returns the new revision.
 	Create(ctx context.Context, key string, value []byte) (int64, error)

@@ -45,12 +45,20 @@ func (m *IPAM) AutoAssign(ctx context.Context, a AutoAssignArgs) (v4, v6 []netip
 	if a.IntendedUse == "" {
 		a.IntendedUse = v3.AllowedUseWorkload
 	}
+	attrs := m.stamp(a.Attrs)
+	if m.cache != nil && batchable(a) {
+		switch r := m.assignBatched(ctx, a, attrs); {
+		case r.served:
+			return r.ips, nil, r.err
+		case r.err != nil:
+			return nil, nil, r.err
+		}
+	}
 	snap, err := m.readSnapshot(ctx, a.Hostname)
 	if err != nil {
 		return nil, nil, err
 	}
 	hs := &handleState{id: a.HandleID}
-	attrs := m.stamp(a.Attrs)
 	if a.Num4 > 0 {
 		if v4, err = m.assignFamily(ctx, snap, a, hs, attrs, false); err != nil {
 			return nil, nil, err
@@ -94,8 +102,8 @@ func (m *IPAM) assignFamily(ctx context.Context, snap *snapshot, a AutoAssignArg
 		m.undo(ctx, a.HandleID, got)
 		return nil, err
 	}
-	take := func(cidr netip.Prefix, expectHost string) error {
-		ips, err := m.allocateInBlock(ctx, cidr, num-len(got), hs, attrs, snap.reserved, expectHost)
+	take := func(cidr netip.Prefix, expectHost string, cached bool) error {
+		ips, err := m.allocateInBlock(ctx, cidr, num-len(got), hs, attrs, snap.reserved, expectHost, cached)
 		for _, ip := range ips {
 			got = append(got, netip.PrefixFrom(ip, cidr.Bits()))
 		}
@@ -107,13 +115,21 @@ func (m *IPAM) assignFamily(ctx context.Context, snap *snapshot, a AutoAssignArg
 	if err != nil {
 		return fail(err)
 	}
-	for _, cidr := range affine {
-		if !inPools(pools, cidr) {
+	// With a cache, blocks it believes full are skipped without a read;
+	// before claiming a new block they are all read again, in case
+	// addresses were released elsewhere.
+	for _, cached := range []bool{true, false} {
+		if cached && m.cache == nil {
 			continue
 		}
-		if len(got) < num {
-			if err := take(cidr, a.Hostname); err != nil {
-				return fail(err)
+		for _, cidr := range affine {
+			if !cached && m.cache.fresh(cidr, m.now()) {
+				continue // the first pass used a copy young enough to trust
+			}
+			if len(got) < num && inPools(pools, cidr) {
+				if err := take(cidr, a.Hostname, cached); err != nil {
+					return fail(err)
+				}
 			}
 		}
 	}
@@ -133,14 +149,14 @@ func (m *IPAM) assignFamily(ctx context.Context, snap *snapshot, a AutoAssignArg
 			return fail(err)
 		}
 		affine = append(affine, cidr)
-		if err := take(cidr, a.Hostname); err != nil {
+		if err := take(cidr, a.Hostname, true); err != nil {
 			return fail(err)
 		}
 	}
 	// 3. Borrowing from other hosts' blocks.
 	if len(got) < num && !snap.cfg.StrictAffinity {
 		if err := m.borrow(ctx, pools, fam, a.Hostname, snap.reserved, func(cidr netip.Prefix) (bool, error) {
-			err := take(cidr, "")
+			err := take(cidr, "", false)
 			return len(got) >= num, err
 		}); err != nil {
 			return fail(err)
@@ -193,12 +209,24 @@ func poolNames(pools []pool) string {
 // must still be affine to; if the block is gone but the host's affinity
 // remains (a crash between writes by another implementation), the block is
 // recreated.
-func (m *IPAM) allocateInBlock(ctx context.Context, cidr netip.Prefix, n int, hs *handleState, attrs map[string]string, reserved func(netip.Addr) bool, expectHost string) ([]netip.Addr, error) {
+//
+// cached lets the first attempt use the cached copy of the block (a stale
+// copy fails the compare-and-swap and is read again); a block the cache
+// believes full is then skipped without a read.
+func (m *IPAM) allocateInBlock(ctx context.Context, cidr netip.Prefix, n int, hs *handleState, attrs map[string]string, reserved func(netip.Addr) bool, expectHost string, cached bool) ([]netip.Addr, error) {
 	if n <= 0 {
 		return nil, nil
 	}
 	for attempt := 0; attempt < maxRetries; attempt++ {
-		sb, err := m.getBlock(ctx, cidr)
+		var sb storedBlock
+		var err error
+		if cached && attempt == 0 {
+			if sb, err = m.cachedOrRead(ctx, cidr); err == nil && sb.Free(reserved) == 0 {
+				return nil, nil
+			}
+		} else {
+			sb, err = m.getBlock(ctx, cidr)
+		}
 		if isNotFound(err) && expectHost != "" {
 			if err := m.recreateBlock(ctx, cidr, expectHost); err != nil {
 				return nil, err
@@ -223,6 +251,7 @@ func (m *IPAM) allocateInBlock(ctx context.Context, cidr netip.Prefix, n int, hs
 		switch {
 		case err == nil:
 			hs.applied(next, rev)
+			m.cache.putBlock(cidr, sb.Block, rev, m.now())
 			return ips, nil
 		case keyOf(err) == HandleKey(hs.id):
 			if err := hs.load(ctx, m.s); err != nil {

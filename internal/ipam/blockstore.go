@@ -20,9 +20,16 @@ type storedBlock struct {
 func (m *IPAM) getBlock(ctx context.Context, cidr netip.Prefix) (storedBlock, error) {
 	kv, err := m.s.Get(ctx, BlockKey(cidr))
 	if err != nil {
+		if isNotFound(err) {
+			m.cache.putBlock(cidr, nil, 0, m.now())
+		}
 		return storedBlock{}, err
 	}
-	return decodeBlock(kv)
+	b, err := decodeBlock(kv)
+	if err == nil {
+		m.cache.putBlock(cidr, b.Block, b.rev, m.now())
+	}
+	return b, err
 }
 
 func decodeBlock(kv datastore.KV) (storedBlock, error) {
@@ -70,6 +77,9 @@ func (m *IPAM) ListBlocks(ctx context.Context) ([]*Block, error) {
 
 // hostBlocks lists the CIDRs of the host's confirmed affinities, sorted.
 func (m *IPAM) hostBlocks(ctx context.Context, host, fam string) ([]netip.Prefix, error) {
+	if cidrs, ok := m.cache.hostBlocks(host, fam, m.now()); ok {
+		return cidrs, nil
+	}
 	kvs, _, err := m.s.List(ctx, AffinityPrefix(host, fam))
 	if err != nil {
 		return nil, fmt.Errorf("list affinities of %s: %w", host, err)
@@ -87,6 +97,7 @@ func (m *IPAM) hostBlocks(ctx context.Context, host, fam string) ([]netip.Prefix
 		out = append(out, cidr)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Addr().Less(out[j].Addr()) })
+	m.cache.putHostBlocks(host, fam, out, m.now())
 	return out, nil
 }
 

@@ -18,6 +18,32 @@ import (
 // claimed more than reclaimAge ago. errNoFreeBlocks when there is none.
 func (m *IPAM) claimBlock(ctx context.Context, host string, pools []pool, reserved func(netip.Addr) bool) (netip.Prefix, error) {
 	fam := family(pools[0].cidr)
+	keys, _, err := m.s.ListKeys(ctx, BlockPrefix(fam))
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("list %s blocks: %w", fam, err)
+	}
+	taken := make(map[netip.Prefix]bool, len(keys))
+	for _, kv := range keys {
+		if p, err := parseCIDRName(kv.Key[len(BlockPrefix(fam)):]); err == nil {
+			taken[p] = true
+		}
+	}
+	for _, p := range pools {
+		for cidr := range blockCandidates(p, host) {
+			if taken[cidr] || fullyReserved(cidr, reserved) {
+				continue
+			}
+			err := m.createAffineBlock(ctx, host, cidr)
+			if err == nil {
+				m.cache.forgetHost(host, fam)
+				m.log.Info("claimed block", "host", host, "block", cidr)
+				return cidr, nil
+			}
+			if !errors.Is(err, datastore.ErrAlreadyExists) {
+				return netip.Prefix{}, err
+			}
+		}
+	}
 	blocks, err := m.listBlocks(ctx, fam)
 	if err != nil {
 		return netip.Prefix{}, err
@@ -28,26 +54,14 @@ func (m *IPAM) claimBlock(ctx context.Context, host string, pools []pool, reserv
 	}
 	for _, p := range pools {
 		for cidr := range blockCandidates(p, host) {
-			if _, taken := existing[cidr]; taken || fullyReserved(cidr, reserved) {
-				continue
-			}
-			err := m.createAffineBlock(ctx, host, cidr)
-			if err == nil {
-				m.log.Info("claimed block", "host", host, "block", cidr)
-				return cidr, nil
-			}
-			if !errors.Is(err, datastore.ErrAlreadyExists) {
-				return netip.Prefix{}, err
-			}
-		}
-	}
-	for _, p := range pools {
-		for cidr := range blockCandidates(p, host) {
 			b, ok := existing[cidr]
 			if !ok || !b.Empty() || b.Host() == host || !m.oldEnough(b.Block) {
 				continue
 			}
 			if err := m.reclaim(ctx, host, b); err == nil {
+				m.cache.forgetHost(host, fam)
+				m.cache.forgetHost(b.Host(), fam)
+				m.cache.putBlock(cidr, nil, 0, m.now())
 				m.log.Info("reclaimed an empty block", "host", host, "block", cidr, "from", b.Host())
 				return cidr, nil
 			} else if !errors.Is(err, datastore.ErrConflict) && !errors.Is(err, datastore.ErrAlreadyExists) && !errors.Is(err, datastore.ErrNotFound) {

@@ -6,12 +6,18 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestConcurrentAllocateRelease: goroutines on several nodes allocate and
 // release at random against one etcd. No address is ever held twice, and
 // at the end every handle's counts match the blocks.
 func TestConcurrentAllocateRelease(t *testing.T) {
+	t.Run("fresh reads", func(t *testing.T) { testConcurrent(t, false) })
+	t.Run("each worker with its own cache", func(t *testing.T) { testConcurrent(t, true) })
+}
+
+func testConcurrent(t *testing.T, cached bool) {
 	e := newEnv(t)
 	e.pool("p", "10.20.0.0/24", 28, nil) // 16 blocks of 16: claims, borrowing and reuse all happen
 	const workers, rounds = 12, 25
@@ -31,6 +37,10 @@ func TestConcurrentAllocateRelease(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(uint64(w), 7))
+			m := e.ipam
+			if cached {
+				m = New(e.c, WithCache(time.Minute))
+			}
 			host := fmt.Sprintf("node-%d", w%3)
 			var mine []string
 			for i := range rounds {
@@ -43,14 +53,14 @@ func TestConcurrentAllocateRelease(t *testing.T) {
 						}
 					}
 					mu.Unlock()
-					if _, err := e.ipam.ReleaseByHandle(e.ctx, h); err != nil {
+					if _, err := m.ReleaseByHandle(e.ctx, h); err != nil {
 						fail("release %s: %v", h, err)
 					}
 					mine = remove(mine, h)
 					continue
 				}
 				h := fmt.Sprintf("w%d-%d", w, i)
-				v4, _, err := e.ipam.AutoAssign(e.ctx, AutoAssignArgs{Num4: 1 + r.IntN(3), HandleID: h, Hostname: host})
+				v4, _, err := m.AutoAssign(e.ctx, AutoAssignArgs{Num4: 1 + r.IntN(3), HandleID: h, Hostname: host})
 				if err != nil {
 					fail("assign %s: %v", h, err)
 					continue

@@ -42,6 +42,7 @@ type IPAM struct {
 	now        func() time.Time
 	log        *slog.Logger
 	reclaimAge time.Duration
+	cache      *cache // nil: read everything fresh
 }
 
 // Option configures an IPAM.
@@ -139,6 +140,9 @@ type snapshot struct {
 // readSnapshot reads the configuration, pools, reservations and the node's
 // labels concurrently: one round trip of latency instead of four.
 func (m *IPAM) readSnapshot(ctx context.Context, host string) (*snapshot, error) {
+	if s := m.cache.snapshot(host, m.now()); s != nil {
+		return s, nil
+	}
 	var (
 		wg                      sync.WaitGroup
 		snap                    snapshot
@@ -167,6 +171,7 @@ func (m *IPAM) readSnapshot(ctx context.Context, host string) (*snapshot, error)
 		return nil, err
 	}
 	snap.reserved = parseReservations(resv).reservedFunc()
+	m.cache.putSnapshot(host, &snap, m.now())
 	return &snap, nil
 }
 

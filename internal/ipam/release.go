@@ -115,8 +115,12 @@ func (m *IPAM) releaseInBlock(ctx context.Context, cidr netip.Prefix, opts []Rel
 		if err != nil {
 			return nil, err
 		}
-		_, err = m.s.Txn(ctx, ops...)
+		rev, err := m.s.Txn(ctx, ops...)
 		if err == nil {
+			m.cache.putBlock(cidr, sb.Block, rev, m.now())
+			if ops[0].Type == datastore.OpDelete {
+				m.cache.putBlock(cidr, nil, 0, m.now())
+			}
 			return missing, nil
 		}
 		if !errors.Is(err, datastore.ErrConflict) && !errors.Is(err, datastore.ErrNotFound) && !errors.Is(err, datastore.ErrAlreadyExists) {
@@ -196,10 +200,14 @@ func (m *IPAM) ReleaseByHandle(ctx context.Context, handle string) ([]netip.Addr
 			}
 			ops = []datastore.Op{blockOp, handleOp}
 		}
-		_, err = m.s.Txn(ctx, ops...)
+		rev, err := m.s.Txn(ctx, ops...)
 		switch {
 		case err == nil:
 			released = append(released, addrs...)
+			m.cache.putBlock(cidr, nil, 0, m.now())
+			if sb.Block != nil && ops[0].Type == datastore.OpUpdate && ops[0].Key == BlockKey(cidr) {
+				m.cache.putBlock(cidr, sb.Block, rev, m.now())
+			}
 		case errors.Is(err, datastore.ErrConflict) || errors.Is(err, datastore.ErrNotFound):
 			// Someone else wrote the block or the handle: read again.
 		default:

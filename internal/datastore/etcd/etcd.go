@@ -107,6 +107,20 @@ func (s *Store) List(ctx context.Context, prefix string) ([]datastore.KV, int64,
 	return kvs, resp.Header.Revision, nil
 }
 
+// ListKeys implements datastore.Store: a keys-only range read.
+func (s *Store) ListKeys(ctx context.Context, prefix string) ([]datastore.KV, int64, error) {
+	resp, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		return nil, 0, fmt.Errorf("etcd list keys %s: %w", prefix, err)
+	}
+	kvs := make([]datastore.KV, len(resp.Kvs))
+	for i, kv := range resp.Kvs {
+		kvs[i] = kvOf(kv)
+		kvs[i].Value = nil
+	}
+	return kvs, resp.Header.Revision, nil
+}
+
 // Create implements datastore.Store: put if the key has never been created
 // (or was deleted since).
 func (s *Store) Create(ctx context.Context, key string, value []byte) (int64, error) {

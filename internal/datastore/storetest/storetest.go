@@ -214,6 +214,15 @@ func testListPrefix(t *testing.T, h Harness, p string) {
 	for i, k := range want {
 		wantKV(t, kvs[i], p+k, "v:"+k, revs[k], revs[k])
 	}
+	keys, _, err := s.ListKeys(ctx, p+"a/b/")
+	if err != nil || len(keys) != len(want) {
+		t.Fatalf("list keys %sa/b/: %v (%v), want %v", p, keys, err, want)
+	}
+	for i, k := range want {
+		if keys[i].Key != p+k || keys[i].Value != nil || keys[i].Revision != revs[k] {
+			t.Errorf("list keys [%d] = %+v, want key %s, no value, revision %d", i, keys[i], p+k, revs[k])
+		}
+	}
 	kvs, _, err = s.List(ctx, p+"nothing/")
 	if err != nil || len(kvs) != 0 {
 		t.Fatalf("list of an empty prefix: %v, %v; want nothing, no error", kvs, err)
