@@ -34,3 +34,19 @@ fmt:
 
 clean:
 	rm -rf $(BIN)
+
+# The namespace lab: 3 nodes with 2 pods each, left running after the status
+# and the pod-to-pod matrix are printed (make fails if a pair that should
+# connect does not). LAB names it; `make lab-down` removes it. Root only.
+LAB ?= lab
+.PHONY: lab lab-down
+lab:
+	bash .ci/setup
+	$(MAKE) build
+	$(BIN)/tortiectl lab down --name $(LAB)
+	$(BIN)/tortiectl lab up --name $(LAB) --nodes 3 --pods-per-node 2
+	$(BIN)/tortiectl lab status --name $(LAB)
+	$(BIN)/tortiectl lab ping --name $(LAB)
+
+lab-down:
+	$(BIN)/tortiectl lab down --name $(LAB)

@@ -1,0 +1,201 @@
+package ctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tortienet/tortie/internal/lab"
+	"github.com/tortienet/tortie/internal/lab/topo"
+)
+
+// labFlags are the options every lab command shares.
+type labFlags struct {
+	name, root, binDir string
+	verbose            bool
+}
+
+func (a *App) labCommand() *cobra.Command {
+	var lf labFlags
+	cmd := &cobra.Command{
+		Use:   "lab",
+		Short: "Run a tortie cluster made of network namespaces on this machine",
+		Long: `A lab is a cluster on one machine: node namespaces on an underlay (a bridge, or
+several subnets joined by a router namespace), the embedded datastore, the node
+agents, and pods made through the CNI plugin as a container runtime would make them.
+Everything lives in network namespaces named tl-<lab>.*; the machine's own
+network configuration is never changed. Needs root.`,
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&lf.name, "name", "", "the lab's name (default: the only lab that is up, else \"lab\")")
+	pf.StringVar(&lf.root, "state-dir", lab.DefaultRoot, "where labs keep their state")
+	pf.StringVar(&lf.binDir, "bin-dir", "", "directory with the tortie binaries (default: tortiectl's own)")
+	pf.BoolVarP(&lf.verbose, "verbose", "v", false, "log every step")
+	cmd.AddCommand(a.labUpCommand(&lf), a.labDownCommand(&lf), a.labStatusCommand(&lf),
+		a.labPingCommand(&lf), a.labPathCommand(&lf), a.labExecCommand(&lf))
+	return cmd
+}
+
+// config builds the lab configuration from the flags and the environment.
+func (a *App) labConfig(lf *labFlags) (lab.Config, error) {
+	bin := lf.binDir
+	if bin == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return lab.Config{}, fmt.Errorf("find tortiectl's directory: %w (use --bin-dir)", err)
+		}
+		bin = filepath.Dir(self)
+	}
+	level := slog.LevelInfo
+	if lf.verbose {
+		level = slog.LevelDebug
+	}
+	gopath := a.Getenv("GOPATH")
+	if gopath == "" {
+		gopath = filepath.Join(a.Getenv("HOME"), "go")
+	}
+	return lab.Config{
+		Root:    lf.root,
+		BinDir:  bin,
+		CNIPath: []string{filepath.Join(gopath, "bin"), "/opt/cni/bin", "/usr/lib/cni"},
+		Logger:  slog.New(slog.NewTextHandler(a.Err, &slog.HandlerOptions{Level: level})),
+	}, nil
+}
+
+// labName is --name, else the only lab under the state dir, else "lab".
+func labName(lf *labFlags) string {
+	if lf.name != "" {
+		return lf.name
+	}
+	if names, err := lab.ListLabs(lf.root); err == nil && len(names) == 1 {
+		return names[0]
+	}
+	return topo.DefaultName
+}
+
+// openLab opens the named lab for the read-only commands.
+func (a *App) openLab(lf *labFlags) (*lab.Lab, error) {
+	if os.Geteuid() != 0 {
+		return nil, a.fail("lab: needs root (network namespaces)")
+	}
+	cfg, err := a.labConfig(lf)
+	if err != nil {
+		return nil, a.fail("lab: %v", err)
+	}
+	l, err := lab.Open(cfg, labName(lf))
+	if err != nil {
+		return nil, a.fail("lab: %v", err)
+	}
+	return l, nil
+}
+
+func (a *App) labUpCommand(lf *labFlags) *cobra.Command {
+	var file string
+	var keep bool
+	gen := topo.GenerateOptions{}
+	cmd := &cobra.Command{
+		Use:   "up [--file TOPOLOGY | --nodes N --pods-per-node M --underlay l2|routed]",
+		Short: "Bring a lab up and leave it running",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Geteuid() != 0 {
+				return a.fail("lab up: needs root (network namespaces)")
+			}
+			var top *topo.Topology
+			if file != "" {
+				for _, f := range []string{"nodes", "pods-per-node", "underlay", "outside"} {
+					if cmd.Flags().Changed(f) {
+						return a.fail("lab up: --%s describes a topology; give either --file or the topology flags", f)
+					}
+				}
+				t, err := topo.ParseFile(file)
+				if err != nil {
+					return a.fail("lab up: %v", err)
+				}
+				top = t
+			} else {
+				top = topo.Generate(gen)
+			}
+			if lf.name != "" {
+				top.Name = lf.name
+			}
+			if cmd.Flags().Changed("cni") || top.CNI == "" {
+				top.CNI = gen.CNI
+			}
+			if err := topo.Resolve(top); err != nil {
+				return a.fail("lab up: %v", err)
+			}
+			cfg, err := a.labConfig(lf)
+			if err != nil {
+				return a.fail("lab up: %v", err)
+			}
+			// Ctrl-C stops the build; what was made is then taken down.
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			l, err := lab.Up(ctx, cfg, top)
+			if err != nil {
+				return a.labUpFailed(ctx, cfg, top.Name, l, keep, err)
+			}
+			st := l.State()
+			fmt.Fprintf(a.Out, "Lab %s is up: %d nodes, %d pods (CNI %s), datastore %s.\n", st.Name, len(top.Nodes), len(top.Pods), st.CNI, st.Datastore)
+			fmt.Fprintf(a.Out, "Next: tortiectl lab status --name %[1]s | ping --name %[1]s | down --name %[1]s\n", st.Name)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&file, "file", "f", "", "topology file (YAML)")
+	f.IntVar(&gen.Nodes, "nodes", 3, "number of nodes")
+	f.IntVar(&gen.PodsPerNode, "pods-per-node", 2, "pods on each node")
+	f.StringVar(&gen.Underlay, "underlay", topo.UnderlayL2, "l2 (one subnet) or routed (two subnets and a router)")
+	f.BoolVar(&gen.Outside, "outside", true, "add an outside namespace beyond the gateway (for natOutgoing)")
+	f.StringVar(&gen.CNI, "cni", topo.CNIAuto, "CNI plugin: auto (tortie when it works, else ptp), tortie, ptp or bridge")
+	f.BoolVar(&keep, "keep-on-failure", false, "leave a lab that failed to come up in place, for inspection")
+	return cmd
+}
+
+// labUpFailed reports a failed `lab up` and, unless keep, takes down what
+// was made.
+func (a *App) labUpFailed(ctx context.Context, cfg lab.Config, name string, l *lab.Lab, keep bool, err error) error {
+	fmt.Fprintf(a.Err, "lab up: %v\n", err)
+	if l == nil || errors.Is(err, lab.ErrExists) {
+		return &exitError{code: 1}
+	}
+	if keep {
+		fmt.Fprintf(a.Err, "The lab is left as it is (--keep-on-failure); state in %s. Remove it with: tortiectl lab down --name %s\n", l.Dir(), name)
+		return &exitError{code: 1}
+	}
+	if derr := lab.Down(context.WithoutCancel(ctx), cfg, name); derr != nil {
+		fmt.Fprintf(a.Err, "lab up: cleaning up: %v\n", derr)
+	}
+	return &exitError{code: 1}
+}
+
+func (a *App) labDownCommand(lf *labFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "down",
+		Short: "Remove every namespace, link, process and file of a lab (also after a crash)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Geteuid() != 0 {
+				return a.fail("lab down: needs root (network namespaces)")
+			}
+			cfg, err := a.labConfig(lf)
+			if err != nil {
+				return a.fail("lab down: %v", err)
+			}
+			name := labName(lf)
+			if err := lab.Down(cmd.Context(), cfg, name); err != nil {
+				return a.fail("%v", err)
+			}
+			fmt.Fprintf(a.Out, "Lab %s is down.\n", name)
+			return nil
+		},
+	}
+}
