@@ -1,0 +1,170 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/client"
+	"github.com/tortienet/tortie/internal/datastore"
+	"github.com/tortienet/tortie/internal/ipam"
+)
+
+// Dataplane applies desired state to the kernel (internal/dataplane).
+type Dataplane interface {
+	Apply(ctx context.Context, d calc.Desired) error
+}
+
+// Kernel is what the agent asks of the machine it runs on.
+type Kernel struct {
+	Detect        Detector
+	Dataplane     Dataplane
+	IPIPSupported func() bool
+	HostMTU       func(parent string) int
+}
+
+// Agent is one tortie-node.
+type Agent struct {
+	cfg    Config
+	k      Kernel
+	log    *slog.Logger
+	c      *client.Client
+	ipam   *ipam.IPAM
+	view   *view
+	addr   Address
+	health *health
+	m      *metrics
+
+	mu        sync.Mutex
+	lastMTU   int
+	problems  []string
+	onApplied func(rev int64) // test and benchmark hook
+}
+
+// New prepares an agent; Run starts it.
+func New(cfg Config, k Kernel, log *slog.Logger) *Agent {
+	return &Agent{cfg: cfg, k: k, log: log, view: newView(), health: newHealth(), m: newMetrics()}
+}
+
+// Run performs startup, then keeps the dataplane in step with the
+// datastore until ctx ends. The kernel is touched only once the view of
+// the datastore is complete; while the datastore is unreachable the
+// dataplane stays as it is.
+func (a *Agent) Run(ctx context.Context) error {
+	stopHTTP, err := a.serveHTTP(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
+	c, err := waitForDatastore(ctx, a.cfg.Datastore, a.log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	a.c = c
+	a.ipam = ipam.New(c, ipam.WithLogger(a.log), ipam.WithCache(2*time.Second))
+	if a.addr, err = startup(ctx, a.cfg, c, a.ipam, a.k.Detect, a.log); err != nil {
+		return fmt.Errorf("startup: %w", err)
+	}
+	a.log.Info("startup complete", "node", a.cfg.NodeName, "address", a.addr.Prefix, "interface", a.addr.Interface)
+	a.health.setLive(true)
+
+	go datastore.ListWatch(ctx, c.Store(), datastore.Root, a.view, datastore.WithLogger(a.log))
+	releaser := &ipam.EmptyBlockReleaser{IPAM: a.ipam, Host: a.cfg.NodeName, Grace: a.cfg.EmptyBlockGrace}
+	resync := time.NewTicker(a.cfg.ResyncInterval)
+	defer resync.Stop()
+	housekeeping := time.NewTicker(time.Minute)
+	defer housekeeping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-a.view.changed:
+		case <-resync.C:
+		case <-housekeeping.C:
+			if _, err := releaser.Sync(ctx); err != nil {
+				a.log.Warn("giving back empty blocks", "error", err)
+			}
+			continue
+		}
+		a.health.beat()
+		if err := a.syncOnce(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("dataplane sync", "error", err)
+		}
+	}
+}
+
+// syncOnce computes and applies the desired state from the current view.
+func (a *Agent) syncOnce(ctx context.Context) error {
+	in, synced := a.view.input(a.cfg.NodeName)
+	if !synced {
+		return nil
+	}
+	rev := a.view.revision()
+	if err := a.ensureTunnelAddresses(ctx, in); err != nil {
+		a.m.errors.WithLabelValues("tunnel-address").Inc()
+		a.log.Warn("tunnel addresses", "error", err)
+	}
+	in.Backend = a.cfg.Backend
+	in.RouteUnencapsulated = a.cfg.RouteUnencapsulated && a.cfg.Backend != "none"
+	in.ParentDevice = a.addr.Interface
+	in.IPIPSupported = a.k.IPIPSupported != nil && a.k.IPIPSupported()
+	if a.k.HostMTU != nil {
+		in.HostMTU = a.k.HostMTU(a.addr.Interface)
+	}
+	start := time.Now()
+	d := calc.Compute(in)
+	a.reportProblems(d.Problems)
+	if err := a.writeMTU(d.PodMTU); err != nil {
+		return err
+	}
+	err := a.k.Dataplane.Apply(ctx, d)
+	a.m.applySeconds.Observe(time.Since(start).Seconds())
+	a.m.routes.Set(float64(len(d.Routes)))
+	a.health.setReady(err == nil, d.Problems, err)
+	if err != nil {
+		a.m.errors.WithLabelValues("dataplane").Inc()
+		return err
+	}
+	a.m.inSync.Set(1)
+	if hook := a.onApplied; hook != nil {
+		hook(rev)
+	}
+	return nil
+}
+
+func (a *Agent) reportProblems(ps []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if fmt.Sprint(ps) == fmt.Sprint(a.problems) {
+		return
+	}
+	for _, p := range ps {
+		a.log.Error("dataplane problem", "problem", p)
+	}
+	a.problems = ps
+}
+
+// writeMTU keeps the MTU file the CNI plugin reads in step.
+func (a *Agent) writeMTU(mtu int) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if mtu == a.lastMTU {
+		return nil
+	}
+	if err := writeFile(a.cfg.StateDir+"/mtu", strconv.Itoa(mtu)); err != nil {
+		return fmt.Errorf("write the MTU file: %w", err)
+	}
+	a.lastMTU = mtu
+	return nil
+}
+
+func (v *view) revision() int64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.rev
+}
