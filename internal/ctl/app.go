@@ -74,7 +74,7 @@ func (a *App) rootCommand() *cobra.Command {
 	root.AddCommand(
 		a.writeCommand(verbCreate), a.writeCommand(verbApply), a.writeCommand(verbReplace),
 		a.deleteCommand(), a.getCommand(), a.patchCommand(), a.labelCommand(),
-		a.validateCommand(), a.versionCommand(), a.datastoreCommand(), a.labCommand(), a.ipamCommand(),
+		a.validateCommand(), a.versionCommand(), a.datastoreCommand(), a.labCommand(), a.ipamCommand(), a.nodeCommand(),
 	)
 	return root
 }

@@ -1,0 +1,129 @@
+package autodetect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// NetlinkHost reads the kernel over netlink.
+type NetlinkHost struct {
+	nl       *netlink.Handle
+	resolver *net.Resolver
+}
+
+// NewNetlinkHost returns a Host backed by h. With a nil h every call opens
+// its netlink socket afresh, so it reads the network namespace of the
+// calling OS thread at that moment: the namespace the process runs in,
+// or the one a caller locked its thread into. Host names are resolved
+// with the standard resolver.
+func NewNetlinkHost(h *netlink.Handle) *NetlinkHost {
+	if h == nil {
+		h = &netlink.Handle{}
+	}
+	return &NetlinkHost{nl: h, resolver: net.DefaultResolver}
+}
+
+// dumpRetries bounds the retries of a dump the kernel interrupted because
+// the table changed under it.
+const dumpRetries = 5
+
+// retryDump runs a netlink dump again while the kernel reports it
+// interrupted; the last attempt's error is returned.
+func retryDump[T any](dump func() (T, error)) (T, error) {
+	var (
+		v   T
+		err error
+	)
+	for range dumpRetries {
+		v, err = dump()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return v, err
+		}
+	}
+	return v, err
+}
+
+// Interfaces implements Host.
+func (h *NetlinkHost) Interfaces() ([]Interface, error) {
+	links, err := retryDump(h.nl.LinkList)
+	if err != nil {
+		return nil, fmt.Errorf("netlink link list: %w", err)
+	}
+	addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.nl.AddrList(nil, netlink.FAMILY_ALL) })
+	if err != nil {
+		return nil, fmt.Errorf("netlink address list: %w", err)
+	}
+	byIndex := make(map[int][]netip.Prefix)
+	for _, a := range addrs {
+		if p, ok := toPrefix(a.IPNet); ok {
+			byIndex[a.LinkIndex] = append(byIndex[a.LinkIndex], p)
+		}
+	}
+	out := make([]Interface, 0, len(links))
+	for _, l := range links {
+		attrs := l.Attrs()
+		out = append(out, Interface{
+			Name:  attrs.Name,
+			Index: attrs.Index,
+			Up:    attrs.Flags&net.FlagUp != 0,
+			Addrs: byIndex[attrs.Index],
+		})
+	}
+	return out, nil
+}
+
+// RouteTo implements Host with RTM_GETROUTE, as `ip route get` does.
+func (h *NetlinkHost) RouteTo(dst netip.Addr) (Route, error) {
+	routes, err := h.nl.RouteGet(net.IP(dst.AsSlice()))
+	if err != nil {
+		return Route{}, err
+	}
+	if len(routes) == 0 {
+		return Route{}, unix.ENETUNREACH
+	}
+	r := routes[0]
+	out := Route{}
+	if src, ok := netip.AddrFromSlice(r.Src); ok {
+		out.Source = src.Unmap()
+	}
+	if gw, ok := netip.AddrFromSlice(r.Gw); ok {
+		out.Gateway = gw.Unmap()
+	}
+	if l, err := h.nl.LinkByIndex(r.LinkIndex); err == nil {
+		out.Interface = l.Attrs().Name
+	} else {
+		out.Interface = fmt.Sprintf("ifindex %d", r.LinkIndex)
+	}
+	return out, nil
+}
+
+// LookupHost implements Host with the standard resolver.
+func (h *NetlinkHost) LookupHost(ctx context.Context, name string, f Family) ([]netip.Addr, error) {
+	network := "ip4"
+	if f == IPv6 {
+		network = "ip6"
+	}
+	return h.resolver.LookupNetIP(ctx, network, name)
+}
+
+func toPrefix(n *net.IPNet) (netip.Prefix, bool) {
+	if n == nil {
+		return netip.Prefix{}, false
+	}
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	a = a.Unmap()
+	ones, bits := n.Mask.Size()
+	if bits == 0 || (a.Is4() && ones > 32) {
+		return netip.Prefix{}, false
+	}
+	return netip.PrefixFrom(a, ones), true
+}
