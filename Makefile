@@ -6,7 +6,7 @@ VERSION  ?= v0.1.0
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X github.com/tortienet/tortie/internal/buildinfo.Version=$(VERSION) \
             -X github.com/tortienet/tortie/internal/buildinfo.GitCommit=$(COMMIT)
-BINARIES := tortiectl tortie
+BINARIES := tortiectl tortie tortie-node
 
 .PHONY: build test test-short vet bench fmt clean
 

@@ -10,13 +10,17 @@ import (
 
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/client"
+	"github.com/tortienet/tortie/internal/dataplane"
 	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/ipam"
 )
 
 // Dataplane applies desired state to the kernel (internal/dataplane).
+// Apply may trust its memory of what it wrote last; Resync re-reads
+// everything and repairs drift.
 type Dataplane interface {
-	Apply(ctx context.Context, d calc.Desired) error
+	Apply(ctx context.Context, d calc.Desired) (dataplane.Stats, error)
+	Resync(ctx context.Context, d calc.Desired) (dataplane.Stats, error)
 }
 
 // Kernel is what the agent asks of the machine it runs on.
@@ -80,11 +84,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	housekeeping := time.NewTicker(time.Minute)
 	defer housekeeping.Stop()
 	for {
+		full := false
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-a.view.changed:
 		case <-resync.C:
+			full = true
 		case <-housekeeping.C:
 			if _, err := releaser.Sync(ctx); err != nil {
 				a.log.Warn("giving back empty blocks", "error", err)
@@ -92,14 +98,15 @@ func (a *Agent) Run(ctx context.Context) error {
 			continue
 		}
 		a.health.beat()
-		if err := a.syncOnce(ctx); err != nil && ctx.Err() == nil {
+		if err := a.syncOnce(ctx, full); err != nil && ctx.Err() == nil {
 			a.log.Error("dataplane sync", "error", err)
 		}
 	}
 }
 
-// syncOnce computes and applies the desired state from the current view.
-func (a *Agent) syncOnce(ctx context.Context) error {
+// syncOnce computes and applies the desired state from the current view;
+// full re-reads the kernel state to repair drift.
+func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 	in, synced := a.view.input(a.cfg.NodeName)
 	if !synced {
 		return nil
@@ -122,9 +129,16 @@ func (a *Agent) syncOnce(ctx context.Context) error {
 	if err := a.writeMTU(d.PodMTU); err != nil {
 		return err
 	}
-	err := a.k.Dataplane.Apply(ctx, d)
+	apply := a.k.Dataplane.Apply
+	if full {
+		apply = a.k.Dataplane.Resync
+	}
+	stats, err := apply(ctx, d)
 	a.m.applySeconds.Observe(time.Since(start).Seconds())
-	a.m.routes.Set(float64(len(d.Routes)))
+	a.m.record(stats)
+	for _, c := range stats.Conflicts {
+		a.log.Warn("route left alone: another owner holds its destination", "conflict", c)
+	}
 	a.health.setReady(err == nil, d.Problems, err)
 	if err != nil {
 		a.m.errors.WithLabelValues("dataplane").Inc()

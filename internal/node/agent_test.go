@@ -17,6 +17,7 @@ import (
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/client"
+	"github.com/tortienet/tortie/internal/dataplane"
 	"github.com/tortienet/tortie/internal/datastore/embedded"
 	"github.com/tortienet/tortie/internal/datastore/etcd"
 )
@@ -48,7 +49,7 @@ type fakeDataplane struct {
 	notify  chan calc.Desired
 }
 
-func (f *fakeDataplane) Apply(_ context.Context, d calc.Desired) error {
+func (f *fakeDataplane) Apply(_ context.Context, d calc.Desired) (dataplane.Stats, error) {
 	f.mu.Lock()
 	f.applied = append(f.applied, d)
 	f.mu.Unlock()
@@ -56,7 +57,11 @@ func (f *fakeDataplane) Apply(_ context.Context, d calc.Desired) error {
 	case f.notify <- d:
 	default:
 	}
-	return nil
+	return dataplane.Stats{Routes: len(d.Routes)}, nil
+}
+
+func (f *fakeDataplane) Resync(ctx context.Context, d calc.Desired) (dataplane.Stats, error) {
+	return f.Apply(ctx, d)
 }
 
 // waitFor waits until an applied state satisfies ok.

@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tortienet/tortie/internal/dataplane"
 )
 
 // health is what /liveness and /readiness report.
@@ -80,6 +82,15 @@ type metrics struct {
 	routes       prometheus.Gauge
 	applySeconds prometheus.Histogram
 	errors       *prometheus.CounterVec
+	devices      prometheus.Gauge
+	changes      prometheus.Counter
+}
+
+// record publishes one dataplane application's figures.
+func (m *metrics) record(s dataplane.Stats) {
+	m.routes.Set(float64(s.Routes))
+	m.devices.Set(float64(s.Devices))
+	m.changes.Add(float64(s.Changes))
 }
 
 func newMetrics() *metrics {
@@ -89,9 +100,11 @@ func newMetrics() *metrics {
 		routes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tortie_dataplane_routes", Help: "Routes the node wants programmed."}),
 		applySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tortie_dataplane_apply_seconds",
 			Help: "Time to compute and apply the desired state.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tortie_errors_total", Help: "Errors by subsystem."}, []string{"subsystem"}),
+		errors:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tortie_errors_total", Help: "Errors by subsystem."}, []string{"subsystem"}),
+		devices: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tortie_dataplane_devices", Help: "Tunnel devices programmed."}),
+		changes: prometheus.NewCounter(prometheus.CounterOpts{Name: "tortie_dataplane_changes_total", Help: "Kernel writes made by the reconcilers."}),
 	}
-	m.reg.MustRegister(m.inSync, m.routes, m.applySeconds, m.errors)
+	m.reg.MustRegister(m.inSync, m.routes, m.applySeconds, m.errors, m.devices, m.changes)
 	return m
 }
 

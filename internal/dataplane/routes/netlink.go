@@ -1,0 +1,85 @@
+package routes
+
+import (
+	"net"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/tortienet/tortie/internal/dataplane/nlsafe"
+)
+
+// Netlink is the real Kernel, through one netlink handle.
+type Netlink struct {
+	h *netlink.Handle
+}
+
+// NewNetlink returns a Kernel using h; nil means a handle that opens its
+// sockets, per call, in the namespace of the calling thread.
+func NewNetlink(h *netlink.Handle) *Netlink {
+	if h == nil {
+		h = &netlink.Handle{}
+	}
+	return &Netlink{h: h}
+}
+
+// Links implements Kernel.
+func (n *Netlink) Links() (map[string]Link, error) {
+	ls, err := nlsafe.Dump("interfaces", n.h.LinkList)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Link, len(ls))
+	for _, l := range ls {
+		a := l.Attrs()
+		out[a.Name] = Link{Index: a.Index, Up: a.Flags&net.FlagUp != 0}
+	}
+	return out, nil
+}
+
+// Routes implements Kernel.
+func (n *Netlink) Routes() ([]Route, error) {
+	rs, err := nlsafe.Dump("main-table IPv4 routes", func() ([]netlink.Route, error) {
+		return n.h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Route, 0, len(rs))
+	for _, r := range rs {
+		dst, ok := nlsafe.Prefix(r.Dst, true)
+		if !ok {
+			continue
+		}
+		out = append(out, Route{
+			Dst: dst, TOS: r.Tos, Priority: r.Priority, Type: r.Type,
+			LinkIndex: r.LinkIndex, Gw: nlsafe.Addr(r.Gw), OnLink: r.Flags&int(netlink.FLAG_ONLINK) != 0,
+			Scope: int(r.Scope), Protocol: int(r.Protocol), Multipath: len(r.MultiPath) > 0,
+		})
+	}
+	return out, nil
+}
+
+// ReplaceRoute implements Kernel.
+func (n *Netlink) ReplaceRoute(r Route) error { return n.h.RouteReplace(toNetlink(r)) }
+
+// DeleteRoute implements Kernel.
+func (n *Netlink) DeleteRoute(r Route) error {
+	err := n.h.RouteDel(toNetlink(r))
+	if nlsafe.IsNotFound(err) {
+		return nil // already gone
+	}
+	return err
+}
+
+func toNetlink(r Route) *netlink.Route {
+	nr := &netlink.Route{
+		Family: netlink.FAMILY_V4, Table: unix.RT_TABLE_MAIN, Dst: nlsafe.IPNet(r.Dst),
+		Tos: r.TOS, Priority: r.Priority, Type: r.Type, LinkIndex: r.LinkIndex,
+		Gw: nlsafe.IP(r.Gw), Scope: netlink.Scope(r.Scope), Protocol: netlink.RouteProtocol(r.Protocol),
+	}
+	if r.OnLink {
+		nr.Flags = int(netlink.FLAG_ONLINK)
+	}
+	return nr
+}

@@ -1,0 +1,136 @@
+package routes
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/dataplane/nstest"
+)
+
+// counting counts the writes made through a Kernel.
+type counting struct {
+	Kernel
+	writes []string
+}
+
+func (c *counting) ReplaceRoute(r Route) error {
+	c.writes = append(c.writes, "replace "+r.String())
+	return c.Kernel.ReplaceRoute(r)
+}
+
+func (c *counting) DeleteRoute(r Route) error {
+	c.writes = append(c.writes, "delete "+r.String())
+	return c.Kernel.DeleteRoute(r)
+}
+
+// handleIn opens a netlink handle whose sockets live in ns, usable from
+// any goroutine afterwards.
+func handleIn(t *testing.T, ns *nstest.NS) *netlink.Handle {
+	t.Helper()
+	var h *netlink.Handle
+	if err := ns.Do(func() (err error) { h, err = netlink.NewHandle(); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+func TestNetlinkReconcile(t *testing.T) {
+	ns := nstest.New(t)
+	for _, c := range [][]string{
+		// This kernel has no dummy interfaces: veth pairs stand in.
+		{"ip", "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"},
+		{"ip", "addr", "add", "192.168.0.10/24", "dev", "eth0"},
+		{"ip", "link", "add", "vxlan.calico", "type", "veth", "peer", "name", "peer1"},
+		{"ip", "link", "add", "cali0000000001", "type", "veth", "peer", "name", "peer2"},
+		{"ip", "link", "set", "eth0", "up"}, {"ip", "link", "set", "peer0", "up"},
+		{"ip", "link", "set", "vxlan.calico", "up"}, {"ip", "link", "set", "peer1", "up"},
+		{"ip", "link", "set", "cali0000000001", "up"}, {"ip", "link", "set", "peer2", "up"},
+		// The CNI plugin's pod route, to be adopted as it is.
+		{"ip", "route", "add", "10.244.1.5/32", "dev", "cali0000000001", "scope", "link", "proto", "81"},
+		// Another owner's routes: one elsewhere, one at a wanted destination.
+		{"ip", "route", "add", "10.99.0.0/24", "via", "192.168.0.1", "proto", "bird"},
+		{"ip", "route", "add", "10.244.4.0/26", "via", "192.168.0.1", "proto", "static"},
+	} {
+		ns.MustRun(t, c[0], c[1:]...)
+	}
+	want := []calc.Route{
+		{Dst: pfx("10.244.1.0/26"), Type: calc.Blackhole},
+		{Dst: pfx("10.244.2.0/26"), Dev: "vxlan.calico", Gw: addr("10.244.2.1"), OnLink: true},
+		{Dst: pfx("10.244.3.0/26"), Dev: "eth0", Gw: addr("192.168.0.3")},
+		{Dst: pfx("10.244.4.0/26"), Dev: "eth0", Gw: addr("192.168.0.4")},
+		{Dst: pfx("10.244.1.5/32"), Dev: "cali0000000001", Workload: true},
+		{Dst: pfx("10.244.1.6/32"), Dev: "cali0000000002", Workload: true},
+	}
+	k := &counting{Kernel: NewNetlink(handleIn(t, ns))}
+	r := New(Config{Kernel: k})
+	apply := func(step string) Result {
+		t.Helper()
+		k.writes = nil
+		res, err := r.Apply(context.Background(), want)
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		return res
+	}
+
+	res := apply("first apply")
+	if res.Written != 3 || res.Programmed != 4 || res.Skipped != 1 || len(res.Conflicts) != 1 {
+		t.Fatalf("first apply: %+v, writes %v", res, k.writes)
+	}
+	got := ns.MustRun(t, "ip", "route", "show", "proto", "80")
+	for _, w := range []string{
+		"blackhole 10.244.1.0/26",
+		"10.244.2.0/26 via 10.244.2.1 dev vxlan.calico onlink",
+		"10.244.3.0/26 via 192.168.0.3 dev eth0",
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("proto 80 routes lack %q:\n%s", w, got)
+		}
+	}
+	if got := ns.MustRun(t, "ip", "route", "show", "10.244.1.5/32"); !strings.Contains(got, "proto 81") {
+		t.Errorf("the CNI's route was rewritten: %s", got)
+	}
+
+	if apply("second apply"); len(k.writes) != 0 {
+		t.Fatalf("second apply wrote %v", k.writes)
+	}
+
+	// Drift: one route deleted by hand, one changed by hand.
+	ns.MustRun(t, "ip", "route", "del", "10.244.2.0/26")
+	ns.MustRun(t, "ip", "route", "replace", "10.244.3.0/26", "via", "192.168.0.99", "dev", "eth0", "proto", "80")
+	if res := apply("repair"); res.Written != 2 {
+		t.Fatalf("repair: %+v, writes %v", res, k.writes)
+	}
+	if got := ns.MustRun(t, "ip", "route", "show", "10.244.2.0/26"); !strings.Contains(got, "via 10.244.2.1 dev vxlan.calico") {
+		t.Errorf("deleted route not restored: %q", got)
+	}
+	if got := ns.MustRun(t, "ip", "route", "show", "10.244.3.0/26"); !strings.Contains(got, "via 192.168.0.3") {
+		t.Errorf("changed route not repaired: %q", got)
+	}
+
+	// A restart: a new reconciler over a new handle finds nothing to do.
+	k2 := &counting{Kernel: NewNetlink(handleIn(t, ns))}
+	if _, err := New(Config{Kernel: k2}).Apply(context.Background(), want); err != nil || len(k2.writes) != 0 {
+		t.Fatalf("restart: writes %v, err %v", k2.writes, err)
+	}
+
+	// Unwanted routes of ours go; the foreign ones stay.
+	want = want[:1]
+	if res := apply("shrink"); res.Deleted != 2 {
+		t.Fatalf("shrink: %+v, writes %v", res, k.writes)
+	}
+	got = ns.MustRun(t, "ip", "route", "show")
+	for _, w := range []string{"10.99.0.0/24 via 192.168.0.1 dev eth0 proto bird", "10.244.4.0/26 via 192.168.0.1 dev eth0 proto static", "blackhole 10.244.1.0/26 proto 80", "10.244.1.5 dev cali0000000001 proto 81"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("routes lack %q:\n%s", w, got)
+		}
+	}
+	if strings.Contains(got, "10.244.2.0/26") || strings.Contains(got, "10.244.3.0/26") {
+		t.Errorf("stale routes of ours remain:\n%s", got)
+	}
+}

@@ -1,0 +1,238 @@
+package routes
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/cni/veth"
+)
+
+var (
+	pfx  = netip.MustParsePrefix
+	addr = netip.MustParseAddr
+)
+
+// clock is a settable time source.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func newTest() (*Fake, *Reconciler, *clock) {
+	f := NewFake()
+	f.Interfaces["eth0"] = Link{Index: 2, Up: true}
+	f.Interfaces["vxlan.calico"] = Link{Index: 3, Up: true}
+	f.Interfaces["cali0000000001"] = Link{Index: 10, Up: true}
+	f.Interfaces["cali0000000002"] = Link{Index: 11, Up: false}
+	c := &clock{t: time.Unix(1000, 0)}
+	return f, New(Config{Kernel: f, Now: c.now}), c
+}
+
+// wanted is a typical node: a local block, a remote VXLAN block, a
+// same-subnet remote block, and local workloads (one interface down, one
+// missing).
+func wanted() []calc.Route {
+	return []calc.Route{
+		{Dst: pfx("10.244.1.0/26"), Type: calc.Blackhole},
+		{Dst: pfx("10.244.2.0/26"), Dev: "vxlan.calico", Gw: addr("10.244.2.1"), OnLink: true},
+		{Dst: pfx("10.244.3.0/26"), Dev: "eth0", Gw: addr("192.168.0.3")},
+		{Dst: pfx("10.244.1.5/32"), Dev: "cali0000000001", Workload: true},
+		{Dst: pfx("10.244.1.6/32"), Dev: "cali0000000002", Workload: true},
+		{Dst: pfx("10.244.1.7/32"), Dev: "cali0000000003", Workload: true},
+		{Dst: pfx("fd00::/122"), Type: calc.Blackhole}, // IPv6: not this reconciler's
+	}
+}
+
+func TestProtocolMatchesCNI(t *testing.T) {
+	if ProtocolCNI != veth.RouteProtocol {
+		t.Fatalf("ProtocolCNI = %d, but the CNI plugin writes its routes with %d", ProtocolCNI, veth.RouteProtocol)
+	}
+}
+
+func TestApplyFromEmptyThenIdempotent(t *testing.T) {
+	f, r, _ := newTest()
+	res, err := r.Apply(context.Background(), wanted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Written != 4 || res.Programmed != 4 || res.Skipped != 2 || res.Deleted != 0 {
+		t.Fatalf("result = %+v, want 4 written/programmed, 2 skipped", res)
+	}
+	want := []string{
+		"blackhole 10.244.1.0/26 proto 80",
+		"10.244.2.0/26 via 10.244.2.1 ifindex 3 onlink proto 80",
+		"10.244.3.0/26 via 192.168.0.3 ifindex 2 proto 80",
+		"10.244.1.5/32 ifindex 10 scope link proto 80",
+	}
+	for i, w := range want {
+		if got := f.Table[i].String(); got != w {
+			t.Errorf("route %d = %q, want %q", i, got, w)
+		}
+	}
+	f.Writes = nil
+	res, err = r.Apply(context.Background(), wanted())
+	if err != nil || len(f.Writes) != 0 || res.Programmed != 4 {
+		t.Fatalf("second apply: writes %v, result %+v, err %v; want no writes", f.Writes, res, err)
+	}
+	// A restart is a new reconciler on the same table: still nothing to do.
+	_, err = New(Config{Kernel: f}).Apply(context.Background(), wanted())
+	if err != nil || len(f.Writes) != 0 {
+		t.Fatalf("restart: writes %v, err %v; want none", f.Writes, err)
+	}
+}
+
+func TestAdoptsCNIAndWorkloadRoutes(t *testing.T) {
+	f, r, _ := newTest()
+	f.Table = []Route{
+		{Dst: pfx("10.244.1.5/32"), Type: TypeUnicast, LinkIndex: 10, Scope: ScopeLink, Protocol: ProtocolCNI},
+		{Dst: pfx("10.244.1.9/32"), Type: TypeUnicast, LinkIndex: 10, Scope: ScopeLink, Protocol: 3}, // Calico's CNI: proto boot
+	}
+	want := []calc.Route{
+		{Dst: pfx("10.244.1.5/32"), Dev: "cali0000000001", Workload: true},
+		{Dst: pfx("10.244.1.9/32"), Dev: "cali0000000001", Workload: true},
+	}
+	res, err := r.Apply(context.Background(), want)
+	if err != nil || len(f.Writes) != 0 || res.Programmed != 2 {
+		t.Fatalf("writes %v, result %+v, err %v; want the routes adopted as they are", f.Writes, res, err)
+	}
+}
+
+func TestReplacesWhatDiffers(t *testing.T) {
+	f, r, _ := newTest()
+	f.Table = []Route{
+		{Dst: pfx("10.244.2.0/26"), Type: TypeUnicast, LinkIndex: 3, Gw: addr("10.244.2.99"), OnLink: true, Protocol: ProtocolTortie},
+		// The CNI's route, but on the wrong interface: replaced with ours.
+		{Dst: pfx("10.244.1.5/32"), Type: TypeUnicast, LinkIndex: 11, Scope: ScopeLink, Protocol: ProtocolCNI},
+	}
+	want := []calc.Route{
+		{Dst: pfx("10.244.2.0/26"), Dev: "vxlan.calico", Gw: addr("10.244.2.1"), OnLink: true},
+		{Dst: pfx("10.244.1.5/32"), Dev: "cali0000000001", Workload: true},
+	}
+	res, err := r.Apply(context.Background(), want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Written != 2 || res.Deleted != 0 || len(f.Table) != 2 {
+		t.Fatalf("result %+v, table %v", res, f.Table)
+	}
+	if f.Table[0].Gw != addr("10.244.2.1") || f.Table[1].LinkIndex != 10 || f.Table[1].Protocol != ProtocolTortie {
+		t.Fatalf("table after replace: %v", f.Table)
+	}
+}
+
+func TestDeletesStale(t *testing.T) {
+	f, r, c := newTest()
+	own := Route{Dst: pfx("10.244.9.0/26"), Type: TypeUnicast, LinkIndex: 3, Gw: addr("10.244.9.1"), OnLink: true, Protocol: ProtocolTortie}
+	ownMetric := Route{Dst: pfx("10.244.1.0/26"), Priority: 1024, Type: TypeBlackhole, Protocol: ProtocolTortie}
+	cni := Route{Dst: pfx("10.244.1.8/32"), Type: TypeUnicast, LinkIndex: 10, Scope: ScopeLink, Protocol: ProtocolCNI}
+	f.Table = []Route{own, ownMetric, cni}
+	want := []calc.Route{{Dst: pfx("10.244.1.0/26"), Type: calc.Blackhole}}
+
+	res, err := r.Apply(context.Background(), want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Deleted != 2 || res.Written != 1 {
+		t.Fatalf("result %+v; want our two stale routes deleted and the blackhole written", res)
+	}
+	if !contains(f.Table, cni) {
+		t.Fatalf("the CNI's route went before its grace period: %v", f.Table)
+	}
+	c.t = c.t.Add(DefaultGracePeriod - time.Second)
+	if res, _ := r.Apply(context.Background(), want); res.Deleted != 0 {
+		t.Fatalf("deleted %d within the grace period", res.Deleted)
+	}
+	c.t = c.t.Add(time.Second)
+	if res, _ := r.Apply(context.Background(), want); res.Deleted != 1 || contains(f.Table, cni) {
+		t.Fatalf("after the grace period: result %+v, table %v", res, f.Table)
+	}
+}
+
+func TestGraceRestartsWhenWantedAgain(t *testing.T) {
+	f, r, c := newTest()
+	cni := Route{Dst: pfx("10.244.1.8/32"), Type: TypeUnicast, LinkIndex: 10, Scope: ScopeLink, Protocol: ProtocolCNI}
+	f.Table = []Route{cni}
+	wantIt := []calc.Route{{Dst: pfx("10.244.1.8/32"), Dev: "cali0000000001", Workload: true}}
+	_, _ = r.Apply(context.Background(), nil) // unwanted: grace starts
+	c.t = c.t.Add(DefaultGracePeriod)
+	_, _ = r.Apply(context.Background(), wantIt) // wanted: grace forgotten
+	if res, _ := r.Apply(context.Background(), nil); res.Deleted != 0 {
+		t.Fatal("an adopted route was deleted without a fresh grace period")
+	}
+}
+
+func TestForeignRoutesLeftAlone(t *testing.T) {
+	f, r, _ := newTest()
+	bird := Route{Dst: pfx("10.244.2.0/26"), Type: TypeUnicast, LinkIndex: 2, Gw: addr("192.168.0.2"), Protocol: 12}
+	other := Route{Dst: pfx("0.0.0.0/0"), Type: TypeUnicast, LinkIndex: 2, Gw: addr("192.168.0.1"), Protocol: 4}
+	kernel := Route{Dst: pfx("192.168.0.0/24"), Type: TypeUnicast, LinkIndex: 2, Scope: ScopeLink, Protocol: protocolKernel}
+	kernelCali := Route{Dst: pfx("169.254.0.0/16"), Type: TypeUnicast, LinkIndex: 10, Scope: ScopeLink, Protocol: protocolKernel}
+	// Ours at the conflicting destination, but different: tortie stands back.
+	oursThere := Route{Dst: pfx("10.244.2.0/26"), Priority: 5, Type: TypeUnicast, LinkIndex: 3, Gw: addr("10.244.2.9"), OnLink: true, Protocol: ProtocolTortie}
+	f.Table = []Route{bird, other, kernel, kernelCali, oursThere}
+	want := []calc.Route{{Dst: pfx("10.244.2.0/26"), Dev: "vxlan.calico", Gw: addr("10.244.2.1"), OnLink: true}}
+
+	res, err := r.Apply(context.Background(), want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Conflicts) != 1 || res.Written != 0 || res.Programmed != 0 {
+		t.Fatalf("result %+v; want one conflict and no write", res)
+	}
+	if !strings.Contains(res.Conflicts[0].String(), "proto 12") {
+		t.Errorf("conflict %q does not name the foreign route", res.Conflicts[0])
+	}
+	for _, fr := range []Route{bird, other, kernel, kernelCali} {
+		if !contains(f.Table, fr) {
+			t.Errorf("foreign route %s was touched", fr)
+		}
+	}
+	if contains(f.Table, oursThere) {
+		t.Error("our own route at the conflicting destination was kept")
+	}
+}
+
+func TestMissingDeviceAndFailedWrites(t *testing.T) {
+	f, r, _ := newTest()
+	f.Fail = func(op string, rt Route) error {
+		if rt.Dst == pfx("10.244.3.0/26") {
+			return errors.New("boom")
+		}
+		return nil
+	}
+	want := []calc.Route{
+		{Dst: pfx("10.244.2.0/26"), Dev: "tunl0", Gw: addr("192.168.0.2"), OnLink: true},
+		{Dst: pfx("10.244.3.0/26"), Dev: "eth0", Gw: addr("192.168.0.3")},
+		{Dst: pfx("10.244.1.0/26"), Type: calc.Blackhole},
+	}
+	res, err := r.Apply(context.Background(), want)
+	if err == nil || !strings.Contains(err.Error(), "interface tunl0 does not exist") || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("err = %v; want both failures reported", err)
+	}
+	if res.Programmed != 1 || !contains(f.Table, Route{Dst: pfx("10.244.1.0/26"), Type: TypeBlackhole, Protocol: ProtocolTortie}) {
+		t.Fatalf("the good route was not programmed past the failures: %+v %v", res, f.Table)
+	}
+}
+
+func TestCanceledContextStops(t *testing.T) {
+	f, r, _ := newTest()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := r.Apply(ctx, wanted())
+	if !errors.Is(err, context.Canceled) || len(f.Writes) != 0 {
+		t.Fatalf("err %v, writes %v", err, f.Writes)
+	}
+}
+
+func contains(rs []Route, r Route) bool {
+	for _, x := range rs {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,126 @@
+package routes
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Route protocol numbers (rtm_protocol) that mark tortie's routes.
+const (
+	// ProtocolTortie marks the routes tortie-node programs ("ip route show
+	// proto 80"). 80 is assigned neither in the kernel's rtnetlink.h nor in
+	// iproute2's rt_protos, and it is the number Felix uses for its routes,
+	// so the table reads like a Calico node's.
+	ProtocolTortie = 80
+	// ProtocolCNI marks the pod routes the tortie CNI plugin adds; it must
+	// equal internal/cni/veth.RouteProtocol (a test checks). Such routes are
+	// adopted, never fought over.
+	ProtocolCNI = 81
+	// protocolKernel is RTPROT_KERNEL: routes the kernel derives from
+	// addresses. Never ours.
+	protocolKernel = unix.RTPROT_KERNEL
+)
+
+// Route types (rtm_type) the reconciler writes.
+const (
+	TypeUnicast   = unix.RTN_UNICAST
+	TypeBlackhole = unix.RTN_BLACKHOLE
+)
+
+// Route scopes (rtm_scope) the reconciler writes.
+const (
+	ScopeUniverse = unix.RT_SCOPE_UNIVERSE
+	ScopeLink     = unix.RT_SCOPE_LINK
+)
+
+// Route is an IPv4 route of the main table as the kernel holds it.
+// (Dst, TOS, Priority) is its key: the kernel keeps one route per key, and a
+// replace overwrites the route with the same key.
+type Route struct {
+	Dst       netip.Prefix
+	TOS       int
+	Priority  int
+	Type      int
+	LinkIndex int // 0: none (blackhole, or the kernel picks by gateway)
+	Gw        netip.Addr
+	OnLink    bool
+	Scope     int
+	Protocol  int
+	// Multipath marks a route with several next hops; tortie never writes
+	// one, so such a route never matches what tortie wants.
+	Multipath bool
+}
+
+// key identifies a route in the table.
+type key struct {
+	dst      netip.Prefix
+	tos      int
+	priority int
+}
+
+func (r Route) key() key { return key{r.Dst, r.TOS, r.Priority} }
+
+// sameForwarding reports whether two routes forward the same way: the
+// protocol, which only says who wrote a route, is not compared.
+func (r Route) sameForwarding(o Route) bool {
+	return r.key() == o.key() && r.Type == o.Type && r.LinkIndex == o.LinkIndex &&
+		r.Gw == o.Gw && r.OnLink == o.OnLink && r.Scope == o.Scope && !r.Multipath && !o.Multipath
+}
+
+// String renders the route roughly as "ip route" does, with the interface
+// index instead of its name.
+func (r Route) String() string {
+	var b strings.Builder
+	if r.Type == TypeBlackhole {
+		b.WriteString("blackhole ")
+	} else if r.Type != TypeUnicast {
+		fmt.Fprintf(&b, "type %d ", r.Type)
+	}
+	b.WriteString(r.Dst.String())
+	if r.Gw.IsValid() {
+		fmt.Fprintf(&b, " via %s", r.Gw)
+	}
+	if r.LinkIndex != 0 {
+		fmt.Fprintf(&b, " ifindex %d", r.LinkIndex)
+	}
+	if r.OnLink {
+		b.WriteString(" onlink")
+	}
+	if r.Scope == ScopeLink {
+		b.WriteString(" scope link")
+	}
+	fmt.Fprintf(&b, " proto %d", r.Protocol)
+	if r.Priority != 0 {
+		fmt.Fprintf(&b, " metric %d", r.Priority)
+	}
+	if r.Multipath {
+		b.WriteString(" multipath")
+	}
+	return b.String()
+}
+
+// Link is what the reconciler needs to know about an interface.
+type Link struct {
+	Index int
+	// Up is the administrative state (IFF_UP): the kernel removes a down
+	// interface's IPv4 routes, so routes are only programmed on up ones.
+	Up bool
+}
+
+// Kernel is the part of netlink the reconciler uses: the interfaces, and
+// the main table's IPv4 routes. Implementations: Netlink (the real kernel)
+// and Fake (in memory, for tests).
+type Kernel interface {
+	// Links returns the namespace's interfaces by name.
+	Links() (map[string]Link, error)
+	// Routes returns the IPv4 routes of the main table.
+	Routes() ([]Route, error)
+	// ReplaceRoute writes r into the main table, overwriting the route with
+	// the same key if there is one.
+	ReplaceRoute(r Route) error
+	// DeleteRoute removes exactly r from the main table.
+	DeleteRoute(r Route) error
+}

@@ -1,0 +1,13 @@
+// Package sysctl keeps the node's kernel settings that tortie needs:
+// net.ipv4.ip_forward=1, and on each workload interface the settings of
+// reference §6.1 (route_localnet=1, proxy_arp=1, neigh proxy_delay=0,
+// forwarding=1, and IPv6 accept_ra=0 where IPv6 exists). The CNI plugin sets
+// the per-interface ones when it creates an interface; the agent checks them
+// and repairs what differs, as Felix does. rp_filter is left as the interface
+// inherited it from conf/default, which is what Calico sets it to.
+//
+// Settings are read through /proc/sys, which shows the network namespace of
+// the calling thread, and written only when they differ. An interface once
+// found right is not read again (while its ifindex stays the same) until
+// Forget: the periodic resync.
+package sysctl

@@ -1,0 +1,103 @@
+package sysctl
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/tortienet/tortie/internal/dataplane/nstest"
+)
+
+var ctx = context.Background()
+
+func TestApply(t *testing.T) {
+	f := NewFake(map[string]string{"net/ipv4/ip_forward": "0"})
+	f.AddInterface("cali1")
+	f.AddInterface("cali3")
+	delete(f.Values, "net/ipv6/conf/cali3/accept_ra") // IPv6 disabled
+	links := map[string]int{"cali1": 5, "cali3": 7, "eth0": 2}
+	r := New(Config{FS: f, Interfaces: func() (map[string]int, error) { return links, nil }})
+
+	res, err := r.Apply(ctx, []string{"cali1", "cali2", "cali3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Interfaces != 2 || res.Written != 1+5+4 {
+		t.Fatalf("result %+v, writes %v", res, f.Writes)
+	}
+	for name, want := range map[string]string{
+		"net/ipv4/ip_forward": "1", "net/ipv4/conf/cali1/route_localnet": "1", "net/ipv4/conf/cali1/proxy_arp": "1",
+		"net/ipv4/neigh/cali1/proxy_delay": "0", "net/ipv4/conf/cali1/forwarding": "1", "net/ipv6/conf/cali1/accept_ra": "0",
+	} {
+		if f.Values[name] != want {
+			t.Errorf("%s = %q, want %q", name, f.Values[name], want)
+		}
+	}
+
+	f.Reads, f.Writes = 0, nil
+	if res, err := r.Apply(ctx, []string{"cali1", "cali2", "cali3"}); err != nil || f.Reads+len(f.Writes) != 0 || res.Interfaces != 2 {
+		t.Fatalf("repeat: %+v %v, %d reads, writes %v; want no I/O", res, err, f.Reads, f.Writes)
+	}
+
+	// A new interface under an old name is checked again; so is everything
+	// after Forget, and a restart only reads.
+	links["cali1"] = 9
+	f.AddInterface("cali1")
+	if res, _ := r.Apply(ctx, []string{"cali1"}); res.Written != 5 {
+		t.Fatalf("recreated interface: %+v", res)
+	}
+	f.Writes = nil
+	r.Forget()
+	if _, err := r.Apply(ctx, []string{"cali1", "cali3"}); err != nil || len(f.Writes) != 0 || f.Reads == 0 {
+		t.Fatalf("after Forget: %v, writes %v, %d reads", err, f.Writes, f.Reads)
+	}
+}
+
+func TestWriteFailure(t *testing.T) {
+	f := NewFake(map[string]string{"net/ipv4/ip_forward": "0"})
+	r := New(Config{FS: readOnly{f}, Interfaces: func() (map[string]int, error) { return nil, nil }})
+	_, err := r.Apply(ctx, nil)
+	if err == nil || !strings.Contains(err.Error(), "net/ipv4/ip_forward=1") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+type readOnly struct{ *Fake }
+
+func (readOnly) Write(name, value string) error { return os.ErrPermission }
+
+func TestProcInNamespace(t *testing.T) {
+	ns := nstest.New(t)
+	hostBefore, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	ns.MustRun(t, "ip", "link", "add", "cali0000000001", "type", "veth", "peer", "name", "peer0")
+	ns.MustRun(t, "sysctl", "-qw", "net.ipv4.ip_forward=0")
+	var res Result
+	err := ns.Do(func() error {
+		var err error
+		res, err = New(Config{}).Apply(ctx, []string{"cali0000000001", "cali-missing"})
+		return err
+	})
+	if err != nil || res.Interfaces != 1 || res.Written == 0 {
+		t.Fatalf("apply: %+v %v", res, err)
+	}
+	out := ns.MustRun(t, "sysctl", "net.ipv4.ip_forward", "net.ipv4.conf.cali0000000001.proxy_arp",
+		"net.ipv4.conf.cali0000000001.route_localnet", "net.ipv4.neigh.cali0000000001.proxy_delay",
+		"net.ipv4.conf.cali0000000001.forwarding")
+	for _, w := range []string{"ip_forward = 1", "proxy_arp = 1", "route_localnet = 1", "proxy_delay = 0", "cali0000000001.forwarding = 1"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("sysctls lack %q:\n%s", w, out)
+		}
+	}
+	err = ns.Do(func() error {
+		var err error
+		res, err = New(Config{}).Apply(ctx, []string{"cali0000000001"})
+		return err
+	})
+	if err != nil || res.Written != 0 {
+		t.Fatalf("restart: %+v %v", res, err)
+	}
+	if hostAfter, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); string(hostAfter) != string(hostBefore) {
+		t.Fatalf("the host's ip_forward changed: %q -> %q", hostBefore, hostAfter)
+	}
+}

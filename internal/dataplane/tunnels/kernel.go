@@ -1,0 +1,79 @@
+package tunnels
+
+import (
+	"context"
+	"net"
+	"net/netip"
+)
+
+// Device is what the reconciler sees of an interface.
+type Device struct {
+	Name  string
+	Index int
+	// Kind is the rtnetlink link kind: "vxlan", "ipip", "veth", ...
+	Kind string
+	Up   bool
+	MTU  int
+	MAC  net.HardwareAddr
+	// Addrs are the interface's IPv4 addresses.
+	Addrs []netip.Prefix
+	// VXLAN holds the attributes of a vxlan device (nil for other kinds).
+	VXLAN *VXLANAttrs
+}
+
+// VXLANAttrs are the attributes of a vxlan device that can only be set when
+// it is created.
+type VXLANAttrs struct {
+	VNI         int
+	Port        int
+	LocalIP     netip.Addr
+	ParentIndex int
+	Learning    bool
+}
+
+// Neighbor is an IPv4 neighbour (ARP) entry.
+type Neighbor struct {
+	LinkIndex int
+	IP        netip.Addr
+	MAC       net.HardwareAddr
+	Permanent bool
+}
+
+// FDBEntry is a vxlan forwarding entry: frames for MAC go to Dst.
+type FDBEntry struct {
+	LinkIndex int
+	MAC       net.HardwareAddr
+	Dst       netip.Addr
+	Permanent bool
+}
+
+// Kernel is the part of netlink (and modprobe) the reconciler uses.
+// Implementations: Netlink (the real kernel) and Fake (in memory).
+type Kernel interface {
+	// Device returns the named interface, or nil when there is none.
+	Device(name string) (*Device, error)
+	// Links returns the index of every interface by name.
+	Links() (map[string]int, error)
+	// AddVXLAN creates a vxlan device (down, learning off).
+	AddVXLAN(name string, mac net.HardwareAddr, mtu int, a VXLANAttrs) error
+	// DeleteDevice deletes the interface with that index.
+	DeleteDevice(index int) error
+	SetUp(index int) error
+	SetMTU(index, mtu int) error
+	SetMAC(index int, mac net.HardwareAddr) error
+	AddAddr(index int, p netip.Prefix) error
+	DelAddr(index int, p netip.Prefix) error
+	// LoadModule loads a kernel module (modprobe).
+	LoadModule(ctx context.Context, name string) error
+
+	// Neighbors returns every IPv4 neighbour entry of the namespace.
+	Neighbors() ([]Neighbor, error)
+	// SetNeighbor adds or replaces a permanent entry.
+	SetNeighbor(index int, ip netip.Addr, mac net.HardwareAddr) error
+	DelNeighbor(index int, ip netip.Addr) error
+	// FDB returns the device's forwarding entries that have a destination.
+	FDB(index int) ([]FDBEntry, error)
+	// SetFDB adds or replaces a permanent "self" entry.
+	SetFDB(index int, mac net.HardwareAddr, dst netip.Addr) error
+	DelFDB(index int, mac net.HardwareAddr, dst netip.Addr) error
+}

@@ -1,0 +1,189 @@
+package tunnels
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/tortienet/tortie/internal/dataplane/nlsafe"
+)
+
+// Netlink is the real Kernel, through one netlink handle.
+type Netlink struct {
+	h *netlink.Handle
+}
+
+// NewNetlink returns a Kernel using h; nil means a handle that opens its
+// sockets, per call, in the namespace of the calling thread.
+func NewNetlink(h *netlink.Handle) *Netlink {
+	if h == nil {
+		h = &netlink.Handle{}
+	}
+	return &Netlink{h: h}
+}
+
+// Device implements Kernel.
+func (n *Netlink) Device(name string) (*Device, error) {
+	l, err := n.h.LinkByName(name)
+	if err != nil {
+		if nlsafe.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("look up %s: %w", name, err)
+	}
+	a := l.Attrs()
+	d := &Device{Name: a.Name, Index: a.Index, Kind: l.Type(), Up: a.Flags&net.FlagUp != 0, MTU: a.MTU, MAC: a.HardwareAddr}
+	if v, ok := l.(*netlink.Vxlan); ok {
+		d.VXLAN = &VXLANAttrs{VNI: v.VxlanId, Port: v.Port, LocalIP: nlsafe.Addr(v.SrcAddr), ParentIndex: v.VtepDevIndex, Learning: v.Learning}
+	}
+	addrs, err := nlsafe.Dump("addresses of "+name, func() ([]netlink.Addr, error) { return n.h.AddrList(l, netlink.FAMILY_V4) })
+	if err != nil {
+		return nil, err
+	}
+	for _, ad := range addrs {
+		if p, ok := nlsafe.Prefix(ad.IPNet, false); ok {
+			d.Addrs = append(d.Addrs, p)
+		}
+	}
+	return d, nil
+}
+
+// Links implements Kernel.
+func (n *Netlink) Links() (map[string]int, error) {
+	ls, err := nlsafe.Dump("interfaces", n.h.LinkList)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int, len(ls))
+	for _, l := range ls {
+		out[l.Attrs().Name] = l.Attrs().Index
+	}
+	return out, nil
+}
+
+// AddVXLAN implements Kernel.
+func (n *Netlink) AddVXLAN(name string, mac net.HardwareAddr, mtu int, a VXLANAttrs) error {
+	la := netlink.NewLinkAttrs()
+	la.Name, la.MTU, la.HardwareAddr = name, mtu, mac
+	return n.h.LinkAdd(&netlink.Vxlan{LinkAttrs: la, VxlanId: a.VNI, Port: a.Port,
+		SrcAddr: nlsafe.IP(a.LocalIP), VtepDevIndex: a.ParentIndex, Learning: a.Learning})
+}
+
+// link is a stand-in carrying only an index, which is all the library
+// reads for these calls.
+func link(index int) netlink.Link {
+	return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: index}}
+}
+
+// DeleteDevice implements Kernel.
+func (n *Netlink) DeleteDevice(index int) error { return n.h.LinkDel(link(index)) }
+
+// SetUp implements Kernel.
+func (n *Netlink) SetUp(index int) error { return n.h.LinkSetUp(link(index)) }
+
+// SetMTU implements Kernel.
+func (n *Netlink) SetMTU(index, mtu int) error { return n.h.LinkSetMTU(link(index), mtu) }
+
+// SetMAC implements Kernel.
+func (n *Netlink) SetMAC(index int, mac net.HardwareAddr) error {
+	return n.h.LinkSetHardwareAddr(link(index), mac)
+}
+
+// AddAddr implements Kernel.
+func (n *Netlink) AddAddr(index int, p netip.Prefix) error {
+	err := n.h.AddrAdd(link(index), &netlink.Addr{IPNet: nlsafe.IPNet(p)})
+	if nlsafe.IsExist(err) {
+		return nil
+	}
+	return err
+}
+
+// DelAddr implements Kernel.
+func (n *Netlink) DelAddr(index int, p netip.Prefix) error {
+	return n.h.AddrDel(link(index), &netlink.Addr{IPNet: nlsafe.IPNet(p)})
+}
+
+// LoadModule implements Kernel by running modprobe.
+func (n *Netlink) LoadModule(ctx context.Context, name string) error {
+	out, err := exec.CommandContext(ctx, "modprobe", name).CombinedOutput()
+	if err != nil {
+		if msg := strings.TrimSpace(string(out)); msg != "" {
+			return fmt.Errorf("%w: %s", err, msg)
+		}
+		return err
+	}
+	return nil
+}
+
+// Neighbors implements Kernel.
+func (n *Netlink) Neighbors() ([]Neighbor, error) {
+	ns, err := nlsafe.Dump("IPv4 neighbours", func() ([]netlink.Neigh, error) { return n.h.NeighList(0, netlink.FAMILY_V4) })
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Neighbor, 0, len(ns))
+	for _, e := range ns {
+		ip := nlsafe.Addr(e.IP)
+		if !ip.IsValid() {
+			continue
+		}
+		out = append(out, Neighbor{LinkIndex: e.LinkIndex, IP: ip, MAC: e.HardwareAddr, Permanent: e.State&netlink.NUD_PERMANENT != 0})
+	}
+	return out, nil
+}
+
+// SetNeighbor implements Kernel.
+func (n *Netlink) SetNeighbor(index int, ip netip.Addr, mac net.HardwareAddr) error {
+	return n.h.NeighSet(&netlink.Neigh{LinkIndex: index, Family: netlink.FAMILY_V4, State: netlink.NUD_PERMANENT, IP: nlsafe.IP(ip), HardwareAddr: mac})
+}
+
+// DelNeighbor implements Kernel.
+func (n *Netlink) DelNeighbor(index int, ip netip.Addr) error {
+	err := n.h.NeighDel(&netlink.Neigh{LinkIndex: index, Family: netlink.FAMILY_V4, IP: nlsafe.IP(ip)})
+	if nlsafe.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// FDB implements Kernel.
+func (n *Netlink) FDB(index int) ([]FDBEntry, error) {
+	ns, err := nlsafe.Dump("fdb entries", func() ([]netlink.Neigh, error) { return n.h.NeighList(index, unix.AF_BRIDGE) })
+	if err != nil {
+		return nil, err
+	}
+	out := make([]FDBEntry, 0, len(ns))
+	for _, e := range ns {
+		dst := nlsafe.Addr(e.IP)
+		if !dst.IsValid() || e.LinkIndex != index {
+			continue // the device's own unicast and multicast addresses
+		}
+		out = append(out, FDBEntry{LinkIndex: index, MAC: e.HardwareAddr, Dst: dst, Permanent: e.State&netlink.NUD_PERMANENT != 0})
+	}
+	return out, nil
+}
+
+// SetFDB implements Kernel.
+func (n *Netlink) SetFDB(index int, mac net.HardwareAddr, dst netip.Addr) error {
+	return n.h.NeighSet(fdb(index, mac, dst))
+}
+
+// DelFDB implements Kernel.
+func (n *Netlink) DelFDB(index int, mac net.HardwareAddr, dst netip.Addr) error {
+	err := n.h.NeighDel(fdb(index, mac, dst))
+	if nlsafe.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+func fdb(index int, mac net.HardwareAddr, dst netip.Addr) *netlink.Neigh {
+	return &netlink.Neigh{LinkIndex: index, Family: unix.AF_BRIDGE, Flags: netlink.NTF_SELF,
+		State: netlink.NUD_PERMANENT, HardwareAddr: mac, IP: nlsafe.IP(dst)}
+}

@@ -1,0 +1,38 @@
+package node
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/dataplane"
+)
+
+// LinuxKernel is the agent's view of the Linux network namespace it runs
+// in: netlink autodetection, the dataplane reconcilers, IP-in-IP support
+// (probed once: a kernel without the ipip module is reported, not fatal)
+// and the underlay MTU.
+func LinuxKernel(ctx context.Context, log *slog.Logger) (Kernel, func(), error) {
+	dp, err := dataplane.New(dataplane.Config{Log: log})
+	if err != nil {
+		return Kernel{}, nil, err
+	}
+	ipipErr := dp.DetectIPIP(ctx)
+	if ipipErr != nil {
+		log.Error("IP-in-IP is not available on this node: pools with ipipMode Always or CrossSubnet cannot reach it through tunl0", "error", ipipErr)
+	}
+	k := Kernel{
+		Detect:        NetlinkDetector(log, nil),
+		Dataplane:     dp,
+		IPIPSupported: func() bool { return ipipErr == nil },
+		HostMTU: func(parent string) int {
+			if l, err := netlink.LinkByName(parent); err == nil && l.Attrs().MTU > 0 {
+				return l.Attrs().MTU
+			}
+			return calc.DefaultHostMTU
+		},
+	}
+	return k, dp.Close, nil
+}
