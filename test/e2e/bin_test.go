@@ -27,10 +27,14 @@ func run(m *testing.M) int {
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		cmd := exec.Command("go", "build", "-o", dir+"/", "github.com/tortienet/tortie/cmd/tortiectl")
+		cmd := exec.Command("go", "build", "-o", dir+"/", "github.com/tortienet/tortie/cmd/...")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "building the binaries:", err)
+			return 1
+		}
+		if err := os.Symlink("tortie", filepath.Join(dir, "tortie-ipam")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		binDir = dir
