@@ -13,34 +13,14 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/tortienet/tortie/internal/datastore/embedded"
+	"github.com/tortienet/tortie/internal/datastore/embedded/embeddedtest"
 	"github.com/tortienet/tortie/internal/datastore/etcd"
 )
 
 // etcdServer is one embedded etcd (with its real fsync) per benchmark binary.
 var etcdEndpoints []string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tortie-bench-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := func() int {
-		defer os.RemoveAll(dir)
-		caddr, _ := embedded.FreeAddr()
-		paddr, _ := embedded.FreeAddr()
-		srv, err := embedded.Start(context.Background(), embedded.Config{DataDir: dir, ClientAddr: caddr, PeerAddr: paddr})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "embedded etcd:", err)
-			return 1
-		}
-		defer srv.Close()
-		etcdEndpoints = srv.Endpoints()
-		return m.Run()
-	}()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(embeddedtest.Main(m, &etcdEndpoints)) }
 
 // freshStore connects to the benchmark etcd with an empty /calico/ tree.
 func freshStore(tb testing.TB) *etcd.Store {

@@ -2,7 +2,6 @@ package ipam
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -12,7 +11,7 @@ import (
 
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/client"
-	"github.com/tortienet/tortie/internal/datastore/embedded"
+	"github.com/tortienet/tortie/internal/datastore/embedded/embeddedtest"
 	"github.com/tortienet/tortie/internal/datastore/etcd"
 )
 
@@ -24,25 +23,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(crashChildEnv) != "" {
 		os.Exit(crashChild())
 	}
-	dir, err := os.MkdirTemp("", "tortie-ipam-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := func() int {
-		defer os.RemoveAll(dir)
-		caddr, _ := embedded.FreeAddr()
-		paddr, _ := embedded.FreeAddr()
-		srv, err := embedded.Start(context.Background(), embedded.Config{DataDir: dir, ClientAddr: caddr, PeerAddr: paddr})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "embedded etcd:", err)
-			return 1
-		}
-		defer srv.Close()
-		etcdEndpoints = srv.Endpoints()
-		return m.Run()
-	}()
-	os.Exit(code)
+	os.Exit(embeddedtest.Main(m, &etcdEndpoints))
 }
 
 // fakeClock is a settable clock.

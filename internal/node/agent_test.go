@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -18,29 +17,13 @@ import (
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/client"
 	"github.com/tortienet/tortie/internal/dataplane"
-	"github.com/tortienet/tortie/internal/datastore/embedded"
+	"github.com/tortienet/tortie/internal/datastore/embedded/embeddedtest"
 	"github.com/tortienet/tortie/internal/datastore/etcd"
 )
 
 var endpoints []string
 
-func TestMain(m *testing.M) {
-	dir, _ := os.MkdirTemp("", "tortie-node-test-")
-	code := func() int {
-		defer os.RemoveAll(dir)
-		ca, _ := embedded.FreeAddr()
-		pa, _ := embedded.FreeAddr()
-		srv, err := embedded.Start(context.Background(), embedded.Config{DataDir: dir, ClientAddr: ca, PeerAddr: pa})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer srv.Close()
-		endpoints = srv.Endpoints()
-		return m.Run()
-	}()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(embeddedtest.Main(m, &endpoints)) }
 
 // fakeDataplane records what it was asked to apply.
 type fakeDataplane struct {
