@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 	"sigs.k8s.io/knftables"
 
 	"github.com/tortienet/tortie/internal/calc"
@@ -56,7 +57,7 @@ func New(cfg Config) (*Dataplane, error) {
 		d.log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Routes == nil || cfg.Tunnels == nil {
-		h, err := netlink.NewHandle()
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 		if err != nil {
 			return nil, fmt.Errorf("open netlink: %w", err)
 		}
