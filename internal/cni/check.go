@@ -43,7 +43,7 @@ func (p *Plugin) Check(ctx context.Context, args *skel.CmdArgs) error {
 		return cniError(types.ErrInvalidNetworkConfig, errors.New("prevResult has no addresses to check"))
 	}
 
-	store := p.connect(ctx)
+	store := p.connect(ctx, nil)
 	defer store.close()
 	var errs []error
 	if err := p.Net.Verify(a.spec); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
@@ -16,12 +17,11 @@ import (
 // addresses (IPAM DEL, by handle). Anything already gone counts as done,
 // so DEL of something unknown succeeds and a repeated DEL is harmless.
 //
-// The interface and the addresses are removed at the same time as the
-// datastore is reached: deleting a veth waits for an RCU grace period in
-// the kernel (15-20 ms), which should not wait behind anything else. When
-// the datastore cannot be reached the endpoint stays and DEL fails with
-// "try again later" (Calico deletes nothing then); the runtime's retry
-// finds the rest gone and deletes the endpoint.
+// A missing node name fails DEL before anything is touched. Otherwise the
+// interface, the addresses and the endpoint are removed at the same time;
+// when the datastore cannot be reached the endpoint stays and DEL fails
+// with "try again later" (Calico deletes nothing then), and the runtime's
+// retry finds the rest gone and deletes the endpoint.
 func (p *Plugin) Del(ctx context.Context, args *skel.CmdArgs) error {
 	a, err := p.newAttachment(args, false)
 	if err != nil {
@@ -29,7 +29,10 @@ func (p *Plugin) Del(ctx context.Context, args *skel.CmdArgs) error {
 	}
 	var wg sync.WaitGroup
 	var wepErr, netErr, ipamErr error
+	var vethTook, ipamTook, storeTook time.Duration
+	start := time.Now()
 	wg.Go(func() {
+		defer func() { vethTook = time.Since(start) }()
 		removed, err := p.Net.RemoveContainer(a.spec.NetNS, a.spec.IfName)
 		if err != nil {
 			netErr = cniError(types.ErrInternal, fmt.Errorf("remove %s: %w", a.spec.IfName, err))
@@ -37,7 +40,10 @@ func (p *Plugin) Del(ctx context.Context, args *skel.CmdArgs) error {
 			a.log.Debug("veth removed")
 		}
 	})
-	wg.Go(func() { ipamErr = p.IPAM.Del(ctx, p.Stdin) })
+	wg.Go(func() {
+		ipamErr = p.IPAM.Del(ctx, p.Stdin)
+		ipamTook = time.Since(start)
+	})
 	if cl, err := p.OpenStore(ctx); err != nil {
 		wepErr = unreachable(types.ErrTryAgainLater, err)
 	} else {
@@ -49,7 +55,9 @@ func (p *Plugin) Del(ctx context.Context, args *skel.CmdArgs) error {
 		}
 		cl.Close()
 	}
+	storeTook = time.Since(start)
 	wg.Wait()
+	a.log.Debug("timing", "veth", vethTook, "ipam", ipamTook, "datastore", storeTook)
 	if err := firstCoded(wepErr, netErr, ipamErr); err != nil {
 		return err
 	}

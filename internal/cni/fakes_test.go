@@ -24,12 +24,13 @@ import (
 // fakeNet is an in-memory Dataplane: host links by name, pod links by
 // netns and name.
 type fakeNet struct {
-	mu       sync.Mutex
-	host     map[string]*veth.Link
-	pod      map[string]*veth.Link // key netns/ifname
-	specs    map[string]veth.Spec  // by host name
-	setupErr error
-	nextIdx  int
+	mu        sync.Mutex
+	host      map[string]*veth.Link
+	pod       map[string]*veth.Link // key netns/ifname
+	specs     map[string]veth.Spec  // by host name
+	setupErr  error                 // Configure fails
+	createErr error
+	nextIdx   int
 }
 
 func newFakeNet() *fakeNet {
@@ -42,19 +43,33 @@ func (f *fakeNet) Probe(s *veth.Spec) (veth.State, error) {
 	return veth.State{Host: f.host[s.HostIfName], Container: f.pod[s.NetNS+"/"+s.IfName]}, nil
 }
 
-func (f *fakeNet) Setup(s *veth.Spec) error {
+func (f *fakeNet) Create(s *veth.Spec) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.setupErr != nil {
-		return f.setupErr
+	if f.createErr != nil {
+		return f.createErr
 	}
 	if f.host[s.HostIfName] != nil || f.pod[s.NetNS+"/"+s.IfName] != nil {
 		return errors.New("exists")
 	}
 	h := &veth.Link{Name: s.HostIfName, Kind: "veth", Index: f.nextIdx, PeerIndex: 2, MAC: veth.HostMAC}
-	c := &veth.Link{Name: s.IfName, Kind: "veth", Index: 2, PeerIndex: f.nextIdx, MAC: s.ContainerMAC, Addrs: slices.Clone(s.Addrs)}
+	c := &veth.Link{Name: s.IfName, Kind: "veth", Index: 2, PeerIndex: f.nextIdx, MAC: s.ContainerMAC}
 	f.nextIdx++
 	f.host[s.HostIfName], f.pod[s.NetNS+"/"+s.IfName] = h, c
+	return nil
+}
+
+func (f *fakeNet) Configure(s *veth.Spec) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.setupErr != nil {
+		return f.setupErr
+	}
+	c := f.pod[s.NetNS+"/"+s.IfName]
+	if c == nil || f.host[s.HostIfName] == nil {
+		return errors.New("not created")
+	}
+	c.Addrs = slices.Clone(s.Addrs)
 	f.specs[s.HostIfName] = *s
 	return nil
 }

@@ -14,8 +14,10 @@ import (
 type Dataplane interface {
 	// Probe reports what exists under the spec's interface names.
 	Probe(s *veth.Spec) (veth.State, error)
-	// Setup creates the pair and everything on it, or nothing.
-	Setup(s *veth.Spec) error
+	// Create makes the pair, without addresses, or nothing.
+	Create(s *veth.Spec) error
+	// Configure puts addresses, routes and neighbours on a created pair.
+	Configure(s *veth.Spec) error
 	// Verify reports every difference from the spec.
 	Verify(s *veth.Spec) error
 	// RemoveContainer deletes the pod-side veth (and so the pair).
@@ -39,37 +41,52 @@ type Plugin struct {
 }
 
 // storeFuture connects to the datastore in the background, so that the
-// connection is set up while IPAM runs.
+// connection is set up while IPAM runs, and then runs an optional warm-up
+// (ADD creates the network's profile then, which also makes the client
+// read the cluster objects it checks on its first write).
 type storeFuture struct {
-	done chan struct{}
-	cl   *client.Client
-	err  error
-	took time.Duration // how long connecting took
-	once sync.Once
+	connected chan struct{} // closed once cl or err is set
+	warmed    chan struct{} // closed once the warm-up has run or been skipped
+	cl        *client.Client
+	err       error
+	warmErr   error
+	took      time.Duration // how long connecting took
+	once      sync.Once
 }
 
-func (p *Plugin) connect(ctx context.Context) *storeFuture {
-	f := &storeFuture{done: make(chan struct{})}
+func (p *Plugin) connect(ctx context.Context, warm func(context.Context, *client.Client) error) *storeFuture {
+	f := &storeFuture{connected: make(chan struct{}), warmed: make(chan struct{})}
 	go func() {
-		defer close(f.done)
+		defer close(f.warmed)
 		start := time.Now()
 		f.cl, f.err = p.OpenStore(ctx)
 		f.took = time.Since(start)
+		close(f.connected)
+		if f.err == nil && warm != nil {
+			f.warmErr = warm(ctx, f.cl)
+		}
 	}()
 	return f
 }
 
 // wait returns the client or the connection error.
 func (f *storeFuture) wait() (*client.Client, error) {
-	<-f.done
+	<-f.connected
 	return f.cl, f.err
 }
 
-// close closes the client once it is connected.
+// warmResult waits for the warm-up and returns its error.
+func (f *storeFuture) warmResult() error {
+	<-f.warmed
+	return f.warmErr
+}
+
+// close closes the client once the warm-up is over.
 func (f *storeFuture) close() {
 	f.once.Do(func() {
-		if cl, err := f.wait(); err == nil {
-			cl.Close()
+		<-f.warmed
+		if f.err == nil {
+			f.cl.Close()
 		}
 	})
 }

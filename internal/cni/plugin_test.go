@@ -88,7 +88,8 @@ func TestAddRollsBack(t *testing.T) {
 		code   uint
 		msg    string
 	}{
-		{"veth fails", func(e *env) { e.net.setupErr = errors.New("boom") }, types.ErrInternal, "boom"},
+		{"veth configuration fails", func(e *env) { e.net.setupErr = errors.New("boom") }, types.ErrInternal, "boom"},
+		{"veth creation fails", func(e *env) { e.net.createErr = errors.New("bang") }, types.ErrInternal, "bang"},
 		{"datastore unreachable", func(e *env) { e.storeErr = errors.New("cannot reach etcd at [http://127.0.0.1:1]") }, types.ErrTryAgainLater, "datastore unreachable: cannot reach etcd at [http://127.0.0.1:1]"},
 		{"endpoint rejected", func(e *env) { e.store.Close() }, types.ErrInternal, "datastore"},
 	} {

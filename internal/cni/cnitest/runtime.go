@@ -2,12 +2,14 @@ package cnitest
 
 import (
 	"bytes"
+	"crypto/sha512"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -69,11 +71,35 @@ type Runtime struct {
 	ConfDir, PluginDir string
 	// Env is added to every call (CAP_ARGS, CNI_ARGS, ...).
 	Env []string
+
+	mu     sync.Mutex
+	cached map[string]bool // cnitool's result cache files this runtime may have made
 }
 
-// NewRuntime makes a runtime with an empty configuration directory.
+// cnitoolCache is where cnitool (libcni's default) caches ADD results.
+const cnitoolCache = "/var/lib/cni/results"
+
+// NewRuntime makes a runtime with an empty configuration directory. When
+// tb ends it removes the result cache entries cnitool left for ADDs that
+// were never deleted.
 func NewRuntime(tb testing.TB, node *NetNS, pluginDir string) *Runtime {
-	return &Runtime{Node: node, ConfDir: tb.TempDir(), PluginDir: pluginDir}
+	r := &Runtime{Node: node, ConfDir: tb.TempDir(), PluginDir: pluginDir, cached: map[string]bool{}}
+	tb.Cleanup(func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for f := range r.cached {
+			_ = os.Remove(f)
+		}
+	})
+	return r
+}
+
+// ContainerID is the container ID cnitool derives from a pod namespace's
+// path.
+func ContainerID(podNS string) string {
+	abs, _ := filepath.Abs(podNS)
+	s := sha512.Sum512([]byte(abs))
+	return fmt.Sprintf("cnitool-%x", s[:10])
 }
 
 // WriteConflist stores a network configuration list under its name.
@@ -99,6 +125,11 @@ type Call struct {
 // environment, and reports its output, duration and error (the exit
 // status; the plugin's error JSON is in Stderr, as cnitool prints it).
 func (r *Runtime) Cnitool(verb, network, podNS string, env ...string) Call {
+	if verb == "add" {
+		r.mu.Lock()
+		r.cached[filepath.Join(cnitoolCache, network+"-"+ContainerID(podNS)+"-eth0")] = true
+		r.mu.Unlock()
+	}
 	cmd := exec.Command(Cnitool, verb, network, podNS)
 	cmd.Env = append(os.Environ(), "NETCONFPATH="+r.ConfDir, "CNI_PATH="+r.PluginDir)
 	cmd.Env = append(cmd.Env, r.Env...)

@@ -68,6 +68,9 @@ func neighList(index, family int) ([]netlink.Neigh, error) {
 
 func isExist(err error) bool { return errors.Is(err, unix.EEXIST) }
 
+// nodad marks an IPv6 address as needing no duplicate address detection.
+const nodad = unix.IFA_F_NODAD
+
 func family(a netip.Addr) int {
 	if a.Is4() {
 		return netlink.FAMILY_V4

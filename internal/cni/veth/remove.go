@@ -10,9 +10,10 @@ import (
 
 // RemoveContainer deletes the veth called ifName in the pod namespace at
 // netnsPath, which takes its host side, the host route and the neighbour
-// entries with it. A namespace or interface that is already gone is
-// success; an interface of another kind (not a veth, so not ours) is left
-// alone and reported as not removed.
+// entries with it, and returns once the interface is gone (see handOff). A
+// namespace or interface that is already gone is success; an interface of
+// another kind (not a veth, so not ours) is left alone and reported as not
+// removed.
 func (Linux) RemoveContainer(netnsPath, ifName string) (removed bool, err error) {
 	if netnsPath == "" {
 		return false, nil
@@ -21,6 +22,10 @@ func (Linux) RemoveContainer(netnsPath, ifName string) (removed bool, err error)
 		l, err := linkByName(ifName)
 		if err != nil || l == nil || l.Type() != "veth" {
 			return err
+		}
+		if handOff(ifName) {
+			removed = true
+			return nil
 		}
 		if err := netlink.LinkDel(l); err != nil {
 			var nf netlink.LinkNotFoundError
@@ -42,7 +47,8 @@ func (Linux) RemoveContainer(netnsPath, ifName string) (removed bool, err error)
 }
 
 // RemoveHost deletes the veth called name in the node's namespace (and so
-// its pod side). A missing interface is success; refusing to delete
+// its pod side), returning once it is gone (see handOff). A missing
+// interface is success; refusing to delete
 // anything that is not a veth keeps the plugin from destroying an
 // interface it did not create.
 func (Linux) RemoveHost(name string) error {
@@ -52,6 +58,9 @@ func (Linux) RemoveHost(name string) error {
 	}
 	if l.Type() != "veth" {
 		return fmt.Errorf("not removing %s: it is a %s interface, not a veth the plugin made", name, l.Type())
+	}
+	if handOff(name) {
+		return nil
 	}
 	if err := netlink.LinkDel(l); err != nil {
 		var nf netlink.LinkNotFoundError

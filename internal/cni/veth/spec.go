@@ -61,9 +61,16 @@ func (s *Spec) has(v4 bool) bool {
 	return false
 }
 
-func (s *Spec) validate() error {
+func (s *Spec) validateNames() error {
 	if s.NetNS == "" || s.IfName == "" || s.HostIfName == "" {
 		return fmt.Errorf("veth spec incomplete: netns %q, ifname %q, host ifname %q", s.NetNS, s.IfName, s.HostIfName)
+	}
+	return nil
+}
+
+func (s *Spec) validate() error {
+	if err := s.validateNames(); err != nil {
+		return err
 	}
 	if len(s.Addrs) == 0 {
 		return fmt.Errorf("veth spec for %s: no addresses", s.HostIfName)

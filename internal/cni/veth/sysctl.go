@@ -8,33 +8,45 @@ import (
 
 type sysctl struct{ name, value string }
 
-// hostSysctls are the settings of reference §6.1 for the host side.
-// rp_filter is left as the interface inherited it (conf/default), which is
-// what Calico sets it to; the global ip_forward is not the plugin's to touch:
-// per-interface forwarding on the cali side is enough to route the pod's
-// packets.
+// hostSysctls are the settings of reference §6.1 for the host side of a
+// workload with the spec's address families. rp_filter is left as the
+// interface inherited it (conf/default), which is what Calico sets it to;
+// the global ip_forward is not the plugin's to touch: per-interface
+// forwarding on the cali side is enough to route the pod's packets.
 func hostSysctls(s *Spec) []sysctl {
-	var out []sysctl
-	if s.HasV4() {
-		ifc := "net/ipv4/conf/" + s.HostIfName + "/"
-		out = append(out,
-			sysctl{ifc + "route_localnet", "1"},
-			sysctl{"net/ipv4/neigh/" + s.HostIfName + "/proxy_delay", "0"},
-			sysctl{ifc + "proxy_arp", "1"},
-			sysctl{ifc + "forwarding", "1"},
-		)
+	base := hostBaseSysctls(s.HostIfName)
+	if !s.HasV4() {
+		base = base[len(base)-1:] // accept_ra only
 	}
-	ifc6 := "net/ipv6/conf/" + s.HostIfName + "/"
-	out = append(out, sysctl{ifc6 + "accept_ra", "0"})
 	if s.HasV6() {
-		out = append(out,
-			sysctl{ifc6 + "disable_ipv6", "0"},
-			sysctl{ifc6 + "accept_dad", "0"},
-			sysctl{ifc6 + "proxy_ndp", "1"},
-			sysctl{ifc6 + "forwarding", "1"},
-		)
+		base = append(base, hostV6Sysctls(s.HostIfName)...)
 	}
-	return out
+	return base
+}
+
+// hostBaseSysctls are set when the pair is created, before the families
+// are known: the IPv4 ones (harmless for an IPv6-only pod) and accept_ra,
+// which must be last.
+func hostBaseSysctls(ifName string) []sysctl {
+	ifc := "net/ipv4/conf/" + ifName + "/"
+	return []sysctl{
+		{ifc + "route_localnet", "1"},
+		{"net/ipv4/neigh/" + ifName + "/proxy_delay", "0"},
+		{ifc + "proxy_arp", "1"},
+		{ifc + "forwarding", "1"},
+		{"net/ipv6/conf/" + ifName + "/accept_ra", "0"},
+	}
+}
+
+// hostV6Sysctls are the host side's settings for a pod with IPv6.
+func hostV6Sysctls(ifName string) []sysctl {
+	ifc6 := "net/ipv6/conf/" + ifName + "/"
+	return []sysctl{
+		{ifc6 + "disable_ipv6", "0"},
+		{ifc6 + "accept_dad", "0"},
+		{ifc6 + "proxy_ndp", "1"},
+		{ifc6 + "forwarding", "1"},
+	}
 }
 
 // containerSysctls are the settings inside the pod: forwarding only when
