@@ -64,14 +64,17 @@ func (l *Lab) conflist(node topo.Node, index int, dirs nodeDirs) ([]byte, error)
 	switch st.CNI {
 	case topo.CNITortie:
 		plugin = map[string]any{
-			"type":                "tortie",
-			"log_level":           "info",
-			"log_file_path":       filepath.Join(dirs.log, "cni.log"),
-			"datastore_type":      "etcdv3",
-			"etcd_endpoints":      st.Datastore,
-			"nodename":            node.Name,
-			"nodename_file":       filepath.Join(dirs.lib, "nodename"),
-			"mtu":                 mtu,
+			"type":           "tortie",
+			"log_level":      "info",
+			"log_file_path":  filepath.Join(dirs.log, "cni.log"),
+			"datastore_type": "etcdv3",
+			"etcd_endpoints": st.Datastore,
+			"nodename":       node.Name,
+			"nodename_file":  filepath.Join(dirs.lib, "nodename"),
+			// mtu 0: the plugin reads the MTU file tortie-node (or, with
+			// no agent, the lab) writes in the node's state directory.
+			"state_dir":           dirs.lib,
+			"mtu":                 0,
 			"ipam_lock_file":      filepath.Join(dirs.run, "ipam.lock"),
 			"endpoint_status_dir": filepath.Join(dirs.run, "endpoint-status"),
 			"ipam":                map[string]any{"type": "tortie-ipam"},

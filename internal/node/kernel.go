@@ -21,7 +21,8 @@ func LinuxKernel(ctx context.Context, log *slog.Logger) (Kernel, func(), error) 
 	}
 	ipipErr := dp.DetectIPIP(ctx)
 	if ipipErr != nil {
-		log.Error("IP-in-IP is not available on this node: pools with ipipMode Always or CrossSubnet cannot reach it through tunl0", "error", ipipErr)
+		// Only a problem if a pool needs it: calc reports that, as an error.
+		log.Info("IP-in-IP is not available on this node", "reason", ipipErr)
 	}
 	k := Kernel{
 		Detect:        NetlinkDetector(log, nil),
