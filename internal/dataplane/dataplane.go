@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/dataplane/links"
 	"github.com/tortienet/tortie/internal/dataplane/nat"
 	"github.com/tortienet/tortie/internal/dataplane/routes"
 	"github.com/tortienet/tortie/internal/dataplane/sysctl"
@@ -29,11 +30,11 @@ type Config struct {
 	// RouteGracePeriod: see routes.Config.GracePeriod.
 	RouteGracePeriod time.Duration
 
-	Routes     routes.Kernel
-	Tunnels    tunnels.Kernel
-	NFT        knftables.Interface
-	Sysctl     sysctl.FS
-	Interfaces func() (map[string]int, error)
+	Links   links.Kernel
+	Routes  routes.Kernel
+	Tunnels tunnels.Kernel
+	NFT     knftables.Interface
+	Sysctl  sysctl.FS
 }
 
 // Dataplane applies desired states. Its methods may be called from any
@@ -42,10 +43,16 @@ type Dataplane struct {
 	mu      sync.Mutex
 	log     *slog.Logger
 	handle  *netlink.Handle // owned, closed by Close (nil when injected)
+	links   *links.Table    // shared by tunnels, routes and sysctl
 	sysctl  *sysctl.Reconciler
 	tunnels *tunnels.Reconciler
 	routes  *routes.Reconciler
 	nat     *nat.Reconciler
+	// started is set by the first Apply or Resync: the first Apply defers
+	// the sysctl checks of the interfaces already there (see apply).
+	started bool
+	// workloads is reused by apply.
+	workloads []string
 }
 
 // New builds a Dataplane. With real kernel access it opens a netlink
@@ -56,12 +63,15 @@ func New(cfg Config) (*Dataplane, error) {
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Routes == nil || cfg.Tunnels == nil {
+	if cfg.Links == nil || cfg.Routes == nil || cfg.Tunnels == nil {
 		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 		if err != nil {
 			return nil, fmt.Errorf("open netlink: %w", err)
 		}
 		d.handle = h
+		if cfg.Links == nil {
+			cfg.Links = links.NewNetlink(h)
+		}
 		if cfg.Routes == nil {
 			cfg.Routes = routes.NewNetlink(h)
 		}
@@ -77,9 +87,15 @@ func New(cfg Config) (*Dataplane, error) {
 		}
 		cfg.NFT = nft
 	}
-	d.sysctl = sysctl.New(sysctl.Config{FS: cfg.Sysctl, Interfaces: cfg.Interfaces, Log: d.log.With("reconciler", "sysctl")})
-	d.tunnels = tunnels.New(tunnels.Config{Kernel: cfg.Tunnels, Log: d.log.With("reconciler", "tunnels"), WorkloadPrefixes: cfg.WorkloadPrefixes})
-	d.routes = routes.New(routes.Config{Kernel: cfg.Routes, Log: d.log.With("reconciler", "routes"),
+	d.links = links.NewTable(cfg.Links)
+	index := func(name string) (int, bool) {
+		l, ok := d.links.Get(name)
+		return l.Index, ok
+	}
+	d.sysctl = sysctl.New(sysctl.Config{FS: cfg.Sysctl, Index: index, Log: d.log.With("reconciler", "sysctl")})
+	d.tunnels = tunnels.New(tunnels.Config{Kernel: cfg.Tunnels, Links: d.links, Log: d.log.With("reconciler", "tunnels"),
+		WorkloadPrefixes: cfg.WorkloadPrefixes})
+	d.routes = routes.New(routes.Config{Kernel: cfg.Routes, Links: d.links, Log: d.log.With("reconciler", "routes"),
 		WorkloadPrefixes: cfg.WorkloadPrefixes, GracePeriod: cfg.RouteGracePeriod})
 	d.nat = nat.New(nat.Config{NFT: cfg.NFT, Log: d.log.With("reconciler", "nat")})
 	return d, nil
@@ -104,18 +120,33 @@ func (d *Dataplane) DetectIPIP(ctx context.Context) error {
 }
 
 // Resync is Apply after forgetting what is known about the kernel: every
-// part is read back and drift is repaired. For the periodic resync.
+// part is read back (the interfaces with one dump) and drift is repaired,
+// every workload interface's sysctls included. For the periodic resync.
 func (d *Dataplane) Resync(ctx context.Context, want calc.Desired) (Stats, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.sysctl.Forget()
+	d.tunnels.Forget()
+	d.routes.Forget()
 	d.nat.Forget()
+	d.started = true // nothing deferred: check everything now
 	return d.apply(ctx, want)
 }
 
 // Apply makes the kernel hold want, writing only what differs. Every part
 // is attempted even when an earlier one fails; the error joins the
 // failures, each naming its part. Stats counts the result for metrics.
+//
+// Apply compares want with what the dataplane remembers of the kernel (what
+// it last read, plus its own writes since), so it reads only what is new:
+// the interfaces of new routes and entries, one lookup each. A part reads
+// everything back (the interfaces with at most one dump, shared by the
+// parts) on the first Apply, after Resync, after one of its writes failed,
+// and, for neighbours and routes, after a tunnel device changed. Drift
+// made by others between full reads is repaired by the next Resync. An
+// Apply with the same want as the last makes no kernel call, unless
+// something is waiting (a workload interface yet to appear, an adopted
+// route's grace period, deferred sysctl checks).
 func (d *Dataplane) Apply(ctx context.Context, want calc.Desired) (Stats, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -132,14 +163,16 @@ func (d *Dataplane) apply(ctx context.Context, want calc.Desired) (Stats, error)
 			errs = append(errs, fmt.Errorf("%s: %w", part, err))
 		}
 	}
-
-	sr, err := d.sysctl.Apply(ctx, workloadInterfaces(want))
-	st.Changes += sr.Written
-	fail("sysctl", err)
+	d.links.Begin()
 
 	dr, err := d.tunnels.ApplyDevices(ctx, want.IPIP, want.VXLAN)
 	st.Devices, st.Changes = dr.Devices, st.Changes+dr.Changes
 	fail("tunnel devices", err)
+	if dr.Changes > 0 {
+		// A recreated or deleted device took its routes with it (the
+		// tunnels reconciler forgets its entries itself).
+		d.routes.Forget()
+	}
 
 	nr, err := d.tunnels.ApplyNeighbors(ctx, want.Neighbors, want.FDB)
 	st.Neighbors, st.FDB, st.Changes = nr.Neighbors, nr.FDB, st.Changes+nr.Changes
@@ -159,6 +192,26 @@ func (d *Dataplane) apply(ctx context.Context, want calc.Desired) (Stats, error)
 	}
 	fail("nat", err)
 
+	// Sysctls come last, so that the routes are in before thousands of
+	// /proc/sys files are read. The first Apply does not read the
+	// per-interface ones at all: the interfaces already there when the
+	// agent starts were set up by the CNI plugin (which writes all of
+	// them) and checked by the agent before this one, so checking them is
+	// deferred to the following Applies, a batch each, after the new
+	// interfaces (and Resync checks everything). This keeps a restart on a
+	// full node from waiting ~5,000 file reads before it is in sync.
+	// ip_forward is checked at once.
+	d.workloads = workloadInterfaces(d.workloads, want)
+	workloads := d.workloads
+	if !d.started {
+		d.sysctl.Defer(workloads)
+	}
+	d.started = true
+	sr, err := d.sysctl.Apply(ctx, workloads)
+	st.Changes += sr.Written
+	st.SysctlDeferred = sr.Deferred
+	fail("sysctl", err)
+
 	st.Duration = time.Since(start)
 	if st.Changes > 0 || len(errs) > 0 {
 		d.log.Info("dataplane applied", "changes", st.Changes, "routes", st.Routes, "skipped", st.RoutesSkipped,
@@ -167,15 +220,14 @@ func (d *Dataplane) apply(ctx context.Context, want calc.Desired) (Stats, error)
 	return st, errors.Join(errs...)
 }
 
-// workloadInterfaces are the interfaces of the local workloads' routes.
-func workloadInterfaces(want calc.Desired) []string {
-	seen := map[string]bool{}
-	var out []string
+// workloadInterfaces lists the interfaces of the local workloads' routes
+// (a name may repeat) into buf.
+func workloadInterfaces(buf []string, want calc.Desired) []string {
+	buf = buf[:0]
 	for _, r := range want.Routes {
-		if r.Workload && r.Dev != "" && !seen[r.Dev] {
-			seen[r.Dev] = true
-			out = append(out, r.Dev)
+		if r.Workload && r.Dev != "" {
+			buf = append(buf, r.Dev)
 		}
 	}
-	return out
+	return buf
 }

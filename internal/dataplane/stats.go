@@ -17,6 +17,9 @@ type Stats struct {
 	Neighbors, FDB int
 	// NATPools is the number of natOutgoing pool CIDRs programmed.
 	NATPools int
+	// SysctlDeferred is the number of workload interfaces whose settings
+	// are still to be checked (see Dataplane.Apply).
+	SysctlDeferred int
 	// Changes is the number of kernel writes made (0 when all was right).
 	Changes int
 	// Errors is the number of parts that failed.

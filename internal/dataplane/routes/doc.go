@@ -19,9 +19,15 @@
 // pod the plugin has just wired is not unwired before its endpoint reaches
 // the agent (Felix waits 10 s for the same reason).
 //
-// Apply writes only the difference (RTM_NEWROUTE with replace for a missing
-// or different route, RTM_DELROUTE for a stale one); with nothing to change
-// it makes no writes at all. Workload routes are programmed only once their
-// interface exists and is up; until then they are counted as skipped, not as
-// errors.
+// Apply writes only the difference (RTM_NEWROUTE with create-exclusive for a
+// missing route, with replace for a different one, RTM_DELROUTE for a stale
+// one); with nothing to change it makes no writes at all. It compares with
+// the table as it last read it plus its own writes, and reads the table
+// back only on the first Apply, after Forget or a failed write, or when a
+// write shows that memory wrong: an add that finds a route already there
+// (the CNI plugin's, typically, which is then adopted, not rewritten) or an
+// interface gone. Interfaces come from a links.Table shared with the other
+// reconcilers. Workload routes are programmed only once their interface
+// exists and is up; until then they are counted as skipped, not as errors,
+// and their interface is looked up again on each Apply.
 package routes

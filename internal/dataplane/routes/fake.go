@@ -1,20 +1,24 @@
 package routes
 
 import (
-	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/tortienet/tortie/internal/dataplane/links"
 )
 
 // Fake is an in-memory Kernel for tests: a main table keyed as the
-// kernel keys it, a set of interfaces, and a log of the writes made.
+// kernel keys it, a set of interfaces (it is a links.Kernel too), and logs
+// of the reads and writes made.
 type Fake struct {
 	// Interfaces by name; tests add and remove them directly.
 	Interfaces map[string]Link
 	// Table is the route table.
 	Table []Route
-	// Writes logs each ReplaceRoute ("replace <route>") and DeleteRoute
-	// ("delete <route>") call.
+	// Reads logs each dump ("routes", "links") and lookup ("link <name>").
+	Reads []string
+	// Writes logs each AddRoute ("add <route>"), ReplaceRoute ("replace
+	// <route>") and DeleteRoute ("delete <route>") call.
 	Writes []string
 	// Fail, when set, makes the write it returns an error for fail.
 	Fail func(op string, r Route) error
@@ -23,26 +27,51 @@ type Fake struct {
 // NewFake returns an empty Fake.
 func NewFake() *Fake { return &Fake{Interfaces: map[string]Link{}} }
 
-// Links implements Kernel.
-func (f *Fake) Links() (map[string]Link, error) {
-	out := make(map[string]Link, len(f.Interfaces))
+// Links implements links.Kernel.
+func (f *Fake) Links() ([]links.Link, error) {
+	f.Reads = append(f.Reads, "links")
+	out := make([]links.Link, 0, len(f.Interfaces))
 	for n, l := range f.Interfaces {
-		out[n] = l
+		l.Name = n
+		out = append(out, l)
 	}
 	return out, nil
 }
 
+// LinkByName implements links.Kernel.
+func (f *Fake) LinkByName(name string) (links.Link, bool, error) {
+	f.Reads = append(f.Reads, "link "+name)
+	l, ok := f.Interfaces[name]
+	l.Name = name
+	return l, ok, nil
+}
+
 // Routes implements Kernel.
-func (f *Fake) Routes() ([]Route, error) { return slices.Clone(f.Table), nil }
+func (f *Fake) Routes() ([]Route, error) {
+	f.Reads = append(f.Reads, "routes")
+	return slices.Clone(f.Table), nil
+}
+
+// AddRoute implements Kernel.
+func (f *Fake) AddRoute(r Route) error {
+	f.Writes = append(f.Writes, "add "+r.String())
+	if err := f.check("add", r); err != nil {
+		return err
+	}
+	for _, h := range f.Table {
+		if h.key() == r.key() {
+			return fmt.Errorf("%w: %s", ErrExists, h)
+		}
+	}
+	f.Table = append(f.Table, r)
+	return nil
+}
 
 // ReplaceRoute implements Kernel.
 func (f *Fake) ReplaceRoute(r Route) error {
 	f.Writes = append(f.Writes, "replace "+r.String())
-	if err := f.fail("replace", r); err != nil {
+	if err := f.check("replace", r); err != nil {
 		return err
-	}
-	if r.LinkIndex != 0 && !f.hasIndex(r.LinkIndex) {
-		return fmt.Errorf("no interface with index %d", r.LinkIndex)
 	}
 	for i, h := range f.Table {
 		if h.key() == r.key() {
@@ -60,13 +89,20 @@ func (f *Fake) DeleteRoute(r Route) error {
 	if err := f.fail("delete", r); err != nil {
 		return err
 	}
-	for i, h := range f.Table {
-		if h == r {
-			f.Table = slices.Delete(f.Table, i, i+1)
-			return nil
-		}
+	f.Table = slices.DeleteFunc(f.Table, func(h Route) bool { return h == r })
+	return nil
+}
+
+// check runs Fail, then refuses a route on an interface that does not
+// exist, as the kernel does.
+func (f *Fake) check(op string, r Route) error {
+	if err := f.fail(op, r); err != nil {
+		return err
 	}
-	return errors.New("no such route")
+	if r.LinkIndex != 0 && !f.hasIndex(r.LinkIndex) {
+		return fmt.Errorf("%w: index %d", ErrNoDevice, r.LinkIndex)
+	}
+	return nil
 }
 
 func (f *Fake) fail(op string, r Route) error {

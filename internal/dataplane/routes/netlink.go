@@ -1,7 +1,8 @@
 package routes
 
 import (
-	"net"
+	"errors"
+	"fmt"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -21,20 +22,6 @@ func NewNetlink(h *netlink.Handle) *Netlink {
 		h = &netlink.Handle{}
 	}
 	return &Netlink{h: h}
-}
-
-// Links implements Kernel.
-func (n *Netlink) Links() (map[string]Link, error) {
-	ls, err := nlsafe.Dump("interfaces", n.h.LinkList)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]Link, len(ls))
-	for _, l := range ls {
-		a := l.Attrs()
-		out[a.Name] = Link{Index: a.Index, Up: a.Flags&net.FlagUp != 0}
-	}
-	return out, nil
 }
 
 // Routes implements Kernel.
@@ -60,8 +47,24 @@ func (n *Netlink) Routes() ([]Route, error) {
 	return out, nil
 }
 
+// AddRoute implements Kernel.
+func (n *Netlink) AddRoute(r Route) error { return writeErr(n.h.RouteAdd(toNetlink(r))) }
+
 // ReplaceRoute implements Kernel.
-func (n *Netlink) ReplaceRoute(r Route) error { return n.h.RouteReplace(toNetlink(r)) }
+func (n *Netlink) ReplaceRoute(r Route) error { return writeErr(n.h.RouteReplace(toNetlink(r))) }
+
+// writeErr marks the errors that say the reconciler's memory was wrong.
+func writeErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.EEXIST):
+		return fmt.Errorf("%w: %w", ErrExists, err)
+	case errors.Is(err, unix.ENODEV):
+		return fmt.Errorf("%w: %w", ErrNoDevice, err)
+	}
+	return err
+}
 
 // DeleteRoute implements Kernel.
 func (n *Netlink) DeleteRoute(r Route) error {

@@ -8,6 +8,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/dataplane/links"
 	"github.com/tortienet/tortie/internal/dataplane/nstest"
 )
 
@@ -15,6 +16,11 @@ import (
 type counting struct {
 	Kernel
 	writes []string
+}
+
+func (c *counting) AddRoute(r Route) error {
+	c.writes = append(c.writes, "add "+r.String())
+	return c.Kernel.AddRoute(r)
 }
 
 func (c *counting) ReplaceRoute(r Route) error {
@@ -66,11 +72,14 @@ func TestNetlinkReconcile(t *testing.T) {
 		{Dst: pfx("10.244.1.5/32"), Dev: "cali0000000001", Workload: true},
 		{Dst: pfx("10.244.1.6/32"), Dev: "cali0000000002", Workload: true},
 	}
-	k := &counting{Kernel: NewNetlink(handleIn(t, ns))}
-	r := New(Config{Kernel: k})
+	h := handleIn(t, ns)
+	k := &counting{Kernel: NewNetlink(h)}
+	tbl := links.NewTable(links.NewNetlink(h))
+	r := New(Config{Kernel: k, Links: tbl})
 	apply := func(step string) Result {
 		t.Helper()
 		k.writes = nil
+		tbl.Begin()
 		res, err := r.Apply(context.Background(), want)
 		if err != nil {
 			t.Fatalf("%s: %v", step, err)
@@ -100,9 +109,45 @@ func TestNetlinkReconcile(t *testing.T) {
 		t.Fatalf("second apply wrote %v", k.writes)
 	}
 
-	// Drift: one route deleted by hand, one changed by hand.
+	// A new pod, wired by the CNI plugin: the Apply tries to add its route,
+	// finds the plugin's, reads the table back and adopts it as it is.
+	for _, c := range [][]string{
+		{"ip", "link", "add", "cali0000000003", "type", "veth", "peer", "name", "peer3"},
+		{"ip", "link", "set", "cali0000000003", "up"}, {"ip", "link", "set", "peer3", "up"},
+		{"ip", "route", "add", "10.244.1.7/32", "dev", "cali0000000003", "scope", "link", "proto", "81"},
+	} {
+		ns.MustRun(t, c[0], c[1:]...)
+	}
+	want = append(want, calc.Route{Dst: pfx("10.244.1.7/32"), Dev: "cali0000000003", Workload: true})
+	if res := apply("new pod"); res.Written != 0 || res.Programmed != 5 || !res.Read || len(k.writes) != 1 || !strings.HasPrefix(k.writes[0], "add 10.244.1.7/32") {
+		t.Fatalf("new pod: %+v, writes %v", res, k.writes)
+	}
+	if got := ns.MustRun(t, "ip", "route", "show", "10.244.1.7/32"); !strings.Contains(got, "proto 81") {
+		t.Errorf("the CNI's route was rewritten: %s", got)
+	}
+	// A new pod without a route yet: added.
+	for _, c := range [][]string{
+		{"ip", "link", "add", "cali0000000004", "type", "veth", "peer", "name", "peer4"},
+		{"ip", "link", "set", "cali0000000004", "up"}, {"ip", "link", "set", "peer4", "up"},
+	} {
+		ns.MustRun(t, c[0], c[1:]...)
+	}
+	want = append(want, calc.Route{Dst: pfx("10.244.1.8/32"), Dev: "cali0000000004", Workload: true})
+	if res := apply("new pod 2"); res.Written != 1 || res.Read {
+		t.Fatalf("new pod 2: %+v, writes %v", res, k.writes)
+	}
+	if got := ns.MustRun(t, "ip", "route", "show", "10.244.1.8/32"); !strings.Contains(got, "dev cali0000000004 proto 80 scope link") {
+		t.Errorf("new pod's route: %q", got)
+	}
+
+	// Drift: one route deleted by hand, one changed by hand. An Apply
+	// trusts its memory; after Forget (the resync) it reads and repairs.
 	ns.MustRun(t, "ip", "route", "del", "10.244.2.0/26")
 	ns.MustRun(t, "ip", "route", "replace", "10.244.3.0/26", "via", "192.168.0.99", "dev", "eth0", "proto", "80")
+	if res := apply("apply after drift"); res.Written != 0 || res.Read {
+		t.Fatalf("apply after drift: %+v, writes %v; want no reads, no writes", res, k.writes)
+	}
+	r.Forget()
 	if res := apply("repair"); res.Written != 2 {
 		t.Fatalf("repair: %+v, writes %v", res, k.writes)
 	}
@@ -114,23 +159,25 @@ func TestNetlinkReconcile(t *testing.T) {
 	}
 
 	// A restart: a new reconciler over a new handle finds nothing to do.
-	k2 := &counting{Kernel: NewNetlink(handleIn(t, ns))}
-	if _, err := New(Config{Kernel: k2}).Apply(context.Background(), want); err != nil || len(k2.writes) != 0 {
+	h2 := handleIn(t, ns)
+	k2 := &counting{Kernel: NewNetlink(h2)}
+	if _, err := New(Config{Kernel: k2, Links: links.NewTable(links.NewNetlink(h2))}).Apply(context.Background(), want); err != nil || len(k2.writes) != 0 {
 		t.Fatalf("restart: writes %v, err %v", k2.writes, err)
 	}
 
-	// Unwanted routes of ours go; the foreign ones stay.
+	// Unwanted routes of ours go (the adopted ones after the grace period);
+	// the foreign ones stay.
 	want = want[:1]
-	if res := apply("shrink"); res.Deleted != 2 {
+	if res := apply("shrink"); res.Deleted != 3 {
 		t.Fatalf("shrink: %+v, writes %v", res, k.writes)
 	}
 	got = ns.MustRun(t, "ip", "route", "show")
-	for _, w := range []string{"10.99.0.0/24 via 192.168.0.1 dev eth0 proto bird", "10.244.4.0/26 via 192.168.0.1 dev eth0 proto static", "blackhole 10.244.1.0/26 proto 80", "10.244.1.5 dev cali0000000001 proto 81"} {
+	for _, w := range []string{"10.99.0.0/24 via 192.168.0.1 dev eth0 proto bird", "10.244.4.0/26 via 192.168.0.1 dev eth0 proto static", "blackhole 10.244.1.0/26 proto 80", "10.244.1.5 dev cali0000000001 proto 81", "10.244.1.7 dev cali0000000003 proto 81"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("routes lack %q:\n%s", w, got)
 		}
 	}
-	if strings.Contains(got, "10.244.2.0/26") || strings.Contains(got, "10.244.3.0/26") {
+	if strings.Contains(got, "10.244.2.0/26") || strings.Contains(got, "10.244.3.0/26") || strings.Contains(got, "10.244.1.8") {
 		t.Errorf("stale routes of ours remain:\n%s", got)
 	}
 }

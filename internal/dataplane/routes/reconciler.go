@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/dataplane/links"
 )
 
 // DefaultGracePeriod is how long an adopted route may stay unwanted before
@@ -20,6 +21,9 @@ const DefaultGracePeriod = 10 * time.Second
 type Config struct {
 	// Kernel is the route table to program (required).
 	Kernel Kernel
+	// Links is the view of the interfaces (required), which the dataplane
+	// shares between its reconcilers; its owner begins a round per Apply.
+	Links *links.Table
 	// Log receives one line per change at debug level and a summary per
 	// Apply that changed something (nil: discard).
 	Log *slog.Logger
@@ -37,6 +41,7 @@ type Config struct {
 // the agent applies from one goroutine.
 type Reconciler struct {
 	k        Kernel
+	links    *links.Table
 	log      *slog.Logger
 	prefixes []string
 	grace    time.Duration
@@ -46,12 +51,19 @@ type Reconciler struct {
 	unwantedSince map[key]time.Time
 	// reported holds the conflicts already logged, so each is logged once.
 	reported map[string]bool
+
+	// known says table is trustworthy: the main table as last read, with
+	// the reconciler's own writes since.
+	known bool
+	table *table
+	// buf is reused by resolve.
+	buf []Route
 }
 
-// New returns a Reconciler; cfg.Kernel is required.
+// New returns a Reconciler; cfg.Kernel and cfg.Links are required.
 func New(cfg Config) *Reconciler {
-	r := &Reconciler{k: cfg.Kernel, log: cfg.Log, prefixes: cfg.WorkloadPrefixes, grace: cfg.GracePeriod,
-		now: cfg.Now, unwantedSince: map[key]time.Time{}, reported: map[string]bool{}}
+	r := &Reconciler{k: cfg.Kernel, links: cfg.Links, log: cfg.Log, prefixes: cfg.WorkloadPrefixes, grace: cfg.GracePeriod,
+		now: cfg.Now, unwantedSince: map[key]time.Time{}, reported: map[string]bool{}, table: newTable()}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -70,6 +82,10 @@ func New(cfg Config) *Reconciler {
 	return r
 }
 
+// Forget makes the next Apply read the interfaces and the table back
+// (the periodic resync, to repair drift).
+func (r *Reconciler) Forget() { r.known = false }
+
 // Result counts what an Apply found and did.
 type Result struct {
 	// Programmed is the number of wanted routes in the table after Apply.
@@ -82,53 +98,138 @@ type Result struct {
 	// Conflicts are wanted routes left out because another owner's routes
 	// hold their destination.
 	Conflicts []Conflict
+	// Read is true when Apply read the table back from the kernel.
+	Read bool
 }
 
 // Apply makes the main table's IPv4 routes of tortie equal to want (IPv6
 // routes in want are ignored) and returns what it did. It carries on past
 // a failed write and returns all failures joined; a context that ends stops
 // it between writes.
+//
+// The first Apply, the first after Forget and the first after a failed
+// write dump the interfaces and the table; any other compares want with
+// what the reconciler remembers (the table as last read, plus its own
+// writes) and looks up by name only the interfaces of the routes it is
+// about to write and of those waiting for their interface. So an Apply
+// that finds nothing to do makes no kernel call at all (unless an adopted
+// route's grace period ends). A route missing from memory is added, not
+// replaced: when the kernel has one after all (the CNI plugin's, say), or
+// a write finds an interface gone, Apply reads the table back, looks the
+// interface up again and tries once more, so the route is adopted, not
+// rewritten.
 func (r *Reconciler) Apply(ctx context.Context, want []calc.Route) (Result, error) {
+	read := !r.known
+	if read {
+		if err := r.links.Dump(); err != nil {
+			return Result{}, err
+		}
+	}
+	res, o, err := r.pass(ctx, want, read, true)
+	if o.retry && ctx.Err() == nil {
+		r.log.Debug("routes: the remembered table was wrong; reading it back", "error", err)
+		r.links.Invalidate(o.names)
+		written := res.Written
+		res, o, err = r.pass(ctx, want, true, false)
+		res.Written += written
+	}
+	if o.failed || o.retry { // o.retry: the context ended before the retry
+		r.known = false
+	}
+	if res.Written+res.Deleted > 0 {
+		r.log.Info("routes reconciled", "written", res.Written, "deleted", res.Deleted,
+			"programmed", res.Programmed, "skipped", res.Skipped, "conflicts", len(res.Conflicts), "read", res.Read)
+	}
+	return res, err
+}
+
+// outcome is what a pass tells Apply beyond its Result.
+type outcome struct {
+	retry  bool     // a write found the memory wrong: read back and retry
+	names  []string // interfaces to look up again for the retry
+	failed bool     // a write failed: read everything next time
+}
+
+// pass does one Apply against the remembered table, reading the table
+// back first with read. With mayRetry, a write that shows the memory wrong
+// ends the pass asking for a retry.
+func (r *Reconciler) pass(ctx context.Context, want []calc.Route, read, mayRetry bool) (Result, outcome, error) {
 	var res Result
-	links, err := r.k.Links()
-	if err != nil {
-		return res, err
+	var o outcome
+	if read {
+		have, err := r.k.Routes()
+		if err != nil {
+			o.failed = true
+			return res, o, err
+		}
+		r.table.load(have, r.owner)
+		r.known = true
+		res.Read = true
 	}
-	have, err := r.k.Routes()
-	if err != nil {
-		return res, err
+	wanted, skipped, waiting, errs := r.resolve(want)
+	p := r.table.plan(wanted)
+	// Look up afresh the interfaces of the routes about to be written and
+	// of those waiting for theirs (all already read, after a dump); plan
+	// again if that changed anything.
+	if len(p.write) > 0 || len(waiting) > 0 {
+		names := waiting
+		for _, w := range p.write {
+			if w.LinkIndex != 0 {
+				names = append(names, r.links.Name(w.LinkIndex))
+			}
+		}
+		v := r.links.Version()
+		if err := r.links.Refresh(names); err != nil {
+			o.failed = true
+			return res, o, err
+		}
+		if r.links.Version() != v {
+			wanted, skipped, _, errs = r.resolve(want)
+			p = r.table.plan(wanted)
+		}
 	}
-	names := make(map[int]string, len(links))
-	for n, l := range links {
-		names[l.Index] = n
-	}
-	wanted, skipped, errs := r.resolve(want, links)
 	res.Skipped = skipped
-	p := diff(wanted, have, func(rt Route) ownership { return r.owner(rt, names) })
 	res.Programmed = p.kept
 	res.Conflicts = p.conflicts
 	r.logConflicts(p.conflicts)
 
 	for _, w := range p.write {
 		if err := ctx.Err(); err != nil {
-			return res, errors.Join(append(errs, err)...)
+			o.failed = true
+			return res, o, errors.Join(append(errs, err)...)
 		}
-		if err := r.k.ReplaceRoute(w); err != nil {
+		replace := r.table.has(w.key())
+		var err error
+		if replace {
+			err = r.k.ReplaceRoute(w)
+		} else {
+			err = r.k.AddRoute(w)
+		}
+		if err != nil {
+			stale := errors.Is(err, ErrExists) || errors.Is(err, ErrNoDevice)
+			if stale && mayRetry {
+				o.retry = true
+				if errors.Is(err, ErrNoDevice) {
+					o.names = append(o.names, r.links.Name(w.LinkIndex))
+				}
+				return res, o, fmt.Errorf("program route %s: %w", w, err)
+			}
+			o.failed = true
 			errs = append(errs, fmt.Errorf("program route %s: %w", w, err))
 			continue
 		}
+		r.table.wrote(w, replace)
 		r.log.Debug("route programmed", "route", w.String())
 		res.Written++
 		res.Programmed++
 	}
 	deleted, derrs := r.sweep(ctx, p.stale)
 	res.Deleted = deleted
-	errs = append(errs, derrs...)
-	if res.Written+res.Deleted > 0 {
-		r.log.Info("routes reconciled", "written", res.Written, "deleted", res.Deleted,
-			"programmed", res.Programmed, "skipped", res.Skipped, "conflicts", len(res.Conflicts))
+	if len(derrs) > 0 {
+		o.failed = true
+		errs = append(errs, derrs...)
 	}
-	return res, errors.Join(errs...)
+	return res, o, errors.Join(errs...)
 }
 
 // sweep deletes stale routes: tortie-node's own at once, adopted ones once
@@ -158,6 +259,7 @@ func (r *Reconciler) sweep(ctx context.Context, st []stale) (int, []error) {
 			continue
 		}
 		delete(r.unwantedSince, s.key())
+		r.table.deleted(s.Route)
 		r.log.Debug("stale route deleted", "route", s.Route.String())
 		deleted++
 	}
@@ -169,8 +271,11 @@ func (r *Reconciler) sweep(ctx context.Context, st []stale) (int, []error) {
 	return deleted, errs
 }
 
-// owner classifies a kernel route.
-func (r *Reconciler) owner(rt Route, names map[int]string) ownership {
+// owner classifies a kernel route. A route of another protocol on an
+// interface the links table does not know (one created since the last full
+// read that no wanted route names) counts as foreign until the next full
+// read.
+func (r *Reconciler) owner(rt Route) ownership {
 	switch {
 	case rt.Protocol == ProtocolTortie:
 		return written
@@ -178,7 +283,7 @@ func (r *Reconciler) owner(rt Route, names map[int]string) ownership {
 		return adopted
 	case rt.Protocol == protocolKernel:
 		return foreign
-	case rt.LinkIndex != 0 && r.isWorkload(names[rt.LinkIndex]):
+	case rt.LinkIndex != 0 && r.isWorkload(r.links.Name(rt.LinkIndex)):
 		return adopted
 	}
 	return foreign

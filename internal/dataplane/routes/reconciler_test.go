@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/cni/veth"
+	"github.com/tortienet/tortie/internal/dataplane/links"
 )
 
 var (
@@ -22,14 +24,31 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-func newTest() (*Fake, *Reconciler, *clock) {
+// rig is a reconciler over a Fake, with the links table the dataplane
+// would own: apply begins a round, as each dataplane Apply does.
+type rig struct {
+	*Reconciler
+	links *links.Table
+}
+
+func newRig(f *Fake, now func() time.Time) *rig {
+	t := links.NewTable(f)
+	return &rig{Reconciler: New(Config{Kernel: f, Links: t, Now: now}), links: t}
+}
+
+func (r *rig) Apply(ctx context.Context, want []calc.Route) (Result, error) {
+	r.links.Begin()
+	return r.Reconciler.Apply(ctx, want)
+}
+
+func newTest() (*Fake, *rig, *clock) {
 	f := NewFake()
 	f.Interfaces["eth0"] = Link{Index: 2, Up: true}
 	f.Interfaces["vxlan.calico"] = Link{Index: 3, Up: true}
 	f.Interfaces["cali0000000001"] = Link{Index: 10, Up: true}
 	f.Interfaces["cali0000000002"] = Link{Index: 11, Up: false}
 	c := &clock{t: time.Unix(1000, 0)}
-	return f, New(Config{Kernel: f, Now: c.now}), c
+	return f, newRig(f, c.now), c
 }
 
 // wanted is a typical node: a local block, a remote VXLAN block, a
@@ -79,7 +98,7 @@ func TestApplyFromEmptyThenIdempotent(t *testing.T) {
 		t.Fatalf("second apply: writes %v, result %+v, err %v; want no writes", f.Writes, res, err)
 	}
 	// A restart is a new reconciler on the same table: still nothing to do.
-	_, err = New(Config{Kernel: f}).Apply(context.Background(), wanted())
+	_, err = newRig(f, nil).Apply(context.Background(), wanted())
 	if err != nil || len(f.Writes) != 0 {
 		t.Fatalf("restart: writes %v, err %v; want none", f.Writes, err)
 	}
@@ -235,4 +254,118 @@ func contains(rs []Route, r Route) bool {
 		}
 	}
 	return false
+}
+
+func TestIncrementalApply(t *testing.T) {
+	f, r, _ := newTest()
+	if _, err := r.Apply(context.Background(), wanted()); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(f.Reads, []string{"links", "routes"}) {
+		t.Fatalf("first apply read %v; want one dump of each", f.Reads)
+	}
+	// A new pod: its interface is looked up by name, its route added.
+	f.Interfaces["cali0000000004"] = Link{Index: 12, Up: true}
+	want := append(wanted(), calc.Route{Dst: pfx("10.244.1.8/32"), Dev: "cali0000000004", Workload: true})
+	steps := []struct {
+		name          string
+		want          []calc.Route
+		reads, writes []string
+	}{
+		{"new pod", want,
+			// cali0000000002 is down and cali0000000003 missing: looked up again.
+			[]string{"link cali0000000002", "link cali0000000003", "link cali0000000004"},
+			[]string{"add 10.244.1.8/32 ifindex 12 scope link proto 80"}},
+		{"same again", want, []string{"link cali0000000002", "link cali0000000003"}, nil},
+		{"pod gone", wanted(), []string{"link cali0000000002", "link cali0000000003"},
+			[]string{"delete 10.244.1.8/32 ifindex 12 scope link proto 80"}},
+	}
+	for _, s := range steps {
+		f.Reads, f.Writes = nil, nil
+		res, err := r.Apply(context.Background(), s.want)
+		if err != nil || res.Read {
+			t.Fatalf("%s: %+v %v", s.name, res, err)
+		}
+		if !slices.Equal(f.Reads, s.reads) || !slices.Equal(f.Writes, s.writes) {
+			t.Errorf("%s: reads %q writes %q; want reads %q writes %q", s.name, f.Reads, f.Writes, s.reads, s.writes)
+		}
+	}
+	// With every interface there, a repeat Apply makes no kernel call.
+	want = want[:4]
+	if _, err := r.Apply(context.Background(), want); err != nil {
+		t.Fatal(err)
+	}
+	f.Reads, f.Writes = nil, nil
+	if _, err := r.Apply(context.Background(), want); err != nil || len(f.Reads)+len(f.Writes) != 0 {
+		t.Fatalf("repeat: reads %v writes %v err %v; want no kernel call", f.Reads, f.Writes, err)
+	}
+}
+
+func TestIncrementalAdoptsCNIRoute(t *testing.T) {
+	f, r, _ := newTest()
+	if _, err := r.Apply(context.Background(), wanted()); err != nil {
+		t.Fatal(err)
+	}
+	// The CNI plugin wires a pod behind the reconciler's back.
+	f.Interfaces["cali0000000004"] = Link{Index: 12, Up: true}
+	cni := Route{Dst: pfx("10.244.1.8/32"), Type: TypeUnicast, LinkIndex: 12, Scope: ScopeLink, Protocol: ProtocolCNI}
+	f.Table = append(f.Table, cni)
+	f.Reads, f.Writes = nil, nil
+	res, err := r.Apply(context.Background(), append(wanted(), calc.Route{Dst: pfx("10.244.1.8/32"), Dev: "cali0000000004", Workload: true}))
+	if err != nil || res.Written != 0 || res.Programmed != 5 || !res.Read {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if !slices.Equal(f.Writes, []string{"add 10.244.1.8/32 ifindex 12 scope link proto 80"}) || !slices.Contains(f.Reads, "routes") || slices.Contains(f.Reads, "links") {
+		t.Fatalf("reads %v writes %v; want the failed add, then the table (not the interfaces) read back", f.Reads, f.Writes)
+	}
+	if !contains(f.Table, cni) {
+		t.Fatalf("the CNI's route was rewritten: %v", f.Table)
+	}
+}
+
+func TestIncrementalInterfaceGone(t *testing.T) {
+	f, r, _ := newTest()
+	if _, err := r.Apply(context.Background(), wanted()); err != nil {
+		t.Fatal(err)
+	}
+	// The interface is recreated between its lookup and the write.
+	f.Interfaces["cali0000000004"] = Link{Index: 12, Up: true}
+	f.Fail = func(op string, rt Route) error {
+		if rt.LinkIndex == 12 {
+			f.Interfaces["cali0000000004"] = Link{Index: 13, Up: true}
+			return ErrNoDevice
+		}
+		return nil
+	}
+	f.Reads, f.Writes = nil, nil
+	res, err := r.Apply(context.Background(), append(wanted(), calc.Route{Dst: pfx("10.244.1.8/32"), Dev: "cali0000000004", Workload: true}))
+	if err != nil || res.Written != 1 {
+		t.Fatalf("%+v %v, writes %v", res, err, f.Writes)
+	}
+	if !contains(f.Table, Route{Dst: pfx("10.244.1.8/32"), Type: TypeUnicast, LinkIndex: 13, Scope: ScopeLink, Protocol: ProtocolTortie}) {
+		t.Fatalf("route not on the new interface: %v", f.Table)
+	}
+	if n := strings.Count(strings.Join(f.Reads, ","), "link cali0000000004"); n != 2 {
+		t.Fatalf("reads %v; want the interface looked up again", f.Reads)
+	}
+}
+
+func TestFailedWriteReadsNextTime(t *testing.T) {
+	f, r, _ := newTest()
+	if _, err := r.Apply(context.Background(), wanted()); err != nil {
+		t.Fatal(err)
+	}
+	f.Fail = func(string, Route) error { return errors.New("boom") }
+	want := append(wanted(), calc.Route{Dst: pfx("10.244.4.0/26"), Dev: "eth0", Gw: addr("192.168.0.4")})
+	if _, err := r.Apply(context.Background(), want); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("err = %v", err)
+	}
+	f.Fail, f.Reads, f.Writes = nil, nil, nil
+	res, err := r.Apply(context.Background(), want)
+	if err != nil || !res.Read || res.Written != 1 {
+		t.Fatalf("after a failure: %+v %v", res, err)
+	}
+	if f.Reads[0] != "links" || f.Reads[1] != "routes" {
+		t.Fatalf("reads %v; want a full read", f.Reads)
+	}
 }

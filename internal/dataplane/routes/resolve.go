@@ -7,13 +7,13 @@ import (
 )
 
 // resolve turns the calculation's routes into kernel routes, naming
-// interfaces by index. A workload route whose interface is missing or down
-// is skipped (it is programmed once the interface is up); any other route
-// whose interface is missing is an error.
-func (r *Reconciler) resolve(want []calc.Route, links map[string]Link) ([]Route, int, []error) {
-	out := make([]Route, 0, len(want))
-	skipped := 0
-	var errs []error
+// interfaces by index as the links table knows them. A workload route whose
+// interface is missing or down is skipped (it is programmed once the
+// interface is up); any other route whose interface is missing is an error.
+// waiting names the interfaces of both kinds, to look up again next time.
+func (r *Reconciler) resolve(want []calc.Route) (out []Route, skipped int, waiting []string, errs []error) {
+	out = r.buf[:0]
+	defer func() { r.buf = out }()
 	for _, w := range want {
 		if !w.Dst.Addr().Is4() {
 			continue
@@ -25,12 +25,14 @@ func (r *Reconciler) resolve(want []calc.Route, links map[string]Link) ([]Route,
 			continue
 		}
 		if w.Dev != "" {
-			l, ok := links[w.Dev]
+			l, ok := r.links.Get(w.Dev)
 			if w.Workload && (!ok || !l.Up) {
 				skipped++
+				waiting = append(waiting, w.Dev)
 				continue
 			}
 			if !ok {
+				waiting = append(waiting, w.Dev)
 				errs = append(errs, fmt.Errorf("route %s: interface %s does not exist", w.Dst, w.Dev))
 				continue
 			}
@@ -43,5 +45,5 @@ func (r *Reconciler) resolve(want []calc.Route, links map[string]Link) ([]Route,
 		}
 		out = append(out, kr)
 	}
-	return out, skipped, errs
+	return out, skipped, waiting, errs
 }

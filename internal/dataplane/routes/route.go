@@ -1,11 +1,14 @@
 package routes
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tortienet/tortie/internal/dataplane/links"
 )
 
 // Route protocol numbers (rtm_protocol) that mark tortie's routes.
@@ -102,25 +105,34 @@ func (r Route) String() string {
 	return b.String()
 }
 
-// Link is what the reconciler needs to know about an interface.
-type Link struct {
-	Index int
-	// Up is the administrative state (IFF_UP): the kernel removes a down
-	// interface's IPv4 routes, so routes are only programmed on up ones.
-	Up bool
-}
+// Link is what the reconciler needs to know about an interface: its index
+// and whether it is up (the kernel removes a down interface's IPv4 routes,
+// so routes are only programmed on up ones).
+type Link = links.Link
 
-// Kernel is the part of netlink the reconciler uses: the interfaces, and
-// the main table's IPv4 routes. Implementations: Netlink (the real kernel)
-// and Fake (in memory, for tests).
+// Errors a Kernel's writes wrap when what the reconciler remembered of the
+// kernel was wrong; Apply then reads the table back and tries again.
+var (
+	// ErrExists: AddRoute found a route with the same key.
+	ErrExists = errors.New("route exists")
+	// ErrNoDevice: the route's interface does not exist (any more).
+	ErrNoDevice = errors.New("no such interface")
+)
+
+// Kernel is the part of netlink the reconciler uses: the main table's
+// IPv4 routes. (Interfaces are read through a links.Table.)
+// Implementations: Netlink (the real kernel) and Fake (in memory, for
+// tests).
 type Kernel interface {
-	// Links returns the namespace's interfaces by name.
-	Links() (map[string]Link, error)
-	// Routes returns the IPv4 routes of the main table.
+	// Routes returns the IPv4 routes of the main table (a dump).
 	Routes() ([]Route, error)
+	// AddRoute adds r, failing with an error wrapping ErrExists when the
+	// table holds a route with its key.
+	AddRoute(r Route) error
 	// ReplaceRoute writes r into the main table, overwriting the route with
 	// the same key if there is one.
 	ReplaceRoute(r Route) error
-	// DeleteRoute removes exactly r from the main table.
+	// DeleteRoute removes exactly r from the main table; a route that is
+	// already gone is not an error.
 	DeleteRoute(r Route) error
 }

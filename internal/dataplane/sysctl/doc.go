@@ -9,5 +9,7 @@
 // Settings are read through /proc/sys, which shows the network namespace of
 // the calling thread, and written only when they differ. An interface once
 // found right is not read again (while its ifindex stays the same) until
-// Forget: the periodic resync.
+// Forget: the periodic resync. Interfaces the agent finds at its start are
+// checked later, a batch per Apply (Defer), so that a restart on a full
+// node need not read five files per workload before it is in sync.
 package sysctl

@@ -43,3 +43,11 @@ func (f *Fake) AddInterface(name string) {
 		f.Values[s.name] = "x"
 	}
 }
+
+// AddWiredInterface gives the Fake an interface's settings as the CNI
+// plugin leaves them: all as tortie wants.
+func (f *Fake) AddWiredInterface(name string) {
+	for _, s := range perInterface(name) {
+		f.Values[s.name] = s.value
+	}
+}

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tortienet/tortie/internal/dataplane/links"
 )
 
 // FS reads and writes settings by their /proc/sys path
@@ -19,7 +21,11 @@ type FS interface {
 	Write(name, value string) error
 }
 
-// Proc is the real FS, rooted at Root ("": /proc/sys).
+// Proc is the real FS, rooted at Root ("": /proc/sys). It reads and writes
+// with plain open/read/write/close system calls: /proc files cannot be
+// polled, and os.File's set-up for the netpoller (and the fstat of
+// os.ReadFile) doubled the cost of each of the thousands of reads a resync
+// makes.
 type Proc struct{ Root string }
 
 func (p Proc) path(name string) string {
@@ -32,56 +38,119 @@ func (p Proc) path(name string) string {
 
 // Read implements FS; the value comes without its trailing newline.
 func (p Proc) Read(name string) (string, error) {
-	b, err := os.ReadFile(p.path(name))
-	return strings.TrimSpace(string(b)), err
+	path := p.path(name)
+	fd, err := openRetry(path, unix.O_RDONLY)
+	if err != nil {
+		return "", &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	var buf [256]byte // every setting tortie reads is a short number
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Read(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return "", &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return strings.TrimSpace(string(buf[:n])), nil
 }
 
 // Write implements FS.
 func (p Proc) Write(name, value string) error {
-	return os.WriteFile(p.path(name), []byte(value), 0o644)
+	path := p.path(name)
+	fd, err := openRetry(path, unix.O_WRONLY)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	for {
+		_, err = unix.Write(fd, []byte(value))
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return &fs.PathError{Op: "write", Path: path, Err: err}
+	}
+	return nil
 }
 
-// LinkIndexes is the real interface lister for Config.Interfaces: every
-// interface of the calling thread's namespace, name to index.
-func LinkIndexes() (map[string]int, error) {
-	ifs, err := net.Interfaces()
-	if err != nil {
-		return nil, fmt.Errorf("list interfaces: %w", err)
+func openRetry(path string, mode int) (int, error) {
+	for {
+		fd, err := unix.Open(path, mode|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
 	}
-	out := make(map[string]int, len(ifs))
-	for _, i := range ifs {
-		out[i.Name] = i.Index
-	}
-	return out, nil
 }
 
 // Config configures a Reconciler.
 type Config struct {
 	// FS is where settings live (nil: Proc{}).
 	FS FS
-	// Interfaces lists the namespace's interfaces (nil: LinkIndexes).
-	Interfaces func() (map[string]int, error)
+	// Index gives a workload interface's ifindex from the dataplane's
+	// view of the interfaces; ok is false when it does not exist. (nil:
+	// one netlink request per call, in the calling thread's namespace.)
+	Index func(name string) (index int, ok bool)
+	// Batch is how many deferred interfaces each Apply checks (see Defer;
+	// 0: DefaultBatch).
+	Batch int
 	// Log receives a line per setting written (nil: discard).
 	Log *slog.Logger
 }
 
+// DefaultBatch is Config.Batch's default: 160 reads, a millisecond or two
+// per Apply, which drains a thousand deferred interfaces in about thirty
+// Applies (the periodic resync checks them all anyway).
+const DefaultBatch = 32
+
 // Reconciler keeps the settings. It is not safe for concurrent use.
 type Reconciler struct {
 	fs     FS
-	links  func() (map[string]int, error)
+	index  func(string) (int, bool)
+	batch  int
 	log    *slog.Logger
-	global bool           // the node-wide settings were found right
-	right  map[string]int // interfaces found right, with their ifindex
+	global bool // the node-wide settings were found right
+	// ifs are the workload interfaces known, by name; queue holds the
+	// deferred ones in order (with names since checked or gone).
+	ifs   map[string]*ifState
+	queue []string
+	// hold keeps the next Apply from checking deferred interfaces.
+	hold bool
+	// gen numbers the Applies.
+	gen uint64
+}
+
+// ifState is what the Reconciler knows of one workload interface.
+type ifState struct {
+	index    int
+	right    bool   // its settings were found (or made) right
+	deferred bool   // to be checked later
+	seen     uint64 // the last Apply that wanted it
 }
 
 // New returns a Reconciler.
 func New(cfg Config) *Reconciler {
-	r := &Reconciler{fs: cfg.FS, links: cfg.Interfaces, log: cfg.Log, right: map[string]int{}}
+	r := &Reconciler{fs: cfg.FS, index: cfg.Index, batch: cfg.Batch, log: cfg.Log, ifs: map[string]*ifState{}}
 	if r.fs == nil {
 		r.fs = Proc{}
 	}
-	if r.links == nil {
-		r.links = LinkIndexes
+	if r.index == nil {
+		k := links.NewNetlink(nil)
+		r.index = func(name string) (int, bool) {
+			l, ok, err := k.LinkByName(name)
+			return l.Index, ok && err == nil
+		}
+	}
+	if r.batch <= 0 {
+		r.batch = DefaultBatch
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -89,10 +158,41 @@ func New(cfg Config) *Reconciler {
 	return r
 }
 
-// Forget makes the next Apply read every setting again.
+// Forget makes the next Apply read every setting again, the deferred ones
+// included.
 func (r *Reconciler) Forget() {
 	r.global = false
-	clear(r.right)
+	clear(r.ifs)
+	r.queue = nil
+	r.hold = false
+}
+
+// Defer marks the named interfaces that exist and are not known right as
+// to be checked later, without reading anything: the next Apply checks
+// none of them, each one after that Config.Batch of them, after the
+// interfaces it has not seen before. The dataplane defers the interfaces
+// present at its first Apply, so a restart on a node full of workloads is
+// in sync without first reading thousands of files. Those interfaces had
+// their settings written by the CNI plugin when it made them, and checked
+// by the agent that ran before; the periodic resync (Forget, then Apply)
+// checks everything in any case.
+func (r *Reconciler) Defer(names []string) {
+	for _, name := range names {
+		index, ok := r.index(name)
+		if !ok {
+			continue
+		}
+		s := r.ifs[name]
+		if s == nil || s.index != index {
+			s = &ifState{index: index}
+			r.ifs[name] = s
+		}
+		if !s.right && !s.deferred {
+			s.deferred = true
+			r.queue = append(r.queue, name)
+		}
+	}
+	r.hold = true
 }
 
 // Result counts what Apply did.
@@ -100,6 +200,8 @@ type Result struct {
 	// Interfaces is the number of workload interfaces whose settings are
 	// right after Apply.
 	Interfaces int
+	// Deferred is the number of workload interfaces still to be checked.
+	Deferred int
 	// Written is the number of settings changed.
 	Written int
 }
@@ -123,8 +225,11 @@ func perInterface(name string) []setting {
 }
 
 // Apply makes the node-wide settings and those of the named workload
-// interfaces right. Interfaces that do not exist (yet, or any more) are
-// skipped. It carries on past failures and returns them joined.
+// interfaces right: those not checked yet by this Reconciler (or
+// recreated since) at once, then up to Config.Batch deferred ones.
+// Interfaces that do not exist (yet, or any more) are skipped, and names
+// may repeat. An interface found right is not read again until Forget. It
+// carries on past failures and returns them joined.
 func (r *Reconciler) Apply(ctx context.Context, workloads []string) (Result, error) {
 	var res Result
 	var errs []error
@@ -137,40 +242,85 @@ func (r *Reconciler) Apply(ctx context.Context, workloads []string) (Result, err
 			r.global = true
 		}
 	}
-	links, err := r.links()
-	if err != nil {
-		return res, errors.Join(append(errs, err)...)
-	}
-	for name, index := range r.right {
-		if links[name] != index {
-			delete(r.right, name) // gone, or a new interface by that name
-		}
-	}
+	r.gen++
 	for _, name := range workloads {
-		index, ok := links[name]
+		index, ok := r.index(name)
 		if !ok {
 			continue
 		}
-		if r.right[name] == index {
+		s := r.ifs[name]
+		if s != nil && s.seen == r.gen {
+			continue // listed twice
+		}
+		if s == nil || s.index != index { // new, or recreated
+			s = &ifState{index: index}
+			r.ifs[name] = s
+		}
+		s.seen = r.gen
+		if s.right {
 			res.Interfaces++
+			continue
+		}
+		if s.deferred {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
 			return res, errors.Join(append(errs, err)...)
 		}
-		n, err := r.ensure(perInterface(name))
-		res.Written += n
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // the interface went away meanwhile
-		}
-		if err != nil {
+		if err := r.check(name, s, &res); err != nil {
 			errs = append(errs, err)
-			continue
 		}
-		r.right[name] = index
-		res.Interfaces++
+	}
+	for name, s := range r.ifs {
+		if s.seen != r.gen {
+			delete(r.ifs, name) // checked again should it come back
+		}
+	}
+	checked := 0
+	if r.hold {
+		r.hold = false
+		checked = r.batch
+	}
+	for len(r.queue) > 0 && checked < r.batch {
+		name := r.queue[0]
+		r.queue = r.queue[1:]
+		s := r.ifs[name]
+		if s == nil || !s.deferred {
+			continue // gone, recreated (and checked as new), or done
+		}
+		if err := ctx.Err(); err != nil {
+			return res, errors.Join(append(errs, err)...)
+		}
+		checked++
+		s.deferred = false
+		if err := r.check(name, s, &res); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(r.queue) == 0 {
+		r.queue = nil // let the backing array go
+	}
+	for _, s := range r.ifs {
+		if s.deferred {
+			res.Deferred++
+		}
 	}
 	return res, errors.Join(errs...)
+}
+
+// check reads an interface's settings and writes those that differ.
+func (r *Reconciler) check(name string, s *ifState, res *Result) error {
+	n, err := r.ensure(perInterface(name))
+	res.Written += n
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // the interface went away meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	s.right = true
+	res.Interfaces++
+	return nil
 }
 
 // ensure writes the settings that differ, in order, and returns how many

@@ -2,7 +2,9 @@ package sysctl
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,7 +19,7 @@ func TestApply(t *testing.T) {
 	f.AddInterface("cali3")
 	delete(f.Values, "net/ipv6/conf/cali3/accept_ra") // IPv6 disabled
 	links := map[string]int{"cali1": 5, "cali3": 7, "eth0": 2}
-	r := New(Config{FS: f, Interfaces: func() (map[string]int, error) { return links, nil }})
+	r := New(Config{FS: f, Index: lookup(links)})
 
 	res, err := r.Apply(ctx, []string{"cali1", "cali2", "cali3"})
 	if err != nil {
@@ -56,10 +58,67 @@ func TestApply(t *testing.T) {
 
 func TestWriteFailure(t *testing.T) {
 	f := NewFake(map[string]string{"net/ipv4/ip_forward": "0"})
-	r := New(Config{FS: readOnly{f}, Interfaces: func() (map[string]int, error) { return nil, nil }})
+	r := New(Config{FS: readOnly{f}, Index: lookup(nil)})
 	_, err := r.Apply(ctx, nil)
 	if err == nil || !strings.Contains(err.Error(), "net/ipv4/ip_forward=1") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func lookup(links map[string]int) func(string) (int, bool) {
+	return func(name string) (int, bool) {
+		i, ok := links[name]
+		return i, ok
+	}
+}
+
+func TestDeferred(t *testing.T) {
+	f := NewFake(map[string]string{"net/ipv4/ip_forward": "1"})
+	links := map[string]int{}
+	var names []string
+	for i := range 5 {
+		name := fmt.Sprintf("cali%d", i)
+		f.AddInterface(name)
+		links[name] = 10 + i
+		names = append(names, name)
+	}
+	r := New(Config{FS: f, Index: lookup(links), Batch: 2})
+	r.Defer(names)
+	if f.Reads+len(f.Writes) != 0 {
+		t.Fatalf("Defer read %d, wrote %v", f.Reads, f.Writes)
+	}
+	// A new interface is checked at once; the deferred ones wait for the
+	// Apply after, then are checked two at a time.
+	f.AddInterface("cali9")
+	links["cali9"] = 19
+	names = append(names, "cali9")
+	if res, err := r.Apply(ctx, names); err != nil || res.Interfaces != 1 || res.Deferred != 5 || res.Written != 5 {
+		t.Fatalf("first apply: %+v %v", res, err)
+	}
+	res, err := r.Apply(ctx, names)
+	if err != nil || res.Interfaces != 3 || res.Deferred != 3 || res.Written != 2*5 {
+		t.Fatalf("second apply: %+v %v", res, err)
+	}
+	for _, n := range []string{"cali9", "cali0", "cali1"} {
+		if f.Values["net/ipv4/conf/"+n+"/proxy_arp"] != "1" {
+			t.Errorf("%s not checked", n)
+		}
+	}
+	// One deferred interface goes away; the others are checked in turn.
+	delete(links, "cali2")
+	names = slices.DeleteFunc(names, func(n string) bool { return n == "cali2" })
+	if res, err := r.Apply(ctx, names); err != nil || res.Interfaces != 5 || res.Deferred != 0 {
+		t.Fatalf("third apply: %+v %v", res, err)
+	}
+	f.Reads, f.Writes = 0, nil
+	if res, err := r.Apply(ctx, names); err != nil || res.Interfaces != 5 || f.Reads+len(f.Writes) != 0 {
+		t.Fatalf("fourth apply: %+v %v, %d reads; want none", res, err, f.Reads)
+	}
+	// Forget drops what was deferred too: everything is checked at once.
+	r.Defer([]string{"cali0"}) // right already: not deferred
+	r.Forget()
+	if res, _ := r.Apply(ctx, names); res.Interfaces != 5 || f.Reads != 1+5*5 {
+		t.Fatalf("after Forget: %+v, %d reads", res, f.Reads)
 	}
 }
 

@@ -1,10 +1,12 @@
 package tunnels
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 
 	"github.com/tortienet/tortie/internal/calc"
 )
@@ -17,10 +19,47 @@ type DeviceResult struct {
 	Changes int
 }
 
+// appliedDevices is what a successful ApplyDevices was asked and found.
+type appliedDevices struct {
+	ipip  *calc.IPIPDeviceSpec
+	vxlan *calc.VXLANDeviceSpec
+	res   DeviceResult
+}
+
 // ApplyDevices makes tunl0 and vxlan.calico as wanted (nil: not wanted).
 // Both are attempted; the errors are joined. Wanting IP-in-IP on a kernel
 // without it gives an error wrapping ErrIPIPUnsupported.
+//
+// Asked for the same as the last successful call, it makes no kernel call
+// (until Forget). A call that changes a device makes the next
+// ApplyNeighbors read the entries back: the kernel drops a device's
+// entries with it.
 func (r *Reconciler) ApplyDevices(ctx context.Context, ipip *calc.IPIPDeviceSpec, vxlan *calc.VXLANDeviceSpec) (DeviceResult, error) {
+	if a := r.devices; a != nil && reflect.DeepEqual(a.ipip, ipip) && reflect.DeepEqual(a.vxlan, vxlan) {
+		return DeviceResult{Devices: a.res.Devices}, nil
+	}
+	r.devices = nil
+	res, err := r.applyDevices(ctx, ipip, vxlan)
+	if res.Changes > 0 {
+		r.entries.known = false
+	}
+	if err == nil {
+		a := &appliedDevices{res: res}
+		if ipip != nil {
+			c := *ipip
+			a.ipip = &c
+		}
+		if vxlan != nil {
+			c := *vxlan
+			c.MAC = bytes.Clone(vxlan.MAC)
+			a.vxlan = &c
+		}
+		r.devices = a
+	}
+	return res, err
+}
+
+func (r *Reconciler) applyDevices(ctx context.Context, ipip *calc.IPIPDeviceSpec, vxlan *calc.VXLANDeviceSpec) (DeviceResult, error) {
 	var res DeviceResult
 	n, ok, errIPIP := r.applyIPIP(ctx, ipip)
 	res.Changes += n

@@ -29,5 +29,9 @@
 // learnt, and every other device's, are left alone.
 //
 // Each Apply writes only the difference: with nothing to change it makes no
-// writes.
+// writes. Both ApplyDevices and ApplyNeighbors remember what they last read
+// and wrote, and read the kernel again only when their input changes
+// (devices), or on the first call, after Forget, after a failed write or a
+// device change (entries); see ApplyNeighbors. Interfaces come from a
+// links.Table shared with the other reconcilers.
 package tunnels

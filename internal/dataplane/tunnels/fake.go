@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+
+	"github.com/tortienet/tortie/internal/dataplane/links"
 )
 
 // Fake is an in-memory Kernel for tests. Devices, neighbours and FDB
@@ -17,7 +19,13 @@ type Fake struct {
 	Devices map[string]*Device
 	Neigh   []Neighbor
 	FDBs    []FDBEntry
-	Writes  []string
+	// Reads logs each read: "device <name>", "links", "link <name>",
+	// "neighbors", "fdb <index>".
+	Reads  []string
+	Writes []string
+	// Fail, when set, is asked about each write (as logged in Writes); an
+	// error it returns makes the write fail, changing nothing.
+	Fail func(write string) error
 	// Modules says what LoadModule does per module: a device it makes
 	// appear (nil for none). A module not listed fails to load.
 	Modules map[string]*Device
@@ -43,15 +51,26 @@ func (f *Fake) byIndex(i int) (*Device, error) {
 			return d, nil
 		}
 	}
-	return nil, fmt.Errorf("no device with index %d", i)
+	return nil, fmt.Errorf("%w: index %d", ErrNoDevice, i)
 }
 
-func (f *Fake) write(format string, args ...any) {
-	f.Writes = append(f.Writes, fmt.Sprintf(format, args...))
+// write logs a write and returns what Fail says of it.
+func (f *Fake) write(format string, args ...any) error {
+	w := fmt.Sprintf(format, args...)
+	f.Writes = append(f.Writes, w)
+	if f.Fail != nil {
+		return f.Fail(w)
+	}
+	return nil
+}
+
+func (f *Fake) read(format string, args ...any) {
+	f.Reads = append(f.Reads, fmt.Sprintf(format, args...))
 }
 
 // Device implements Kernel.
 func (f *Fake) Device(name string) (*Device, error) {
+	f.read("device %s", name)
 	d, ok := f.Devices[name]
 	if !ok {
 		return nil, nil
@@ -65,18 +84,31 @@ func (f *Fake) Device(name string) (*Device, error) {
 	return &c, nil
 }
 
-// Links implements Kernel.
-func (f *Fake) Links() (map[string]int, error) {
-	out := map[string]int{}
+// Links implements links.Kernel.
+func (f *Fake) Links() ([]links.Link, error) {
+	f.read("links")
+	out := make([]links.Link, 0, len(f.Devices))
 	for n, d := range f.Devices {
-		out[n] = d.Index
+		out = append(out, links.Link{Name: n, Index: d.Index, Up: d.Up})
 	}
 	return out, nil
 }
 
+// LinkByName implements links.Kernel.
+func (f *Fake) LinkByName(name string) (links.Link, bool, error) {
+	f.read("link %s", name)
+	d, ok := f.Devices[name]
+	if !ok {
+		return links.Link{}, false, nil
+	}
+	return links.Link{Name: name, Index: d.Index, Up: d.Up}, true, nil
+}
+
 // AddVXLAN implements Kernel.
 func (f *Fake) AddVXLAN(name string, mac net.HardwareAddr, mtu int, a VXLANAttrs) error {
-	f.write("add vxlan %s", name)
+	if err := f.write("add vxlan %s", name); err != nil {
+		return err
+	}
 	if _, ok := f.Devices[name]; ok {
 		return errors.New("file exists")
 	}
@@ -86,7 +118,9 @@ func (f *Fake) AddVXLAN(name string, mac net.HardwareAddr, mtu int, a VXLANAttrs
 
 // DeleteDevice implements Kernel; the device's entries go with it.
 func (f *Fake) DeleteDevice(index int) error {
-	f.write("delete device %d", index)
+	if err := f.write("delete device %d", index); err != nil {
+		return err
+	}
 	d, err := f.byIndex(index)
 	if err != nil {
 		return err
@@ -99,7 +133,9 @@ func (f *Fake) DeleteDevice(index int) error {
 
 // SetUp implements Kernel.
 func (f *Fake) SetUp(index int) error {
-	f.write("up %d", index)
+	if err := f.write("up %d", index); err != nil {
+		return err
+	}
 	d, err := f.byIndex(index)
 	if err == nil {
 		d.Up = true
@@ -109,7 +145,9 @@ func (f *Fake) SetUp(index int) error {
 
 // SetMTU implements Kernel.
 func (f *Fake) SetMTU(index, mtu int) error {
-	f.write("mtu %d %d", index, mtu)
+	if err := f.write("mtu %d %d", index, mtu); err != nil {
+		return err
+	}
 	d, err := f.byIndex(index)
 	if err == nil {
 		d.MTU = mtu
@@ -119,7 +157,9 @@ func (f *Fake) SetMTU(index, mtu int) error {
 
 // SetMAC implements Kernel.
 func (f *Fake) SetMAC(index int, mac net.HardwareAddr) error {
-	f.write("mac %d %s", index, mac)
+	if err := f.write("mac %d %s", index, mac); err != nil {
+		return err
+	}
 	d, err := f.byIndex(index)
 	if err == nil {
 		d.MAC = mac
@@ -129,7 +169,9 @@ func (f *Fake) SetMAC(index int, mac net.HardwareAddr) error {
 
 // AddAddr implements Kernel.
 func (f *Fake) AddAddr(index int, p netip.Prefix) error {
-	f.write("addr add %d %s", index, p)
+	if err := f.write("addr add %d %s", index, p); err != nil {
+		return err
+	}
 	d, err := f.byIndex(index)
 	if err == nil {
 		d.Addrs = append(d.Addrs, p)
@@ -139,7 +181,9 @@ func (f *Fake) AddAddr(index int, p netip.Prefix) error {
 
 // DelAddr implements Kernel.
 func (f *Fake) DelAddr(index int, p netip.Prefix) error {
-	f.write("addr del %d %s", index, p)
+	if err := f.write("addr del %d %s", index, p); err != nil {
+		return err
+	}
 	d, err := f.byIndex(index)
 	if err == nil {
 		d.Addrs = slices.DeleteFunc(d.Addrs, func(x netip.Prefix) bool { return x == p })
@@ -149,7 +193,9 @@ func (f *Fake) DelAddr(index int, p netip.Prefix) error {
 
 // LoadModule implements Kernel.
 func (f *Fake) LoadModule(_ context.Context, name string) error {
-	f.write("modprobe %s", name)
+	if err := f.write("modprobe %s", name); err != nil {
+		return err
+	}
 	d, ok := f.Modules[name]
 	if !ok {
 		return fmt.Errorf("module %s not found", name)
@@ -161,11 +207,16 @@ func (f *Fake) LoadModule(_ context.Context, name string) error {
 }
 
 // Neighbors implements Kernel.
-func (f *Fake) Neighbors() ([]Neighbor, error) { return slices.Clone(f.Neigh), nil }
+func (f *Fake) Neighbors() ([]Neighbor, error) {
+	f.read("neighbors")
+	return slices.Clone(f.Neigh), nil
+}
 
 // SetNeighbor implements Kernel.
 func (f *Fake) SetNeighbor(index int, ip netip.Addr, mac net.HardwareAddr) error {
-	f.write("neigh set %d %s %s", index, ip, mac)
+	if err := f.write("neigh set %d %s %s", index, ip, mac); err != nil {
+		return err
+	}
 	if _, err := f.byIndex(index); err != nil {
 		return err
 	}
@@ -182,13 +233,16 @@ func (f *Fake) SetNeighbor(index int, ip netip.Addr, mac net.HardwareAddr) error
 
 // DelNeighbor implements Kernel.
 func (f *Fake) DelNeighbor(index int, ip netip.Addr) error {
-	f.write("neigh del %d %s", index, ip)
+	if err := f.write("neigh del %d %s", index, ip); err != nil {
+		return err
+	}
 	f.Neigh = slices.DeleteFunc(f.Neigh, func(e Neighbor) bool { return e.LinkIndex == index && e.IP == ip })
 	return nil
 }
 
 // FDB implements Kernel.
 func (f *Fake) FDB(index int) ([]FDBEntry, error) {
+	f.read("fdb %d", index)
 	var out []FDBEntry
 	for _, e := range f.FDBs {
 		if e.LinkIndex == index {
@@ -201,7 +255,9 @@ func (f *Fake) FDB(index int) ([]FDBEntry, error) {
 // SetFDB implements Kernel: like the kernel's replace, it sets the MAC's
 // destination.
 func (f *Fake) SetFDB(index int, mac net.HardwareAddr, dst netip.Addr) error {
-	f.write("fdb set %d %s %s", index, mac, dst)
+	if err := f.write("fdb set %d %s %s", index, mac, dst); err != nil {
+		return err
+	}
 	if _, err := f.byIndex(index); err != nil {
 		return err
 	}
@@ -218,7 +274,9 @@ func (f *Fake) SetFDB(index int, mac net.HardwareAddr, dst netip.Addr) error {
 
 // DelFDB implements Kernel.
 func (f *Fake) DelFDB(index int, mac net.HardwareAddr, dst netip.Addr) error {
-	f.write("fdb del %d %s %s", index, mac, dst)
+	if err := f.write("fdb del %d %s %s", index, mac, dst); err != nil {
+		return err
+	}
 	f.FDBs = slices.DeleteFunc(f.FDBs, func(e FDBEntry) bool {
 		return e.LinkIndex == index && bytes.Equal(e.MAC, mac) && e.Dst == dst
 	})

@@ -2,6 +2,7 @@ package tunnels
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 )
@@ -47,13 +48,17 @@ type FDBEntry struct {
 	Permanent bool
 }
 
+// ErrNoDevice is wrapped by a Kernel's entry writes when the interface
+// does not exist (any more): what the reconciler remembered was wrong, and
+// it reads back and tries again.
+var ErrNoDevice = errors.New("no such interface")
+
 // Kernel is the part of netlink (and modprobe) the reconciler uses.
-// Implementations: Netlink (the real kernel) and Fake (in memory).
+// (Interfaces are listed through a links.Table.) Implementations: Netlink
+// (the real kernel) and Fake (in memory).
 type Kernel interface {
 	// Device returns the named interface, or nil when there is none.
 	Device(name string) (*Device, error)
-	// Links returns the index of every interface by name.
-	Links() (map[string]int, error)
 	// AddVXLAN creates a vxlan device (down, learning off).
 	AddVXLAN(name string, mac net.HardwareAddr, mtu int, a VXLANAttrs) error
 	// DeleteDevice deletes the interface with that index.

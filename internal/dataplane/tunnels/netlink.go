@@ -2,6 +2,7 @@ package tunnels
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -52,19 +53,6 @@ func (n *Netlink) Device(name string) (*Device, error) {
 		}
 	}
 	return d, nil
-}
-
-// Links implements Kernel.
-func (n *Netlink) Links() (map[string]int, error) {
-	ls, err := nlsafe.Dump("interfaces", n.h.LinkList)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]int, len(ls))
-	for _, l := range ls {
-		out[l.Attrs().Name] = l.Attrs().Index
-	}
-	return out, nil
 }
 
 // AddVXLAN implements Kernel.
@@ -140,7 +128,7 @@ func (n *Netlink) Neighbors() ([]Neighbor, error) {
 
 // SetNeighbor implements Kernel.
 func (n *Netlink) SetNeighbor(index int, ip netip.Addr, mac net.HardwareAddr) error {
-	return n.h.NeighSet(&netlink.Neigh{LinkIndex: index, Family: netlink.FAMILY_V4, State: netlink.NUD_PERMANENT, IP: nlsafe.IP(ip), HardwareAddr: mac})
+	return entryErr(n.h.NeighSet(&netlink.Neigh{LinkIndex: index, Family: netlink.FAMILY_V4, State: netlink.NUD_PERMANENT, IP: nlsafe.IP(ip), HardwareAddr: mac}))
 }
 
 // DelNeighbor implements Kernel.
@@ -171,7 +159,15 @@ func (n *Netlink) FDB(index int) ([]FDBEntry, error) {
 
 // SetFDB implements Kernel.
 func (n *Netlink) SetFDB(index int, mac net.HardwareAddr, dst netip.Addr) error {
-	return n.h.NeighSet(fdb(index, mac, dst))
+	return entryErr(n.h.NeighSet(fdb(index, mac, dst)))
+}
+
+// entryErr marks a write to an interface that is not there.
+func entryErr(err error) error {
+	if errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("%w: %w", ErrNoDevice, err)
+	}
+	return err
 }
 
 // DelFDB implements Kernel.

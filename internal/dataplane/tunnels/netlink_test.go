@@ -8,12 +8,13 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/dataplane/links"
 	"github.com/tortienet/tortie/internal/dataplane/nstest"
 )
 
 // newNetns makes a namespace with an underlay interface eth0
 // (192.168.0.10/24) and returns it with a reconciler programming it.
-func newNetns(t *testing.T) (*nstest.NS, *Netlink) {
+func newNetns(t *testing.T) (*nstest.NS, *Netlink, *links.Netlink) {
 	t.Helper()
 	ns := nstest.New(t)
 	for _, c := range [][]string{
@@ -29,7 +30,7 @@ func newNetns(t *testing.T) (*nstest.NS, *Netlink) {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.Close)
-	return ns, NewNetlink(h)
+	return ns, NewNetlink(h), links.NewNetlink(h)
 }
 
 // bridgeCmd is iproute2's bridge tool, named by path: the CNI plugins
@@ -46,8 +47,8 @@ func mustContain(t *testing.T, what, out string, subs ...string) {
 }
 
 func TestNetlinkVXLAN(t *testing.T) {
-	ns, k := newNetns(t)
-	r := New(Config{Kernel: k})
+	ns, k, lk := newNetns(t)
+	r := newRig(k, lk)
 	spec := vxlanSpec()
 	if res, err := r.ApplyDevices(ctx, nil, spec); err != nil || res.Devices != 1 {
 		t.Fatalf("create: %+v %v", res, err)
@@ -75,7 +76,7 @@ func TestNetlinkVXLAN(t *testing.T) {
 	}
 
 	// A restart finds everything right.
-	r2 := New(Config{Kernel: k})
+	r2 := newRig(k, lk)
 	if res, err := r2.ApplyDevices(ctx, nil, spec); err != nil || res.Changes != 0 {
 		t.Fatalf("restart devices: %+v %v", res, err)
 	}
@@ -115,8 +116,8 @@ func TestNetlinkVXLAN(t *testing.T) {
 }
 
 func TestNetlinkIPIPDetection(t *testing.T) {
-	ns, k := newNetns(t)
-	r := New(Config{Kernel: k})
+	ns, k, lk := newNetns(t)
+	r := newRig(k, lk)
 	err := r.DetectIPIP(ctx)
 	switch {
 	case errors.Is(err, ErrIPIPUnsupported):

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/dataplane/links"
 )
 
 // ErrIPIPUnsupported means this kernel cannot do IP-in-IP: there is no
@@ -18,6 +19,9 @@ var ErrIPIPUnsupported = errors.New("kernel has no IP-in-IP support")
 type Config struct {
 	// Kernel is what to program (required).
 	Kernel Kernel
+	// Links is the view of the interfaces (required), which the dataplane
+	// shares between its reconcilers; its owner begins a round per Apply.
+	Links *links.Table
 	// Log receives changes at debug level and summaries (nil: discard).
 	Log *slog.Logger
 	// WorkloadPrefixes name the workload interfaces (default: "cali").
@@ -28,16 +32,23 @@ type Config struct {
 // is not safe for concurrent use.
 type Reconciler struct {
 	k        Kernel
+	links    *links.Table
 	log      *slog.Logger
 	prefixes []string
 	// ipip caches a definite answer of DetectIPIP (nil: not asked yet, or
 	// the last attempt failed for another reason).
 	ipip *error
+	// devices is the input and result of the last successful
+	// ApplyDevices (nil: read the devices next time).
+	devices *appliedDevices
+	// entries is what is known of the neighbour and FDB tables (see
+	// ApplyNeighbors).
+	entries entries
 }
 
-// New returns a Reconciler; cfg.Kernel is required.
+// New returns a Reconciler; cfg.Kernel and cfg.Links are required.
 func New(cfg Config) *Reconciler {
-	r := &Reconciler{k: cfg.Kernel, log: cfg.Log, prefixes: cfg.WorkloadPrefixes}
+	r := &Reconciler{k: cfg.Kernel, links: cfg.Links, log: cfg.Log, prefixes: cfg.WorkloadPrefixes}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -45,6 +56,13 @@ func New(cfg Config) *Reconciler {
 		r.prefixes = []string{"cali"}
 	}
 	return r
+}
+
+// Forget makes the next ApplyDevices and ApplyNeighbors read everything
+// back from the kernel (the periodic resync, to repair drift).
+func (r *Reconciler) Forget() {
+	r.devices = nil
+	r.entries.known = false
 }
 
 // DetectIPIP returns nil when the kernel can do IP-in-IP here: tunl0

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/dataplane/links"
 )
 
 var (
@@ -26,10 +27,32 @@ func mac(s string) net.HardwareAddr {
 	return m
 }
 
-func newTest() (*Fake, *Reconciler) {
+// rig is a reconciler with the links table the dataplane would own: each
+// apply begins a round, as each dataplane Apply does.
+type rig struct {
+	*Reconciler
+	links *links.Table
+}
+
+func newRig(k Kernel, lk links.Kernel) *rig {
+	t := links.NewTable(lk)
+	return &rig{Reconciler: New(Config{Kernel: k, Links: t}), links: t}
+}
+
+func (r *rig) ApplyDevices(ctx context.Context, ipip *calc.IPIPDeviceSpec, vxlan *calc.VXLANDeviceSpec) (DeviceResult, error) {
+	r.links.Begin()
+	return r.Reconciler.ApplyDevices(ctx, ipip, vxlan)
+}
+
+func (r *rig) ApplyNeighbors(ctx context.Context, neigh []calc.Neighbor, fdb []calc.FDBEntry) (NeighborResult, error) {
+	r.links.Begin()
+	return r.Reconciler.ApplyNeighbors(ctx, neigh, fdb)
+}
+
+func newTest() (*Fake, *rig) {
 	f := NewFake()
 	f.AddDevice(&Device{Name: "eth0", Kind: "veth", Index: 2, Up: true, MTU: 1500})
-	return f, New(Config{Kernel: f})
+	return f, newRig(f, f)
 }
 
 func vxlanSpec() *calc.VXLANDeviceSpec {
@@ -105,7 +128,7 @@ func TestVXLANLifecycle(t *testing.T) {
 	}
 
 	f.Writes = nil
-	if _, err := New(Config{Kernel: f}).ApplyDevices(ctx, nil, spec); err != nil || len(f.Writes) != 0 {
+	if _, err := newRig(f, f).ApplyDevices(ctx, nil, spec); err != nil || len(f.Writes) != 0 {
 		t.Fatalf("restart: writes %v, err %v", f.Writes, err)
 	}
 
