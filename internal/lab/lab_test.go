@@ -54,8 +54,17 @@ func TestConflists(t *testing.T) {
 		if !strings.Contains(string(compact), tc.want) {
 			t.Errorf("%s conflist %s lacks %s", tc.cni, compact, tc.want)
 		}
-		if list.Plugins[0]["mtu"] != float64(1450) {
-			t.Errorf("%s: mtu %v, want 1450 (1500 less VXLAN)", tc.cni, list.Plugins[0]["mtu"])
+		// The upstream plugins get the MTU less the encapsulation; tortie
+		// gets 0 and reads the node's MTU file.
+		wantMTU := float64(1450)
+		if tc.cni == topo.CNITortie {
+			wantMTU = 0
+			if got := list.Plugins[0]["state_dir"]; got != d.lib {
+				t.Errorf("state_dir %v, want %s", got, d.lib)
+			}
+		}
+		if list.Plugins[0]["mtu"] != wantMTU {
+			t.Errorf("%s: mtu %v, want %v", tc.cni, list.Plugins[0]["mtu"], wantMTU)
 		}
 		if tc.cni == topo.CNITortie {
 			for _, k := range []string{"nodename", "nodename_file", "ipam"} {
