@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +44,16 @@ func TestDownSweepsWithoutState(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- sleeper.Wait() }()
 	t.Cleanup(func() { _ = sleeper.Process.Kill() })
+	// `ip netns exec` enters the namespace and then execs sleep: wait for
+	// that, or Down may look before the process is in the namespace.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", sleeper.Process.Pid)); strings.HasSuffix(exe, "/sleep") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the test process did not enter the lab's namespace")
+		}
+	}
 
 	if err := Down(context.Background(), Config{Root: t.TempDir()}, name); err != nil {
 		t.Fatal(err)
