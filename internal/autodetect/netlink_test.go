@@ -7,14 +7,14 @@ import (
 	"testing"
 
 	"github.com/tortienet/tortie/internal/autodetect"
-	"github.com/tortienet/tortie/internal/autodetect/nstest"
+	"github.com/tortienet/tortie/internal/ns/nstest"
 )
 
 // storyNode builds one node of scenarios.md §3 in a fresh namespace:
 // veth interfaces (the kernel here has no dummy driver) whose peers are
 // named veth-* so that the default exclusions leave them out, added in
 // the order given so that their indexes follow it, then docker0 last.
-func storyNode(t *testing.T, prefix string, links [][3]string, routes [][2]string) *nstest.Namespace {
+func storyNode(t *testing.T, prefix string, links [][3]string, routes [][2]string) *nstest.NS {
 	t.Helper()
 	ns := nstest.New(t, prefix)
 	for _, l := range links {
@@ -46,7 +46,7 @@ func TestNetlinkHostStory(t *testing.T) {
 
 	v4, v6 := autodetect.IPv4, autodetect.IPv6
 	for _, tc := range []struct {
-		ns     *nstest.Namespace
+		ns     *nstest.NS
 		method string
 		family autodetect.Family
 		want   string

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/tortienet/tortie/internal/autodetect"
-	"github.com/tortienet/tortie/internal/autodetect/nstest"
+	"github.com/tortienet/tortie/internal/ns/nstest"
 )
 
 func runNode(env map[string]string, args ...string) (code int, stdout, stderr string) {

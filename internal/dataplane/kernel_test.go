@@ -6,14 +6,14 @@ import (
 	"testing"
 
 	"github.com/tortienet/tortie/internal/calc"
-	"github.com/tortienet/tortie/internal/dataplane/nstest"
+	"github.com/tortienet/tortie/internal/ns/nstest"
 )
 
 // TestKernelRestart applies a whole node state to a fresh namespace, then
 // restarts (a new Dataplane on the same kernel) and checks that nothing is
 // written.
 func TestKernelRestart(t *testing.T) {
-	ns := nstest.New(t)
+	ns := nstest.New(t, "tdp")
 	for _, c := range [][]string{
 		{"ip", "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"},
 		{"ip", "addr", "add", "192.168.0.10/24", "dev", "eth0"},
@@ -102,7 +102,7 @@ func TestKernelRestart(t *testing.T) {
 // neighbour entry, sysctls), one whose interface alone exists. The
 // incremental Apply adopts the first as it is and programs the second.
 func TestKernelNewPods(t *testing.T) {
-	ns := nstest.New(t)
+	ns := nstest.New(t, "tdp")
 	for _, c := range [][]string{
 		{"ip", "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"},
 		{"ip", "addr", "add", "192.168.0.10/24", "dev", "eth0"},

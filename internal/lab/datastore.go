@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
-	"github.com/tortienet/tortie/internal/lab/ns"
+	"github.com/tortienet/tortie/internal/ns"
 )
 
 // startDatastore runs `tortiectl datastore serve` inside the underlay

@@ -10,8 +10,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/tortienet/tortie/internal/lab/ns"
 	"github.com/tortienet/tortie/internal/lab/topo"
+	"github.com/tortienet/tortie/internal/ns"
 )
 
 // Down removes everything the named lab made: it calls CNI DEL for its pods

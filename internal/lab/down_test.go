@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tortienet/tortie/internal/lab/ns"
 	"github.com/tortienet/tortie/internal/lab/topo"
+	"github.com/tortienet/tortie/internal/ns"
 )
 
 func needRoot(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/tortienet/tortie/internal/lab/ns"
 	"github.com/tortienet/tortie/internal/lab/topo"
+	"github.com/tortienet/tortie/internal/ns"
 )
 
 // Config says where a lab keeps its state and finds its programs.

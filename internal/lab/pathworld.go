@@ -8,7 +8,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/tortienet/tortie/internal/lab/ns"
+	"github.com/tortienet/tortie/internal/ns"
 )
 
 // labWorld is the world of a live lab: netlink in each namespace.

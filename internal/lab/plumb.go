@@ -8,8 +8,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/tortienet/tortie/internal/lab/ns"
 	"github.com/tortienet/tortie/internal/lab/topo"
+	"github.com/tortienet/tortie/internal/ns"
 )
 
 // makeNamespace records and creates one namespace.

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/tortienet/tortie/internal/lab"
-	"github.com/tortienet/tortie/internal/lab/ns"
 	"github.com/tortienet/tortie/internal/lab/topo"
+	"github.com/tortienet/tortie/internal/ns"
 )
 
 // labNeeds skips unless the lab can run here: root, iproute2, ping, and

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/tortienet/tortie/internal/lab"
-	"github.com/tortienet/tortie/internal/lab/ns"
 	"github.com/tortienet/tortie/internal/lab/topo"
+	"github.com/tortienet/tortie/internal/ns"
 )
 
 // Helpers for the node agent's end-to-end tests (issue 6): a lab whose

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tortienet/tortie/internal/lab/ns"
 	"github.com/tortienet/tortie/internal/lab/topo"
+	"github.com/tortienet/tortie/internal/ns"
 )
 
 // Scenario §6: with natOutgoing, a pod reaching a host outside every pool

@@ -5,11 +5,11 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/tortienet/tortie/internal/dataplane/nstest"
+	"github.com/tortienet/tortie/internal/ns/nstest"
 )
 
 func TestNetlink(t *testing.T) {
-	ns := nstest.New(t)
+	ns := nstest.New(t, "tdp")
 	ns.MustRun(t, "ip", "link", "add", "cali1", "type", "veth", "peer", "name", "peer1")
 	ns.MustRun(t, "ip", "link", "set", "cali1", "up")
 	var h *netlink.Handle

@@ -4,11 +4,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tortienet/tortie/internal/dataplane/nstest"
+	"github.com/tortienet/tortie/internal/ns/nstest"
 )
 
 func TestNFTables(t *testing.T) {
-	ns := nstest.New(t)
+	ns := nstest.New(t, "tdp")
 	ns.MustRun(t, "nft", "add table ip foreign; add chain ip foreign c { type filter hook forward priority 0 ; }; add rule ip foreign c counter accept")
 	n := natWant()
 	n.AllPools = append(n.AllPools, prefixes("10.250.0.1/32")...)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/dataplane/links"
-	"github.com/tortienet/tortie/internal/dataplane/nstest"
+	"github.com/tortienet/tortie/internal/ns/nstest"
 )
 
 // counting counts the writes made through a Kernel.
@@ -46,7 +46,7 @@ func handleIn(t *testing.T, ns *nstest.NS) *netlink.Handle {
 }
 
 func TestNetlinkReconcile(t *testing.T) {
-	ns := nstest.New(t)
+	ns := nstest.New(t, "tdp")
 	for _, c := range [][]string{
 		// This kernel has no dummy interfaces: veth pairs stand in.
 		{"ip", "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"},

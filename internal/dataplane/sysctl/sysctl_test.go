@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tortienet/tortie/internal/dataplane/nstest"
+	"github.com/tortienet/tortie/internal/ns/nstest"
 )
 
 var ctx = context.Background()
@@ -127,7 +127,7 @@ type readOnly struct{ *Fake }
 func (readOnly) Write(name, value string) error { return os.ErrPermission }
 
 func TestProcInNamespace(t *testing.T) {
-	ns := nstest.New(t)
+	ns := nstest.New(t, "tdp")
 	hostBefore, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
 	ns.MustRun(t, "ip", "link", "add", "cali0000000001", "type", "veth", "peer", "name", "peer0")
 	ns.MustRun(t, "sysctl", "-qw", "net.ipv4.ip_forward=0")

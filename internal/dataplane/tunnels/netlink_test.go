@@ -9,14 +9,14 @@ import (
 
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/dataplane/links"
-	"github.com/tortienet/tortie/internal/dataplane/nstest"
+	"github.com/tortienet/tortie/internal/ns/nstest"
 )
 
 // newNetns makes a namespace with an underlay interface eth0
 // (192.168.0.10/24) and returns it with a reconciler programming it.
 func newNetns(t *testing.T) (*nstest.NS, *Netlink, *links.Netlink) {
 	t.Helper()
-	ns := nstest.New(t)
+	ns := nstest.New(t, "tdp")
 	for _, c := range [][]string{
 		{"ip", "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"},
 		{"ip", "addr", "add", "192.168.0.10/24", "dev", "eth0"},

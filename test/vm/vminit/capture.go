@@ -12,7 +12,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/tortienet/tortie/internal/lab/ns"
+	"github.com/tortienet/tortie/internal/ns"
 	"github.com/tortienet/tortie/test/vm/vmproto"
 )
 

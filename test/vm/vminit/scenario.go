@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tortienet/tortie/internal/lab/ns"
+	"github.com/tortienet/tortie/internal/ns"
 	"github.com/tortienet/tortie/test/vm/vmproto"
 )
 

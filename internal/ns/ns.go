@@ -1,6 +1,7 @@
-// Package ns does the lab's network-namespace work in one place: making and
-// removing named namespaces compatible with `ip netns`, running a function
-// inside one on a locked OS thread, and netlink handles bound to one.
+// Package ns does tortie's network-namespace work in one place (the lab,
+// the privileged tests, the VM's init): making and removing named
+// namespaces compatible with `ip netns`, running a function inside one on
+// a locked OS thread, and netlink handles bound to one.
 //
 // The thread discipline: a goroutine that enters a namespace runs on its
 // own locked OS thread, and the thread is handed back to the Go scheduler
