@@ -44,13 +44,21 @@ func WithBackoff(minDelay, maxDelay time.Duration) ListWatchOption {
 	}
 }
 
+// WithOnInterrupt calls f, from ListWatch's goroutine, each time the
+// watch fails and a resync is pending; the next OnSync means it is over.
+// Callers use it to report that their view may be stale.
+func WithOnInterrupt(f func(err error)) ListWatchOption {
+	return func(lw *listWatch) { lw.onInterrupt = f }
+}
+
 type listWatch struct {
-	store    Store
-	prefix   string
-	h        Handler
-	log      *slog.Logger
-	minDelay time.Duration
-	maxDelay time.Duration
+	store       Store
+	prefix      string
+	h           Handler
+	log         *slog.Logger
+	minDelay    time.Duration
+	maxDelay    time.Duration
+	onInterrupt func(error)
 }
 
 // ListWatch keeps h in step with the keys under prefix until ctx ends: it
@@ -94,6 +102,9 @@ func (lw *listWatch) run(ctx context.Context) {
 		}
 		lw.log.Log(ctx, level, "datastore watch interrupted; resyncing",
 			"prefix", lw.prefix, "err", err, "retryIn", delay)
+		if lw.onInterrupt != nil {
+			lw.onInterrupt(err)
+		}
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():

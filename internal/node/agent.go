@@ -77,7 +77,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("startup complete", "node", a.cfg.NodeName, "address", a.addr.Prefix, "interface", a.addr.Interface)
 	a.health.setLive(true)
 
-	go datastore.ListWatch(ctx, c.Store(), datastore.Root, a.view, datastore.WithLogger(a.log))
+	go datastore.ListWatch(ctx, c.Store(), datastore.Root, a.view, datastore.WithLogger(a.log),
+		datastore.WithOnInterrupt(a.view.interrupt))
 	releaser := &ipam.EmptyBlockReleaser{IPAM: a.ipam, Host: a.cfg.NodeName, Grace: a.cfg.EmptyBlockGrace}
 	resync := time.NewTicker(a.cfg.ResyncInterval)
 	defer resync.Stop()
@@ -109,6 +110,12 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 	in, synced := a.view.input(a.cfg.NodeName)
 	if !synced {
+		return nil
+	}
+	if err := a.view.interrupted(); err != nil {
+		// Keep the dataplane as it is; say so until the view is whole again.
+		a.health.setReady(false, nil, fmt.Errorf("datastore unreachable, dataplane kept as it was: %w", err))
+		a.m.inSync.Set(0)
 		return nil
 	}
 	rev := a.view.revision()

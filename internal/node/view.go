@@ -27,6 +27,23 @@ type view struct {
 	blocks  map[string]calc.Block
 	changed chan struct{} // signalled (without blocking) on every change
 	onEvent func(key string)
+	down    error // why the watch is interrupted; nil once resynced
+}
+
+// interrupt records that the watch failed: the view may be stale until
+// the next OnSync.
+func (v *view) interrupt(err error) {
+	v.mu.Lock()
+	v.down = err
+	v.mu.Unlock()
+	v.signal()
+}
+
+// interrupted is the reason the view may be stale, or nil.
+func (v *view) interrupted() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.down
 }
 
 func newView() *view {
@@ -50,7 +67,7 @@ func (v *view) OnSync(kvs []datastore.KV, rev int64) {
 	for _, kv := range kvs {
 		v.put(kv.Key, kv.Value)
 	}
-	v.synced, v.rev = true, rev
+	v.synced, v.rev, v.down = true, rev, nil
 	v.mu.Unlock()
 	v.signal()
 }
