@@ -128,6 +128,10 @@ func cniScenario(b *testing.B, tortie, name string, entry func(*cnitest.Node) ma
 	n := cnitest.NewNode(b, "tcnib-"+cnitest.RunID()+"-", "bench-node", tortie, "host-local", "ptp")
 	conf := entry(n)
 	conf["log_level"] = "warning"
+	phases := os.Getenv("TORTIE_CNI_PHASES") != "" && conf["type"] == "tortie"
+	if phases {
+		conf["log_level"], conf["log_file_path"] = "debug", n.LogFile
+	}
 	net := n.Network(b, "bench-net", "1.1.0", conf)
 	r := cniRow{name: name}
 
@@ -148,6 +152,9 @@ func cniScenario(b *testing.B, tortie, name string, entry func(*cnitest.Node) ma
 	}
 	for _, p := range pods[1 : cniSequential+1] {
 		r.del = append(r.del, call("del", p))
+	}
+	if phases {
+		cniPhases(b, name, n.LogFile)
 	}
 	r.burst, r.burstFails = cniBurst(n, net, "add", pods[cniSequential+1:])
 	r.burstDel, _ = cniBurst(n, net, "del", pods[cniSequential+1:])
@@ -201,4 +208,47 @@ func round(d time.Duration) time.Duration {
 		return d.Round(time.Millisecond)
 	}
 	return d.Round(10 * time.Microsecond)
+}
+
+// cniPhases prints the median of each phase of the plugin's "timing"
+// debug lines, per command (TORTIE_CNI_PHASES=1: the debug log costs a
+// little, so the figures of such a run are not the reported ones).
+func cniPhases(b *testing.B, name, logFile string) {
+	b.Helper()
+	data, err := os.ReadFile(logFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	type key struct{ cmd, phase string }
+	got := map[key]cniTimes{}
+	var order []key
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.Contains(line, " msg=timing ") && !strings.Contains(line, " msg=done ") {
+			continue
+		}
+		cmd := ""
+		for _, f := range strings.Fields(line) {
+			k, v, ok := strings.Cut(f, "=")
+			if !ok {
+				continue
+			}
+			if k == "cmd" {
+				cmd = v
+				continue
+			}
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				continue
+			}
+			kk := key{cmd, k}
+			if _, seen := got[kk]; !seen {
+				order = append(order, kk)
+			}
+			got[kk] = append(got[kk], d)
+		}
+	}
+	fmt.Printf("phases of %s (p50 of each, inside the plugin):\n", name)
+	for _, k := range order {
+		fmt.Printf("  %-4s %-22s %9s\n", k.cmd, k.phase, round(got[k].pct(50)))
+	}
 }

@@ -24,8 +24,12 @@ var defaultTiers = []struct {
 const DefaultAllowProfile = "projectcalico-default-allow"
 
 // ensureInitialized creates, once per process and only if missing, the
-// objects Calico's first write creates: ClusterInformation "default" with a
-// random clusterGUID and datastoreReady true, and the default tiers.
+// objects Calico's first write creates: the default tiers and
+// ClusterInformation "default" with a random clusterGUID and
+// datastoreReady true. ClusterInformation is written last, so its presence
+// means the rest was made: in the common case (an initialised cluster) this
+// costs one read. When it is missing, each object is created, an existing
+// one left as it is.
 func (c *Client) ensureInitialized(ctx context.Context) error {
 	c.initMu.Lock()
 	defer c.initMu.Unlock()
@@ -34,9 +38,16 @@ func (c *Client) ensureInitialized(ctx context.Context) error {
 	}
 	ready := true
 	ci := &v3.ClusterInformation{ObjectMeta: v3.ObjectMeta{Name: "default"}}
+	switch _, err := c.store.Get(ctx, Key(ci)); {
+	case err == nil:
+		c.inited = true
+		return nil
+	case !errors.Is(err, datastore.ErrNotFound):
+		return err
+	}
 	ci.Spec.ClusterGUID = strings.ReplaceAll(c.newUID(), "-", "")
 	ci.Spec.DatastoreReady = &ready
-	objs := []v3.Resource{ci}
+	var objs []v3.Resource
 	for _, t := range defaultTiers {
 		order := t.order
 		tier := &v3.Tier{ObjectMeta: v3.ObjectMeta{Name: t.name}}
@@ -45,12 +56,7 @@ func (c *Client) ensureInitialized(ctx context.Context) error {
 		tier.Spec.DefaultAction = &action
 		objs = append(objs, tier)
 	}
-	for _, r := range objs {
-		if _, err := c.store.Get(ctx, Key(r)); err == nil {
-			continue
-		} else if !errors.Is(err, datastore.ErrNotFound) {
-			return err
-		}
+	for _, r := range append(objs, ci) {
 		v3.Default(r)
 		if _, err := c.create(ctx, r); err != nil && !errors.Is(err, datastore.ErrAlreadyExists) {
 			return err

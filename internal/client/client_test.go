@@ -132,3 +132,57 @@ func TestNamespacedDefaultsToDefault(t *testing.T) {
 		t.Errorf("namespaced resource not stored under namespace default: %v", err)
 	}
 }
+
+// countingStore counts reads.
+type countingStore struct {
+	datastore.Store
+	gets int
+}
+
+func (s *countingStore) Get(ctx context.Context, key string) (datastore.KV, error) {
+	s.gets++
+	return s.Store.Get(ctx, key)
+}
+
+// A later process's first write finds ClusterInformation and reads
+// nothing else; one that finds it missing fills in what is missing and
+// keeps what exists.
+func TestBootstrapOneReadWhenInitialised(t *testing.T) {
+	ctx := context.Background()
+	mem := datastore.NewMemory()
+	if _, err := New(mem).Create(ctx, pool("p1", "10.1.0.0/16")); err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStore{Store: mem}
+	if _, err := New(cs).Create(ctx, pool("p2", "10.2.0.0/16")); err != nil {
+		t.Fatal(err)
+	}
+	if cs.gets != 1 {
+		t.Errorf("first write of an initialised cluster read %d keys, want 1 (ClusterInformation)", cs.gets)
+	}
+
+	// A tier deleted and ClusterInformation gone: both come back, the
+	// other tiers are kept as they are.
+	c := New(mem)
+	before, err := c.Get(ctx, kind(t, "Tier"), "", "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []struct{ kind, name string }{{"Tier", "kube-admin"}, {"ClusterInformation", "default"}} {
+		if _, err := c.Delete(ctx, kind(t, k.kind), "", k.name, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := New(mem).Create(ctx, pool("p3", "10.3.0.0/16")); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []struct{ kind, name string }{{"Tier", "kube-admin"}, {"ClusterInformation", "default"}} {
+		if _, err := c.Get(ctx, kind(t, k.kind), "", k.name); err != nil {
+			t.Errorf("%s %s not recreated: %v", k.kind, k.name, err)
+		}
+	}
+	after, _ := c.Get(ctx, kind(t, "Tier"), "", "default")
+	if after.GetObjectMeta().ResourceVersion != before.GetObjectMeta().ResourceVersion {
+		t.Error("an existing tier was rewritten")
+	}
+}

@@ -5,8 +5,9 @@
 //
 // # Commands
 //
-//   - ADD: addresses from the IPAM plugin (delegated by CNI exec, so
-//     tortie-ipam and host-local both work), a veth pair wired as package
+//   - ADD: addresses from the IPAM plugin (tortie-ipam runs in this
+//     process, package cniipam, on the plugin's datastore connection;
+//     host-local and any other type are delegated by CNI exec), a veth pair wired as package
 //     veth describes, the network's Profile (created once) and the
 //     WorkloadEndpoint. Any failure undoes what was done (the addresses
 //     released, the veth removed, the endpoint deleted). A repeated ADD of
@@ -33,7 +34,8 @@
 //
 // The plugin is a short-lived process per command, so it does no work it
 // does not need (no Kubernetes client) and overlaps what does not depend
-// on each other. ADD: the datastore connection (and the network's profile,
+// on each other, and keeps to one datastore connection per command,
+// in-process IPAM included. ADD: the datastore connection (and the network's profile,
 // which also makes the client read the cluster objects it checks on its
 // first write) and the veth pair (which needs no address) are made while
 // the IPAM plugin runs; then the pair's addresses and routes are set while

@@ -69,15 +69,19 @@ func run(args *skel.CmdArgs, cmd command) error {
 	defer closer.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), CommandTimeout)
 	defer cancel()
+	// One connection serves the command, in-process IPAM included.
+	store := &sharedStore{dial: func(ctx context.Context) (*client.Client, error) {
+		return client.Open(ctx, conf.clientConfig())
+	}}
+	defer store.close()
+	log = log.With("cmd", os.Getenv("CNI_COMMAND"), "net", conf.Name)
 	p := &Plugin{
-		Conf:  conf,
-		Stdin: args.StdinData,
-		Log:   log.With("cmd", os.Getenv("CNI_COMMAND"), "net", conf.Name),
-		IPAM:  execIPAM{plugin: conf.IPAM.Type},
-		Net:   veth.Linux{},
-		OpenStore: func(ctx context.Context) (*client.Client, error) {
-			return client.Open(ctx, conf.clientConfig())
-		},
+		Conf:      conf,
+		Stdin:     args.StdinData,
+		Log:       log,
+		IPAM:      newIPAM(conf, args, store.get, log),
+		Net:       veth.Linux{},
+		OpenStore: store.get,
 	}
 	start := time.Now()
 	err = cmd(ctx, p, args)

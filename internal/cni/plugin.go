@@ -35,8 +35,10 @@ type Plugin struct {
 	Log   *slog.Logger
 	IPAM  IPAM
 	Net   Dataplane
-	// OpenStore connects to the datastore. It is called at most once per
-	// command, and only by commands that need the datastore.
+	// OpenStore connects to the datastore. Commands that need the
+	// datastore call it once and close what it returns; in-process IPAM
+	// calls it too, so it may hand out one shared connection (run's
+	// sharedStore) whose clients' Close leaves it open.
 	OpenStore func(ctx context.Context) (*client.Client, error)
 }
 

@@ -1,42 +1,23 @@
-// Package plugin is tortie-ipam, the CNI IPAM plugin: calico-ipam's
-// configuration and behaviour on tortie's IPAM. The handle of a container's
-// addresses is "<network name>.<container ID>", as Calico's.
+// Package plugin is tortie-ipam, the CNI IPAM plugin, as a program: the
+// skel commands around package cniipam, with a datastore connection of
+// their own. The tortie plugin runs the same core in process when its
+// conflist names tortie-ipam, so this binary is only exec'd by other
+// plugins (or by tortie built without it).
 package plugin
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"net"
-	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
-	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/version"
 
 	"github.com/tortienet/tortie/internal/buildinfo"
 	"github.com/tortienet/tortie/internal/client"
 	"github.com/tortienet/tortie/internal/cni"
-	"github.com/tortienet/tortie/internal/ipam"
+	"github.com/tortienet/tortie/internal/ipam/cniipam"
 )
-
-// ipamConf is the "ipam" section calico-ipam reads.
-type ipamConf struct {
-	Type       string   `json:"type"`
-	AssignIPv4 *string  `json:"assign_ipv4"`
-	AssignIPv6 *string  `json:"assign_ipv6"`
-	IPv4Pools  []string `json:"ipv4_pools"`
-	IPv6Pools  []string `json:"ipv6_pools"`
-}
-
-type netConf struct {
-	*cni.NetConf
-	ipam ipamConf
-}
 
 // Main runs the plugin and returns the exit code.
 func Main() int {
@@ -48,36 +29,29 @@ func Main() int {
 	return 0
 }
 
-func parse(stdin []byte) (*netConf, error) {
+// parse reads the plugin configuration and its ipam section.
+func parse(stdin []byte) (*cni.NetConf, cniipam.Conf, error) {
 	c, err := cni.ParseConf(stdin)
 	if err != nil {
-		return nil, types.NewError(types.ErrDecodingFailure, err.Error(), "")
+		return nil, cniipam.Conf{}, types.NewError(types.ErrDecodingFailure, err.Error(), "")
 	}
-	var raw struct {
-		IPAM ipamConf `json:"ipam"`
+	ic, err := cniipam.ParseConf(stdin)
+	if err != nil {
+		return nil, cniipam.Conf{}, err
 	}
-	if err := json.Unmarshal(stdin, &raw); err != nil {
-		return nil, types.NewError(types.ErrDecodingFailure, "parse ipam section: "+err.Error(), "")
-	}
-	for field, v := range map[string]*string{"ipam.assign_ipv4": raw.IPAM.AssignIPv4, "ipam.assign_ipv6": raw.IPAM.AssignIPv6} {
-		if v != nil && *v != "true" && *v != "false" {
-			return nil, types.NewError(types.ErrInvalidNetworkConfig, fmt.Sprintf("%s = %q: must be \"true\" or \"false\"", field, *v), "")
-		}
-	}
-	return &netConf{c, raw.IPAM}, nil
+	return c, ic, nil
 }
 
-// session is what every command needs: the configuration, the node and a
-// datastore connection.
+// session is what every command needs: the request and a datastore
+// connection.
 type session struct {
-	conf *netConf
-	node string
-	c    *client.Client
-	ipam *ipam.IPAM
+	req        cniipam.Request
+	cniVersion string
+	c          *client.Client
 }
 
 func open(ctx context.Context, args *skel.CmdArgs) (*session, error) {
-	conf, err := parse(args.StdinData)
+	conf, ic, err := parse(args.StdinData)
 	if err != nil {
 		return nil, err
 	}
@@ -85,178 +59,71 @@ func open(ctx context.Context, args *skel.CmdArgs) (*session, error) {
 	if err != nil {
 		return nil, types.NewError(types.ErrTryAgainLater, err.Error(), "")
 	}
-	cfg := conf.ClientConfig()
-	c, err := client.Open(ctx, cfg)
+	c, err := client.Open(ctx, conf.ClientConfig())
 	if err != nil {
-		return nil, types.NewError(types.ErrTryAgainLater, fmt.Sprintf("datastore unreachable: %v", err), "")
+		return nil, cniipam.Unreachable(types.ErrTryAgainLater, err)
 	}
-	return &session{conf: conf, node: node, c: c, ipam: ipam.New(c)}, nil
+	req := cniipam.Request{Network: conf.Name, ContainerID: args.ContainerID, Args: args.Args, Node: node, Conf: ic}
+	return &session{req: req, cniVersion: conf.CNIVersion, c: c}, nil
 }
 
-func handleID(network, containerID string) string { return network + "." + containerID }
-
-// k8sArgs reads K8S_POD_NAMESPACE and K8S_POD_NAME from CNI_ARGS.
-func k8sArgs(args string) (ns, pod string) {
-	for _, kv := range strings.Split(args, ";") {
-		k, v, _ := strings.Cut(kv, "=")
-		switch k {
-		case "K8S_POD_NAMESPACE":
-			ns = v
-		case "K8S_POD_NAME":
-			pod = v
-		}
+// withSession runs f on a session and closes it.
+func withSession(args *skel.CmdArgs, timeout time.Duration, f func(context.Context, *session) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	s, err := open(ctx, args)
+	if err != nil {
+		return err
 	}
-	return ns, pod
+	defer s.c.Close()
+	return f(ctx, s)
 }
 
 func cmdAdd(args *skel.CmdArgs) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	s, err := open(ctx, args)
-	if err != nil {
-		return err
-	}
-	defer s.c.Close()
-	handle := handleID(s.conf.Name, args.ContainerID)
-	result := &current.Result{CNIVersion: current.ImplementedSpecVersion}
-	// A repeated ADD for the same container returns what it already has.
-	have, err := s.ipam.IPsByHandle(ctx, handle)
-	if err == nil && len(have) > 0 {
-		for _, a := range have {
-			result.IPs = append(result.IPs, ipConfig(a))
+	return withSession(args, 60*time.Second, func(ctx context.Context, s *session) error {
+		res, err := cniipam.Add(ctx, s.c, s.req)
+		if err != nil {
+			return err
 		}
-		return types.PrintResult(result, s.conf.CNIVersion)
-	}
-	num4, num6 := 1, 0
-	if v := s.conf.ipam.AssignIPv4; v != nil && *v == "false" {
-		num4 = 0
-	}
-	if v := s.conf.ipam.AssignIPv6; v != nil && *v == "true" {
-		num6 = 1
-	}
-	if num4+num6 == 0 {
-		return types.NewError(types.ErrInvalidNetworkConfig, "ipam: assign_ipv4 and assign_ipv6 are both false: nothing to assign", "")
-	}
-	attrs := map[string]string{ipam.AttrNode: s.node}
-	ns, pod := k8sArgs(args.Args)
-	if ns != "" {
-		attrs[ipam.AttrNamespace] = ns
-	}
-	if pod != "" {
-		attrs[ipam.AttrPod] = pod
-	}
-	v4, v6, err := s.ipam.AutoAssign(ctx, ipam.AutoAssignArgs{
-		Num4: num4, Num6: num6, HandleID: handle, Attrs: attrs, Hostname: s.node,
-		IPv4Pools: s.conf.ipam.IPv4Pools, IPv6Pools: s.conf.ipam.IPv6Pools,
+		return types.PrintResult(res, s.cniVersion)
 	})
-	if err != nil {
-		return types.NewError(types.ErrInternal, fmt.Sprintf("tortie-ipam: %v", err), "")
-	}
-	for _, p := range append(v4, v6...) {
-		result.IPs = append(result.IPs, ipConfig(p.Addr()))
-	}
-	return types.PrintResult(result, s.conf.CNIVersion)
-}
-
-// ipConfig is an address as calico-ipam returns it: /32 or /128.
-func ipConfig(a netip.Addr) *current.IPConfig {
-	return &current.IPConfig{Address: net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())}}
 }
 
 func cmdDel(args *skel.CmdArgs) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	s, err := open(ctx, args)
-	if err != nil {
-		return err
-	}
-	defer s.c.Close()
-	if _, err := s.ipam.ReleaseByHandle(ctx, handleID(s.conf.Name, args.ContainerID)); err != nil {
-		return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("tortie-ipam: release: %v", err), "")
-	}
-	return nil
+	return withSession(args, 60*time.Second, func(ctx context.Context, s *session) error {
+		return cniipam.Del(ctx, s.c, s.req)
+	})
 }
 
 func cmdCheck(args *skel.CmdArgs) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := open(ctx, args)
-	if err != nil {
-		return err
-	}
-	defer s.c.Close()
-	handle := handleID(s.conf.Name, args.ContainerID)
-	have, err := s.ipam.IPsByHandle(ctx, handle)
-	if err != nil {
-		return types.NewError(types.ErrInternal, fmt.Sprintf("tortie-ipam: no addresses are allocated to %s: %v", handle, err), "")
-	}
-	var prev struct {
-		PrevResult *current.Result `json:"prevResult"`
-	}
-	if json.Unmarshal(args.StdinData, &prev) == nil && prev.PrevResult != nil {
-		held := map[string]bool{}
-		for _, a := range have {
-			held[a.String()] = true
-		}
-		for _, ip := range prev.PrevResult.IPs {
-			if a, ok := netip.AddrFromSlice(ip.Address.IP); ok && !held[a.Unmap().String()] {
-				return types.NewError(types.ErrInternal, fmt.Sprintf("tortie-ipam: %s is not allocated to %s", a.Unmap(), handle), "")
-			}
-		}
-	}
-	return nil
+	return withSession(args, 30*time.Second, func(ctx context.Context, s *session) error {
+		return cniipam.Check(ctx, s.c, s.req, cniipam.PrevResult(args.StdinData))
+	})
 }
 
 // cmdGC releases the allocations of this network whose container is not
 // among the runtime's valid attachments.
 func cmdGC(args *skel.CmdArgs) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	s, err := open(ctx, args)
-	if err != nil {
-		return err
-	}
-	defer s.c.Close()
-	var gc struct {
-		Valid []types.GCAttachment `json:"cni.dev/valid-attachments"`
-	}
-	if err := json.Unmarshal(args.StdinData, &gc); err != nil {
-		return types.NewError(types.ErrDecodingFailure, "parse GC attachments: "+err.Error(), "")
-	}
-	valid := map[string]bool{}
-	for _, a := range gc.Valid {
-		valid[handleID(s.conf.Name, a.ContainerID)] = true
-	}
-	handles, err := s.ipam.Handles(ctx, s.conf.Name+".")
-	if err != nil {
-		return types.NewError(types.ErrTryAgainLater, err.Error(), "")
-	}
-	var errs []error
-	for _, h := range handles {
-		if valid[h] {
-			continue
+	return withSession(args, 60*time.Second, func(ctx context.Context, s *session) error {
+		valid, err := cniipam.ValidAttachments(args.StdinData)
+		if err != nil {
+			return err
 		}
-		if _, err := s.ipam.ReleaseByHandle(ctx, h); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return types.NewError(types.ErrInternal, "tortie-ipam: gc: "+err.Error(), "")
-	}
-	return nil
+		return cniipam.GC(ctx, s.c, s.req.Network, valid)
+	})
 }
 
 // cmdStatus reports whether the plugin can allocate: the datastore answers.
 func cmdStatus(args *skel.CmdArgs) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conf, err := parse(args.StdinData)
+	conf, _, err := parse(args.StdinData)
 	if err != nil {
 		return err
 	}
 	c, err := client.Open(ctx, conf.ClientConfig())
 	if err != nil {
-		return types.NewError(types.ErrPluginNotAvailable, fmt.Sprintf("tortie-ipam: datastore unreachable: %v", err), "")
+		return cniipam.NotAvailable(err)
 	}
 	c.Close()
 	return nil

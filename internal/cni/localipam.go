@@ -1,0 +1,166 @@
+package cni
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/containernetworking/cni/pkg/skel"
+	"github.com/containernetworking/cni/pkg/types"
+	current "github.com/containernetworking/cni/pkg/types/100"
+
+	"github.com/tortienet/tortie/internal/client"
+	"github.com/tortienet/tortie/internal/datastore"
+	"github.com/tortienet/tortie/internal/ipam/cniipam"
+)
+
+// newIPAM is the IPAM the configuration names: tortie-ipam runs in this
+// process on the command's datastore connection (store); any other type
+// (host-local, ...) is exec'd from CNI_PATH.
+func newIPAM(conf *NetConf, args *skel.CmdArgs, store func(context.Context) (*client.Client, error), log *slog.Logger) IPAM {
+	if conf.IPAM.Type == cniipam.Name {
+		return &localIPAM{conf: conf, containerID: args.ContainerID, args: args.Args, store: store, log: log}
+	}
+	return execIPAM{plugin: conf.IPAM.Type}
+}
+
+// localIPAM is tortie-ipam run in process: the same core as the
+// tortie-ipam binary (package cniipam), with the same results and errors
+// as its exec (wrapped by ipamError as execIPAM wraps them), but no second
+// process start-up and no second datastore connection.
+type localIPAM struct {
+	conf        *NetConf
+	containerID string
+	args        string // CNI_ARGS
+	store       func(context.Context) (*client.Client, error)
+	log         *slog.Logger
+}
+
+// open is what the tortie-ipam binary does before each command: read the
+// ipam section, find the node, connect.
+func (l *localIPAM) open(ctx context.Context, stdin []byte, unreachableCode uint) (*client.Client, cniipam.Request, error) {
+	ic, err := cniipam.ParseConf(stdin)
+	if err != nil {
+		return nil, cniipam.Request{}, err
+	}
+	node, err := l.conf.NodeName()
+	if err != nil {
+		return nil, cniipam.Request{}, types.NewError(types.ErrTryAgainLater, err.Error(), "")
+	}
+	cl, err := l.store(ctx)
+	if err != nil {
+		return nil, cniipam.Request{}, cniipam.Unreachable(unreachableCode, err)
+	}
+	req := cniipam.Request{Network: l.conf.Name, ContainerID: l.containerID, Args: l.args, Node: node, Conf: ic}
+	return cl, req, nil
+}
+
+func (l *localIPAM) Add(ctx context.Context, stdin []byte) (*current.Result, error) {
+	start := time.Now()
+	m, req, err := l.open(ctx, stdin, types.ErrTryAgainLater)
+	if err == nil {
+		opened := time.Now()
+		var res *current.Result
+		res, err = cniipam.Add(ctx, m, req)
+		l.log.Debug("timing", "ipam_connect_wait", opened.Sub(start), "ipam_assign", time.Since(opened))
+		if err == nil {
+			return res, nil
+		}
+	}
+	return nil, ipamError(cniipam.Name, "failed to assign an address", err)
+}
+
+func (l *localIPAM) Del(ctx context.Context, stdin []byte) error {
+	m, req, err := l.open(ctx, stdin, types.ErrTryAgainLater)
+	if err == nil {
+		err = cniipam.Del(ctx, m, req)
+	}
+	if err != nil {
+		return ipamError(cniipam.Name, "failed to release", err)
+	}
+	return nil
+}
+
+func (l *localIPAM) Check(ctx context.Context, stdin []byte) error {
+	m, req, err := l.open(ctx, stdin, types.ErrTryAgainLater)
+	if err == nil {
+		err = cniipam.Check(ctx, m, req, cniipam.PrevResult(stdin))
+	}
+	if err != nil {
+		return ipamError(cniipam.Name, "check failed", err)
+	}
+	return nil
+}
+
+// Status is the tortie-ipam binary's STATUS: the datastore answers.
+func (l *localIPAM) Status(ctx context.Context, stdin []byte) error {
+	_, err := cniipam.ParseConf(stdin)
+	if err == nil {
+		if _, err = l.store(ctx); err != nil {
+			err = cniipam.NotAvailable(err)
+		}
+	}
+	if err != nil {
+		return ipamError(cniipam.Name, "is not ready", err)
+	}
+	return nil
+}
+
+func (l *localIPAM) GC(ctx context.Context, stdin []byte) error {
+	m, req, err := l.open(ctx, stdin, types.ErrTryAgainLater)
+	if err == nil {
+		var valid []types.GCAttachment
+		if valid, err = cniipam.ValidAttachments(stdin); err == nil {
+			err = cniipam.GC(ctx, m, req.Network, valid)
+		}
+	}
+	if err != nil {
+		return ipamError(cniipam.Name, "garbage collection failed", err)
+	}
+	return nil
+}
+
+// sharedStore is one datastore connection for a whole command, opened on
+// first use and shared by the plugin and in-process IPAM, which may use it
+// at the same time. The clients it hands out do not close the connection
+// (callers close them as they would their own); close does.
+type sharedStore struct {
+	dial  func(context.Context) (*client.Client, error)
+	once  sync.Once
+	cl    *client.Client
+	err   error
+	store datastore.Store // the connection, nil until opened
+}
+
+// get connects once; later and concurrent callers get the same client or
+// error.
+func (s *sharedStore) get(ctx context.Context) (*client.Client, error) {
+	s.once.Do(func() {
+		cl, err := s.dial(ctx)
+		if err != nil {
+			s.err = err
+			return
+		}
+		s.store = cl.Store()
+		s.cl = client.New(keepOpen{s.store})
+	})
+	return s.cl, s.err
+}
+
+// close closes the connection, if one was made. Call it when the command
+// is over.
+func (s *sharedStore) close() {
+	s.once.Do(func() { s.err = errClosed })
+	if s.store != nil {
+		s.store.Close()
+	}
+}
+
+var errClosed = errors.New("the command is over: its datastore connection is closed")
+
+// keepOpen is a Store whose Close leaves the connection open.
+type keepOpen struct{ datastore.Store }
+
+func (keepOpen) Close() error { return nil }
