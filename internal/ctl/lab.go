@@ -39,7 +39,9 @@ network configuration is never changed. Needs root.`,
 	pf.StringVar(&lf.binDir, "bin-dir", "", "directory with the tortie binaries (default: tortiectl's own)")
 	pf.BoolVarP(&lf.verbose, "verbose", "v", false, "log every step")
 	cmd.AddCommand(a.labUpCommand(&lf), a.labDownCommand(&lf), a.labStatusCommand(&lf),
-		a.labPingCommand(&lf), a.labPathCommand(&lf), a.labExecCommand(&lf))
+		a.labPingCommand(&lf), a.labPathCommand(&lf), a.labExecCommand(&lf),
+		a.labAddPodCommand(&lf), a.labDelPodCommand(&lf),
+		a.labStopCommand(&lf), a.labStartCommand(&lf), a.labRestartCommand(&lf))
 	return cmd
 }
 
@@ -80,7 +82,8 @@ func labName(lf *labFlags) string {
 	return topo.DefaultName
 }
 
-// openLab opens the named lab for the read-only commands.
+// openLab opens the named lab (the commands that change a lab lock it
+// themselves).
 func (a *App) openLab(lf *labFlags) (*lab.Lab, error) {
 	if os.Geteuid() != 0 {
 		return nil, a.fail("lab: needs root (network namespaces)")

@@ -27,7 +27,7 @@ func (l *Lab) startDatastore(ctx context.Context) error {
 		return fmt.Errorf("%s is missing: build it first (make build)", bin)
 	}
 	p := ProcessRecord{
-		Role:  "datastore",
+		Role:  datastoreRole,
 		Netns: l.ulNS(),
 		Argv: []string{bin, "datastore", "serve", "--data-dir", filepath.Join(dir, "datastore"),
 			"--listen", addr, "--peer-listen", "127.0.0.1:2380"},
@@ -41,7 +41,14 @@ func (l *Lab) startDatastore(ctx context.Context) error {
 		return err
 	}
 	rec := l.rec.snapshot().Processes
-	started := rec[len(rec)-1]
+	return l.waitDatastore(ctx, rec[len(rec)-1])
+}
+
+// waitDatastore waits until the datastore process started accepts
+// connections on the lab's datastore address.
+func (l *Lab) waitDatastore(ctx context.Context, started ProcessRecord) error {
+	addr := l.top.DatastoreAddr().String()
+	endpoint := "http://" + addr
 	deadline := time.Now().Add(l.cfg.ReadyTimeout)
 	for {
 		err := dialIn(ctx, l.ulNS(), addr, time.Second)
@@ -50,7 +57,7 @@ func (l *Lab) startDatastore(ctx context.Context) error {
 			return nil
 		}
 		if !alive(started) {
-			return fmt.Errorf("the datastore exited: %s", tail(p.Log, 2000))
+			return fmt.Errorf("the datastore exited: %s", tail(started.Log, 2000))
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("the datastore does not answer at %s after %v: %v", endpoint, l.cfg.ReadyTimeout, err)

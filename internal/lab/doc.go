@@ -17,4 +17,9 @@
 // even after the process that brought the lab up was killed. Down also
 // sweeps namespaces named with the lab's prefix and kills processes still
 // inside them, so a torn state file cannot leak a namespace.
+//
+// Changes: a running lab takes pods (AddPod, DelPod) and has its processes
+// stopped and started again (Stop, Start, Restart); each change locks the
+// lab, re-reads the state file and records what it does, so Status, Ping,
+// Path and Down see the lab as it now is.
 package lab

@@ -24,6 +24,7 @@ func nsCommand(netns string, argv ...string) *exec.Cmd {
 // p.Log) inside p.Netns, and records its pid and start time. The process
 // outlives the lab command; Down stops it.
 func (l *Lab) startProcess(p ProcessRecord, env []string) error {
+	p.Env = env
 	idx := -1
 	if err := l.rec.update(func(st *State) {
 		idx = len(st.Processes)
@@ -31,13 +32,21 @@ func (l *Lab) startProcess(p ProcessRecord, env []string) error {
 	}); err != nil {
 		return err
 	}
+	return l.spawn(idx)
+}
+
+// spawn starts the recorded process idx as recorded (argv, namespace, log,
+// environment) and records its new pid and start time. Start uses it to
+// run a stopped process again.
+func (l *Lab) spawn(idx int) error {
+	p := l.rec.snapshot().Processes[idx]
 	logf, err := os.OpenFile(p.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", p.Role, err)
 	}
 	defer logf.Close()
 	cmd := nsCommand(p.Netns, p.Argv...)
-	cmd.Env = env
+	cmd.Env = p.Env
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -98,8 +107,16 @@ func alive(p ProcessRecord) bool {
 // stopProcess ends a recorded process: SIGTERM to its process group, then
 // SIGKILL after grace. A pid now used by another process is left alone.
 func stopProcess(p ProcessRecord, grace time.Duration) error {
+	_, err := signalProcess(p, syscall.SIGTERM, grace)
+	return err
+}
+
+// signalProcess sends sig to the recorded process (and its process group,
+// when it leads one) and waits for it to end; if it still runs after
+// grace, it gets SIGKILL. killed says SIGKILL was needed (or was sig).
+func signalProcess(p ProcessRecord, sig syscall.Signal, grace time.Duration) (killed bool, err error) {
 	if !alive(p) {
-		return nil
+		return false, nil
 	}
 	signal := func(sig syscall.Signal) {
 		if pgid, err := syscall.Getpgid(p.Pid); err == nil && pgid == p.Pid {
@@ -107,15 +124,17 @@ func stopProcess(p ProcessRecord, grace time.Duration) error {
 		}
 		_ = syscall.Kill(p.Pid, sig)
 	}
-	signal(syscall.SIGTERM)
-	if waitGone(func() bool { return alive(p) }, grace) {
-		return nil
+	if sig != syscall.SIGKILL {
+		signal(sig)
+		if waitGone(func() bool { return alive(p) }, grace) {
+			return false, nil
+		}
 	}
 	signal(syscall.SIGKILL)
 	if waitGone(func() bool { return alive(p) }, 5*time.Second) {
-		return nil
+		return true, nil
 	}
-	return fmt.Errorf("process %s (pid %d) survives SIGKILL", p.Role, p.Pid)
+	return true, fmt.Errorf("process %s (pid %d) survives SIGKILL", p.Role, p.Pid)
 }
 
 // waitGone polls until running() is false or d has passed.

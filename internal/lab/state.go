@@ -79,7 +79,13 @@ type ProcessRecord struct {
 	Log       string   `json:"log"`
 	Pid       int      `json:"pid,omitempty"`
 	StartTime uint64   `json:"startTime,omitempty"`
+	// Env is the environment it was started with (Start reuses it).
+	Env []string `json:"env,omitempty"`
 }
+
+// Running reports whether the recorded process still runs: the same pid
+// and start time, and not a zombie.
+func (p ProcessRecord) Running() bool { return alive(p) }
 
 // PodRecord is a pod: its namespace and what CNI ADD returned.
 type PodRecord struct {

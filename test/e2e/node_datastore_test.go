@@ -1,26 +1,14 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/containernetworking/cni/libcni"
-	"github.com/containernetworking/cni/pkg/invoke"
-	"github.com/containernetworking/cni/pkg/types"
-	types100 "github.com/containernetworking/cni/pkg/types/100"
-	"github.com/containernetworking/cni/pkg/version"
-
 	"github.com/tortienet/tortie/internal/lab/topo"
-	"github.com/tortienet/tortie/internal/ns"
 )
 
 // Issue 6 (operations): while the datastore is unreachable every agent
@@ -78,7 +66,7 @@ pods:
 		}
 		// Alive, keeping the dataplane, and saying it cannot see the datastore.
 		if r, err := l.readiness(n.name); err != nil || !r.Live || r.Ready || !strings.Contains(r.Error, "datastore unreachable") {
-			t.Errorf("%s (pid %d): readiness while the datastore is down: %+v %v; want live, not ready, \"datastore unreachable\"", n.name, agent.rec.Pid, r, err)
+			t.Errorf("%s (pid %d): readiness while the datastore is down: %+v %v; want live, not ready, \"datastore unreachable\"", n.name, agent.Pid, r, err)
 		}
 	}
 	// (Not `lab ping`: its status read waits for the datastore.)
@@ -105,11 +93,10 @@ pods:
 	if len(c.node("node3").blocks) == 0 {
 		t.Fatalf("node3 claimed no block for the new pod %s", newIP)
 	}
+	if _, ok := c.pods["default/pnew"]; !ok {
+		t.Fatalf("lab status does not list the new pod: %v", c.pods)
+	}
 	for _, n := range c.nodes {
-		// The new pod is not in the lab's records: check its route by hand.
-		if n.name == "node3" {
-			n.pods = nil
-		}
 		waitFor(t, n.name+": routes after the datastore came back", func() error { return c.routeErrs(n, "Never") })
 	}
 	if !slices.ContainsFunc(l.routes("node3"), func(r kRoute) bool {
@@ -130,67 +117,15 @@ pods:
 	}
 }
 
-// addPod makes a pod the lab does not know, the way the lab makes its pods
-// (libcni with the node's conflist, plugins run inside the node's
-// namespace), in a namespace named like the lab's pods so that `lab down`
-// removes it. It returns the pod's address.
+// addPod adds a pod to the lab (`lab add-pod`) and returns its address.
 func (l *nodeLab) addPod(t *testing.T, node, name string) string {
 	t.Helper()
-	st := l.state()
-	pod := topo.Pod{Namespace: "default", Name: name, Node: node}
-	netns := topo.PodNamespaceName(l.name, pod)
-	if err := ns.Create(netns); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ns.Delete(netns) })
-	list, err := libcni.ConfListFromFile(filepath.Join(st.Dir, "nodes", node, "net.d", "10-tortie.conflist"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := fmt.Sprintf("e2e-%s-%s", l.name, name)
-	rt := &libcni.RuntimeConf{ContainerID: id, NetNS: ns.Path(netns), IfName: "eth0", Args: [][2]string{
-		{"IgnoreUnknown", "1"}, {"K8S_POD_NAMESPACE", pod.Namespace}, {"K8S_POD_NAME", name}, {"K8S_POD_INFRA_CONTAINER_ID", id},
-	}}
-	cni := libcni.NewCNIConfigWithCacheDir(st.CNIPath, t.TempDir(), nodeExec{netns: l.nodeNS(node)})
-	ctx, cancel := context.WithTimeout(context.Background(), settle)
-	defer cancel()
-	res, err := cni.AddNetworkList(ctx, list, rt)
-	if err != nil {
-		t.Fatalf("CNI ADD of %s on %s: %v", name, node, err)
-	}
-	r, err := types100.NewResultFromResult(res)
-	if err != nil || len(r.IPs) == 0 {
-		t.Fatalf("CNI ADD of %s: result %v: %v", name, res, err)
-	}
-	return r.IPs[0].Address.IP.String()
-}
-
-// nodeExec runs CNI plugins inside a node's namespace, as the lab does.
-type nodeExec struct{ netns string }
-
-var _ invoke.Exec = nodeExec{}
-
-func (e nodeExec) ExecPlugin(ctx context.Context, pluginPath string, stdin []byte, environ []string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", e.netns, pluginPath)
-	cmd.Env = environ
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		var perr types.Error
-		if json.Unmarshal(stdout.Bytes(), &perr) == nil && perr.Code != 0 {
-			return nil, &perr
+	t.Log(l.mustRun("add-pod", "--node", node, name))
+	for _, p := range l.state().Pods {
+		if p.Key == "default/"+name && len(p.IPs) > 0 {
+			return addrOnly(p.IPs[0])
 		}
-		return nil, fmt.Errorf("%s in %s: %w: %s%s", pluginPath, e.netns, err, stdout.String(), stderr.String())
 	}
-	return stdout.Bytes(), nil
-}
-
-func (nodeExec) FindInPath(plugin string, paths []string) (string, error) {
-	return invoke.FindInPath(plugin, paths)
-}
-
-func (nodeExec) Decode(data []byte) (version.PluginInfo, error) {
-	var d version.PluginDecoder
-	return d.Decode(data)
+	t.Fatalf("lab add-pod %s: the state file has no address for it", name)
+	return ""
 }
