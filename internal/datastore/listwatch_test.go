@@ -35,9 +35,11 @@ func TestListWatchRetriesFailedList(t *testing.T) {
 	rec := storetest.NewRecorder()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
+	var interrupts atomic.Int32
 	go func() {
 		defer close(done)
-		datastore.ListWatch(ctx, s, "/p/", rec, datastore.WithBackoff(time.Millisecond, 4*time.Millisecond))
+		datastore.ListWatch(ctx, s, "/p/", rec, datastore.WithBackoff(time.Millisecond, 4*time.Millisecond),
+			datastore.WithOnInterrupt(func(error) { interrupts.Add(1) }))
 	}()
 
 	if c := rec.Next(t); !c.Sync || len(c.KVs) != 1 || c.KVs[0].Key != "/p/a" {
@@ -45,6 +47,9 @@ func TestListWatchRetriesFailedList(t *testing.T) {
 	}
 	if n := s.lists.Load(); n != 4 {
 		t.Fatalf("%d Lists before the first OnSync, want 4 (3 failures)", n)
+	}
+	if n := interrupts.Load(); n != 3 {
+		t.Errorf("OnInterrupt called %d times, want once per failed List (3)", n)
 	}
 	cancel()
 	select {
