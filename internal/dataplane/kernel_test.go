@@ -13,16 +13,7 @@ import (
 // restarts (a new Dataplane on the same kernel) and checks that nothing is
 // written.
 func TestKernelRestart(t *testing.T) {
-	ns := nstest.New(t, "tdp")
-	for _, c := range [][]string{
-		{"ip", "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"},
-		{"ip", "addr", "add", "192.168.0.10/24", "dev", "eth0"},
-		{"ip", "link", "add", "cali0000000001", "type", "veth", "peer", "name", "peer1"},
-		{"ip", "link", "set", "eth0", "up"}, {"ip", "link", "set", "peer0", "up"},
-		{"ip", "link", "set", "cali0000000001", "up"}, {"ip", "link", "set", "peer1", "up"},
-	} {
-		ns.MustRun(t, c[0], c[1:]...)
-	}
+	ns := nodeNamespace(t)
 	// run runs steps ("apply", "resync") on one new Dataplane: a start,
 	// or a restart, of the agent.
 	run := func(steps ...string) ([]Stats, error) {
@@ -102,16 +93,7 @@ func TestKernelRestart(t *testing.T) {
 // neighbour entry, sysctls), one whose interface alone exists. The
 // incremental Apply adopts the first as it is and programs the second.
 func TestKernelNewPods(t *testing.T) {
-	ns := nstest.New(t, "tdp")
-	for _, c := range [][]string{
-		{"ip", "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"},
-		{"ip", "addr", "add", "192.168.0.10/24", "dev", "eth0"},
-		{"ip", "link", "add", "cali0000000001", "type", "veth", "peer", "name", "peer1"},
-		{"ip", "link", "set", "eth0", "up"}, {"ip", "link", "set", "peer0", "up"},
-		{"ip", "link", "set", "cali0000000001", "up"}, {"ip", "link", "set", "peer1", "up"},
-	} {
-		ns.MustRun(t, c[0], c[1:]...)
-	}
+	ns := nodeNamespace(t)
 	c := cniSysctls("cali0000000001")
 	ns.MustRun(t, c[0], c[1:]...)
 	want := desired()
@@ -175,4 +157,22 @@ func TestKernelNewPods(t *testing.T) {
 func cniSysctls(ifName string) []string {
 	return []string{"sysctl", "-qw", "net.ipv4.conf." + ifName + ".proxy_arp=1", "net.ipv4.conf." + ifName + ".route_localnet=1",
 		"net.ipv4.neigh." + ifName + ".proxy_delay=0", "net.ipv4.conf." + ifName + ".forwarding=1", "net.ipv6.conf." + ifName + ".accept_ra=0"}
+}
+
+// nodeNamespace is a fresh namespace furnished like a node with one pod:
+// an underlay eth0 (192.168.0.10/24) and a workload interface
+// cali0000000001, both up.
+func nodeNamespace(t *testing.T) *nstest.NS {
+	t.Helper()
+	ns := nstest.New(t, "tdp")
+	for _, c := range [][]string{
+		{"ip", "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"},
+		{"ip", "addr", "add", "192.168.0.10/24", "dev", "eth0"},
+		{"ip", "link", "add", "cali0000000001", "type", "veth", "peer", "name", "peer1"},
+		{"ip", "link", "set", "eth0", "up"}, {"ip", "link", "set", "peer0", "up"},
+		{"ip", "link", "set", "cali0000000001", "up"}, {"ip", "link", "set", "peer1", "up"},
+	} {
+		ns.MustRun(t, c[0], c[1:]...)
+	}
+	return ns
 }
