@@ -78,7 +78,7 @@ func validateMeta(e *errs, k KindInfo, r Resource) {
 	switch {
 	case k.Namespaced && m.Namespace == "":
 		e.add("metadata.namespace", nil, "is required for "+k.Kind)
-	case k.Namespaced && (len(m.Namespace) > 63 || !dns1123LabelRe.MatchString(m.Namespace)):
+	case k.Namespaced && (len(m.Namespace) > 63 || !dns1123LabelRe().MatchString(m.Namespace)):
 		e.add("metadata.namespace", m.Namespace, "must be a DNS-1123 label: at most 63 lower case alphanumeric characters or '-', starting and ending with an alphanumeric character")
 	case !k.Namespaced && m.Namespace != "":
 		e.add("metadata.namespace", m.Namespace, "must be empty: "+k.Kind+" is not namespaced")

@@ -45,7 +45,7 @@ func validateWorkloadEndpoint(e *errs, s *WorkloadEndpointSpec) {
 			e.name(n.field, n.v)
 		}
 	}
-	if s.ContainerID != "" && !containerIDRe.MatchString(s.ContainerID) {
+	if s.ContainerID != "" && !containerIDRe().MatchString(s.ContainerID) {
 		e.add("spec.containerID", s.ContainerID, "must consist of alphanumerics and '-', starting and ending with an alphanumeric")
 	}
 	if s.InterfaceName == "" {

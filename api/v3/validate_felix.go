@@ -34,10 +34,10 @@ func validateFelix(e *errs, s *FelixConfigurationSpec) {
 	if s.WireguardInterfaceNameV6 != "" {
 		e.iface("spec.wireguardInterfaceNameV6", s.WireguardInterfaceNameV6)
 	}
-	if f := s.IptablesNATOutgoingInterfaceFilter; f != "" && !ifaceFilterRe.MatchString(f) {
+	if f := s.IptablesNATOutgoingInterfaceFilter; f != "" && !ifaceFilterRe().MatchString(f) {
 		e.add("spec.iptablesNATOutgoingInterfaceFilter", f, "must be 1-15 characters from [a-zA-Z0-9:._+-]")
 	}
-	if r := s.OpenstackRegion; r != "" && (len(r) > maxOpenstackRegionLen || !dns1123LabelRe.MatchString(r)) {
+	if r := s.OpenstackRegion; r != "" && (len(r) > maxOpenstackRegionLen || !dns1123LabelRe().MatchString(r)) {
 		e.addf("spec.openstackRegion", r, "must be a DNS-1123 label of at most %d characters", maxOpenstackRegionLen)
 	}
 	if s.KubeNodePortRanges != nil {
@@ -176,10 +176,10 @@ func validateFelixAddresses(e *errs, s *FelixConfigurationSpec) {
 	if s.DeviceRouteSourceAddressIPv6 != "" {
 		e.ip("spec.deviceRouteSourceAddressIPv6", s.DeviceRouteSourceAddressIPv6, 6)
 	}
-	if h := str(s.HealthHost); s.HealthHost != nil && !hostRe.MatchString(h) {
+	if h := str(s.HealthHost); s.HealthHost != nil && !hostRe().MatchString(h) {
 		e.add("spec.healthHost", h, "must be an IP address or host name of 1-64 characters from [a-zA-Z0-9:._+-]")
 	}
-	if h := s.PrometheusMetricsHost; h != "" && !hostRe.MatchString(h) {
+	if h := s.PrometheusMetricsHost; h != "" && !hostRe().MatchString(h) {
 		e.add("spec.prometheusMetricsHost", h, "must be an IP address or host name of 1-64 characters from [a-zA-Z0-9:._+-]")
 	}
 	if s.ExternalNodesCIDRList != nil {

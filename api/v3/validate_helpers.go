@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"sync"
 	"strings"
 
 	"github.com/tortienet/tortie/internal/selector"
@@ -20,18 +21,25 @@ const (
 	maxIfaceNameLen   = 15
 )
 
+// The patterns are compiled on first use: the CNI plugin, a process per
+// pod, links this package and never validates most of them.
 var (
 	dns1123Label      = `[a-z0-9]([-a-z0-9]*[a-z0-9])?`
-	dns1123Subdomain  = regexp.MustCompile(`^` + dns1123Label + `(\.` + dns1123Label + `)*$`)
-	dns1123LabelRe    = regexp.MustCompile(`^` + dns1123Label + `$`)
-	qualifiedNamePart = regexp.MustCompile(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
-	labelValueRe      = regexp.MustCompile(`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`)
-	interfaceRe       = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,15}$`)
-	ifaceFilterRe     = regexp.MustCompile(`^[a-zA-Z0-9:._+-]{1,15}$`)
-	containerIDRe     = regexp.MustCompile(`^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$`)
-	portNameRe        = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
-	hostRe            = regexp.MustCompile(`^[a-zA-Z0-9:._+-]{1,64}$`)
+	dns1123Subdomain  = lazyRegexp(`^` + dns1123Label + `(\.` + dns1123Label + `)*$`)
+	dns1123LabelRe    = lazyRegexp(`^` + dns1123Label + `$`)
+	qualifiedNamePart = lazyRegexp(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
+	labelValueRe      = lazyRegexp(`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`)
+	interfaceRe       = lazyRegexp(`^[a-zA-Z0-9_.-]{1,15}$`)
+	ifaceFilterRe     = lazyRegexp(`^[a-zA-Z0-9:._+-]{1,15}$`)
+	containerIDRe     = lazyRegexp(`^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$`)
+	portNameRe        = lazyRegexp(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+	hostRe            = lazyRegexp(`^[a-zA-Z0-9:._+-]{1,64}$`)
 )
+
+// lazyRegexp compiles pattern on first use.
+func lazyRegexp(pattern string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
+}
 
 // name checks a resource-style name: a DNS-1123 subdomain of at most 253
 // characters (lower-case alphanumerics, '-' and '.').
@@ -39,7 +47,7 @@ func (e *errs) name(field, v string) {
 	switch {
 	case len(v) > maxNameLen:
 		e.addf(field, v, "must be at most %d characters (is %d)", maxNameLen, len(v))
-	case !dns1123Subdomain.MatchString(v):
+	case !dns1123Subdomain().MatchString(v):
 		e.add(field, v, "must consist of lower case alphanumeric characters, '-' or '.', and start and end with an alphanumeric character")
 	}
 }
@@ -58,7 +66,7 @@ func (e *errs) requiredName(field, v string) {
 func qualifiedName(k string) string {
 	name := k
 	if prefix, rest, ok := strings.Cut(k, "/"); ok {
-		if prefix == "" || len(prefix) > maxNameLen || !dns1123Subdomain.MatchString(prefix) {
+		if prefix == "" || len(prefix) > maxNameLen || !dns1123Subdomain().MatchString(prefix) {
 			return "prefix must be a DNS-1123 subdomain"
 		}
 		name = rest
@@ -68,7 +76,7 @@ func qualifiedName(k string) string {
 		return "name part must not be empty"
 	case len(name) > 63:
 		return "name part must be at most 63 characters"
-	case !qualifiedNamePart.MatchString(name):
+	case !qualifiedNamePart().MatchString(name):
 		return "name part must consist of alphanumeric characters, '-', '_' or '.', and start and end with an alphanumeric character"
 	}
 	return ""
@@ -82,7 +90,7 @@ func (e *errs) labels(field string, m map[string]string) {
 		}
 		if len(v) > maxLabelValueLen {
 			e.addf(field+"["+k+"]", v, "label value must be at most %d characters", maxLabelValueLen)
-		} else if !labelValueRe.MatchString(v) {
+		} else if !labelValueRe().MatchString(v) {
 			e.add(field+"["+k+"]", v, "label value must be empty or consist of alphanumeric characters, '-', '_' or '.', and start and end with an alphanumeric character")
 		}
 	}
@@ -202,7 +210,7 @@ func (e *errs) mac(field, s string) {
 
 // iface checks a Linux interface name.
 func (e *errs) iface(field, s string) {
-	if !interfaceRe.MatchString(s) {
+	if !interfaceRe().MatchString(s) {
 		e.addf(field, s, "must be an interface name of 1-%d characters from [a-zA-Z0-9_.-]", maxIfaceNameLen)
 	}
 }
@@ -214,7 +222,7 @@ func portNameProblem(s string) string {
 	switch {
 	case len(s) == 0 || len(s) > 15:
 		return "port name must be 1-15 characters"
-	case !portNameRe.MatchString(s) || strings.Contains(s, "--"):
+	case !portNameRe().MatchString(s) || strings.Contains(s, "--"):
 		return "port name must consist of lower case alphanumerics and '-', must not start or end with '-' or contain '--'"
 	case strings.IndexFunc(s, func(r rune) bool { return r >= 'a' && r <= 'z' }) < 0:
 		return "port name must contain at least one letter"
