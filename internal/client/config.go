@@ -9,7 +9,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/tortienet/tortie/internal/datastore/etcd"
+	"github.com/tortienet/tortie/internal/datastore"
 )
 
 // DefaultConfigFile is where tortiectl looks for its CalicoAPIConfig.
@@ -96,18 +96,19 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Open connects to the configured datastore.
-func Open(ctx context.Context, cfg Config) (*Client, error) {
+// Dialer connects to the etcd a Config names. There are two: etcd.Dial
+// (gRPC; for long-lived processes, which watch) and etcdhttp.Dial (etcd's
+// JSON gateway over plain HTTP; for the CNI plugin, a process per pod,
+// which must start fast and so must not link gRPC). Package client links
+// neither: the caller chooses.
+type Dialer func(ctx context.Context, cfg Config) (datastore.Store, error)
+
+// Open checks the configuration and connects to the datastore with dial.
+func Open(ctx context.Context, cfg Config, dial Dialer) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s, err := etcd.New(ctx, etcd.Config{
-		Endpoints:   cfg.EtcdEndpoints,
-		CACertFile:  cfg.EtcdCACertFile,
-		CertFile:    cfg.EtcdCertFile,
-		KeyFile:     cfg.EtcdKeyFile,
-		DialTimeout: cfg.DialTimeout,
-	})
+	s, err := dial(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/tortienet/tortie/internal/buildinfo"
 	"github.com/tortienet/tortie/internal/client"
 	"github.com/tortienet/tortie/internal/cni/veth"
+	"github.com/tortienet/tortie/internal/datastore/etcdhttp"
 )
 
 // CommandTimeout bounds one CNI command.
@@ -71,7 +72,7 @@ func run(args *skel.CmdArgs, cmd command) error {
 	defer cancel()
 	// One connection serves the command, in-process IPAM included.
 	store := &sharedStore{dial: func(ctx context.Context) (*client.Client, error) {
-		return client.Open(ctx, conf.clientConfig())
+		return client.Open(ctx, conf.clientConfig(), etcdhttp.Dial)
 	}}
 	defer store.close()
 	log = log.With("cmd", os.Getenv("CNI_COMMAND"), "net", conf.Name)

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tortienet/tortie/internal/client"
+	"github.com/tortienet/tortie/internal/datastore/etcd"
 )
 
 // App holds what every command needs; tests construct one with buffers and
@@ -90,7 +91,7 @@ func (a *App) client(ctx context.Context) (*client.Client, error) {
 		return nil, err
 	}
 	cfg.DialTimeout = a.timeout
-	return client.Open(ctx, cfg)
+	return client.Open(ctx, cfg, etcd.Dial)
 }
 
 // fail prints msg to stderr and returns an exit status 1 error.

@@ -15,6 +15,7 @@ import (
 	"github.com/tortienet/tortie/internal/buildinfo"
 	"github.com/tortienet/tortie/internal/client"
 	"github.com/tortienet/tortie/internal/datastore"
+	"github.com/tortienet/tortie/internal/datastore/etcd"
 	"github.com/tortienet/tortie/internal/ipam"
 )
 
@@ -216,7 +217,7 @@ func writeFile(path, content string) error {
 func waitForDatastore(ctx context.Context, cfg client.Config, log *slog.Logger) (*client.Client, error) {
 	delay := 200 * time.Millisecond
 	for {
-		c, err := client.Open(ctx, cfg)
+		c, err := client.Open(ctx, cfg, etcd.Dial)
 		if err == nil {
 			return c, nil
 		}

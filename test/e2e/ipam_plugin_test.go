@@ -13,6 +13,7 @@ import (
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/client"
 	"github.com/tortienet/tortie/internal/datastore/embedded"
+	"github.com/tortienet/tortie/internal/datastore/etcd"
 )
 
 // ipamPlugin runs bin/tortie-ipam as a runtime would (CNI_* environment,
@@ -52,7 +53,7 @@ func startDatastore(t *testing.T) (string, *client.Client) {
 	}
 	t.Cleanup(func() { srv.Close() })
 	cfg := client.Config{DatastoreType: "etcdv3", EtcdEndpoints: srv.Endpoints()}
-	c, err := client.Open(t.Context(), cfg)
+	c, err := client.Open(t.Context(), cfg, etcd.Dial)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tortienet/tortie/internal/client"
 	"github.com/tortienet/tortie/internal/datastore/embedded"
+	"github.com/tortienet/tortie/internal/datastore/etcd"
 )
 
 // Addresses as a node sees them.
@@ -52,7 +53,7 @@ func NewNode(tb testing.TB, prefix, name, tortieBin string, upstream ...string) 
 	n.StartEtcd(tb)
 	tb.Cleanup(func() { n.Etcd.Close() })
 	Forward(tb, n.NS, EtcdInNode, n.EtcdCfg.ClientAddr)
-	cl, err := client.Open(context.Background(), client.Config{DatastoreType: "etcdv3", EtcdEndpoints: []string{"http://" + n.EtcdCfg.ClientAddr}})
+	cl, err := client.Open(context.Background(), client.Config{DatastoreType: "etcdv3", EtcdEndpoints: []string{"http://" + n.EtcdCfg.ClientAddr}}, etcd.Dial)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func (n *Node) Network(tb testing.TB, name, version string, plugins ...map[strin
 }
 
 // TortieBinary is $TORTIE_BIN/tortie when set (make test, make bench),
-// else a fresh build into dir.
+// else a fresh build into dir, static as make builds it.
 func TortieBinary(tb testing.TB, dir string) string {
 	tb.Helper()
 	if d := os.Getenv("TORTIE_BIN"); d != "" {
@@ -136,7 +137,9 @@ func TortieBinary(tb testing.TB, dir string) string {
 		}
 	}
 	p := filepath.Join(dir, "tortie")
-	if out, err := exec.Command("go", "build", "-o", p, "github.com/tortienet/tortie/cmd/tortie").CombinedOutput(); err != nil {
+	cmd := exec.Command("go", "build", "-o", p, "github.com/tortienet/tortie/cmd/tortie")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("build tortie: %v: %s", err, out)
 	}
 	return p

@@ -16,6 +16,7 @@ import (
 	"github.com/tortienet/tortie/internal/buildinfo"
 	"github.com/tortienet/tortie/internal/client"
 	"github.com/tortienet/tortie/internal/cni"
+	"github.com/tortienet/tortie/internal/datastore/etcdhttp"
 	"github.com/tortienet/tortie/internal/ipam/cniipam"
 )
 
@@ -59,7 +60,7 @@ func open(ctx context.Context, args *skel.CmdArgs) (*session, error) {
 	if err != nil {
 		return nil, types.NewError(types.ErrTryAgainLater, err.Error(), "")
 	}
-	c, err := client.Open(ctx, conf.ClientConfig())
+	c, err := client.Open(ctx, conf.ClientConfig(), etcdhttp.Dial)
 	if err != nil {
 		return nil, cniipam.Unreachable(types.ErrTryAgainLater, err)
 	}
@@ -121,7 +122,7 @@ func cmdStatus(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	c, err := client.Open(ctx, conf.ClientConfig())
+	c, err := client.Open(ctx, conf.ClientConfig(), etcdhttp.Dial)
 	if err != nil {
 		return cniipam.NotAvailable(err)
 	}
