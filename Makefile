@@ -10,9 +10,11 @@ BINARIES := tortiectl tortie tortie-node
 
 .PHONY: build test test-short vet bench fmt clean
 
+# Static binaries: the CNI plugin is exec'd once per pod, and a dynamically
+# linked one spends ~1.5 ms in the loader before main.
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(BINARIES))
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(BINARIES))
 	ln -sf tortie $(BIN)/tortie-ipam
 
 # The whole suite: unit, datastore conformance (embedded etcd), golden

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -27,7 +28,8 @@ const (
 // namespace (no default route, nothing on the host's namespace) and every
 // figure is the whole "cnitool add|del" process, start to exit. Baselines
 // from the same run give the numbers context: the exec floor, the
-// plugin's start-up alone, and the upstream ptp plugin with host-local,
+// plugin's start-up alone, cnitool running a Go plugin that does nothing
+// (the least any Go plugin can cost through cnitool), and the upstream ptp plugin with host-local,
 // which wires a veth the same way but keeps no datastore, and host-local
 // run alone as the network's only plugin (cnitool, one exec, an address).
 func BenchmarkCNI(b *testing.B) {
@@ -36,12 +38,19 @@ func BenchmarkCNI(b *testing.B) {
 	tortie := cnitest.TortieBinary(b, b.TempDir())
 	var rows []cniRow
 
+	noop := buildNoop(b)
 	floor := cnitest.NewNetNS(b, "tcnib-"+cnitest.RunID()+"-floor")
 	rows = append(rows,
 		cniExecRow(b, floor, "exec /bin/true (fork+exec floor)", exec.Command("true")),
 		cniExecRow(b, floor, "exec tortie VERSION (plugin start-up)", cniVersionCmd(tortie)),
 		cniExecRow(b, floor, "exec host-local VERSION", cniVersionCmd(cnitest.GoBin+"/host-local")),
 	)
+	rows = append(rows, cniScenario(b, tortie, "no-op Go plugin (cnitool + exec floor)", func(n *cnitest.Node) map[string]any {
+		if err := os.Symlink(noop, filepath.Join(n.Runtime.PluginDir, "noopcni")); err != nil {
+			b.Fatal(err)
+		}
+		return map[string]any{"type": "noopcni"}
+	}))
 	rows = append(rows, cniScenario(b, tortie, "host-local alone (cnitool + IPAM floor)", func(n *cnitest.Node) map[string]any {
 		return map[string]any{"type": "host-local", "ipam": n.TortieConf()["ipam"]}
 	}))
@@ -98,6 +107,19 @@ func (t cniTimes) pct(p int) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// buildNoop builds bench/noopcni as tortie is built: static (make build
+// sets CGO_ENABLED=0).
+func buildNoop(b *testing.B) string {
+	b.Helper()
+	p := filepath.Join(b.TempDir(), "noopcni")
+	cmd := exec.Command("go", "build", "-o", p, "github.com/tortienet/tortie/bench/noopcni")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("build noopcni: %v: %s", err, out)
+	}
+	return p
+}
 
 func cniVersionCmd(path string) *exec.Cmd {
 	c := exec.Command(path)
