@@ -30,7 +30,16 @@ type AutoAssignArgs struct {
 	IntendedUse v3.IPPoolAllowedUse
 	// NamespaceLabels, when not nil, are matched by pools' namespaceSelector.
 	NamespaceLabels map[string]string
+	// NewHandle: the handle is expected not to exist (a container's
+	// first ADD), so it is not read first; if it does exist, nothing is
+	// allocated and the error wraps ErrHandleInUse. Without it, addresses
+	// are added to an existing handle.
+	NewHandle bool
 }
+
+// ErrHandleInUse: AutoAssign with NewHandle found the handle holding
+// addresses already.
+var ErrHandleInUse = errors.New("the handle holds addresses already")
 
 // AutoAssign allocates the requested addresses, each returned with its
 // block's prefix length (10.244.1.5/26), as Calico returns them. It is all
@@ -58,7 +67,7 @@ func (m *IPAM) AutoAssign(ctx context.Context, a AutoAssignArgs) (v4, v6 []netip
 	if err != nil {
 		return nil, nil, err
 	}
-	hs := &handleState{id: a.HandleID}
+	hs := &handleState{id: a.HandleID, mustBeNew: a.NewHandle}
 	if a.Num4 > 0 {
 		if v4, err = m.assignFamily(ctx, snap, a, hs, attrs, false); err != nil {
 			return nil, nil, err
@@ -254,6 +263,9 @@ func (m *IPAM) allocateInBlock(ctx context.Context, cidr netip.Prefix, n int, hs
 			m.cache.putBlock(cidr, sb.Block, rev, m.now())
 			return ips, nil
 		case keyOf(err) == HandleKey(hs.id):
+			if hs.mustBeNew && errors.Is(err, datastore.ErrAlreadyExists) {
+				return nil, fmt.Errorf("handle %s: %w", hs.id, ErrHandleInUse)
+			}
 			if err := hs.load(ctx, m.s); err != nil {
 				return nil, err
 			}

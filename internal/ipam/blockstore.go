@@ -133,7 +133,10 @@ func (m *IPAM) ListAffinities(ctx context.Context) ([]AffinityRecord, error) {
 // that a new handle costs no read: the first write assumes it does not
 // exist yet and learns otherwise from the transaction's failure.
 type handleState struct {
-	id     string
+	id string
+	// mustBeNew: finding that the handle exists ends the request
+	// (AutoAssignArgs.NewHandle).
+	mustBeNew bool
 	known  bool // h and rev reflect the store
 	exists bool
 	h      Handle

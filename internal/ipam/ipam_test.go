@@ -306,3 +306,36 @@ func TestAllOrNothing(t *testing.T) {
 		t.Errorf("after the failed request, got %d of 8 addresses: something was left allocated", len(got))
 	}
 }
+
+// NewHandle: a new handle is allocated without being read first; an
+// existing one ends the request with ErrHandleInUse and nothing more
+// allocated, on the ordinary path and the cached, batched one.
+func TestNewHandle(t *testing.T) {
+	e := newEnv(t)
+	e.pool("p", "10.244.0.0/16", 26, nil)
+	for _, m := range []struct {
+		name string
+		ipam *IPAM
+	}{{"fresh", New(e.c, WithClock(e.clock.Now))}, {"cached", New(e.c, WithClock(e.clock.Now), WithCache(time.Minute))}} {
+		t.Run(m.name, func(t *testing.T) {
+			handle := "net." + m.name
+			args := AutoAssignArgs{Num4: 1, HandleID: handle, Hostname: "node-1", NewHandle: true}
+			first, _, err := m.ipam.AutoAssign(e.ctx, args)
+			if err != nil || len(first) != 1 {
+				t.Fatalf("first allocation: %v %v", first, err)
+			}
+			again, _, err := m.ipam.AutoAssign(e.ctx, args)
+			if !errors.Is(err, ErrHandleInUse) || len(again) != 0 {
+				t.Fatalf("second allocation on the handle: %v, %v; want ErrHandleInUse and nothing", again, err)
+			}
+			held, err := m.ipam.IPsByHandle(e.ctx, handle)
+			if err != nil || len(held) != 1 || held[0] != first[0].Addr() {
+				t.Errorf("handle holds %v (%v), want only %s", held, err, first[0].Addr())
+			}
+			args.NewHandle = false
+			if more, _, err := m.ipam.AutoAssign(e.ctx, args); err != nil || len(more) != 1 {
+				t.Errorf("without NewHandle an existing handle gets another address: %v %v", more, err)
+			}
+		})
+	}
+}
