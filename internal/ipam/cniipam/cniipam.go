@@ -76,6 +76,18 @@ func (r Request) Handle() string { return Handle(r.Network, r.ContainerID) }
 // Handle is the handle of a container's addresses on a network.
 func Handle(network, containerID string) string { return network + "." + containerID }
 
+// families is how many IPv4 and IPv6 addresses the request asks for.
+func (r Request) families() (num4, num6 int) {
+	num4 = 1
+	if v := r.Conf.AssignIPv4; v != nil && *v == "false" {
+		num4 = 0
+	}
+	if v := r.Conf.AssignIPv6; v != nil && *v == "true" {
+		num6 = 1
+	}
+	return num4, num6
+}
+
 // k8sArgs reads K8S_POD_NAMESPACE and K8S_POD_NAME from CNI_ARGS.
 func k8sArgs(args string) (ns, pod string) {
 	for _, kv := range strings.Split(args, ";") {
@@ -95,14 +107,7 @@ func k8sArgs(args string) (ns, pod string) {
 // The reads the allocation makes one after another are started at once
 // (readAhead): one round trip of latency instead of four.
 func Add(ctx context.Context, c *client.Client, r Request) (*current.Result, error) {
-	handle := r.Handle()
-	num4, num6 := 1, 0
-	if v := r.Conf.AssignIPv4; v != nil && *v == "false" {
-		num4 = 0
-	}
-	if v := r.Conf.AssignIPv6; v != nil && *v == "true" {
-		num6 = 1
-	}
+	num4, num6 := r.families()
 	var fams []string
 	if num4 > 0 {
 		fams = append(fams, "ipv4")
@@ -110,14 +115,14 @@ func Add(ctx context.Context, c *client.Client, r Request) (*current.Result, err
 	if num6 > 0 {
 		fams = append(fams, "ipv6")
 	}
-	m := ipam.New(client.New(newReadAhead(ctx, c.Store(), handle, r.Node, fams)))
-	result := &current.Result{CNIVersion: current.ImplementedSpecVersion}
-	if have, err := m.IPsByHandle(ctx, handle); err == nil && len(have) > 0 {
-		for _, a := range have {
-			result.IPs = append(result.IPs, ipConfig(a))
-		}
-		return result, nil
-	}
+	return AddWith(ctx, ipam.New(client.New(newReadAhead(ctx, c.Store(), r.Node, fams))), r)
+}
+
+// AddWith is Add on a given allocator: the node agent's long-lived,
+// cached one, which serves the plugin's allocations without their reads.
+func AddWith(ctx context.Context, m *ipam.IPAM, r Request) (*current.Result, error) {
+	handle := r.Handle()
+	num4, num6 := r.families()
 	if num4+num6 == 0 {
 		return nil, types.NewError(types.ErrInvalidNetworkConfig, "ipam: assign_ipv4 and assign_ipv6 are both false: nothing to assign", "")
 	}
@@ -129,13 +134,32 @@ func Add(ctx context.Context, c *client.Client, r Request) (*current.Result, err
 	if pod != "" {
 		attrs[ipam.AttrPod] = pod
 	}
-	v4, v6, err := m.AutoAssign(ctx, ipam.AutoAssignArgs{
+	args := ipam.AutoAssignArgs{
 		Num4: num4, Num6: num6, HandleID: handle, Attrs: attrs, Hostname: r.Node,
 		IPv4Pools: r.Conf.IPv4Pools, IPv6Pools: r.Conf.IPv6Pools,
-	})
+		// A container's first ADD is by far the common case: its handle
+		// is new, and not reading it first saves a round trip. A
+		// repeated ADD finds it and answers with what it holds.
+		NewHandle: true,
+	}
+	v4, v6, err := m.AutoAssign(ctx, args)
+	if errors.Is(err, ipam.ErrHandleInUse) {
+		have, herr := m.IPsByHandle(ctx, handle)
+		if herr == nil && len(have) > 0 {
+			result := &current.Result{CNIVersion: current.ImplementedSpecVersion}
+			for _, a := range have {
+				result.IPs = append(result.IPs, ipConfig(a))
+			}
+			return result, nil
+		}
+		// A handle whose addresses are gone: top it up.
+		args.NewHandle = false
+		v4, v6, err = m.AutoAssign(ctx, args)
+	}
 	if err != nil {
 		return nil, types.NewError(types.ErrInternal, fmt.Sprintf("tortie-ipam: %v", err), "")
 	}
+	result := &current.Result{CNIVersion: current.ImplementedSpecVersion}
 	for _, p := range append(v4, v6...) {
 		result.IPs = append(result.IPs, ipConfig(p.Addr()))
 	}
@@ -149,7 +173,12 @@ func ipConfig(a netip.Addr) *current.IPConfig {
 
 // Del releases the container's addresses; releasing nothing is success.
 func Del(ctx context.Context, c *client.Client, r Request) error {
-	if _, err := ipam.New(c).ReleaseByHandle(ctx, r.Handle()); err != nil {
+	return DelWith(ctx, ipam.New(c), r)
+}
+
+// DelWith is Del on a given allocator (see AddWith).
+func DelWith(ctx context.Context, m *ipam.IPAM, r Request) error {
+	if _, err := m.ReleaseByHandle(ctx, r.Handle()); err != nil {
 		return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("tortie-ipam: release: %v", err), "")
 	}
 	return nil

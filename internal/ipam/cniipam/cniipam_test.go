@@ -133,11 +133,11 @@ func TestAddErrors(t *testing.T) {
 func TestReadAheadForgetsWrittenKeys(t *testing.T) {
 	ctx := context.Background()
 	mem := datastore.NewMemory()
-	h := ipam.HandleKey("net.x")
+	h := ipam.ConfigKey // one of the keys read ahead
 	if _, err := mem.Create(ctx, h, []byte(`{"old":1}`)); err != nil {
 		t.Fatal(err)
 	}
-	r := newReadAhead(ctx, mem, "net.x", "node-1", []string{"ipv4"})
+	r := newReadAhead(ctx, mem, "node-1", []string{"ipv4"})
 	kv, err := r.Get(ctx, h)
 	if err != nil || string(kv.Value) != `{"old":1}` {
 		t.Fatalf("read ahead: %s %v", kv.Value, err)
@@ -149,7 +149,7 @@ func TestReadAheadForgetsWrittenKeys(t *testing.T) {
 		t.Errorf("second read answered ahead again: %s", kv.Value)
 	}
 
-	r = newReadAhead(ctx, mem, "net.x", "node-1", []string{"ipv4"})
+	r = newReadAhead(ctx, mem, "node-1", []string{"ipv4"})
 	if _, err := r.Txn(ctx, datastore.Op{Type: datastore.OpUpdate, Key: h, Value: []byte(`{"txn":1}`)}); err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,7 @@ import (
 const maxReadAheadBlocks = 4
 
 // readAhead is a Store that, when made, starts at once the reads a
-// one-shot allocation makes one after another (the handle; the IPAM
-// configuration, pools, reservations and node; the node's affinities and
+// one-shot allocation makes one after another (the IPAM configuration, pools, reservations and node; the node's affinities and
 // then their blocks) and answers the first read of each key or prefix from
 // them. Every later read, and any read of a key written in between, goes
 // to the store. A read answered ahead is what the store held a moment
@@ -40,11 +39,11 @@ type pendingRead struct {
 	err  error
 }
 
-// newReadAhead starts the reads of an allocation for handle on node in
-// the given families ("ipv4", "ipv6").
-func newReadAhead(ctx context.Context, s datastore.Store, handle, node string, fams []string) *readAhead {
+// newReadAhead starts the reads of an allocation on node in the given
+// families ("ipv4", "ipv6"). The handle is not among them: allocations
+// take it to be new (AutoAssignArgs.NewHandle).
+func newReadAhead(ctx context.Context, s datastore.Store, node string, fams []string) *readAhead {
 	r := &readAhead{Store: s, gets: map[string]*pendingRead{}, lists: map[string]*pendingRead{}}
-	r.get(ctx, ipam.HandleKey(handle))
 	r.get(ctx, ipam.ConfigKey)
 	for _, kind := range []string{"IPPool", "IPReservation"} {
 		ki, _ := v3.LookupKind(kind)
