@@ -75,6 +75,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("startup: %w", err)
 	}
 	a.log.Info("startup complete", "node", a.cfg.NodeName, "address", a.addr.Prefix, "interface", a.addr.Interface)
+	stopStore, err := a.serveStore(c.Store())
+	if err != nil {
+		return err
+	}
+	defer stopStore()
 	a.health.setLive(true)
 
 	go datastore.ListWatch(ctx, c.Store(), datastore.Root, a.view, datastore.WithLogger(a.log),

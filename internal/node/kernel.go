@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"log/slog"
+	"net"
 
 	"github.com/vishvananda/netlink"
 
@@ -28,8 +29,11 @@ func LinuxKernel(ctx context.Context, log *slog.Logger) (Kernel, func(), error) 
 		Detect:        NetlinkDetector(log, nil),
 		Dataplane:     dp,
 		IPIPSupported: func() bool { return ipipErr == nil },
+		// The underlay MTU is the node address's interface's, unless that
+		// is a loopback (a lab node, or an address on lo for BGP): its
+		// 65536 is no path MTU, and more than a veth can take.
 		HostMTU: func(parent string) int {
-			if l, err := netlink.LinkByName(parent); err == nil && l.Attrs().MTU > 0 {
+			if l, err := netlink.LinkByName(parent); err == nil && l.Attrs().MTU > 0 && l.Attrs().Flags&net.FlagLoopback == 0 {
 				return l.Attrs().MTU
 			}
 			return calc.DefaultHostMTU
