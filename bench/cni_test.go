@@ -64,7 +64,7 @@ func BenchmarkCNI(b *testing.B) {
 	rows = append(rows, cniScenario(b, tortie, "tortie + host-local", func(n *cnitest.Node) map[string]any {
 		return n.TortieConf()
 	}))
-	rows = append(rows, cniScenario(b, tortie, "tortie + tortie-ipam", func(n *cnitest.Node) map[string]any {
+	withPool := func(n *cnitest.Node) map[string]any {
 		p := &v3.IPPool{ObjectMeta: v3.ObjectMeta{Name: "bench-pool"}}
 		p.Spec.CIDR, p.Spec.BlockSize = "10.245.0.0/16", 26
 		if _, err := n.Client.Create(context.Background(), p); err != nil {
@@ -73,10 +73,17 @@ func BenchmarkCNI(b *testing.B) {
 		conf := n.TortieConf()
 		conf["ipam"] = map[string]any{"type": "tortie-ipam"}
 		return conf
+	}
+	rows = append(rows, cniScenario(b, tortie, "tortie + tortie-ipam, etcd direct", withPool))
+	agent := cnitest.AgentBinary(b, b.TempDir())
+	rows = append(rows, cniScenario(b, tortie, "tortie + tortie-ipam, via tortie-node", func(n *cnitest.Node) map[string]any {
+		conf := withPool(n)
+		n.StartAgent(b, agent)
+		return conf
 	}))
 	cniPrint(rows)
 	for _, r := range rows {
-		if r.name == "tortie + host-local" {
+		if r.name == "tortie + tortie-ipam, via tortie-node" {
 			b.ReportMetric(ms(r.add.pct(50)), "add-p50-ms")
 			b.ReportMetric(ms(r.del.pct(50)), "del-p50-ms")
 		}

@@ -19,9 +19,9 @@ import (
 // newIPAM is the IPAM the configuration names: tortie-ipam runs in this
 // process on the command's datastore connection (store); any other type
 // (host-local, ...) is exec'd from CNI_PATH.
-func newIPAM(conf *NetConf, args *skel.CmdArgs, store func(context.Context) (*client.Client, error), log *slog.Logger) IPAM {
+func newIPAM(conf *NetConf, args *skel.CmdArgs, store *sharedStore, log *slog.Logger) IPAM {
 	if conf.IPAM.Type == cniipam.Name {
-		return &localIPAM{conf: conf, containerID: args.ContainerID, args: args.Args, store: store, log: log}
+		return &localIPAM{conf: conf, containerID: args.ContainerID, args: args.Args, store: store.get, agent: store.agentSocket, log: log}
 	}
 	return execIPAM{plugin: conf.IPAM.Type}
 }
@@ -35,7 +35,10 @@ type localIPAM struct {
 	containerID string
 	args        string // CNI_ARGS
 	store       func(context.Context) (*client.Client, error)
-	log         *slog.Logger
+	// agent is the node agent's socket once store has connected through
+	// it: Add and Del are then the agent's (cniipam.AgentClient).
+	agent func() string
+	log   *slog.Logger
 }
 
 // open is what the tortie-ipam binary does before each command: read the
@@ -63,7 +66,13 @@ func (l *localIPAM) Add(ctx context.Context, stdin []byte) (*current.Result, err
 	if err == nil {
 		opened := time.Now()
 		var res *current.Result
-		res, err = cniipam.Add(ctx, m, req)
+		err = l.viaAgent(func(a *cniipam.AgentClient) error {
+			res, err = a.Add(ctx, req)
+			return err
+		}, func() error {
+			res, err = cniipam.Add(ctx, m, req)
+			return err
+		})
 		l.log.Debug("timing", "ipam_connect_wait", opened.Sub(start), "ipam_assign", time.Since(opened))
 		if err == nil {
 			return res, nil
@@ -75,12 +84,31 @@ func (l *localIPAM) Add(ctx context.Context, stdin []byte) (*current.Result, err
 func (l *localIPAM) Del(ctx context.Context, stdin []byte) error {
 	m, req, err := l.open(ctx, stdin, types.ErrTryAgainLater)
 	if err == nil {
-		err = cniipam.Del(ctx, m, req)
+		err = l.viaAgent(func(a *cniipam.AgentClient) error { return a.Del(ctx, req) },
+			func() error { return cniipam.Del(ctx, m, req) })
 	}
 	if err != nil {
 		return ipamError(cniipam.Name, "failed to release", err)
 	}
 	return nil
+}
+
+// viaAgent runs agent with the node agent's client when the connection
+// goes through the agent, else (or when the agent does not serve IPAM)
+// local, in this process on the connection.
+func (l *localIPAM) viaAgent(agent func(*cniipam.AgentClient) error, local func() error) error {
+	if l.agent != nil {
+		if path := l.agent(); path != "" {
+			a := cniipam.NewAgentClient(path)
+			defer a.Close()
+			err := agent(a)
+			if !errors.Is(err, cniipam.ErrNoAgentIPAM) {
+				return err
+			}
+			l.log.Debug("the node agent does not serve IPAM; allocating here")
+		}
+	}
+	return local()
 }
 
 func (l *localIPAM) Check(ctx context.Context, stdin []byte) error {
@@ -127,27 +155,33 @@ func (l *localIPAM) GC(ctx context.Context, stdin []byte) error {
 // at the same time. The clients it hands out do not close the connection
 // (callers close them as they would their own); close does.
 type sharedStore struct {
-	dial  func(context.Context) (*client.Client, error)
+	dial  func(context.Context) (*client.Client, string, error)
 	once  sync.Once
 	cl    *client.Client
 	err   error
 	store datastore.Store // the connection, nil until opened
+	agent string          // the node agent's socket, if the connection is through it
 }
 
 // get connects once; later and concurrent callers get the same client or
 // error.
 func (s *sharedStore) get(ctx context.Context) (*client.Client, error) {
 	s.once.Do(func() {
-		cl, err := s.dial(ctx)
+		cl, agent, err := s.dial(ctx)
 		if err != nil {
 			s.err = err
 			return
 		}
+		s.agent = agent
 		s.store = cl.Store()
 		s.cl = client.New(keepOpen{s.store})
 	})
 	return s.cl, s.err
 }
+
+// agentSocket is the node agent's socket when the connection (opened by
+// get, which must have returned) goes through it, else "".
+func (s *sharedStore) agentSocket() string { return s.agent }
 
 // close closes the connection, if one was made. Call it when the command
 // is over.

@@ -14,7 +14,6 @@ import (
 	"github.com/tortienet/tortie/internal/buildinfo"
 	"github.com/tortienet/tortie/internal/client"
 	"github.com/tortienet/tortie/internal/cni/veth"
-	"github.com/tortienet/tortie/internal/datastore/etcdhttp"
 )
 
 // CommandTimeout bounds one CNI command.
@@ -71,8 +70,8 @@ func run(args *skel.CmdArgs, cmd command) error {
 	ctx, cancel := context.WithTimeout(context.Background(), CommandTimeout)
 	defer cancel()
 	// One connection serves the command, in-process IPAM included.
-	store := &sharedStore{dial: func(ctx context.Context) (*client.Client, error) {
-		return client.Open(ctx, conf.clientConfig(), etcdhttp.Dial)
+	store := &sharedStore{dial: func(ctx context.Context) (*client.Client, string, error) {
+		return conf.open(ctx, log)
 	}}
 	defer store.close()
 	log = log.With("cmd", os.Getenv("CNI_COMMAND"), "net", conf.Name)
@@ -80,7 +79,7 @@ func run(args *skel.CmdArgs, cmd command) error {
 		Conf:      conf,
 		Stdin:     args.StdinData,
 		Log:       log,
-		IPAM:      newIPAM(conf, args, store.get, log),
+		IPAM:      newIPAM(conf, args, store, log),
 		Net:       veth.Linux{},
 		OpenStore: store.get,
 	}

@@ -7,6 +7,8 @@ package plugin
 
 import (
 	"context"
+	"log/slog"
+	"os"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/skel"
@@ -16,7 +18,6 @@ import (
 	"github.com/tortienet/tortie/internal/buildinfo"
 	"github.com/tortienet/tortie/internal/client"
 	"github.com/tortienet/tortie/internal/cni"
-	"github.com/tortienet/tortie/internal/datastore/etcdhttp"
 	"github.com/tortienet/tortie/internal/ipam/cniipam"
 )
 
@@ -43,6 +44,10 @@ func parse(stdin []byte) (*cni.NetConf, cniipam.Conf, error) {
 	return c, ic, nil
 }
 
+// warnLog reports, on stderr (which the runtime logs), what the plugin
+// worked around.
+var warnLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
 // session is what every command needs: the request and a datastore
 // connection.
 type session struct {
@@ -60,7 +65,7 @@ func open(ctx context.Context, args *skel.CmdArgs) (*session, error) {
 	if err != nil {
 		return nil, types.NewError(types.ErrTryAgainLater, err.Error(), "")
 	}
-	c, err := client.Open(ctx, conf.ClientConfig(), etcdhttp.Dial)
+	c, err := conf.Open(ctx, warnLog)
 	if err != nil {
 		return nil, cniipam.Unreachable(types.ErrTryAgainLater, err)
 	}
@@ -122,7 +127,7 @@ func cmdStatus(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	c, err := client.Open(ctx, conf.ClientConfig(), etcdhttp.Dial)
+	c, err := conf.Open(ctx, warnLog)
 	if err != nil {
 		return cniipam.NotAvailable(err)
 	}
