@@ -75,11 +75,12 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("startup: %w", err)
 	}
 	a.log.Info("startup complete", "node", a.cfg.NodeName, "address", a.addr.Prefix, "interface", a.addr.Interface)
-	stopStore, err := a.serveStore(c.Store())
-	if err != nil {
-		return err
+	if stopStore, err := a.serveStore(c.Store()); err != nil {
+		// Not fatal: the plugin then connects to etcd itself.
+		a.log.Warn("the CNI plugin will connect to the datastore itself", "error", err)
+	} else {
+		defer stopStore()
 	}
-	defer stopStore()
 	a.health.setLive(true)
 
 	go datastore.ListWatch(ctx, c.Store(), datastore.Root, a.view, datastore.WithLogger(a.log),
