@@ -6,8 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
-	"sync"
 	"strings"
+	"sync"
 
 	"github.com/tortienet/tortie/internal/selector"
 )

@@ -137,10 +137,10 @@ type handleState struct {
 	// mustBeNew: finding that the handle exists ends the request
 	// (AutoAssignArgs.NewHandle).
 	mustBeNew bool
-	known  bool // h and rev reflect the store
-	exists bool
-	h      Handle
-	rev    int64
+	known     bool // h and rev reflect the store
+	exists    bool
+	h         Handle
+	rev       int64
 }
 
 func (hs *handleState) load(ctx context.Context, s datastore.Store) error {
