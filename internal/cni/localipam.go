@@ -21,7 +21,7 @@ import (
 // (host-local, ...) is exec'd from CNI_PATH.
 func newIPAM(conf *NetConf, args *skel.CmdArgs, store *sharedStore, log *slog.Logger) IPAM {
 	if conf.IPAM.Type == cniipam.Name {
-		return &localIPAM{conf: conf, containerID: args.ContainerID, args: args.Args, store: store.get, agent: store.agentSocket, log: log}
+		return &localIPAM{conf: conf, containerID: args.ContainerID, args: args.Args, store: store, log: log}
 	}
 	return execIPAM{plugin: conf.IPAM.Type}
 }
@@ -34,10 +34,9 @@ type localIPAM struct {
 	conf        *NetConf
 	containerID string
 	args        string // CNI_ARGS
-	store       func(context.Context) (*client.Client, error)
-	// agent is the node agent's socket once store has connected through
-	// it: Add and Del are then the agent's (cniipam.AgentClient).
-	agent func() string
+	// store is the command's connection; when it goes through the node
+	// agent, Add and Del are the agent's too (cniipam.AgentClient).
+	store *sharedStore
 	log   *slog.Logger
 }
 
@@ -52,7 +51,7 @@ func (l *localIPAM) open(ctx context.Context, stdin []byte, unreachableCode uint
 	if err != nil {
 		return nil, cniipam.Request{}, types.NewError(types.ErrTryAgainLater, err.Error(), "")
 	}
-	cl, err := l.store(ctx)
+	cl, err := l.store.get(ctx)
 	if err != nil {
 		return nil, cniipam.Request{}, cniipam.Unreachable(unreachableCode, err)
 	}
@@ -97,16 +96,14 @@ func (l *localIPAM) Del(ctx context.Context, stdin []byte) error {
 // goes through the agent, else (or when the agent does not serve IPAM)
 // local, in this process on the connection.
 func (l *localIPAM) viaAgent(agent func(*cniipam.AgentClient) error, local func() error) error {
-	if l.agent != nil {
-		if path := l.agent(); path != "" {
-			a := cniipam.NewAgentClient(path)
-			defer a.Close()
-			err := agent(a)
-			if !errors.Is(err, cniipam.ErrNoAgentIPAM) {
-				return err
-			}
-			l.log.Debug("the node agent does not serve IPAM; allocating here")
+	if path := l.store.agentSocket(); path != "" {
+		a := cniipam.NewAgentClient(path)
+		defer a.Close()
+		err := agent(a)
+		if !errors.Is(err, cniipam.ErrNoAgentIPAM) {
+			return err
 		}
+		l.log.Debug("the node agent does not serve IPAM; allocating here")
 	}
 	return local()
 }
@@ -126,7 +123,7 @@ func (l *localIPAM) Check(ctx context.Context, stdin []byte) error {
 func (l *localIPAM) Status(ctx context.Context, stdin []byte) error {
 	_, err := cniipam.ParseConf(stdin)
 	if err == nil {
-		if _, err = l.store(ctx); err != nil {
+		if _, err = l.store.get(ctx); err != nil {
 			err = cniipam.NotAvailable(err)
 		}
 	}

@@ -146,11 +146,7 @@ func AddWith(ctx context.Context, m *ipam.IPAM, r Request) (*current.Result, err
 	if errors.Is(err, ipam.ErrHandleInUse) {
 		have, herr := m.IPsByHandle(ctx, handle)
 		if herr == nil && len(have) > 0 {
-			result := &current.Result{CNIVersion: current.ImplementedSpecVersion}
-			for _, a := range have {
-				result.IPs = append(result.IPs, ipConfig(a))
-			}
-			return result, nil
+			return resultOf(have), nil
 		}
 		// A handle whose addresses are gone: top it up.
 		args.NewHandle = false
@@ -159,11 +155,20 @@ func AddWith(ctx context.Context, m *ipam.IPAM, r Request) (*current.Result, err
 	if err != nil {
 		return nil, types.NewError(types.ErrInternal, fmt.Sprintf("tortie-ipam: %v", err), "")
 	}
-	result := &current.Result{CNIVersion: current.ImplementedSpecVersion}
+	var got []netip.Addr
 	for _, p := range append(v4, v6...) {
-		result.IPs = append(result.IPs, ipConfig(p.Addr()))
+		got = append(got, p.Addr())
 	}
-	return result, nil
+	return resultOf(got), nil
+}
+
+// resultOf is the result that gives the container addrs.
+func resultOf(addrs []netip.Addr) *current.Result {
+	result := &current.Result{CNIVersion: current.ImplementedSpecVersion}
+	for _, a := range addrs {
+		result.IPs = append(result.IPs, ipConfig(a))
+	}
+	return result
 }
 
 // ipConfig is an address as calico-ipam returns it: /32 or /128.
