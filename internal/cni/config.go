@@ -13,7 +13,7 @@ import (
 
 	"github.com/containernetworking/cni/pkg/types"
 
-	"github.com/tortienet/tortie/internal/client"
+	"github.com/tortienet/tortie/internal/datastore"
 )
 
 // Defaults for NetConf.
@@ -195,24 +195,20 @@ func (c *NetConf) LinkMTU() (int, error) {
 }
 
 // clientConfig is the datastore connection the configuration asks for.
-func (c *NetConf) clientConfig() client.Config {
-	var eps []string
-	for _, e := range strings.Split(c.EtcdEndpoints, ",") {
-		if e = strings.TrimSpace(e); e != "" {
-			eps = append(eps, e)
-		}
-	}
+func (c *NetConf) clientConfig() datastore.Config {
 	timeout := DefaultDatastoreTimeout
 	if c.DatastoreTimeoutSeconds > 0 {
 		timeout = time.Duration(c.DatastoreTimeoutSeconds * float64(time.Second))
 	}
-	return client.Config{
-		DatastoreType:  c.DatastoreType,
-		EtcdEndpoints:  eps,
-		EtcdCACertFile: c.EtcdCACertFile,
-		EtcdCertFile:   c.EtcdCertFile,
-		EtcdKeyFile:    c.EtcdKeyFile,
-		DialTimeout:    timeout,
+	return datastore.Config{
+		DatastoreType: c.DatastoreType,
+		Etcd: datastore.EtcdConfig{
+			Endpoints:   datastore.SplitList(c.EtcdEndpoints),
+			CACertFile:  c.EtcdCACertFile,
+			CertFile:    c.EtcdCertFile,
+			KeyFile:     c.EtcdKeyFile,
+			DialTimeout: timeout,
+		},
 	}
 }
 

@@ -33,7 +33,7 @@ func TestParseConfCalicoFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	cc := conf.clientConfig()
-	if len(cc.EtcdEndpoints) != 2 || cc.EtcdEndpoints[1] != "https://10.0.0.2:2379" || cc.EtcdKeyFile != "/k.pem" {
+	if len(cc.Etcd.Endpoints) != 2 || cc.Etcd.Endpoints[1] != "https://10.0.0.2:2379" || cc.Etcd.KeyFile != "/k.pem" {
 		t.Errorf("client config = %+v", cc)
 	}
 	if conf.IPAM.Type != "tortie-ipam" || conf.Policy.Type != "k8s" || !conf.ContainerSettings.AllowIPForwarding || conf.NumQueues != 2 {

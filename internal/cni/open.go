@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/tortienet/tortie/internal/client"
+	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/datastore/etcdhttp"
 	"github.com/tortienet/tortie/internal/datastore/proxy"
 )
@@ -42,6 +43,9 @@ func (c *NetConf) open(ctx context.Context, log *slog.Logger) (*client.Client, s
 	if !errors.Is(err, fs.ErrNotExist) {
 		log.Warn("the node agent's socket does not answer; connecting to etcd directly", "error", err)
 	}
-	cl, err := client.Open(ctx, c.clientConfig(), etcdhttp.Dial)
-	return cl, "", err
+	ds, err := datastore.Open(ctx, c.clientConfig(), datastore.Backends{Etcd: etcdhttp.Dial})
+	if err != nil {
+		return nil, "", err
+	}
+	return client.New(ds), "", nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tortienet/tortie/internal/client"
+	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/datastore/etcd"
 )
 
@@ -69,7 +70,7 @@ func (a *App) rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", client.DefaultConfigFile, "path to the CalicoAPIConfig file")
+	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", datastore.DefaultConfigFile, "path to the CalicoAPIConfig file")
 	root.PersistentFlags().DurationVar(&a.timeout, "timeout", 10*time.Second, "how long to wait for the datastore")
 	root.PersistentFlags().StringP("log-level", "l", "panic", "log level (accepted for calicoctl compatibility)")
 	root.AddCommand(
@@ -85,13 +86,17 @@ func (a *App) client(ctx context.Context) (*client.Client, error) {
 	if a.Open != nil {
 		return a.Open(ctx)
 	}
-	explicit := a.configPath != client.DefaultConfigFile
-	cfg, err := client.LoadConfig(a.configPath, explicit, a.Getenv)
+	explicit := a.configPath != datastore.DefaultConfigFile
+	cfg, err := datastore.LoadConfig(a.configPath, explicit, a.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	cfg.DialTimeout = a.timeout
-	return client.Open(ctx, cfg, etcd.Dial)
+	cfg.Etcd.DialTimeout = a.timeout
+	s, err := datastore.Open(ctx, cfg, datastore.Backends{Etcd: etcd.Dial})
+	if err != nil {
+		return nil, err
+	}
+	return client.New(s), nil
 }
 
 // fail prints msg to stderr and returns an exit status 1 error.

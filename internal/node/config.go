@@ -15,7 +15,7 @@ import (
 	"time"
 
 	v3 "github.com/tortienet/tortie/api/v3"
-	"github.com/tortienet/tortie/internal/client"
+	"github.com/tortienet/tortie/internal/datastore"
 )
 
 // Config is the agent's configuration, read from calico-node's environment
@@ -30,7 +30,7 @@ type Config struct {
 	AS                  string
 	Backend             string // bird, vxlan, none
 	ClusterType         string
-	Datastore           client.Config
+	Datastore           datastore.Config
 	DefaultPool         *PoolDefaults // nil: NO_DEFAULT_POOLS or CALICO_IPV4POOL_CIDR=none
 	HealthAddr          string        // host:port of /liveness and /readiness ("" = off)
 	MetricsAddr         string        // host:port of /metrics ("" = off)
@@ -91,7 +91,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if c.EmptyBlockGrace, err = envDuration(getenv, "TORTIE_EMPTY_BLOCK_GRACE", 15*time.Minute); err != nil {
 		return c, err
 	}
-	if c.Datastore, err = client.LoadConfig("", false, getenv); err != nil {
+	if c.Datastore, err = datastore.LoadConfig("", false, getenv); err != nil {
 		return c, err
 	}
 	if c.DefaultPool, err = poolDefaults(getenv); err != nil {

@@ -214,14 +214,14 @@ func writeFile(path, content string) error {
 }
 
 // waitForDatastore opens the datastore, retrying until ctx ends.
-func waitForDatastore(ctx context.Context, cfg client.Config, log *slog.Logger) (*client.Client, error) {
+func waitForDatastore(ctx context.Context, cfg datastore.Config, log *slog.Logger) (*client.Client, error) {
 	delay := 200 * time.Millisecond
 	for {
-		c, err := client.Open(ctx, cfg, etcd.Dial)
+		s, err := datastore.Open(ctx, cfg, datastore.Backends{Etcd: etcd.Dial})
 		if err == nil {
-			return c, nil
+			return client.New(s), nil
 		}
-		log.Warn("waiting for the datastore", "endpoints", cfg.EtcdEndpoints, "error", err)
+		log.Warn("waiting for the datastore", "endpoints", cfg.Etcd.Endpoints, "error", err)
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("datastore: %w (last error: %v)", ctx.Err(), err)

@@ -52,11 +52,11 @@ func startDatastore(t *testing.T) (string, *client.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	cfg := client.Config{DatastoreType: "etcdv3", EtcdEndpoints: srv.Endpoints()}
-	c, err := client.Open(t.Context(), cfg, etcd.Dial)
+	s, err := etcd.New(t.Context(), etcd.Config{Endpoints: srv.Endpoints()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := client.New(s)
 	t.Cleanup(func() { c.Close() })
 	return srv.Endpoints()[0], c
 }

@@ -53,10 +53,11 @@ func NewNode(tb testing.TB, prefix, name, tortieBin string, upstream ...string) 
 	n.StartEtcd(tb)
 	tb.Cleanup(func() { n.Etcd.Close() })
 	Forward(tb, n.NS, EtcdInNode, n.EtcdCfg.ClientAddr)
-	cl, err := client.Open(context.Background(), client.Config{DatastoreType: "etcdv3", EtcdEndpoints: []string{"http://" + n.EtcdCfg.ClientAddr}}, etcd.Dial)
+	s, err := etcd.New(context.Background(), etcd.Config{Endpoints: []string{"http://" + n.EtcdCfg.ClientAddr}})
 	if err != nil {
 		tb.Fatal(err)
 	}
+	cl := client.New(s)
 	tb.Cleanup(func() { cl.Close() })
 	n.Client = cl
 

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -16,22 +15,8 @@ import (
 	"github.com/tortienet/tortie/internal/datastore"
 )
 
-// DefaultDialTimeout bounds New's connectivity check when Config.DialTimeout
-// is zero.
-const DefaultDialTimeout = 5 * time.Second
-
-// Config says how to reach etcd.
-type Config struct {
-	// Endpoints are etcd client URLs, e.g. "https://10.0.0.1:2379".
-	Endpoints []string
-	// CACertFile verifies the server's certificate; CertFile and KeyFile
-	// are this client's certificate and key (both or neither). All PEM.
-	// TLS is used when any of them is set.
-	CACertFile, CertFile, KeyFile string
-	// DialTimeout bounds the connectivity check in New (DefaultDialTimeout
-	// if zero).
-	DialTimeout time.Duration
-}
+// Config says how to reach etcd: the same for both etcd backends.
+type Config = datastore.EtcdConfig
 
 // Store is a datastore.Store on an etcd v3 cluster. Conditional writes are
 // single etcd transactions, so they are atomic across the cluster.
@@ -49,14 +34,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, errors.New("etcd: no endpoints configured")
 	}
-	tlsCfg, err := cfg.tlsConfig()
+	tlsCfg, err := cfg.TLSConfig()
 	if err != nil {
 		return nil, err
 	}
-	timeout := cfg.DialTimeout
-	if timeout <= 0 {
-		timeout = DefaultDialTimeout
-	}
+	timeout := cfg.Timeout()
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   cfg.Endpoints,
 		DialTimeout: timeout,

@@ -3,47 +3,11 @@ package etcd
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"time"
-
-	"go.etcd.io/etcd/client/pkg/v3/transport"
 )
-
-// tlsConfig returns the client TLS configuration, or nil when no file is
-// set. Each file is read and parsed here first so that an error names the
-// file at fault.
-func (c Config) tlsConfig() (*tls.Config, error) {
-	if c.CACertFile == "" && c.CertFile == "" && c.KeyFile == "" {
-		return nil, nil
-	}
-	if (c.CertFile == "") != (c.KeyFile == "") {
-		return nil, fmt.Errorf("etcd TLS: client cert file (%q) and key file (%q) must be given together", c.CertFile, c.KeyFile)
-	}
-	if c.CACertFile != "" {
-		pem, err := os.ReadFile(c.CACertFile)
-		if err != nil {
-			return nil, fmt.Errorf("etcd CA cert file: %w", err)
-		}
-		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("etcd CA cert file %s: no PEM certificate in it", c.CACertFile)
-		}
-	}
-	if c.CertFile != "" {
-		if _, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile); err != nil {
-			return nil, fmt.Errorf("etcd client cert %s / key %s: %w", c.CertFile, c.KeyFile, err)
-		}
-	}
-	info := transport.TLSInfo{CertFile: c.CertFile, KeyFile: c.KeyFile, TrustedCAFile: c.CACertFile}
-	cfg, err := info.ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("etcd TLS (CA %q, cert %q, key %q): %w", c.CACertFile, c.CertFile, c.KeyFile, err)
-	}
-	return cfg, nil
-}
 
 // tlsHint explains, when it can, why TLS endpoints did not answer: it makes
 // one TLS connection to each https endpoint and reports the first handshake

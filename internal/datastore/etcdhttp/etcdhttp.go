@@ -14,23 +14,8 @@ import (
 	"github.com/tortienet/tortie/internal/datastore"
 )
 
-// DefaultDialTimeout bounds New's connectivity check when Config.DialTimeout
-// is zero.
-const DefaultDialTimeout = 5 * time.Second
-
-// Config says how to reach etcd; it means the same as package etcd's.
-type Config struct {
-	// Endpoints are etcd client URLs, e.g. "https://10.0.0.1:2379". One
-	// without a scheme is https when a TLS file is set, http otherwise.
-	Endpoints []string
-	// CACertFile verifies the server's certificate; CertFile and KeyFile
-	// are this client's certificate and key (both or neither). All PEM.
-	// They are used for https endpoints; TLS is configured when any is set.
-	CACertFile, CertFile, KeyFile string
-	// DialTimeout bounds the connectivity check in New and every later
-	// connection attempt (DefaultDialTimeout if zero).
-	DialTimeout time.Duration
-}
+// Config says how to reach etcd: the same for both etcd backends.
+type Config = datastore.EtcdConfig
 
 // Store is a datastore.Store on an etcd v3 cluster through its JSON
 // gateway. Conditional writes are single etcd transactions, so they are
@@ -56,7 +41,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, errors.New("etcd: no endpoints configured")
 	}
-	tlsCfg, err := cfg.tlsConfig()
+	tlsCfg, err := cfg.TLSConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -64,10 +49,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	timeout := cfg.DialTimeout
-	if timeout <= 0 {
-		timeout = DefaultDialTimeout
-	}
+	timeout := cfg.Timeout()
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
 		TLSClientConfig:     tlsCfg, // with it set, net/http speaks HTTP/1.1 only

@@ -1,6 +1,7 @@
-package client
+package datastore
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -33,15 +34,14 @@ spec:
 		err      string
 	}{
 		{name: "defaults without file or env", path: filepath.Join(dir, "missing"), getenv: noEnv,
-			want: Config{DatastoreType: "etcdv3", EtcdEndpoints: []string{"http://127.0.0.1:2379"}}},
+			want: Config{DatastoreType: "etcdv3", Etcd: EtcdConfig{Endpoints: []string{"http://127.0.0.1:2379"}}}},
 		{name: "file", path: file, getenv: noEnv,
-			want: Config{DatastoreType: "etcdv3", EtcdEndpoints: []string{"https://10.0.0.1:2379", "https://10.0.0.2:2379"},
-				EtcdCACertFile: "/ca.pem", EtcdCertFile: "/cert.pem", EtcdKeyFile: "/key.pem"}},
+			want: Config{DatastoreType: "etcdv3", Etcd: EtcdConfig{Endpoints: []string{"https://10.0.0.1:2379", "https://10.0.0.2:2379"},
+				CACertFile: "/ca.pem", CertFile: "/cert.pem", KeyFile: "/key.pem"}}},
 		{name: "environment overrides the file", path: file, getenv: env(map[string]string{"ETCD_ENDPOINTS": "http://127.0.0.1:1234", "ETCD_CA_CERT_FILE": "/other.pem"}),
-			want: Config{DatastoreType: "etcdv3", EtcdEndpoints: []string{"http://127.0.0.1:1234"},
-				EtcdCACertFile: "/other.pem", EtcdCertFile: "/cert.pem", EtcdKeyFile: "/key.pem"}},
+			want: Config{DatastoreType: "etcdv3", Etcd: EtcdConfig{Endpoints: []string{"http://127.0.0.1:1234"},
+				CACertFile: "/other.pem", CertFile: "/cert.pem", KeyFile: "/key.pem"}}},
 		{name: "explicit file must exist", path: filepath.Join(dir, "missing"), required: true, getenv: noEnv, err: "no such file"},
-		{name: "kubernetes not supported", path: filepath.Join(dir, "missing"), getenv: env(map[string]string{"DATASTORE_TYPE": "kubernetes"}), err: `datastoreType = "kubernetes"`},
 		{name: "unknown type", path: filepath.Join(dir, "missing"), getenv: env(map[string]string{"DATASTORE_TYPE": "consul"}), err: `datastoreType = "consul"`},
 		{name: "cert without key", path: filepath.Join(dir, "missing"), getenv: env(map[string]string{"ETCD_CERT_FILE": "/c.pem"}), err: "etcdKeyFile"},
 	}
@@ -61,6 +61,14 @@ spec:
 				t.Errorf("got %+v\nwant %+v", got, c.want)
 			}
 		})
+	}
+	// A type that no backend serves yet is named when opening.
+	kube, err := LoadConfig(filepath.Join(dir, "missing"), false, env(map[string]string{"DATASTORE_TYPE": "kubernetes"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(t.Context(), kube, Backends{Etcd: func(context.Context, Config) (Store, error) { return nil, nil }}); err == nil || !strings.Contains(err.Error(), `datastoreType = "kubernetes"`) {
+		t.Errorf("kubernetes without its backend: err = %v", err)
 	}
 	bad := filepath.Join(dir, "bad.cfg")
 	os.WriteFile(bad, []byte("kind: CalicoAPIConfig\nspec:\n  etcdEndpoint: x\n"), 0o644)
