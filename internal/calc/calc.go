@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	v3 "github.com/tortienet/tortie/api/v3"
+	"github.com/tortienet/tortie/internal/conventions"
 )
 
 // encap is how traffic to one peer in one pool travels.
@@ -270,14 +271,14 @@ func (b *builder) routeTo(dst netip.Prefix, peerName string) {
 			return
 		}
 		mac := VTEPMAC(peer)
-		b.routes[dst] = Route{Dst: dst, Dev: VXLANDevice, Gw: vtep, OnLink: true}
-		b.neighbors[VXLANDevice+"/"+vtep.String()] = Neighbor{Dev: VXLANDevice, IP: vtep, MAC: mac}
-		b.fdb[mac.String()] = FDBEntry{Dev: VXLANDevice, MAC: mac, Dst: peerIP}
+		b.routes[dst] = Route{Dst: dst, Dev: conventions.VXLANDevice, Gw: vtep, OnLink: true}
+		b.neighbors[conventions.VXLANDevice+"/"+vtep.String()] = Neighbor{Dev: conventions.VXLANDevice, IP: vtep, MAC: mac}
+		b.fdb[mac.String()] = FDBEntry{Dev: conventions.VXLANDevice, MAC: mac, Dst: peerIP}
 	case encapIPIP:
 		if b.d.IPIP == nil {
 			return // reported by devices()
 		}
-		b.routes[dst] = Route{Dst: dst, Dev: IPIPDevice, Gw: peerIP, OnLink: true}
+		b.routes[dst] = Route{Dst: dst, Dev: conventions.IPIPDevice, Gw: peerIP, OnLink: true}
 	default:
 		if !b.in.RouteUnencapsulated {
 			return // BGP programs these

@@ -7,12 +7,6 @@ import (
 	v3 "github.com/tortienet/tortie/api/v3"
 )
 
-// Device names, as Calico names them.
-const (
-	IPIPDevice  = "tunl0"
-	VXLANDevice = "vxlan.calico"
-)
-
 // Defaults for the VXLAN device and encapsulation overheads.
 const (
 	DefaultVXLANVNI  = 4096

@@ -13,13 +13,14 @@ import (
 
 	"github.com/containernetworking/cni/pkg/types"
 
+	"github.com/tortienet/tortie/internal/conventions"
 	"github.com/tortienet/tortie/internal/datastore"
 )
 
 // Defaults for NetConf.
 const (
 	// DefaultStateDir holds the files the node agent writes for the plugin.
-	DefaultStateDir = "/var/lib/tortie"
+	DefaultStateDir = conventions.DefaultStateDir
 	// DefaultMTU is used when mtu is 0 and the node agent wrote no MTU file.
 	DefaultMTU = 1500
 	// DefaultEtcdEndpoints is Calico's default.
@@ -134,14 +135,14 @@ func (c *NetConf) nodenameFile() string {
 	if c.NodenameFile != "" {
 		return c.NodenameFile
 	}
-	return filepath.Join(c.stateDir(), "nodename")
+	return filepath.Join(c.stateDir(), conventions.NodenameFile)
 }
 
 func (c *NetConf) mtuFile() string {
 	if c.MTUFile != "" {
 		return c.MTUFile
 	}
-	return filepath.Join(c.stateDir(), "mtu")
+	return filepath.Join(c.stateDir(), conventions.MTUFile)
 }
 
 // errNodeAgent is the node agent not having started on this node.

@@ -4,6 +4,8 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"strings"
+
+	"github.com/tortienet/tortie/internal/conventions"
 )
 
 // Orchestrators of a WorkloadEndpoint.
@@ -11,10 +13,6 @@ const (
 	OrchestratorK8s = "k8s"
 	OrchestratorCNI = "cni"
 )
-
-// HostIfPrefix starts every host-side interface name (Felix's default
-// interfacePrefix).
-const HostIfPrefix = "cali"
 
 // Workload identifies what an attachment belongs to.
 type Workload struct {
@@ -70,7 +68,7 @@ func (w Workload) key() string {
 // kernel's limit).
 func (w Workload) HostIfName() string {
 	sum := sha1.Sum([]byte(w.key()))
-	return HostIfPrefix + hex.EncodeToString(sum[:])[:11]
+	return conventions.HostIfPrefix + hex.EncodeToString(sum[:])[:11]
 }
 
 // WEPName is the WorkloadEndpoint's name as Calico builds it

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/tortienet/tortie/internal/client"
+	"github.com/tortienet/tortie/internal/conventions"
 	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/datastore/etcdhttp"
 	"github.com/tortienet/tortie/internal/datastore/proxy"
@@ -15,7 +16,7 @@ import (
 
 // agentSocket is where the node agent serves its datastore connection.
 func (c *NetConf) agentSocket() string {
-	return filepath.Join(c.stateDir(), proxy.DefaultSocketName)
+	return filepath.Join(c.stateDir(), conventions.AgentSocket)
 }
 
 // Open connects to the datastore. When the node agent serves its

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/conventions"
 	"github.com/tortienet/tortie/internal/dataplane/nat"
 	"github.com/tortienet/tortie/internal/dataplane/routes"
 	"github.com/tortienet/tortie/internal/dataplane/sysctl"
@@ -37,14 +38,14 @@ func desired() calc.Desired {
 			LocalIP: addr("192.168.0.10"), Parent: "eth0", MTU: 1450},
 		Routes: []calc.Route{
 			{Dst: pfx("10.244.1.0/26"), Type: calc.Blackhole},
-			{Dst: pfx("10.244.2.0/26"), Dev: calc.VXLANDevice, Gw: addr("10.244.2.0"), OnLink: true},
+			{Dst: pfx("10.244.2.0/26"), Dev: conventions.VXLANDevice, Gw: addr("10.244.2.0"), OnLink: true},
 			{Dst: pfx("10.244.1.5/32"), Dev: "cali0000000001", Workload: true},
 		},
 		Neighbors: []calc.Neighbor{
-			{Dev: calc.VXLANDevice, IP: addr("10.244.2.0"), MAC: mac("66:00:00:00:00:02")},
+			{Dev: conventions.VXLANDevice, IP: addr("10.244.2.0"), MAC: mac("66:00:00:00:00:02")},
 			{Dev: "cali0000000001", IP: addr("10.244.1.5"), MAC: mac("aa:00:00:00:00:05")},
 		},
-		FDB: []calc.FDBEntry{{Dev: calc.VXLANDevice, MAC: mac("66:00:00:00:00:02"), Dst: addr("192.168.0.2")}},
+		FDB: []calc.FDBEntry{{Dev: conventions.VXLANDevice, MAC: mac("66:00:00:00:00:02"), Dst: addr("192.168.0.2")}},
 		NAT: calc.NAT{MasqPools: []netip.Prefix{pfx("10.244.0.0/16")}, AllPools: []netip.Prefix{pfx("10.244.0.0/16")}},
 	}
 }
@@ -65,7 +66,7 @@ func newFaked(t *testing.T) (*Dataplane, *fakes) {
 	// The route fake does not see the tunnel fake's devices: give it the
 	// same interfaces, vxlan.calico included (the tunnel fake gives the
 	// first device it creates index 101).
-	f.routes.Interfaces = map[string]routes.Link{"eth0": {Index: 2, Up: true}, "cali0000000001": {Index: 10, Up: true}, calc.VXLANDevice: {Index: 101, Up: true}}
+	f.routes.Interfaces = map[string]routes.Link{"eth0": {Index: 2, Up: true}, "cali0000000001": {Index: 10, Up: true}, conventions.VXLANDevice: {Index: 101, Up: true}}
 	f.sysctl.AddWiredInterface("cali0000000001")
 	// The tunnel fake's devices are the interfaces the links table sees.
 	d, err := New(Config{Links: f.tunnels, Routes: f.routes, Tunnels: f.tunnels, NFT: f.nft, Sysctl: f.sysctl})

@@ -3,7 +3,7 @@
 //
 //   - tunnels: tunl0 and vxlan.calico, then their neighbour and FDB entries
 //     (and the workload interfaces' neighbour entries);
-//   - routes: the main table's IPv4 routes (protocol routes.ProtocolTortie);
+//   - routes: the main table's IPv4 routes (protocol conventions.ProtocolAgent);
 //   - nat: natOutgoing in the nftables table "ip tortie";
 //   - sysctl: ip_forward and the workload interfaces' settings.
 //

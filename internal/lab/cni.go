@@ -10,6 +10,7 @@ import (
 
 	"github.com/containernetworking/cni/libcni"
 
+	"github.com/tortienet/tortie/internal/conventions"
 	"github.com/tortienet/tortie/internal/lab/topo"
 )
 
@@ -70,7 +71,7 @@ func (l *Lab) conflist(node topo.Node, index int, dirs nodeDirs) ([]byte, error)
 			"datastore_type": "etcdv3",
 			"etcd_endpoints": st.Datastore,
 			"nodename":       node.Name,
-			"nodename_file":  filepath.Join(dirs.lib, "nodename"),
+			"nodename_file":  filepath.Join(dirs.lib, conventions.NodenameFile),
 			// mtu 0: the plugin reads the MTU file tortie-node (or, with
 			// no agent, the lab) writes in the node's state directory.
 			"state_dir":           dirs.lib,

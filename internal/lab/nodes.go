@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tortienet/tortie/internal/conventions"
 	"github.com/tortienet/tortie/internal/lab/topo"
 )
 
@@ -78,10 +79,10 @@ func (l *Lab) setupNodes(ctx context.Context) error {
 // writeAgentFiles writes the files tortie-node's startup writes, so the
 // CNI plugin finds them while there is no agent.
 func (l *Lab) writeAgentFiles(n topo.Node, d nodeDirs) error {
-	if err := os.WriteFile(filepath.Join(d.lib, "nodename"), []byte(n.Name), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(d.lib, conventions.NodenameFile), []byte(n.Name), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(d.lib, "mtu"), []byte(strconv.Itoa(l.nodeMTU(n))), 0o644)
+	return os.WriteFile(filepath.Join(d.lib, conventions.MTUFile), []byte(strconv.Itoa(l.nodeMTU(n))), 0o644)
 }
 
 // startAgent is the hook for the node agent: tortie-node, inside the
@@ -105,7 +106,7 @@ func (l *Lab) agentEnv(n topo.Node, d nodeDirs) []string {
 		"DATASTORE_TYPE=etcdv3",
 		"ETCD_ENDPOINTS="+l.rec.snapshot().Datastore,
 		"IP=autodetect",
-		"CALICO_NODENAME_FILE="+filepath.Join(d.lib, "nodename"),
+		"CALICO_NODENAME_FILE="+filepath.Join(d.lib, conventions.NodenameFile),
 		"TORTIE_STATE_DIR="+d.lib,
 		"TORTIE_RUN_DIR="+d.run,
 		"CALICO_IPV4POOL_CIDR="+t.Pool.Prefix.String(),
@@ -135,7 +136,7 @@ func (l *Lab) agentEnv(n topo.Node, d nodeDirs) []string {
 func (l *Lab) waitAgents(ctx context.Context) error {
 	deadline := time.Now().Add(l.cfg.ReadyTimeout)
 	for _, n := range l.top.Nodes {
-		file := filepath.Join(l.dirsOf(n.Name).lib, "nodename")
+		file := filepath.Join(l.dirsOf(n.Name).lib, conventions.NodenameFile)
 		for {
 			if _, err := os.Stat(file); err == nil {
 				break

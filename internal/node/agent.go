@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/client"
+	"github.com/tortienet/tortie/internal/conventions"
 	"github.com/tortienet/tortie/internal/dataplane"
 	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/ipam"
@@ -183,7 +185,7 @@ func (a *Agent) writeMTU(mtu int) error {
 	if mtu == a.lastMTU {
 		return nil
 	}
-	if err := writeFile(a.cfg.StateDir+"/mtu", strconv.Itoa(mtu)); err != nil {
+	if err := writeFile(filepath.Join(a.cfg.StateDir, conventions.MTUFile), strconv.Itoa(mtu)); err != nil {
 		return fmt.Errorf("write the MTU file: %w", err)
 	}
 	a.lastMTU = mtu

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	v3 "github.com/tortienet/tortie/api/v3"
+	"github.com/tortienet/tortie/internal/conventions"
 	"github.com/tortienet/tortie/internal/datastore"
 )
 
@@ -59,7 +60,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return def
 	}
 	c := Config{
-		StateDir:    env("TORTIE_STATE_DIR", "/var/lib/tortie"),
+		StateDir:    env("TORTIE_STATE_DIR", conventions.DefaultStateDir),
 		IP:          env("IP", "autodetect"),
 		IPMethod:    env("IP_AUTODETECTION_METHOD", "first-found"),
 		AS:          env("AS", ""),
@@ -70,7 +71,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		// Until the BGP speaker exists, unencapsulated routes come from the datastore.
 		RouteUnencapsulated: true,
 	}
-	c.NodenameFile = env("CALICO_NODENAME_FILE", filepath.Join(c.StateDir, "nodename"))
+	c.NodenameFile = env("CALICO_NODENAME_FILE", filepath.Join(c.StateDir, conventions.NodenameFile))
 	var err error
 	if c.DisableIPCheck, err = envBool(getenv, "DISABLE_NODE_IP_CHECK", false); err != nil {
 		return c, err

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tortienet/tortie/internal/conventions"
 	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/datastore/proxy"
 	"github.com/tortienet/tortie/internal/ipam/cniipam"
@@ -20,7 +21,7 @@ import (
 // has them).
 // The returned func stops serving and removes the socket.
 func (a *Agent) serveStore(s datastore.Store) (func(), error) {
-	path := filepath.Join(a.cfg.StateDir, proxy.DefaultSocketName)
+	path := filepath.Join(a.cfg.StateDir, conventions.AgentSocket)
 	ln, err := proxy.Listen(path)
 	if err != nil {
 		return nil, fmt.Errorf("serve the datastore to the CNI plugin: %w", err)

@@ -19,6 +19,7 @@ import (
 	"github.com/tortienet/tortie/internal/client"
 	"github.com/tortienet/tortie/internal/cni"
 	"github.com/tortienet/tortie/internal/cni/cnitest"
+	"github.com/tortienet/tortie/internal/conventions"
 	"github.com/tortienet/tortie/internal/datastore"
 )
 
@@ -193,7 +194,7 @@ func (e *cniEnv) caliLinks() []string {
 	var names []string
 	for _, l := range strings.Split(out, "\n") {
 		f := strings.Fields(l)
-		if len(f) > 1 && strings.HasPrefix(f[1], cni.HostIfPrefix) {
+		if len(f) > 1 && strings.HasPrefix(f[1], conventions.HostIfPrefix) {
 			names = append(names, strings.SplitN(strings.TrimSuffix(f[1], ":"), "@", 2)[0])
 		}
 	}

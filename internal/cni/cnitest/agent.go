@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tortienet/tortie/internal/datastore/proxy"
+	"github.com/tortienet/tortie/internal/conventions"
 )
 
 // Agent is a tortie-node process running in a node's namespace.
@@ -26,7 +26,7 @@ type Agent struct {
 // It is stopped when tb ends (or by Stop).
 func (n *Node) StartAgent(tb testing.TB, agentBin string) *Agent {
 	tb.Helper()
-	a := &Agent{Socket: filepath.Join(n.StateDir, proxy.DefaultSocketName), Log: &bytes.Buffer{}, done: make(chan struct{})}
+	a := &Agent{Socket: filepath.Join(n.StateDir, conventions.AgentSocket), Log: &bytes.Buffer{}, done: make(chan struct{})}
 	a.cmd = exec.Command(agentBin)
 	a.cmd.Env = append(os.Environ(),
 		"NODENAME="+n.Name, "TORTIE_STATE_DIR="+n.StateDir, "IP="+NodeIP,

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tortienet/tortie/internal/client"
+	"github.com/tortienet/tortie/internal/conventions"
 	"github.com/tortienet/tortie/internal/datastore/embedded"
 	"github.com/tortienet/tortie/internal/datastore/etcd"
 )
@@ -65,7 +66,7 @@ func NewNode(tb testing.TB, prefix, name, tortieBin string, upstream ...string) 
 	if err := os.MkdirAll(n.StateDir, 0o755); err != nil {
 		tb.Fatal(err)
 	}
-	n.WriteState(tb, "nodename", name)
+	n.WriteState(tb, conventions.NodenameFile, name)
 	n.Runtime = NewRuntime(tb, n.NS, PluginDir(tb, tortieBin, upstream...))
 	return n
 }

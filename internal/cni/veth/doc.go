@@ -17,7 +17,7 @@
 // entry the pod never asks, so it reaches the node and the other pods
 // whatever the node's routing table holds. The host side likewise gets a
 // permanent neighbour entry for each pod address, and a /32 (/128) route
-// marked with RouteProtocol so that the node agent can tell the plugin's
+// marked with conventions.ProtocolCNI so that the node agent can tell the plugin's
 // routes from its own and from everyone else's.
 //
 // All namespace switching goes through containernetworking's ns.Do, which

@@ -8,6 +8,8 @@ import (
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/tortienet/tortie/internal/conventions"
 )
 
 // setupHostRoutes adds, on the host side, a route and a permanent
@@ -35,7 +37,7 @@ func setupHostRoutes(s *Spec, hostIndex int) error {
 
 // hostRoute is the node's route to a pod address.
 func hostRoute(a netip.Addr, index int) *netlink.Route {
-	r := &netlink.Route{LinkIndex: index, Dst: hostNet(a), Protocol: RouteProtocol, Family: family(a)}
+	r := &netlink.Route{LinkIndex: index, Dst: hostNet(a), Protocol: conventions.ProtocolCNI, Family: family(a)}
 	if a.Is4() {
 		r.Scope = netlink.SCOPE_LINK
 	}

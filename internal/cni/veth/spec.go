@@ -6,13 +6,6 @@ import (
 	"net/netip"
 )
 
-// RouteProtocol marks the host routes the CNI plugin installs
-// ("ip route show proto 81"). Calico's plugin uses 3 (boot), which is also
-// what the kernel and many tools use; a number of our own lets the node agent
-// find and adopt exactly the plugin's routes. 80 is Felix's (and tortie-node's)
-// number for its own routes.
-const RouteProtocol = 81
-
 // HostMAC is the MAC address of every host-side interface. The pod's
 // gateway neighbour entry points at it.
 var HostMAC = net.HardwareAddr{0xee, 0xee, 0xee, 0xee, 0xee, 0xee}

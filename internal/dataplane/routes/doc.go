@@ -2,8 +2,8 @@
 // routes the calculation wants (calc.Desired.Routes), touching only routes
 // tortie owns.
 //
-// Ownership. A route is tortie's when it carries ProtocolTortie (80, the
-// number tortie-node writes its routes with), ProtocolCNI (81, the number the
+// Ownership. A route is tortie's when it carries conventions.ProtocolAgent (80, the
+// number tortie-node writes its routes with), conventions.ProtocolCNI (81, the number the
 // tortie CNI plugin gives the pod /32 routes it adds), or when it points down
 // a workload interface (cali*), as Felix treats them. Routes the kernel made
 // itself (proto kernel) are never touched, nor is any route of another owner:

@@ -13,7 +13,7 @@ type ownership int
 const (
 	// foreign: another owner's; never modified or deleted.
 	foreign ownership = iota
-	// written: tortie-node wrote it (ProtocolTortie).
+	// written: tortie-node wrote it (conventions.ProtocolAgent).
 	written
 	// adopted: the CNI plugin's, or another writer's on a workload
 	// interface; tortie's to keep or remove, after a grace period.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/conventions"
 	"github.com/tortienet/tortie/internal/dataplane/links"
 )
 
@@ -68,7 +69,7 @@ func New(cfg Config) *Reconciler {
 		r.log = slog.New(slog.DiscardHandler)
 	}
 	if len(r.prefixes) == 0 {
-		r.prefixes = []string{"cali"}
+		r.prefixes = []string{conventions.HostIfPrefix}
 	}
 	switch {
 	case r.grace == 0:
@@ -277,9 +278,9 @@ func (r *Reconciler) sweep(ctx context.Context, st []stale) (int, []error) {
 // read.
 func (r *Reconciler) owner(rt Route) ownership {
 	switch {
-	case rt.Protocol == ProtocolTortie:
+	case rt.Protocol == conventions.ProtocolAgent:
 		return written
-	case rt.Protocol == ProtocolCNI:
+	case rt.Protocol == conventions.ProtocolCNI:
 		return adopted
 	case rt.Protocol == protocolKernel:
 		return foreign

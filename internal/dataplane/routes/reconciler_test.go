@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/tortienet/tortie/internal/calc"
-	"github.com/tortienet/tortie/internal/cni/veth"
+	"github.com/tortienet/tortie/internal/conventions"
 	"github.com/tortienet/tortie/internal/dataplane/links"
 )
 
@@ -66,12 +66,6 @@ func wanted() []calc.Route {
 	}
 }
 
-func TestProtocolMatchesCNI(t *testing.T) {
-	if ProtocolCNI != veth.RouteProtocol {
-		t.Fatalf("ProtocolCNI = %d, but the CNI plugin writes its routes with %d", ProtocolCNI, veth.RouteProtocol)
-	}
-}
-
 func TestApplyFromEmptyThenIdempotent(t *testing.T) {
 	f, r, _ := newTest()
 	res, err := r.Apply(context.Background(), wanted())
@@ -107,7 +101,7 @@ func TestApplyFromEmptyThenIdempotent(t *testing.T) {
 func TestAdoptsCNIAndWorkloadRoutes(t *testing.T) {
 	f, r, _ := newTest()
 	f.Table = []Route{
-		{Dst: pfx("10.244.1.5/32"), Type: TypeUnicast, LinkIndex: 10, Scope: ScopeLink, Protocol: ProtocolCNI},
+		{Dst: pfx("10.244.1.5/32"), Type: TypeUnicast, LinkIndex: 10, Scope: ScopeLink, Protocol: conventions.ProtocolCNI},
 		{Dst: pfx("10.244.1.9/32"), Type: TypeUnicast, LinkIndex: 10, Scope: ScopeLink, Protocol: 3}, // Calico's CNI: proto boot
 	}
 	want := []calc.Route{
@@ -123,9 +117,9 @@ func TestAdoptsCNIAndWorkloadRoutes(t *testing.T) {
 func TestReplacesWhatDiffers(t *testing.T) {
 	f, r, _ := newTest()
 	f.Table = []Route{
-		{Dst: pfx("10.244.2.0/26"), Type: TypeUnicast, LinkIndex: 3, Gw: addr("10.244.2.99"), OnLink: true, Protocol: ProtocolTortie},
+		{Dst: pfx("10.244.2.0/26"), Type: TypeUnicast, LinkIndex: 3, Gw: addr("10.244.2.99"), OnLink: true, Protocol: conventions.ProtocolAgent},
 		// The CNI's route, but on the wrong interface: replaced with ours.
-		{Dst: pfx("10.244.1.5/32"), Type: TypeUnicast, LinkIndex: 11, Scope: ScopeLink, Protocol: ProtocolCNI},
+		{Dst: pfx("10.244.1.5/32"), Type: TypeUnicast, LinkIndex: 11, Scope: ScopeLink, Protocol: conventions.ProtocolCNI},
 	}
 	want := []calc.Route{
 		{Dst: pfx("10.244.2.0/26"), Dev: "vxlan.calico", Gw: addr("10.244.2.1"), OnLink: true},
@@ -138,16 +132,16 @@ func TestReplacesWhatDiffers(t *testing.T) {
 	if res.Written != 2 || res.Deleted != 0 || len(f.Table) != 2 {
 		t.Fatalf("result %+v, table %v", res, f.Table)
 	}
-	if f.Table[0].Gw != addr("10.244.2.1") || f.Table[1].LinkIndex != 10 || f.Table[1].Protocol != ProtocolTortie {
+	if f.Table[0].Gw != addr("10.244.2.1") || f.Table[1].LinkIndex != 10 || f.Table[1].Protocol != conventions.ProtocolAgent {
 		t.Fatalf("table after replace: %v", f.Table)
 	}
 }
 
 func TestDeletesStale(t *testing.T) {
 	f, r, c := newTest()
-	own := Route{Dst: pfx("10.244.9.0/26"), Type: TypeUnicast, LinkIndex: 3, Gw: addr("10.244.9.1"), OnLink: true, Protocol: ProtocolTortie}
-	ownMetric := Route{Dst: pfx("10.244.1.0/26"), Priority: 1024, Type: TypeBlackhole, Protocol: ProtocolTortie}
-	cni := Route{Dst: pfx("10.244.1.8/32"), Type: TypeUnicast, LinkIndex: 10, Scope: ScopeLink, Protocol: ProtocolCNI}
+	own := Route{Dst: pfx("10.244.9.0/26"), Type: TypeUnicast, LinkIndex: 3, Gw: addr("10.244.9.1"), OnLink: true, Protocol: conventions.ProtocolAgent}
+	ownMetric := Route{Dst: pfx("10.244.1.0/26"), Priority: 1024, Type: TypeBlackhole, Protocol: conventions.ProtocolAgent}
+	cni := Route{Dst: pfx("10.244.1.8/32"), Type: TypeUnicast, LinkIndex: 10, Scope: ScopeLink, Protocol: conventions.ProtocolCNI}
 	f.Table = []Route{own, ownMetric, cni}
 	want := []calc.Route{{Dst: pfx("10.244.1.0/26"), Type: calc.Blackhole}}
 
@@ -173,7 +167,7 @@ func TestDeletesStale(t *testing.T) {
 
 func TestGraceRestartsWhenWantedAgain(t *testing.T) {
 	f, r, c := newTest()
-	cni := Route{Dst: pfx("10.244.1.8/32"), Type: TypeUnicast, LinkIndex: 10, Scope: ScopeLink, Protocol: ProtocolCNI}
+	cni := Route{Dst: pfx("10.244.1.8/32"), Type: TypeUnicast, LinkIndex: 10, Scope: ScopeLink, Protocol: conventions.ProtocolCNI}
 	f.Table = []Route{cni}
 	wantIt := []calc.Route{{Dst: pfx("10.244.1.8/32"), Dev: "cali0000000001", Workload: true}}
 	_, _ = r.Apply(context.Background(), nil) // unwanted: grace starts
@@ -191,7 +185,7 @@ func TestForeignRoutesLeftAlone(t *testing.T) {
 	kernel := Route{Dst: pfx("192.168.0.0/24"), Type: TypeUnicast, LinkIndex: 2, Scope: ScopeLink, Protocol: protocolKernel}
 	kernelCali := Route{Dst: pfx("169.254.0.0/16"), Type: TypeUnicast, LinkIndex: 10, Scope: ScopeLink, Protocol: protocolKernel}
 	// Ours at the conflicting destination, but different: tortie stands back.
-	oursThere := Route{Dst: pfx("10.244.2.0/26"), Priority: 5, Type: TypeUnicast, LinkIndex: 3, Gw: addr("10.244.2.9"), OnLink: true, Protocol: ProtocolTortie}
+	oursThere := Route{Dst: pfx("10.244.2.0/26"), Priority: 5, Type: TypeUnicast, LinkIndex: 3, Gw: addr("10.244.2.9"), OnLink: true, Protocol: conventions.ProtocolAgent}
 	f.Table = []Route{bird, other, kernel, kernelCali, oursThere}
 	want := []calc.Route{{Dst: pfx("10.244.2.0/26"), Dev: "vxlan.calico", Gw: addr("10.244.2.1"), OnLink: true}}
 
@@ -232,7 +226,7 @@ func TestMissingDeviceAndFailedWrites(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "interface tunl0 does not exist") || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("err = %v; want both failures reported", err)
 	}
-	if res.Programmed != 1 || !contains(f.Table, Route{Dst: pfx("10.244.1.0/26"), Type: TypeBlackhole, Protocol: ProtocolTortie}) {
+	if res.Programmed != 1 || !contains(f.Table, Route{Dst: pfx("10.244.1.0/26"), Type: TypeBlackhole, Protocol: conventions.ProtocolAgent}) {
 		t.Fatalf("the good route was not programmed past the failures: %+v %v", res, f.Table)
 	}
 }
@@ -308,7 +302,7 @@ func TestIncrementalAdoptsCNIRoute(t *testing.T) {
 	}
 	// The CNI plugin wires a pod behind the reconciler's back.
 	f.Interfaces["cali0000000004"] = Link{Index: 12, Up: true}
-	cni := Route{Dst: pfx("10.244.1.8/32"), Type: TypeUnicast, LinkIndex: 12, Scope: ScopeLink, Protocol: ProtocolCNI}
+	cni := Route{Dst: pfx("10.244.1.8/32"), Type: TypeUnicast, LinkIndex: 12, Scope: ScopeLink, Protocol: conventions.ProtocolCNI}
 	f.Table = append(f.Table, cni)
 	f.Reads, f.Writes = nil, nil
 	res, err := r.Apply(context.Background(), append(wanted(), calc.Route{Dst: pfx("10.244.1.8/32"), Dev: "cali0000000004", Workload: true}))
@@ -342,7 +336,7 @@ func TestIncrementalInterfaceGone(t *testing.T) {
 	if err != nil || res.Written != 1 {
 		t.Fatalf("%+v %v, writes %v", res, err, f.Writes)
 	}
-	if !contains(f.Table, Route{Dst: pfx("10.244.1.8/32"), Type: TypeUnicast, LinkIndex: 13, Scope: ScopeLink, Protocol: ProtocolTortie}) {
+	if !contains(f.Table, Route{Dst: pfx("10.244.1.8/32"), Type: TypeUnicast, LinkIndex: 13, Scope: ScopeLink, Protocol: conventions.ProtocolAgent}) {
 		t.Fatalf("route not on the new interface: %v", f.Table)
 	}
 	if n := strings.Count(strings.Join(f.Reads, ","), "link cali0000000004"); n != 2 {

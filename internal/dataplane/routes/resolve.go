@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/conventions"
 )
 
 // resolve turns the calculation's routes into kernel routes, naming
@@ -18,7 +19,7 @@ func (r *Reconciler) resolve(want []calc.Route) (out []Route, skipped int, waiti
 		if !w.Dst.Addr().Is4() {
 			continue
 		}
-		kr := Route{Dst: w.Dst.Masked(), Type: TypeUnicast, Protocol: ProtocolTortie, Scope: ScopeUniverse}
+		kr := Route{Dst: w.Dst.Masked(), Type: TypeUnicast, Protocol: conventions.ProtocolAgent, Scope: ScopeUniverse}
 		if w.Type == calc.Blackhole {
 			kr.Type = TypeBlackhole
 			out = append(out, kr)

@@ -11,17 +11,9 @@ import (
 	"github.com/tortienet/tortie/internal/dataplane/links"
 )
 
-// Route protocol numbers (rtm_protocol) that mark tortie's routes.
+// protocolKernel is not tortie's; tortie's own protocol numbers are
+// conventions.ProtocolAgent and conventions.ProtocolCNI.
 const (
-	// ProtocolTortie marks the routes tortie-node programs ("ip route show
-	// proto 80"). 80 is assigned neither in the kernel's rtnetlink.h nor in
-	// iproute2's rt_protos, and it is the number Felix uses for its routes,
-	// so the table reads like a Calico node's.
-	ProtocolTortie = 80
-	// ProtocolCNI marks the pod routes the tortie CNI plugin adds; it must
-	// equal internal/cni/veth.RouteProtocol (a test checks). Such routes are
-	// adopted, never fought over.
-	ProtocolCNI = 81
 	// protocolKernel is RTPROT_KERNEL: routes the kernel derives from
 	// addresses. Never ours.
 	protocolKernel = unix.RTPROT_KERNEL

@@ -9,6 +9,7 @@ import (
 	"reflect"
 
 	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/conventions"
 )
 
 // DeviceResult counts what ApplyDevices found and did.
@@ -81,7 +82,7 @@ func (r *Reconciler) applyDevices(ctx context.Context, ipip *calc.IPIPDeviceSpec
 // wanted.
 func (r *Reconciler) applyIPIP(ctx context.Context, spec *calc.IPIPDeviceSpec) (int, bool, error) {
 	if spec == nil {
-		dev, err := r.k.Device(calc.IPIPDevice)
+		dev, err := r.k.Device(conventions.IPIPDevice)
 		if err != nil || dev == nil || dev.Kind != "ipip" {
 			return 0, false, err
 		}
@@ -91,12 +92,12 @@ func (r *Reconciler) applyIPIP(ctx context.Context, spec *calc.IPIPDeviceSpec) (
 	if err := r.DetectIPIP(ctx); err != nil {
 		return 0, false, err
 	}
-	dev, err := r.k.Device(calc.IPIPDevice)
+	dev, err := r.k.Device(conventions.IPIPDevice)
 	if err != nil {
 		return 0, false, err
 	}
 	if dev == nil {
-		return 0, false, fmt.Errorf("%s has disappeared", calc.IPIPDevice)
+		return 0, false, fmt.Errorf("%s has disappeared", conventions.IPIPDevice)
 	}
 	n, err := r.tune(dev, spec.MTU, spec.Addr)
 	return n, err == nil, err

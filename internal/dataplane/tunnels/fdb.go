@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/conventions"
 )
 
 type fdbKey struct {
@@ -25,8 +26,8 @@ func (r *Reconciler) applyFDB(ctx context.Context, want []calc.FDBEntry, res *Ne
 	for _, w := range want {
 		byDev[w.Dev] = append(byDev[w.Dev], w)
 	}
-	if _, ok := byDev[calc.VXLANDevice]; !ok {
-		byDev[calc.VXLANDevice] = nil // sweep it even when nothing is wanted
+	if _, ok := byDev[conventions.VXLANDevice]; !ok {
+		byDev[conventions.VXLANDevice] = nil // sweep it even when nothing is wanted
 	}
 	var missing []string
 	for dev, ws := range byDev {

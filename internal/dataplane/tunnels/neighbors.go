@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/conventions"
 )
 
 // NeighborResult counts what ApplyNeighbors found and did.
@@ -153,7 +154,7 @@ type neighWrite struct {
 func (r *Reconciler) planNeighbors(want []calc.Neighbor, res *NeighborResult) (write []neighWrite, missing []string, errs []error) {
 	e := &r.entries
 	e.gen++
-	if l, ok := r.links.Get(calc.VXLANDevice); ok {
+	if l, ok := r.links.Get(conventions.VXLANDevice); ok {
 		e.owned[l.Index] = e.gen
 	}
 	res.Neighbors, res.Skipped = 0, 0 // (planned again after a lookup)

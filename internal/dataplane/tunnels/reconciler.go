@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/conventions"
 	"github.com/tortienet/tortie/internal/dataplane/links"
 )
 
@@ -53,7 +53,7 @@ func New(cfg Config) *Reconciler {
 		r.log = slog.New(slog.DiscardHandler)
 	}
 	if len(r.prefixes) == 0 {
-		r.prefixes = []string{"cali"}
+		r.prefixes = []string{conventions.HostIfPrefix}
 	}
 	return r
 }
@@ -73,13 +73,13 @@ func (r *Reconciler) DetectIPIP(ctx context.Context) error {
 	if r.ipip != nil {
 		return *r.ipip
 	}
-	dev, err := r.k.Device(calc.IPIPDevice)
+	dev, err := r.k.Device(conventions.IPIPDevice)
 	if err != nil {
 		return fmt.Errorf("detect IP-in-IP: %w", err)
 	}
 	if dev == nil {
 		loadErr := r.k.LoadModule(ctx, "ipip")
-		if dev, err = r.k.Device(calc.IPIPDevice); err != nil {
+		if dev, err = r.k.Device(conventions.IPIPDevice); err != nil {
 			return fmt.Errorf("detect IP-in-IP: %w", err)
 		}
 		if dev == nil {
@@ -87,14 +87,14 @@ func (r *Reconciler) DetectIPIP(ctx context.Context) error {
 			if loadErr != nil {
 				why = "modprobe ipip: " + loadErr.Error()
 			}
-			res := fmt.Errorf("%w: no %s device (%s)", ErrIPIPUnsupported, calc.IPIPDevice, why)
+			res := fmt.Errorf("%w: no %s device (%s)", ErrIPIPUnsupported, conventions.IPIPDevice, why)
 			r.ipip = &res
 			r.log.Warn("IP-in-IP unsupported", "reason", res.Error())
 			return res
 		}
 	}
 	if dev.Kind != "ipip" {
-		res := fmt.Errorf("%w: %s is a %s interface, not the kernel's ipip device", ErrIPIPUnsupported, calc.IPIPDevice, dev.Kind)
+		res := fmt.Errorf("%w: %s is a %s interface, not the kernel's ipip device", ErrIPIPUnsupported, conventions.IPIPDevice, dev.Kind)
 		r.ipip = &res
 		return res
 	}

@@ -5,11 +5,12 @@ import (
 	"fmt"
 
 	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/conventions"
 )
 
 // applyVXLAN creates, updates, recreates or deletes vxlan.calico.
 func (r *Reconciler) applyVXLAN(spec *calc.VXLANDeviceSpec) (int, bool, error) {
-	name := calc.VXLANDevice
+	name := conventions.VXLANDevice
 	dev, err := r.k.Device(name)
 	if err != nil {
 		return 0, false, err
@@ -73,7 +74,7 @@ func (r *Reconciler) vxlanAttrs(spec *calc.VXLANDeviceSpec) (VXLANAttrs, error) 
 			return a, err
 		}
 		if p == nil {
-			return a, fmt.Errorf("%s: parent interface %s does not exist", calc.VXLANDevice, spec.Parent)
+			return a, fmt.Errorf("%s: parent interface %s does not exist", conventions.VXLANDevice, spec.Parent)
 		}
 		a.ParentIndex = p.Index
 	}

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tortienet/tortie/internal/conventions"
 	"github.com/tortienet/tortie/internal/ns"
 	"github.com/tortienet/tortie/test/vm/vmproto"
 )
@@ -182,12 +183,12 @@ func (c *cluster) waitAgent(n vmproto.NodeSpec) error {
 			return false, errors.New("tortie-node exited")
 		default:
 		}
-		for _, f := range []string{"nodename", "mtu"} {
+		for _, f := range []string{conventions.NodenameFile, conventions.MTUFile} {
 			if _, err := os.Stat(filepath.Join(c.stateDir(n.Name), f)); err != nil {
 				return false, nil
 			}
 		}
-		l, err := linkInfo(n.Name, "tunl0")
+		l, err := linkInfo(n.Name, conventions.IPIPDevice)
 		return err == nil && len(l.Addrs) > 0, nil
 	})
 }
@@ -280,13 +281,13 @@ func coveringRoute(rs []vmproto.Route, ip netip.Addr) *vmproto.Route {
 func (c *cluster) describe(n vmproto.NodeSpec) (vmproto.Node, error) {
 	rec := vmproto.Node{Scenario: c.sc.Name, Name: n.Name, Addr: n.Addr}
 	var err error
-	if rec.Tunl0, err = linkInfo(n.Name, "tunl0"); err != nil {
+	if rec.Tunl0, err = linkInfo(n.Name, conventions.IPIPDevice); err != nil {
 		return rec, err
 	}
 	if rec.Routes, err = routes(n.Name); err != nil {
 		return rec, err
 	}
-	if b, err := os.ReadFile(filepath.Join(c.stateDir(n.Name), "mtu")); err == nil {
+	if b, err := os.ReadFile(filepath.Join(c.stateDir(n.Name), conventions.MTUFile)); err == nil {
 		rec.MTUFile = strings.TrimSpace(string(b))
 	}
 	get := exec.Command("/bin/tortiectl", "get", "node", n.Name, "-o", "json")
