@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/tortienet/tortie/internal/cni"
-	ipamplugin "github.com/tortienet/tortie/internal/ipam/plugin"
+	"github.com/tortienet/tortie/internal/cni/ipamplugin"
 )
 
 func main() {

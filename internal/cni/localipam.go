@@ -12,8 +12,9 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 
 	"github.com/tortienet/tortie/internal/client"
+	"github.com/tortienet/tortie/internal/cni/agentsock"
+	"github.com/tortienet/tortie/internal/cni/cniipam"
 	"github.com/tortienet/tortie/internal/datastore"
-	"github.com/tortienet/tortie/internal/ipam/cniipam"
 )
 
 // newIPAM is the IPAM the configuration names: tortie-ipam runs in this
@@ -35,7 +36,7 @@ type localIPAM struct {
 	containerID string
 	args        string // CNI_ARGS
 	// store is the command's connection; when it goes through the node
-	// agent, Add and Del are the agent's too (cniipam.AgentClient).
+	// agent, Add and Del are the agent's too (agentsock.IPAMClient).
 	store *sharedStore
 	log   *slog.Logger
 }
@@ -65,7 +66,7 @@ func (l *localIPAM) Add(ctx context.Context, stdin []byte) (*current.Result, err
 	if err == nil {
 		opened := time.Now()
 		var res *current.Result
-		err = l.viaAgent(func(a *cniipam.AgentClient) error {
+		err = l.viaAgent(func(a *agentsock.IPAMClient) error {
 			res, err = a.Add(ctx, req)
 			return err
 		}, func() error {
@@ -83,7 +84,7 @@ func (l *localIPAM) Add(ctx context.Context, stdin []byte) (*current.Result, err
 func (l *localIPAM) Del(ctx context.Context, stdin []byte) error {
 	m, req, err := l.open(ctx, stdin, types.ErrTryAgainLater)
 	if err == nil {
-		err = l.viaAgent(func(a *cniipam.AgentClient) error { return a.Del(ctx, req) },
+		err = l.viaAgent(func(a *agentsock.IPAMClient) error { return a.Del(ctx, req) },
 			func() error { return cniipam.Del(ctx, m, req) })
 	}
 	if err != nil {
@@ -95,12 +96,12 @@ func (l *localIPAM) Del(ctx context.Context, stdin []byte) error {
 // viaAgent runs agent with the node agent's client when the connection
 // goes through the agent, else (or when the agent does not serve IPAM)
 // local, in this process on the connection.
-func (l *localIPAM) viaAgent(agent func(*cniipam.AgentClient) error, local func() error) error {
+func (l *localIPAM) viaAgent(agent func(*agentsock.IPAMClient) error, local func() error) error {
 	if path := l.store.agentSocket(); path != "" {
-		a := cniipam.NewAgentClient(path)
+		a := agentsock.NewIPAMClient(path)
 		defer a.Close()
 		err := agent(a)
-		if !errors.Is(err, cniipam.ErrNoAgentIPAM) {
+		if !errors.Is(err, agentsock.ErrNoIPAM) {
 			return err
 		}
 		l.log.Debug("the node agent does not serve IPAM; allocating here")

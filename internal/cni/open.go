@@ -5,18 +5,16 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
-	"path/filepath"
 
 	"github.com/tortienet/tortie/internal/client"
-	"github.com/tortienet/tortie/internal/conventions"
+	"github.com/tortienet/tortie/internal/cni/agentsock"
 	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/datastore/etcdhttp"
-	"github.com/tortienet/tortie/internal/datastore/proxy"
 )
 
 // agentSocket is where the node agent serves its datastore connection.
 func (c *NetConf) agentSocket() string {
-	return filepath.Join(c.stateDir(), conventions.AgentSocket)
+	return agentsock.Path(c.stateDir())
 }
 
 // Open connects to the datastore. When the node agent serves its
@@ -36,7 +34,7 @@ func (c *NetConf) Open(ctx context.Context, log *slog.Logger) (*client.Client, e
 // the agent ("" when it did not).
 func (c *NetConf) open(ctx context.Context, log *slog.Logger) (*client.Client, string, error) {
 	path := c.agentSocket()
-	s, err := proxy.Dial(ctx, path)
+	s, err := agentsock.DialStore(ctx, path)
 	if err == nil {
 		log.Debug("datastore through the node agent", "socket", path)
 		return client.New(s), path, nil

@@ -1,4 +1,4 @@
-package cniipam
+package agentsock
 
 import (
 	"context"
@@ -11,9 +11,29 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
+	current "github.com/containernetworking/cni/pkg/types/100"
 
+	v3 "github.com/tortienet/tortie/api/v3"
+	"github.com/tortienet/tortie/internal/client"
+	"github.com/tortienet/tortie/internal/cni/cniipam"
+	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/ipam"
 )
+
+func newClient(t *testing.T, cidr string) *client.Client {
+	t.Helper()
+	c := client.New(datastore.NewMemory())
+	p := &v3.IPPool{ObjectMeta: v3.ObjectMeta{Name: "pool"}}
+	p.Spec.CIDR, p.Spec.BlockSize = cidr, 30
+	if _, err := c.Create(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func req(container string) cniipam.Request {
+	return cniipam.Request{Network: "net", ContainerID: container, Node: "node-1", Args: "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=pod"}
+}
 
 // serve runs h on a unix socket for the test and returns the socket path.
 func serve(t *testing.T, h http.Handler) string {
@@ -36,7 +56,7 @@ func TestAgentIPAM(t *testing.T) {
 	ctx := context.Background()
 	c := newClient(t, "10.9.0.0/30")
 	m := ipam.New(c, ipam.WithCache(time.Minute))
-	a := NewAgentClient(serve(t, AgentHandler(m)))
+	a := NewIPAMClient(serve(t, IPAMHandler(m)))
 	defer a.Close()
 
 	first, err := a.Add(ctx, req("c1"))
@@ -71,9 +91,17 @@ func TestAgentIPAM(t *testing.T) {
 // An agent that does not serve IPAM (an older one) says so, and the
 // plugin then allocates itself.
 func TestAgentWithoutIPAM(t *testing.T) {
-	a := NewAgentClient(serve(t, http.NotFoundHandler()))
+	a := NewIPAMClient(serve(t, http.NotFoundHandler()))
 	defer a.Close()
-	if _, err := a.Add(context.Background(), req("c1")); !errors.Is(err, ErrNoAgentIPAM) {
-		t.Errorf("add against an agent without IPAM: %v, want ErrNoAgentIPAM", err)
+	if _, err := a.Add(context.Background(), req("c1")); !errors.Is(err, ErrNoIPAM) {
+		t.Errorf("add against an agent without IPAM: %v, want ErrNoIPAM", err)
 	}
+}
+
+func addrs(r *current.Result) []string {
+	var out []string
+	for _, ip := range r.IPs {
+		out = append(out, ip.Address.String())
+	}
+	return out
 }

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/tortienet/tortie/internal/datastore"
-	"github.com/tortienet/tortie/internal/datastore/proxy"
+	"github.com/tortienet/tortie/internal/cni/agentsock/proxy"
 	"github.com/tortienet/tortie/internal/datastore/storetest"
 )
 

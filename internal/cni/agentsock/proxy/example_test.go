@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/tortienet/tortie/internal/datastore"
-	"github.com/tortienet/tortie/internal/datastore/proxy"
+	"github.com/tortienet/tortie/internal/cni/agentsock/proxy"
 )
 
 // The node agent serves its Store on a socket in its state directory; the

@@ -1,9 +1,9 @@
-// Package plugin is tortie-ipam, the CNI IPAM plugin, as a program: the
+// Package ipamplugin is tortie-ipam, the CNI IPAM plugin, as a program: the
 // skel commands around package cniipam, with a datastore connection of
 // their own. The tortie plugin runs the same core in process when its
 // conflist names tortie-ipam, so this binary is only exec'd by other
 // plugins (or by tortie built without it).
-package plugin
+package ipamplugin
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 	"github.com/tortienet/tortie/internal/buildinfo"
 	"github.com/tortienet/tortie/internal/client"
 	"github.com/tortienet/tortie/internal/cni"
-	"github.com/tortienet/tortie/internal/ipam/cniipam"
+	"github.com/tortienet/tortie/internal/cni/cniipam"
 )
 
 // Main runs the plugin and returns the exit code.

@@ -1,7 +1,7 @@
 // Package cniipam is the core of tortie-ipam, the CNI IPAM plugin:
 // calico-ipam's configuration and behaviour on tortie's IPAM, as
 // functions of the request and an *ipam.IPAM. Two front ends use it: the
-// tortie-ipam binary (internal/ipam/plugin, CNI skel commands, its own
+// tortie-ipam binary (internal/cni/ipamplugin, CNI skel commands, its own
 // datastore connection) and the tortie plugin itself, which runs it in
 // process when its conflist names tortie-ipam (internal/cni), sharing the
 // plugin's connection and saving a second process. Both give the same

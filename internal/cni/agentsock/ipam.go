@@ -1,4 +1,4 @@
-package cniipam
+package agentsock
 
 import (
 	"bytes"
@@ -13,11 +13,12 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
 
+	"github.com/tortienet/tortie/internal/cni/cniipam"
 	"github.com/tortienet/tortie/internal/ipam"
 )
 
 // The node agent serves allocations to the plugin on its socket, next to
-// its datastore (internal/datastore/proxy), from its long-lived allocator:
+// its datastore (internal/cni/agentsock/proxy), from its long-lived allocator:
 // that allocator's cache answers the reads an allocation starts with, so
 // what is left is the one write that records it.
 const (
@@ -25,33 +26,33 @@ const (
 	agentDelPath = "/v1/ipam/del"
 )
 
-// ErrNoAgentIPAM: the agent's socket does not serve allocations (an older
+// ErrNoIPAM: the agent's socket does not serve allocations (an older
 // agent); the caller allocates itself.
-var ErrNoAgentIPAM = errors.New("the node agent does not serve IPAM")
+var ErrNoIPAM = errors.New("the node agent does not serve IPAM")
 
-// AgentHandler serves AddWith and DelWith on m. Mount it on the agent's
+// IPAMHandler serves cniipam.AddWith and DelWith on m. Mount it on the agent's
 // socket server under /v1/ipam/.
-func AgentHandler(m *ipam.IPAM) http.Handler {
+func IPAMHandler(m *ipam.IPAM) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+agentAddPath, func(w http.ResponseWriter, r *http.Request) {
-		var req Request
+		var req cniipam.Request
 		if !decodeRequest(w, r, &req) {
 			return
 		}
-		res, err := AddWith(r.Context(), m, req)
+		res, err := cniipam.AddWith(r.Context(), m, req)
 		reply(w, res, err)
 	})
 	mux.HandleFunc("POST "+agentDelPath, func(w http.ResponseWriter, r *http.Request) {
-		var req Request
+		var req cniipam.Request
 		if !decodeRequest(w, r, &req) {
 			return
 		}
-		reply(w, struct{}{}, DelWith(r.Context(), m, req))
+		reply(w, struct{}{}, cniipam.DelWith(r.Context(), m, req))
 	})
 	return mux
 }
 
-func decodeRequest(w http.ResponseWriter, r *http.Request, req *Request) bool {
+func decodeRequest(w http.ResponseWriter, r *http.Request, req *cniipam.Request) bool {
 	if err := json.NewDecoder(r.Body).Decode(req); err != nil {
 		reply(w, nil, types.NewError(types.ErrDecodingFailure, "tortie-ipam: node agent: bad request: "+err.Error(), ""))
 		return false
@@ -74,13 +75,13 @@ func reply(w http.ResponseWriter, v any, err error) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// AgentClient asks the node agent for allocations over its socket.
-type AgentClient struct {
+// IPAMClient asks the node agent for allocations over its socket.
+type IPAMClient struct {
 	hc *http.Client
 }
 
-// NewAgentClient talks to the agent listening on the unix socket path.
-func NewAgentClient(path string) *AgentClient {
+// NewIPAMClient talks to the agent listening on the unix socket path.
+func NewIPAMClient(path string) *IPAMClient {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
@@ -88,11 +89,11 @@ func NewAgentClient(path string) *AgentClient {
 		},
 		DisableCompression: true,
 	}
-	return &AgentClient{hc: &http.Client{Transport: tr}}
+	return &IPAMClient{hc: &http.Client{Transport: tr}}
 }
 
-// Add is AddWith on the agent's allocator.
-func (a *AgentClient) Add(ctx context.Context, r Request) (*current.Result, error) {
+// Add is cniipam.AddWith on the agent's allocator.
+func (a *IPAMClient) Add(ctx context.Context, r cniipam.Request) (*current.Result, error) {
 	res := &current.Result{}
 	if err := a.call(ctx, agentAddPath, r, res); err != nil {
 		return nil, err
@@ -100,15 +101,15 @@ func (a *AgentClient) Add(ctx context.Context, r Request) (*current.Result, erro
 	return res, nil
 }
 
-// Del is DelWith on the agent's allocator.
-func (a *AgentClient) Del(ctx context.Context, r Request) error {
+// Del is cniipam.DelWith on the agent's allocator.
+func (a *IPAMClient) Del(ctx context.Context, r cniipam.Request) error {
 	return a.call(ctx, agentDelPath, r, &struct{}{})
 }
 
 // Close closes the client's connections.
-func (a *AgentClient) Close() { a.hc.CloseIdleConnections() }
+func (a *IPAMClient) Close() { a.hc.CloseIdleConnections() }
 
-func (a *AgentClient) call(ctx context.Context, path string, in, out any) error {
+func (a *IPAMClient) call(ctx context.Context, path string, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return err
@@ -130,7 +131,7 @@ func (a *AgentClient) call(ctx context.Context, path string, in, out any) error 
 	case http.StatusOK:
 		return json.Unmarshal(b, out)
 	case http.StatusNotFound, http.StatusMethodNotAllowed:
-		return ErrNoAgentIPAM
+		return ErrNoIPAM
 	}
 	te := &types.Error{}
 	if json.Unmarshal(b, te) != nil || te.Msg == "" {
