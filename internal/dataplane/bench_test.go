@@ -9,7 +9,7 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/tortienet/tortie/internal/calc"
-	"github.com/tortienet/tortie/internal/dataplane/nat"
+	"github.com/tortienet/tortie/internal/dataplane/nft"
 	"github.com/tortienet/tortie/internal/dataplane/routes"
 	"github.com/tortienet/tortie/internal/dataplane/sysctl"
 	"github.com/tortienet/tortie/internal/dataplane/tunnels"
@@ -19,7 +19,7 @@ import (
 // pod coming and going on a node with 1,000: two incremental Applies, one
 // with the new pod, one without it.
 func BenchmarkPodChurn(b *testing.B) {
-	f := &fakes{routes: routes.NewFake(), tunnels: tunnels.NewFake(), nft: knftables.NewFake(nat.Family, nat.Table),
+	f := &fakes{routes: routes.NewFake(), tunnels: tunnels.NewFake(), nft: knftables.NewFake(nft.Family, nft.Table),
 		sysctl: sysctl.NewFake(map[string]string{"net/ipv4/ip_forward": "1"})}
 	f.tunnels.AddDevice(&tunnels.Device{Name: "eth0", Index: 2, Kind: "veth", Up: true})
 	f.routes.Interfaces["eth0"] = routes.Link{Index: 2, Up: true}

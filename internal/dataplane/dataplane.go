@@ -14,7 +14,7 @@ import (
 
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/dataplane/links"
-	"github.com/tortienet/tortie/internal/dataplane/nat"
+	"github.com/tortienet/tortie/internal/dataplane/nft"
 	"github.com/tortienet/tortie/internal/dataplane/routes"
 	"github.com/tortienet/tortie/internal/dataplane/sysctl"
 	"github.com/tortienet/tortie/internal/dataplane/tunnels"
@@ -47,7 +47,7 @@ type Dataplane struct {
 	sysctl  *sysctl.Reconciler
 	tunnels *tunnels.Reconciler
 	routes  *routes.Reconciler
-	nat     *nat.Reconciler
+	nft     *nft.Owner
 	// started is set by the first Apply or Resync: the first Apply defers
 	// the sysctl checks of the interfaces already there (see apply).
 	started bool
@@ -80,12 +80,12 @@ func New(cfg Config) (*Dataplane, error) {
 		}
 	}
 	if cfg.NFT == nil {
-		nft, err := nat.NewNFTables()
+		t, err := nft.NewNFTables()
 		if err != nil {
 			d.Close()
 			return nil, err
 		}
-		cfg.NFT = nft
+		cfg.NFT = t
 	}
 	d.links = links.NewTable(cfg.Links)
 	index := func(name string) (int, bool) {
@@ -97,7 +97,7 @@ func New(cfg Config) (*Dataplane, error) {
 		WorkloadPrefixes: cfg.WorkloadPrefixes})
 	d.routes = routes.New(routes.Config{Kernel: cfg.Routes, Links: d.links, Log: d.log.With("reconciler", "routes"),
 		WorkloadPrefixes: cfg.WorkloadPrefixes, GracePeriod: cfg.RouteGracePeriod})
-	d.nat = nat.New(nat.Config{NFT: cfg.NFT, Log: d.log.With("reconciler", "nat")})
+	d.nft = nft.New(nft.Config{NFT: cfg.NFT, Log: d.log.With("reconciler", "nft")})
 	return d, nil
 }
 
@@ -128,7 +128,7 @@ func (d *Dataplane) Resync(ctx context.Context, want calc.Desired) (Stats, error
 	d.sysctl.Forget()
 	d.tunnels.Forget()
 	d.routes.Forget()
-	d.nat.Forget()
+	d.nft.Forget()
 	d.started = true // nothing deferred: check everything now
 	return d.apply(ctx, want)
 }
@@ -185,7 +185,7 @@ func (d *Dataplane) apply(ctx context.Context, want calc.Desired) (Stats, error)
 	}
 	fail("routes", err)
 
-	ar, err := d.nat.Apply(ctx, want.NAT)
+	ar, err := d.nft.Apply(ctx, nft.Wanted{NAT: want.NAT})
 	st.NATPools = ar.MasqPools
 	if ar.Rebuilt {
 		st.Changes++

@@ -13,7 +13,7 @@ import (
 
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/conventions"
-	"github.com/tortienet/tortie/internal/dataplane/nat"
+	"github.com/tortienet/tortie/internal/dataplane/nft"
 	"github.com/tortienet/tortie/internal/dataplane/routes"
 	"github.com/tortienet/tortie/internal/dataplane/sysctl"
 	"github.com/tortienet/tortie/internal/dataplane/tunnels"
@@ -59,7 +59,7 @@ type fakes struct {
 
 func newFaked(t *testing.T) (*Dataplane, *fakes) {
 	t.Helper()
-	f := &fakes{routes: routes.NewFake(), tunnels: tunnels.NewFake(), nft: knftables.NewFake(nat.Family, nat.Table),
+	f := &fakes{routes: routes.NewFake(), tunnels: tunnels.NewFake(), nft: knftables.NewFake(nft.Family, nft.Table),
 		sysctl: sysctl.NewFake(map[string]string{"net/ipv4/ip_forward": "0"})}
 	f.tunnels.AddDevice(&tunnels.Device{Name: "eth0", Index: 2, Kind: "veth", Up: true})
 	f.tunnels.AddDevice(&tunnels.Device{Name: "cali0000000001", Index: 10, Kind: "veth", Up: true})

@@ -1,4 +1,4 @@
-package nat
+package nft
 
 import (
 	"strings"
@@ -14,7 +14,7 @@ func TestNFTables(t *testing.T) {
 	n.AllPools = append(n.AllPools, prefixes("10.250.0.1/32")...)
 
 	var nft *counting
-	apply := func(r **Reconciler) (Result, error) {
+	apply := func(r **Owner) (Result, error) {
 		var res Result
 		err := ns.Do(func() error {
 			if *r == nil {
@@ -26,13 +26,13 @@ func TestNFTables(t *testing.T) {
 				*r = New(Config{NFT: nft})
 			}
 			var err error
-			res, err = (*r).Apply(ctx, n)
+			res, err = (*r).Apply(ctx, Wanted{NAT: n})
 			return err
 		})
 		return res, err
 	}
 
-	var r *Reconciler
+	var r *Owner
 	if res, err := apply(&r); err != nil || !res.Rebuilt {
 		t.Fatalf("first apply: %+v %v", res, err)
 	}
@@ -54,7 +54,7 @@ func TestNFTables(t *testing.T) {
 	}
 
 	// A restart (new reconciler, same kernel) reads the table and writes nothing.
-	var r2 *Reconciler
+	var r2 *Owner
 	if res, err := apply(&r2); err != nil || res.Rebuilt || nft.runs != 0 {
 		t.Fatalf("restart: %+v %v, %d runs", res, err, nft.runs)
 	}

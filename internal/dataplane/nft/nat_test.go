@@ -1,4 +1,4 @@
-package nat
+package nft
 
 import (
 	"context"
@@ -53,7 +53,7 @@ func TestApplyBuildsTable(t *testing.T) {
 	fake := knftables.NewFake(Family, Table)
 	nft := &counting{Interface: fake}
 	r := New(Config{NFT: nft})
-	res, err := r.Apply(ctx, natWant())
+	res, err := r.Apply(ctx, Wanted{NAT: natWant()})
 	if err != nil || !res.Rebuilt || res.MasqPools != 1 || res.AllPools != 2 {
 		t.Fatalf("apply: %+v %v", res, err)
 	}
@@ -75,11 +75,11 @@ func TestApplyBuildsTable(t *testing.T) {
 	}
 
 	nft.runs, nft.reads = 0, 0
-	if res, err := r.Apply(ctx, natWant()); err != nil || res.Rebuilt || nft.runs+nft.reads != 0 {
+	if res, err := r.Apply(ctx, Wanted{NAT: natWant()}); err != nil || res.Rebuilt || nft.runs+nft.reads != 0 {
 		t.Fatalf("repeat: %+v %v, %d runs %d reads; want no nft at all", res, err, nft.runs, nft.reads)
 	}
 	// A restart reads the table and finds it right.
-	if res, err := New(Config{NFT: nft}).Apply(ctx, natWant()); err != nil || res.Rebuilt || nft.runs != 0 {
+	if res, err := New(Config{NFT: nft}).Apply(ctx, Wanted{NAT: natWant()}); err != nil || res.Rebuilt || nft.runs != 0 {
 		t.Fatalf("restart: %+v %v, %d runs", res, err, nft.runs)
 	}
 }
@@ -88,7 +88,7 @@ func TestApplyChangesAndDrift(t *testing.T) {
 	fake := knftables.NewFake(Family, Table)
 	nft := &counting{Interface: fake}
 	r := New(Config{NFT: nft})
-	if _, err := r.Apply(ctx, natWant()); err != nil {
+	if _, err := r.Apply(ctx, Wanted{NAT: natWant()}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -96,7 +96,7 @@ func TestApplyChangesAndDrift(t *testing.T) {
 	n := natWant()
 	n.MasqPools = append(n.MasqPools, prefixes("10.246.0.0/16")...)
 	n.AllPools = append(n.AllPools, prefixes("10.246.0.0/16")...)
-	if res, err := r.Apply(ctx, n); err != nil || !res.Rebuilt {
+	if res, err := r.Apply(ctx, Wanted{NAT: n}); err != nil || !res.Rebuilt {
 		t.Fatalf("new pool: %+v %v", res, err)
 	}
 	if fake.Table.Sets[MasqSet].FindElement("10.246.0.0/16") == nil {
@@ -109,18 +109,18 @@ func TestApplyChangesAndDrift(t *testing.T) {
 	if err := fake.Run(ctx, tx); err != nil {
 		t.Fatal(err)
 	}
-	if res, _ := r.Apply(ctx, n); res.Rebuilt {
+	if res, _ := r.Apply(ctx, Wanted{NAT: n}); res.Rebuilt {
 		t.Fatal("rebuilt without a resync: the known state should have been trusted")
 	}
 	r.Forget()
-	if res, err := r.Apply(ctx, n); err != nil || !res.Rebuilt || fake.Table.Sets[AllSet].FindElement("10.245.0.0/16") == nil {
+	if res, err := r.Apply(ctx, Wanted{NAT: n}); err != nil || !res.Rebuilt || fake.Table.Sets[AllSet].FindElement("10.245.0.0/16") == nil {
 		t.Fatalf("resync: %+v %v", res, err)
 	}
 
 	// A table made by another definition (an older tortie) is rebuilt.
-	fake.Table.Chains[Chain].Rules[0].Comment = knftables.PtrTo("tortie natOutgoing 000000000000")
+	fake.Table.Chains[NATChain].Rules[0].Comment = knftables.PtrTo("tortie 000000000000")
 	r.Forget()
-	if res, err := r.Apply(ctx, n); err != nil || !res.Rebuilt {
+	if res, err := r.Apply(ctx, Wanted{NAT: n}); err != nil || !res.Rebuilt {
 		t.Fatalf("old definition: %+v %v", res, err)
 	}
 }
@@ -128,14 +128,14 @@ func TestApplyChangesAndDrift(t *testing.T) {
 func TestEmptyMasqKeepsTable(t *testing.T) {
 	fake := knftables.NewFake(Family, Table)
 	r := New(Config{NFT: fake})
-	if _, err := r.Apply(ctx, calc.NAT{AllPools: prefixes("10.244.0.0/16")}); err != nil {
+	if _, err := r.Apply(ctx, Wanted{NAT: calc.NAT{AllPools: prefixes("10.244.0.0/16")}}); err != nil {
 		t.Fatal(err)
 	}
 	if fake.Table == nil || fake.Table.Sets[MasqSet] == nil || len(fake.Table.Sets[MasqSet].Elements) != 0 {
 		t.Fatalf("table:\n%s", fake.Dump())
 	}
 	r.Forget()
-	if res, err := r.Apply(ctx, calc.NAT{AllPools: prefixes("10.244.0.0/16")}); err != nil || res.Rebuilt {
+	if res, err := r.Apply(ctx, Wanted{NAT: calc.NAT{AllPools: prefixes("10.244.0.0/16")}}); err != nil || res.Rebuilt {
 		t.Fatalf("empty sets compared unequal: %+v %v", res, err)
 	}
 }

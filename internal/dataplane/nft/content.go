@@ -1,0 +1,137 @@
+package nft
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"sigs.k8s.io/knftables"
+)
+
+// Family and Table name tortie's nftables table.
+const (
+	Family = knftables.IPv4Family
+	Table  = "tortie"
+)
+
+// content is what one part, or the whole table, wants: sets with their
+// elements and chains with their rules, under names the part alone uses.
+type content struct {
+	sets   []setDef
+	chains []chainDef
+}
+
+// setDef is a set. Its elements are single keys in canonical form (see
+// canonical), sorted.
+type setDef struct {
+	name, typ string
+	flags     []knftables.SetFlag
+	elements  []string
+}
+
+// chainDef is a chain: a base chain when hook is set, a regular one
+// otherwise.
+type chainDef struct {
+	name     string
+	typ      knftables.BaseChainType
+	hook     knftables.BaseChainHook
+	priority knftables.BaseChainPriority
+	rules    []string
+}
+
+// merge adds o's objects to c; a name used twice is a programming error
+// of the parts, reported rather than resolved.
+func (c *content) merge(o content) error {
+	for _, s := range o.sets {
+		if slices.ContainsFunc(c.sets, func(x setDef) bool { return x.name == s.name }) {
+			return fmt.Errorf("nftables: two parts define set %s", s.name)
+		}
+		c.sets = append(c.sets, s)
+	}
+	for _, ch := range o.chains {
+		if slices.ContainsFunc(c.chains, func(x chainDef) bool { return x.name == ch.name }) {
+			return fmt.Errorf("nftables: two parts define chain %s", ch.name)
+		}
+		c.chains = append(c.chains, ch)
+	}
+	return nil
+}
+
+// definition is everything that shapes the table besides set elements.
+func (c content) definition() string {
+	var b strings.Builder
+	for _, s := range c.sets {
+		fmt.Fprintf(&b, "set %s %s %v; ", s.name, s.typ, s.flags)
+	}
+	for _, ch := range c.chains {
+		fmt.Fprintf(&b, "chain %s %s %s %s; ", ch.name, ch.typ, ch.hook, ch.priority)
+		for _, r := range ch.rules {
+			b.WriteString(r + "; ")
+		}
+	}
+	return b.String()
+}
+
+// ruleComment marks every rule with the digest of the definition.
+func (c content) ruleComment() string {
+	sum := sha256.Sum256([]byte(c.definition()))
+	return "tortie " + hex.EncodeToString(sum[:6])
+}
+
+// rebuild adds to tx the replacement of the whole table by c.
+func (c content) rebuild(tx *knftables.Transaction) {
+	comment := knftables.PtrTo("tortie-node")
+	tx.Add(&knftables.Table{Comment: comment})
+	tx.Delete(&knftables.Table{})
+	tx.Add(&knftables.Table{Comment: comment})
+	for _, s := range c.sets {
+		tx.Add(&knftables.Set{Name: s.name, Type: s.typ, Flags: s.flags})
+	}
+	rc := knftables.PtrTo(c.ruleComment())
+	for _, ch := range c.chains {
+		chain := &knftables.Chain{Name: ch.name}
+		if ch.hook != "" {
+			chain.Type, chain.Hook, chain.Priority = &ch.typ, &ch.hook, &ch.priority
+		}
+		tx.Add(chain)
+		for _, r := range ch.rules {
+			tx.Add(&knftables.Rule{Chain: ch.name, Rule: r, Comment: rc})
+		}
+	}
+	for _, s := range c.sets {
+		for _, e := range s.elements {
+			tx.Add(&knftables.Element{Set: s.name, Key: []string{e}})
+		}
+	}
+}
+
+// canonical returns an element of a set of type typ in the form parts
+// give it, from the form nft prints it in; ok is false for an element
+// tortie would not have written.
+func canonical(typ, key string) (string, bool) {
+	if typ != "ipv4_addr" {
+		return key, true
+	}
+	p, ok := parseKey(key)
+	if !ok {
+		return "", false
+	}
+	return p.String(), true
+}
+
+// parseKey reads an address element as nft prints it: a prefix, or a bare
+// address for a /32.
+func parseKey(k string) (netip.Prefix, bool) {
+	if strings.Contains(k, "/") {
+		p, err := netip.ParsePrefix(k)
+		return p, err == nil
+	}
+	a, err := netip.ParseAddr(k)
+	if err != nil || !a.Is4() {
+		return netip.Prefix{}, false
+	}
+	return netip.PrefixFrom(a, 32), true
+}

@@ -1,0 +1,126 @@
+package nft
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"sigs.k8s.io/knftables"
+
+	"github.com/tortienet/tortie/internal/calc"
+)
+
+// NewNFTables returns the real nftables access for tortie's table. It runs
+// nft, so it fails when nft is missing or not permitted. nft runs in the
+// network namespace of the thread that calls Apply.
+func NewNFTables() (knftables.Interface, error) {
+	nft, err := knftables.New(Family, Table)
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	return nft, nil
+}
+
+// Config configures an Owner.
+type Config struct {
+	// NFT accesses tortie's table (required): NewNFTables, or
+	// knftables.NewFake(Family, Table) in tests.
+	NFT knftables.Interface
+	// Log receives a line per rebuild (nil: discard).
+	Log *slog.Logger
+}
+
+// Wanted is every part of the desired state that lives in nftables.
+type Wanted struct {
+	NAT calc.NAT
+}
+
+// Owner keeps tortie's table as wanted. It is the only writer of the
+// table. It is not safe for concurrent use.
+type Owner struct {
+	nft knftables.Interface
+	log *slog.Logger
+	// known is the definition and elements the table was last seen or made
+	// to hold; Apply with the same input then does no I/O until Forget.
+	known *content
+}
+
+// New returns an Owner; cfg.NFT is required.
+func New(cfg Config) *Owner {
+	o := &Owner{nft: cfg.NFT, log: cfg.Log}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Result says what Apply did.
+type Result struct {
+	// Rebuilt is true when the table was written.
+	Rebuilt bool
+	// MasqPools and AllPools are the sizes of the natOutgoing sets.
+	MasqPools, AllPools int
+}
+
+// Forget drops what the Owner knows of the table, so the next Apply reads
+// it back from the kernel (the periodic resync, to repair drift).
+func (o *Owner) Forget() { o.known = nil }
+
+// render merges every part into the table's content.
+func render(w Wanted) (content, error) {
+	var c content
+	for _, part := range []content{natPart(w.NAT)} {
+		if err := c.merge(part); err != nil {
+			return content{}, err
+		}
+	}
+	for i := range c.sets {
+		slices.Sort(c.sets[i].elements)
+	}
+	return c, nil
+}
+
+// Apply makes tortie's table hold w. The table is read and compared first,
+// unless the previous Apply with the same w left it right; it is written, as
+// one transaction, only when it differs.
+func (o *Owner) Apply(ctx context.Context, w Wanted) (Result, error) {
+	want, err := render(w)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{MasqPools: len(want.sets[0].elements), AllPools: len(want.sets[1].elements)}
+	if o.known != nil && equal(*o.known, want) {
+		return res, nil
+	}
+	o.known = nil
+	same, err := o.matches(ctx, want)
+	if err != nil {
+		return res, err
+	}
+	if !same {
+		tx := o.nft.NewTransaction()
+		want.rebuild(tx)
+		if err := o.nft.Run(ctx, tx); err != nil {
+			return res, fmt.Errorf("write nftables table %s %s: %w", Family, Table, err)
+		}
+		res.Rebuilt = true
+		o.log.Info("nftables table written", "sets", len(want.sets), "chains", len(want.chains),
+			"masqPools", fmt.Sprint(want.sets[0].elements), "allPools", fmt.Sprint(want.sets[1].elements))
+	}
+	o.known = &want
+	return res, nil
+}
+
+// equal compares two renderings, definition and elements.
+func equal(a, b content) bool {
+	if a.definition() != b.definition() || len(a.sets) != len(b.sets) {
+		return false
+	}
+	for i := range a.sets {
+		if !slices.Equal(a.sets[i].elements, b.sets[i].elements) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,89 @@
+package nft
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"sigs.k8s.io/knftables"
+)
+
+// matches reports whether the table holds exactly want: no chain or set
+// besides want's, every rule marked with want's definition digest, and
+// every set's elements.
+func (o *Owner) matches(ctx context.Context, want content) (bool, error) {
+	for _, kind := range []string{"chains", "sets"} {
+		names, err := o.nft.List(ctx, kind)
+		if knftables.IsNotFound(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("list nftables %s of table %s: %w", kind, Table, err)
+		}
+		if len(names) != map[string]int{"chains": len(want.chains), "sets": len(want.sets)}[kind] {
+			return false, nil
+		}
+	}
+	comment := want.ruleComment()
+	for _, ch := range want.chains {
+		ok, err := o.chainMatches(ctx, ch, comment)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	for _, s := range want.sets {
+		got, ok, err := o.elements(ctx, s)
+		if err != nil || !ok {
+			return false, err
+		}
+		if !slices.Equal(got, s.elements) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func (o *Owner) chainMatches(ctx context.Context, ch chainDef, comment string) (bool, error) {
+	rules, err := o.nft.ListRules(ctx, ch.name)
+	if knftables.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read nftables chain %s: %w", ch.name, err)
+	}
+	if len(rules) != len(ch.rules) {
+		return false, nil
+	}
+	for _, r := range rules {
+		if r.Comment == nil || *r.Comment != comment {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// elements reads a set's elements in canonical form, sorted; ok is false
+// when the set is missing or holds something tortie would not have
+// written.
+func (o *Owner) elements(ctx context.Context, s setDef) ([]string, bool, error) {
+	es, err := o.nft.ListElements(ctx, "set", s.name)
+	if knftables.IsNotFound(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read nftables set %s: %w", s.name, err)
+	}
+	out := make([]string, 0, len(es))
+	for _, e := range es {
+		if len(e.Key) != 1 {
+			return nil, false, nil
+		}
+		k, ok := canonical(s.typ, e.Key[0])
+		if !ok {
+			return nil, false, nil
+		}
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out, true, nil
+}
