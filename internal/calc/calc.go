@@ -104,10 +104,12 @@ func nodeAddress(n *v3.Node) (netip.Prefix, bool) {
 	return p, true
 }
 
-// usesIPIP and usesVXLAN: does any pool (any family) use the encapsulation?
+// uses: does any pool (any family, enabled or not, selecting this node or
+// not) use the encapsulation? Any such pool may have blocks on other nodes
+// that this node routes to through the device (see TunnelAddressPools).
 func (b *builder) uses(get func(v3.IPPoolSpec) v3.EncapMode) bool {
 	for _, p := range b.pools {
-		if m := get(p.Spec); m == v3.EncapAlways || m == v3.EncapCrossSubnet {
+		if encapsulates(get(p.Spec)) {
 			return true
 		}
 	}
@@ -293,11 +295,10 @@ func (b *builder) routeTo(dst netip.Prefix, peerName string) {
 
 // encapFor applies a pool's modes to a peer in the same subnet or not.
 func encapFor(s v3.IPPoolSpec, sameSubnet bool) encap {
-	on := func(m v3.EncapMode) bool { return m == v3.EncapAlways || (m == v3.EncapCrossSubnet && !sameSubnet) }
 	switch {
-	case on(s.VXLANMode):
+	case encapsulatesTo(s.VXLANMode, sameSubnet):
 		return encapVXLAN
-	case on(s.IPIPMode):
+	case encapsulatesTo(s.IPIPMode, sameSubnet):
 		return encapIPIP
 	}
 	return encapNone

@@ -7,28 +7,7 @@ import (
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/ipam"
-	"github.com/tortienet/tortie/internal/selector"
 )
-
-// tunnelPools lists the enabled IPv4 pools that select the node, allow
-// Tunnel use and use the encapsulation, as allocate-tunnel-addrs decides.
-func tunnelPools(in calc.Input, self *v3.Node, mode func(v3.IPPoolSpec) v3.EncapMode) []netip.Prefix {
-	var out []netip.Prefix
-	for _, p := range in.Pools {
-		c, err := netip.ParsePrefix(p.Spec.CIDR)
-		if err != nil || !c.Addr().Is4() || p.Spec.Disabled || !p.Spec.HasAllowedUse(v3.AllowedUseTunnel) {
-			continue
-		}
-		if m := mode(p.Spec); m != v3.EncapAlways && m != v3.EncapCrossSubnet {
-			continue
-		}
-		if sel, err := selector.Parse(p.Spec.NodeSelector); err != nil || !sel.Evaluate(self.Labels) {
-			continue
-		}
-		out = append(out, c)
-	}
-	return out
-}
 
 // tunnelField points at the Node field holding a tunnel type's address.
 func tunnelField(n *v3.Node, typ string) *string {
@@ -39,25 +18,6 @@ func tunnelField(n *v3.Node, typ string) *string {
 		n.Spec.BGP = &v3.NodeBGPSpec{}
 	}
 	return &n.Spec.BGP.IPv4IPIPTunnelAddr
-}
-
-// tunnelWork says whether the node's tunnel address of a type needs IPAM:
-// it has none but should, has one but should not, or has one outside the
-// pools that need it.
-func tunnelWork(current string, pools []netip.Prefix) bool {
-	a, err := netip.ParseAddr(current)
-	if len(pools) == 0 {
-		return current != ""
-	}
-	if err != nil {
-		return true
-	}
-	for _, p := range pools {
-		if p.Contains(a) {
-			return false
-		}
-	}
-	return true
 }
 
 // ensureTunnelAddresses allocates, moves or releases the node's IPIP and
@@ -72,12 +32,13 @@ func (a *Agent) ensureTunnelAddresses(ctx context.Context, in calc.Input) error 
 	if self == nil {
 		return nil
 	}
+	want := calc.TunnelAddressPools(in)
 	types := []struct {
-		typ  string
-		mode func(v3.IPPoolSpec) v3.EncapMode
+		typ   string
+		pools []netip.Prefix
 	}{
-		{ipam.TypeIPIPTunnel, func(s v3.IPPoolSpec) v3.EncapMode { return s.IPIPMode }},
-		{ipam.TypeVXLANTunnel, func(s v3.IPPoolSpec) v3.EncapMode { return s.VXLANMode }},
+		{ipam.TypeIPIPTunnel, want.IPIP},
+		{ipam.TypeVXLANTunnel, want.VXLAN},
 	}
 	for _, t := range types {
 		probe := *self
@@ -85,8 +46,8 @@ func (a *Agent) ensureTunnelAddresses(ctx context.Context, in calc.Input) error 
 			bgp := *self.Spec.BGP
 			probe.Spec.BGP = &bgp
 		}
-		pools := tunnelPools(in, self, t.mode)
-		if !tunnelWork(*tunnelField(&probe, t.typ), pools) {
+		pools := t.pools
+		if calc.TunnelAddressOK(*tunnelField(&probe, t.typ), pools) {
 			continue
 		}
 		value := ""
