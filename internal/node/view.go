@@ -2,30 +2,24 @@ package node
 
 import (
 	"encoding/json"
-	"net/netip"
 	"sort"
-	"strings"
 	"sync"
 
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/datastore"
-	"github.com/tortienet/tortie/internal/ipam"
 )
 
 // view is the agent's decoded copy of the datastore, fed by a list-watch
 // on /calico/. Objects are decoded once, when they change, so building a
-// calc.Input costs a walk over maps.
+// calc.Input costs a walk over maps. What it decodes is the table in
+// kinds.go; every other key is ignored.
 type view struct {
 	mu      sync.Mutex
 	synced  bool
 	rev     int64
-	nodes   map[string]*v3.Node
-	pools   map[string]*v3.IPPool
-	weps    map[string]*v3.WorkloadEndpoint
-	felix   map[string]*v3.FelixConfiguration
-	blocks  map[string]calc.Block
-	changed chan struct{} // signalled (without blocking) on every change
+	objs    [numKinds]map[string]any // by kind, then by key
+	changed chan struct{}            // signalled (without blocking) on every change
 	onEvent func(key string)
 	down    error // why the watch is interrupted; nil once resynced
 }
@@ -53,11 +47,9 @@ func newView() *view {
 }
 
 func (v *view) reset() {
-	v.nodes = map[string]*v3.Node{}
-	v.pools = map[string]*v3.IPPool{}
-	v.weps = map[string]*v3.WorkloadEndpoint{}
-	v.felix = map[string]*v3.FelixConfiguration{}
-	v.blocks = map[string]calc.Block{}
+	for i := range v.objs {
+		v.objs[i] = map[string]any{}
+	}
 }
 
 // OnSync implements datastore.Handler: the whole state, replacing the old.
@@ -97,82 +89,38 @@ func (v *view) signal() {
 	}
 }
 
-var (
-	nodesPrefix = datastore.ResourceListPrefix("nodes", "")
-	poolsPrefix = datastore.ResourceListPrefix("ippools", "")
-	wepsPrefix  = datastore.ResourceListPrefix("workloadendpoints", "")
-	felixPrefix = datastore.ResourceListPrefix("felixconfigurations", "")
-	blockPrefix = ipam.BlockPrefix("ipv4")
-)
-
-// put decodes what the agent uses; everything else is ignored. A value it
-// cannot decode is dropped (and so treated as absent).
+// put decodes a value of a kind the agent uses; everything else is
+// ignored. A value it cannot decode is dropped (and so treated as absent).
 func (v *view) put(key string, value []byte) {
-	switch {
-	case strings.HasPrefix(key, nodesPrefix):
-		decodeInto(v.nodes, key, value)
-	case strings.HasPrefix(key, poolsPrefix):
-		decodeInto(v.pools, key, value)
-	case strings.HasPrefix(key, wepsPrefix):
-		decodeInto(v.weps, key, value)
-	case strings.HasPrefix(key, felixPrefix):
-		decodeInto(v.felix, key, value)
-	case strings.HasPrefix(key, blockPrefix):
-		var b struct {
-			CIDR     string  `json:"cidr"`
-			Affinity *string `json:"affinity"`
-		}
-		p, err := netip.ParsePrefix(b.CIDR)
-		if json.Unmarshal(value, &b) == nil {
-			p, err = netip.ParsePrefix(b.CIDR)
-		}
-		if err != nil {
-			delete(v.blocks, key)
-			return
-		}
-		host := ""
-		if b.Affinity != nil {
-			host, _ = strings.CutPrefix(*b.Affinity, "host:")
-		}
-		v.blocks[key] = calc.Block{CIDR: p.Masked(), Host: host}
-	}
-}
-
-func decodeInto[T any](m map[string]*T, key string, value []byte) {
-	obj := new(T)
-	if err := json.Unmarshal(value, obj); err != nil {
-		delete(m, key)
+	k, ok := kindOf(key)
+	if !ok {
 		return
 	}
-	m[key] = obj
+	if obj, ok := kinds[k].decode(value); ok {
+		v.objs[k][key] = obj
+	} else {
+		delete(v.objs[k], key)
+	}
 }
 
 func (v *view) del(key string) {
-	delete(v.nodes, key)
-	delete(v.pools, key)
-	delete(v.weps, key)
-	delete(v.felix, key)
-	delete(v.blocks, key)
+	if k, ok := kindOf(key); ok {
+		delete(v.objs[k], key)
+	}
 }
 
 // input builds the calculation's input, in a stable order.
 func (v *view) input(node string) (calc.Input, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	in := calc.Input{Node: node}
-	for _, k := range sortedKeys(v.nodes) {
-		in.Nodes = append(in.Nodes, v.nodes[k])
+	in := calc.Input{
+		Node:      node,
+		Nodes:     values[*v3.Node](v, kindNodes),
+		Pools:     values[*v3.IPPool](v, kindPools),
+		Endpoints: values[*v3.WorkloadEndpoint](v, kindEndpoints),
+		Blocks:    values[calc.Block](v, kindBlocks),
+		Felix:     v.felixFor(node),
 	}
-	for _, k := range sortedKeys(v.pools) {
-		in.Pools = append(in.Pools, v.pools[k])
-	}
-	for _, k := range sortedKeys(v.weps) {
-		in.Endpoints = append(in.Endpoints, v.weps[k])
-	}
-	for _, k := range sortedKeys(v.blocks) {
-		in.Blocks = append(in.Blocks, v.blocks[k])
-	}
-	in.Felix = v.felixFor(node)
 	return in, v.synced
 }
 
@@ -181,7 +129,7 @@ func (v *view) input(node string) (calc.Input, bool) {
 func (v *view) felixFor(node string) *v3.FelixConfigurationSpec {
 	var spec v3.FelixConfigurationSpec
 	for _, name := range []string{"default", "node." + node} {
-		if fc, ok := v.felix[felixPrefix+name]; ok {
+		if fc, ok := v.objs[kindFelix][kinds[kindFelix].prefix+name].(*v3.FelixConfiguration); ok {
 			b, _ := json.Marshal(fc.Spec)
 			_ = json.Unmarshal(b, &spec)
 		}
@@ -189,11 +137,17 @@ func (v *view) felixFor(node string) *v3.FelixConfigurationSpec {
 	return &spec
 }
 
-func sortedKeys[V any](m map[string]V) []string {
+// values lists the objects of kind k in key order (a stable input).
+func values[T any](v *view, k watchedKind) []T {
+	m := v.objs[k]
 	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	for key := range m {
+		keys = append(keys, key)
 	}
 	sort.Strings(keys)
-	return keys
+	out := make([]T, 0, len(keys))
+	for _, key := range keys {
+		out = append(out, m[key].(T))
+	}
+	return out
 }

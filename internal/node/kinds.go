@@ -1,0 +1,83 @@
+package node
+
+import (
+	"encoding/json"
+	"net/netip"
+	"strings"
+
+	v3 "github.com/tortienet/tortie/api/v3"
+	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/datastore"
+	"github.com/tortienet/tortie/internal/ipam"
+)
+
+// watchedKind indexes the kinds the agent's view decodes.
+type watchedKind int
+
+const (
+	kindNodes watchedKind = iota
+	kindPools
+	kindEndpoints
+	kindFelix
+	kindBlocks
+	numKinds
+)
+
+// kindSpec says where a kind's keys live and how a value decodes.
+type kindSpec struct {
+	prefix string
+	decode func(value []byte) (any, bool)
+}
+
+// kinds is what the agent watches: a new kind is one constant above and
+// one line here (and its use in view.input).
+var kinds = [numKinds]kindSpec{
+	kindNodes:     resource[v3.Node]("nodes"),
+	kindPools:     resource[v3.IPPool]("ippools"),
+	kindEndpoints: resource[v3.WorkloadEndpoint]("workloadendpoints"),
+	kindFelix:     resource[v3.FelixConfiguration]("felixconfigurations"),
+	kindBlocks:    {prefix: ipam.BlockPrefix("ipv4"), decode: decodeBlock},
+}
+
+// kindOf finds the kind of a key; ok is false for keys the agent ignores.
+func kindOf(key string) (watchedKind, bool) {
+	for k, spec := range kinds {
+		if strings.HasPrefix(key, spec.prefix) {
+			return watchedKind(k), true
+		}
+	}
+	return 0, false
+}
+
+// resource is a v3 kind stored as its JSON under /calico/resources/v3/...,
+// decoded whole into a *T.
+func resource[T any](plural string) kindSpec {
+	return kindSpec{
+		prefix: datastore.ResourceListPrefix(plural, ""),
+		decode: func(value []byte) (any, bool) {
+			obj := new(T)
+			return obj, json.Unmarshal(value, obj) == nil
+		},
+	}
+}
+
+// decodeBlock keeps what routing needs of an IPAM block: its CIDR and the
+// host it is affine to.
+func decodeBlock(value []byte) (any, bool) {
+	var b struct {
+		CIDR     string  `json:"cidr"`
+		Affinity *string `json:"affinity"`
+	}
+	if json.Unmarshal(value, &b) != nil {
+		return nil, false
+	}
+	p, err := netip.ParsePrefix(b.CIDR)
+	if err != nil {
+		return nil, false
+	}
+	host := ""
+	if b.Affinity != nil {
+		host, _ = strings.CutPrefix(*b.Affinity, "host:")
+	}
+	return calc.Block{CIDR: p.Masked(), Host: host}, true
+}
