@@ -2,13 +2,14 @@ package autodetect
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/tortienet/tortie/internal/nlsafe"
 )
 
 // NetlinkHost reads the kernel over netlink.
@@ -29,39 +30,19 @@ func NewNetlinkHost(h *netlink.Handle) *NetlinkHost {
 	return &NetlinkHost{nl: h, resolver: net.DefaultResolver}
 }
 
-// dumpRetries bounds the retries of a dump the kernel interrupted because
-// the table changed under it.
-const dumpRetries = 5
-
-// retryDump runs a netlink dump again while the kernel reports it
-// interrupted; the last attempt's error is returned.
-func retryDump[T any](dump func() (T, error)) (T, error) {
-	var (
-		v   T
-		err error
-	)
-	for range dumpRetries {
-		v, err = dump()
-		if !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return v, err
-		}
-	}
-	return v, err
-}
-
 // Interfaces implements Host.
 func (h *NetlinkHost) Interfaces() ([]Interface, error) {
-	links, err := retryDump(h.nl.LinkList)
+	links, err := nlsafe.Retry(h.nl.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("netlink link list: %w", err)
 	}
-	addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.nl.AddrList(nil, netlink.FAMILY_ALL) })
+	addrs, err := nlsafe.Retry(func() ([]netlink.Addr, error) { return h.nl.AddrList(nil, netlink.FAMILY_ALL) })
 	if err != nil {
 		return nil, fmt.Errorf("netlink address list: %w", err)
 	}
 	byIndex := make(map[int][]netip.Prefix)
 	for _, a := range addrs {
-		if p, ok := toPrefix(a.IPNet); ok {
+		if p, ok := nlsafe.Prefix(a.IPNet, false); ok {
 			byIndex[a.LinkIndex] = append(byIndex[a.LinkIndex], p)
 		}
 	}
@@ -110,20 +91,4 @@ func (h *NetlinkHost) LookupHost(ctx context.Context, name string, f Family) ([]
 		network = "ip6"
 	}
 	return h.resolver.LookupNetIP(ctx, network, name)
-}
-
-func toPrefix(n *net.IPNet) (netip.Prefix, bool) {
-	if n == nil {
-		return netip.Prefix{}, false
-	}
-	a, ok := netip.AddrFromSlice(n.IP)
-	if !ok {
-		return netip.Prefix{}, false
-	}
-	a = a.Unmap()
-	ones, bits := n.Mask.Size()
-	if bits == 0 || (a.Is4() && ones > 32) {
-		return netip.Prefix{}, false
-	}
-	return netip.PrefixFrom(a, ones), true
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/version"
+
+	"github.com/tortienet/tortie/internal/nlsafe"
 )
 
 // Check verifies the attachment against the result of its ADD
@@ -35,7 +37,7 @@ func (p *Plugin) Check(ctx context.Context, args *skel.CmdArgs) error {
 		}
 	}
 	for _, ip := range prev.IPs {
-		if pfx, ok := fromIPNet(ip.Address); ok {
+		if pfx, ok := nlsafe.Prefix(&ip.Address, false); ok {
 			a.spec.Addrs = append(a.spec.Addrs, netip.PrefixFrom(pfx.Addr(), pfx.Addr().BitLen()))
 		}
 	}

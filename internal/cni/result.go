@@ -1,13 +1,13 @@
 package cni
 
 import (
-	"net"
 	"net/netip"
 
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
 
 	"github.com/tortienet/tortie/internal/cni/veth"
+	"github.com/tortienet/tortie/internal/nlsafe"
 )
 
 // result describes an attachment: the host side (interface 0), the pod
@@ -32,28 +32,15 @@ func result(s *veth.Spec, dns types.DNS) *current.Result {
 		} else {
 			gw, v6 = veth.GatewayV6, true
 		}
-		r.IPs = append(r.IPs, &current.IPConfig{Interface: current.Int(1), Address: *toIPNet(a), Gateway: gw.AsSlice()})
+		r.IPs = append(r.IPs, &current.IPConfig{Interface: current.Int(1), Address: *nlsafe.IPNet(a), Gateway: gw.AsSlice()})
 	}
 	if v4 {
-		r.Routes = append(r.Routes, &types.Route{Dst: *toIPNet(netip.MustParsePrefix("0.0.0.0/0")), GW: veth.GatewayV4.AsSlice()})
+		r.Routes = append(r.Routes, &types.Route{Dst: *nlsafe.IPNet(netip.MustParsePrefix("0.0.0.0/0")), GW: veth.GatewayV4.AsSlice()})
 	}
 	if v6 {
-		r.Routes = append(r.Routes, &types.Route{Dst: *toIPNet(netip.MustParsePrefix("::/0")), GW: veth.GatewayV6.AsSlice()})
+		r.Routes = append(r.Routes, &types.Route{Dst: *nlsafe.IPNet(netip.MustParsePrefix("::/0")), GW: veth.GatewayV6.AsSlice()})
 	}
 	return r
 }
 
-func toIPNet(p netip.Prefix) *net.IPNet {
-	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
-}
-
 // fromIPNet converts a result address to a prefix.
-func fromIPNet(n net.IPNet) (netip.Prefix, bool) {
-	a, ok := netip.AddrFromSlice(n.IP)
-	if !ok {
-		return netip.Prefix{}, false
-	}
-	a = a.Unmap()
-	ones, _ := n.Mask.Size()
-	return netip.PrefixFrom(a, ones), true
-}

@@ -2,12 +2,12 @@ package lab
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/tortienet/tortie/internal/nlsafe"
 	"github.com/tortienet/tortie/internal/ns"
 )
 
@@ -95,11 +95,11 @@ func (w *labWorld) route(netns string, dst, src netip.Addr, iif string) (Route, 
 		return Route{}, fmt.Errorf("no route")
 	}
 	f := fib[0]
-	r.Dst = prefixOf(f.Dst)
+	r.Dst, _ = nlsafe.Prefix(f.Dst, true)
 	r.Type, r.Proto, r.Scope = routeType(f.Type), protoName(f.Protocol), scopeName(f.Scope)
-	r.Gw, r.Dev = addrOf(f.Gw), w.linkName(netns, f.LinkIndex)
+	r.Gw, r.Dev = nlsafe.Addr(f.Gw), w.linkName(netns, f.LinkIndex)
 	if path, err := h.RouteGetWithOptions(dst.AsSlice(), &opts); err == nil && len(path) > 0 {
-		r.Gw, r.Dev = addrOf(path[0].Gw), w.linkName(netns, path[0].LinkIndex)
+		r.Gw, r.Dev = nlsafe.Addr(path[0].Gw), w.linkName(netns, path[0].LinkIndex)
 	}
 	return r, nil
 }
@@ -143,20 +143,6 @@ func (w *labWorld) fdbRemote(netns, dev, mac string) (netip.Addr, bool) {
 		}
 	}
 	return netip.Addr{}, false
-}
-
-func prefixOf(n *net.IPNet) netip.Prefix {
-	if n == nil {
-		return netip.MustParsePrefix("0.0.0.0/0")
-	}
-	a, _ := netip.AddrFromSlice(n.IP.To4())
-	ones, _ := n.Mask.Size()
-	return netip.PrefixFrom(a, ones)
-}
-
-func addrOf(ip net.IP) netip.Addr {
-	a, _ := netip.AddrFromSlice(ip.To4())
-	return a
 }
 
 func routeType(t int) string {

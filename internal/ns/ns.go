@@ -23,6 +23,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/tortienet/tortie/internal/nlsafe"
 )
 
 // RunDir is where `ip netns` keeps its namespaces (bind mounts of nsfs).
@@ -212,11 +214,6 @@ func Sysctl(name, key, value string) error {
 // Retry runs a netlink dump until it is not interrupted by a concurrent
 // change (netlink.ErrDumpInterrupted), at most a few times.
 func Retry(dump func() error) error {
-	var err error
-	for range 5 {
-		if err = dump(); !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return err
-		}
-	}
+	_, err := nlsafe.Retry(func() (struct{}, error) { return struct{}{}, dump() })
 	return err
 }

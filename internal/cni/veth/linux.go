@@ -3,9 +3,12 @@ package veth
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
+
+	"github.com/tortienet/tortie/internal/nlsafe"
 )
 
 // Linux wires interfaces in the running kernel. The calling process must be
@@ -83,7 +86,7 @@ func (Linux) Create(s *Spec) (err error) {
 	pair.PeerHardwareAddr = s.ContainerMAC
 	pair.PeerNamespace = netlink.NsFd(int(podNS.Fd()))
 	if err := netlink.LinkAdd(pair); err != nil {
-		if isExist(err) {
+		if nlsafe.IsExist(err) {
 			return fmt.Errorf("create veth %s (pod side %s in %s): an interface with one of these names already exists: %w", s.HostIfName, s.IfName, s.NetNS, err)
 		}
 		return fmt.Errorf("create veth %s (pod side %s in %s): %w", s.HostIfName, s.IfName, s.NetNS, err)
@@ -145,11 +148,11 @@ func setupContainer(s *Spec) error {
 		return err
 	}
 	for _, a := range s.Addrs {
-		addr := &netlink.Addr{IPNet: ipNet(a)}
+		addr := &netlink.Addr{IPNet: nlsafe.IPNet(a)}
 		if a.Addr().Is6() {
 			addr.Flags = nodad
 		}
-		if err := netlink.AddrAdd(l, addr); err != nil && !isExist(err) {
+		if err := netlink.AddrAdd(l, addr); err != nil && !nlsafe.IsExist(err) {
 			return fmt.Errorf("add address %s to %s: %w", a, s.IfName, err)
 		}
 	}
@@ -163,7 +166,7 @@ func setupContainer(s *Spec) error {
 			return fmt.Errorf("add neighbour %s lladdr %s dev %s: %w", gw, HostMAC, s.IfName, err)
 		}
 		if gw.Is4() {
-			link := &netlink.Route{LinkIndex: idx, Dst: hostNet(gw), Scope: netlink.SCOPE_LINK}
+			link := &netlink.Route{LinkIndex: idx, Dst: nlsafe.IPNet(netip.PrefixFrom(gw, gw.BitLen())), Scope: netlink.SCOPE_LINK}
 			if err := netlink.RouteReplace(link); err != nil {
 				return fmt.Errorf("add route %s dev %s scope link: %w", gw, s.IfName, err)
 			}

@@ -3,7 +3,6 @@ package veth
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/tortienet/tortie/internal/nlsafe"
 )
 
 // The netlink quirks, wrapped once: "not found" as a nil link rather than
@@ -46,7 +47,7 @@ func describe(l netlink.Link) (*Link, error) {
 		if ad.Scope != unix.RT_SCOPE_UNIVERSE {
 			continue // link-local IPv6, host-scope
 		}
-		if p, ok := prefixOf(ad.IPNet); ok {
+		if p, ok := nlsafe.Prefix(ad.IPNet, false); ok {
 			out.Addrs = append(out.Addrs, p)
 		}
 	}
@@ -56,17 +57,8 @@ func describe(l netlink.Link) (*Link, error) {
 // neighList lists a link's neighbour entries of one family, retrying a
 // dump the kernel interrupted.
 func neighList(index, family int) ([]netlink.Neigh, error) {
-	var ns []netlink.Neigh
-	var err error
-	for range 5 {
-		if ns, err = netlink.NeighList(index, family); !errors.Is(err, netlink.ErrDumpInterrupted) {
-			break
-		}
-	}
-	return ns, err
+	return nlsafe.Retry(func() ([]netlink.Neigh, error) { return netlink.NeighList(index, family) })
 }
-
-func isExist(err error) bool { return errors.Is(err, unix.EEXIST) }
 
 // nodad marks an IPv6 address as needing no duplicate address detection.
 const nodad = unix.IFA_F_NODAD
@@ -76,30 +68,6 @@ func family(a netip.Addr) int {
 		return netlink.FAMILY_V4
 	}
 	return netlink.FAMILY_V6
-}
-
-func ipNet(p netip.Prefix) *net.IPNet {
-	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
-}
-
-func hostNet(a netip.Addr) *net.IPNet { return ipNet(netip.PrefixFrom(a, a.BitLen())) }
-
-func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
-	if n == nil {
-		return netip.Prefix{}, false
-	}
-	a, ok := netip.AddrFromSlice(n.IP)
-	if !ok {
-		return netip.Prefix{}, false
-	}
-	a = a.Unmap()
-	ones, _ := n.Mask.Size()
-	return netip.PrefixFrom(a, ones), true
-}
-
-func addrOf(ip net.IP) netip.Addr {
-	a, _ := netip.AddrFromSlice(ip)
-	return a.Unmap()
 }
 
 // writeSysctl sets /proc/sys/<name> in the calling thread's namespace.

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tortienet/tortie/internal/conventions"
+	"github.com/tortienet/tortie/internal/nlsafe"
 )
 
 // setupHostRoutes adds, on the host side, a route and a permanent
@@ -20,7 +21,7 @@ func setupHostRoutes(s *Spec, hostIndex int) error {
 	for _, a := range s.Addrs {
 		r := hostRoute(a.Addr(), hostIndex)
 		if err := netlink.RouteAdd(r); err != nil {
-			if !isExist(err) {
+			if !nlsafe.IsExist(err) {
 				return fmt.Errorf("add route %s dev %s: %w", a, s.HostIfName, err)
 			}
 			if err := takeOwnRoute(r, s.HostIfName); err != nil {
@@ -37,7 +38,7 @@ func setupHostRoutes(s *Spec, hostIndex int) error {
 
 // hostRoute is the node's route to a pod address.
 func hostRoute(a netip.Addr, index int) *netlink.Route {
-	r := &netlink.Route{LinkIndex: index, Dst: hostNet(a), Protocol: conventions.ProtocolCNI, Family: family(a)}
+	r := &netlink.Route{LinkIndex: index, Dst: nlsafe.IPNet(netip.PrefixFrom(a, a.BitLen())), Protocol: conventions.ProtocolCNI, Family: family(a)}
 	if a.Is4() {
 		r.Scope = netlink.SCOPE_LINK
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
+
+	"github.com/tortienet/tortie/internal/nlsafe"
 )
 
 // mismatch is one thing that is not as the spec says.
@@ -84,7 +86,7 @@ func checkLink(l netlink.Link, name string, mac net.HardwareAddr, mtu int) []err
 func checkHostRoutes(s *Spec, index int) []error {
 	var errs []error
 	for _, a := range s.Addrs {
-		rs, err := routesTo(hostNet(a.Addr()))
+		rs, err := routesTo(nlsafe.IPNet(netip.PrefixFrom(a.Addr(), a.Addr().BitLen())))
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -117,15 +119,15 @@ func checkContainer(s *Spec, l netlink.Link) []error {
 			continue
 		}
 		if gw.Is4() && !slices.ContainsFunc(rs, func(r netlink.Route) bool {
-			d, ok := prefixOf(r.Dst)
+			d, ok := nlsafe.Prefix(r.Dst, false)
 			return ok && d == netip.PrefixFrom(gw, 32) && r.Scope == netlink.SCOPE_LINK
 		}) {
 			errs = append(errs, fmt.Errorf("pod has no route %s dev %s scope link", gw, s.IfName))
 		}
 		if !slices.ContainsFunc(rs, func(r netlink.Route) bool {
-			d, ok := prefixOf(r.Dst)
+			d, ok := nlsafe.Prefix(r.Dst, false)
 			isDefault := !ok || d.Bits() == 0
-			return isDefault && addrOf(r.Gw) == gw
+			return isDefault && nlsafe.Addr(r.Gw) == gw
 		}) {
 			errs = append(errs, fmt.Errorf("pod has no route default via %s dev %s", gw, s.IfName))
 		}
@@ -141,7 +143,7 @@ func checkNeigh(index int, ip netip.Addr, mac net.HardwareAddr, ifName string) e
 		return fmt.Errorf("list neighbours of %s: %w", ifName, err)
 	}
 	for _, n := range ns {
-		if addrOf(n.IP) == ip {
+		if nlsafe.Addr(n.IP) == ip {
 			if n.State&netlink.NUD_PERMANENT == 0 || (mac != nil && !bytes.Equal(n.HardwareAddr, mac)) {
 				return &mismatch{what: "neighbour " + ip.String() + " on " + ifName, want: "lladdr " + mac.String() + " PERMANENT", got: "lladdr " + n.HardwareAddr.String() + fmt.Sprintf(" state %#x", n.State)}
 			}

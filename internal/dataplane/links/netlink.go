@@ -5,7 +5,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/tortienet/tortie/internal/dataplane/nlsafe"
+	"github.com/tortienet/tortie/internal/nlsafe"
 )
 
 // Netlink is the real Kernel, through one netlink handle.

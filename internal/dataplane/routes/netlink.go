@@ -7,7 +7,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/tortienet/tortie/internal/dataplane/nlsafe"
+	"github.com/tortienet/tortie/internal/nlsafe"
 )
 
 // Netlink is the real Kernel, through one netlink handle.

@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/tortienet/tortie/internal/nlsafe"
 	"github.com/tortienet/tortie/internal/ns"
 )
 
@@ -120,7 +120,7 @@ func (n *NS) AddVeth(name, peer string, addrs ...string) error {
 		if err != nil {
 			return fmt.Errorf("namespace %s: address %q: %w", n.Name, a, err)
 		}
-		addr := &netlink.Addr{IPNet: ipNet(p)}
+		addr := &netlink.Addr{IPNet: nlsafe.IPNet(p)}
 		if p.Addr().Is6() {
 			addr.Flags = unix.IFA_F_NODAD
 		}
@@ -146,7 +146,7 @@ func (n *NS) AddRoute(dst, gw string) error {
 	if err != nil {
 		return fmt.Errorf("namespace %s: gateway %q: %w", n.Name, gw, err)
 	}
-	if err := n.nl.RouteAdd(&netlink.Route{Dst: ipNet(d), Gw: net.IP(g.AsSlice())}); err != nil {
+	if err := n.nl.RouteAdd(&netlink.Route{Dst: nlsafe.IPNet(d), Gw: nlsafe.IP(g)}); err != nil {
 		return fmt.Errorf("namespace %s: add route %s via %s: %w", n.Name, dst, gw, err)
 	}
 	return nil
@@ -161,8 +161,4 @@ func (n *NS) setUp(name string) error {
 		return fmt.Errorf("namespace %s: set %s up: %w", n.Name, name, err)
 	}
 	return nil
-}
-
-func ipNet(p netip.Prefix) *net.IPNet {
-	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }

@@ -18,12 +18,12 @@ import (
 // dumpAttempts bounds the retries of an interrupted dump. The kernel
 // interrupts a dump when the table changes under it; a few retries always
 // get a consistent one unless something rewrites the table continuously.
-const dumpAttempts = 4
+const dumpAttempts = 5
 
-// Dump runs list, retrying while the kernel reports the dump was
-// interrupted (the result would be inconsistent). what names the dump in the
-// error.
-func Dump[T any](what string, list func() (T, error)) (T, error) {
+// Retry runs list again while the kernel reports the dump was interrupted
+// (the result would be inconsistent); the last attempt's result and error
+// are returned as they are.
+func Retry[T any](list func() (T, error)) (T, error) {
 	var out T
 	var err error
 	for range dumpAttempts {
@@ -32,6 +32,12 @@ func Dump[T any](what string, list func() (T, error)) (T, error) {
 			break
 		}
 	}
+	return out, err
+}
+
+// Dump is Retry with an error that names the dump (what).
+func Dump[T any](what string, list func() (T, error)) (T, error) {
+	out, err := Retry(list)
 	if err != nil {
 		var zero T
 		return zero, fmt.Errorf("list %s: %w", what, err)
