@@ -95,93 +95,135 @@ func (m *IPAM) stamp(attrs map[string]string) map[string]string {
 }
 
 func (m *IPAM) assignFamily(ctx context.Context, snap *snapshot, a AutoAssignArgs, hs *handleState, attrs map[string]string, v6 bool) ([]netip.Prefix, error) {
-	num, requested, fam, ver := a.Num4, a.IPv4Pools, "ipv4", 4
+	f := &familyAssign{m: m, snap: snap, a: a, hs: hs, attrs: attrs, num: a.Num4, fam: "ipv4", ver: 4}
+	requested := a.IPv4Pools
 	if v6 {
-		num, requested, fam, ver = a.Num6, a.IPv6Pools, "ipv6", 6
+		f.num, requested, f.fam, f.ver = a.Num6, a.IPv6Pools, "ipv6", 6
 	}
 	pools, err := selectPools(snap.pools, v6, requested, snap.nodeLabels, a.NamespaceLabels, a.IntendedUse)
 	if err != nil {
 		return nil, err
 	}
 	if len(pools) == 0 {
-		return nil, fmt.Errorf("%w for IPv%d on node %s (use %s)", ErrNoPools, ver, a.Hostname, a.IntendedUse)
+		return nil, fmt.Errorf("%w for IPv%d on node %s (use %s)", ErrNoPools, f.ver, a.Hostname, a.IntendedUse)
 	}
-	var got []netip.Prefix
-	fail := func(err error) ([]netip.Prefix, error) {
-		m.undo(ctx, a.HandleID, got)
+	f.pools = pools
+	if err := f.run(ctx); err != nil {
+		m.undo(ctx, a.HandleID, f.got)
 		return nil, err
 	}
-	take := func(cidr netip.Prefix, expectHost string, cached bool) error {
-		ips, err := m.allocateInBlock(ctx, cidr, num-len(got), hs, attrs, snap.reserved, expectHost, cached)
-		for _, ip := range ips {
-			got = append(got, netip.PrefixFrom(ip, cidr.Bits()))
-		}
+	return f.got, nil
+}
+
+// familyAssign is one family's share of an AutoAssign: it takes addresses
+// from the host's blocks, then new blocks, then other hosts' blocks, until
+// it has num of them.
+type familyAssign struct {
+	m        *IPAM
+	snap     *snapshot
+	a        AutoAssignArgs
+	hs       *handleState
+	attrs    map[string]string
+	num, ver int
+	fam      string
+	pools    []pool
+	affine   []netip.Prefix // the host's blocks, including those claimed here
+	limit    int            // the block cap (0: none)
+	limitHit bool
+	got      []netip.Prefix
+}
+
+// run assigns; on error, what it took is in f.got for the caller to undo.
+func (f *familyAssign) run(ctx context.Context) error {
+	var err error
+	if f.affine, err = f.m.hostBlocks(ctx, f.a.Hostname, f.fam); err != nil {
 		return err
 	}
-
-	// 1. The host's own blocks in the chosen pools.
-	affine, err := m.hostBlocks(ctx, a.Hostname, fam)
-	if err != nil {
-		return fail(err)
+	if err := f.fromAffine(ctx); err != nil {
+		return err
 	}
-	// With a cache, blocks it believes full are skipped without a read;
-	// before claiming a new block they are all read again, in case
-	// addresses were released elsewhere.
+	if err := f.fromNewBlocks(ctx); err != nil {
+		return err
+	}
+	if len(f.got) < f.num && !f.snap.cfg.StrictAffinity {
+		err := f.m.borrow(ctx, f.pools, f.fam, f.a.Hostname, f.snap.reserved, func(cidr netip.Prefix) (bool, error) {
+			err := f.take(ctx, cidr, "", false)
+			return len(f.got) >= f.num, err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(f.got) < f.num {
+		return f.shortError()
+	}
+	return nil
+}
+
+// take allocates what is still wanted from the block cidr.
+func (f *familyAssign) take(ctx context.Context, cidr netip.Prefix, expectHost string, cached bool) error {
+	ips, err := f.m.allocateInBlock(ctx, cidr, f.num-len(f.got), f.hs, f.attrs, f.snap.reserved, expectHost, cached)
+	for _, ip := range ips {
+		f.got = append(f.got, netip.PrefixFrom(ip, cidr.Bits()))
+	}
+	return err
+}
+
+// fromAffine takes from the host's own blocks in the chosen pools. With a
+// cache, blocks it believes full are skipped without a read; before
+// claiming a new block they are all read again, in case addresses were
+// released elsewhere.
+func (f *familyAssign) fromAffine(ctx context.Context) error {
 	for _, cached := range []bool{true, false} {
-		if cached && m.cache == nil {
+		if cached && f.m.cache == nil {
 			continue
 		}
-		for _, cidr := range affine {
-			if !cached && m.cache.fresh(cidr, m.now()) {
+		for _, cidr := range f.affine {
+			if !cached && f.m.cache.fresh(cidr, f.m.now()) {
 				continue // the first pass used a copy young enough to trust
 			}
-			if len(got) < num && inPools(pools, cidr) {
-				if err := take(cidr, a.Hostname, cached); err != nil {
-					return fail(err)
+			if len(f.got) < f.num && inPools(f.pools, cidr) {
+				if err := f.take(ctx, cidr, f.a.Hostname, cached); err != nil {
+					return err
 				}
 			}
 		}
 	}
-	// 2. New blocks, up to the cap.
-	limit := blockCap(snap.cfg, a.MaxBlocksPerHost)
-	var limitHit error
-	for len(got) < num && snap.cfg.AutoAllocateBlocks {
-		if limit > 0 && len(affine) >= limit {
-			limitHit = ErrBlockLimit
-			break
+	return nil
+}
+
+// fromNewBlocks claims new blocks for the host, up to the cap.
+func (f *familyAssign) fromNewBlocks(ctx context.Context) error {
+	f.limit = blockCap(f.snap.cfg, f.a.MaxBlocksPerHost)
+	for len(f.got) < f.num && f.snap.cfg.AutoAllocateBlocks {
+		if f.limit > 0 && len(f.affine) >= f.limit {
+			f.limitHit = true
+			return nil
 		}
-		cidr, err := m.claimBlock(ctx, a.Hostname, pools, snap.reserved)
+		cidr, err := f.m.claimBlock(ctx, f.a.Hostname, f.pools, f.snap.reserved)
 		if errors.Is(err, errNoFreeBlocks) {
-			break
+			return nil
 		}
 		if err != nil {
-			return fail(err)
+			return err
 		}
-		affine = append(affine, cidr)
-		if err := take(cidr, a.Hostname, true); err != nil {
-			return fail(err)
-		}
-	}
-	// 3. Borrowing from other hosts' blocks.
-	if len(got) < num && !snap.cfg.StrictAffinity {
-		if err := m.borrow(ctx, pools, fam, a.Hostname, snap.reserved, func(cidr netip.Prefix) (bool, error) {
-			err := take(cidr, "", false)
-			return len(got) >= num, err
-		}); err != nil {
-			return fail(err)
+		f.affine = append(f.affine, cidr)
+		if err := f.take(ctx, cidr, f.a.Hostname, true); err != nil {
+			return err
 		}
 	}
-	if len(got) < num {
-		short := fmt.Errorf("failed to request %d IPv%d addresses, IPAM allocated only %d: %w (pools %s)", num, ver, len(got), ErrExhausted, poolNames(pools))
-		switch {
-		case limitHit != nil:
-			short = fmt.Errorf("failed to request %d IPv%d addresses: %w (%d)", num, ver, limitHit, limit)
-		case snap.cfg.StrictAffinity:
-			short = fmt.Errorf("failed to request %d IPv%d addresses: %w", num, ver, ErrStrictAffinity)
-		}
-		return fail(short)
+	return nil
+}
+
+// shortError says why fewer than num addresses were found.
+func (f *familyAssign) shortError() error {
+	switch {
+	case f.limitHit:
+		return fmt.Errorf("failed to request %d IPv%d addresses: %w (%d)", f.num, f.ver, ErrBlockLimit, f.limit)
+	case f.snap.cfg.StrictAffinity:
+		return fmt.Errorf("failed to request %d IPv%d addresses: %w", f.num, f.ver, ErrStrictAffinity)
 	}
-	return got, nil
+	return fmt.Errorf("failed to request %d IPv%d addresses, IPAM allocated only %d: %w (pools %s)", f.num, f.ver, len(f.got), ErrExhausted, poolNames(f.pools))
 }
 
 func blockCap(cfg Config, requested int) int {
