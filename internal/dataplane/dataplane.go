@@ -13,11 +13,11 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/dataplane/linklayer"
 	"github.com/tortienet/tortie/internal/dataplane/links"
 	"github.com/tortienet/tortie/internal/dataplane/nft"
 	"github.com/tortienet/tortie/internal/dataplane/routes"
 	"github.com/tortienet/tortie/internal/dataplane/sysctl"
-	"github.com/tortienet/tortie/internal/dataplane/tunnels"
 )
 
 // Config configures a Dataplane. Every kernel access point may be
@@ -30,24 +30,24 @@ type Config struct {
 	// RouteGracePeriod: see routes.Config.GracePeriod.
 	RouteGracePeriod time.Duration
 
-	Links   links.Kernel
-	Routes  routes.Kernel
-	Tunnels tunnels.Kernel
-	NFT     knftables.Interface
-	Sysctl  sysctl.FS
+	Links     links.Kernel
+	Routes    routes.Kernel
+	LinkLayer linklayer.Kernel
+	NFT       knftables.Interface
+	Sysctl    sysctl.FS
 }
 
 // Dataplane applies desired states. Its methods may be called from any
 // goroutine; they run one at a time.
 type Dataplane struct {
-	mu      sync.Mutex
-	log     *slog.Logger
-	handle  *netlink.Handle // owned, closed by Close (nil when injected)
-	links   *links.Table    // shared by tunnels, routes and sysctl
-	sysctl  *sysctl.Reconciler
-	tunnels *tunnels.Reconciler
-	routes  *routes.Reconciler
-	nft     *nft.Owner
+	mu        sync.Mutex
+	log       *slog.Logger
+	handle    *netlink.Handle // owned, closed by Close (nil when injected)
+	links     *links.Table    // shared by linklayer, routes and sysctl
+	sysctl    *sysctl.Reconciler
+	linklayer *linklayer.Reconciler
+	routes    *routes.Reconciler
+	nft       *nft.Owner
 	// started is set by the first Apply or Resync: the first Apply defers
 	// the sysctl checks of the interfaces already there (see apply).
 	started bool
@@ -63,7 +63,7 @@ func New(cfg Config) (*Dataplane, error) {
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Links == nil || cfg.Routes == nil || cfg.Tunnels == nil {
+	if cfg.Links == nil || cfg.Routes == nil || cfg.LinkLayer == nil {
 		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 		if err != nil {
 			return nil, fmt.Errorf("open netlink: %w", err)
@@ -75,8 +75,8 @@ func New(cfg Config) (*Dataplane, error) {
 		if cfg.Routes == nil {
 			cfg.Routes = routes.NewNetlink(h)
 		}
-		if cfg.Tunnels == nil {
-			cfg.Tunnels = tunnels.NewNetlink(h)
+		if cfg.LinkLayer == nil {
+			cfg.LinkLayer = linklayer.NewNetlink(h)
 		}
 	}
 	if cfg.NFT == nil {
@@ -93,7 +93,7 @@ func New(cfg Config) (*Dataplane, error) {
 		return l.Index, ok
 	}
 	d.sysctl = sysctl.New(sysctl.Config{FS: cfg.Sysctl, Index: index, Log: d.log.With("reconciler", "sysctl")})
-	d.tunnels = tunnels.New(tunnels.Config{Kernel: cfg.Tunnels, Links: d.links, Log: d.log.With("reconciler", "tunnels"),
+	d.linklayer = linklayer.New(linklayer.Config{Kernel: cfg.LinkLayer, Links: d.links, Log: d.log.With("reconciler", "linklayer"),
 		WorkloadPrefixes: cfg.WorkloadPrefixes})
 	d.routes = routes.New(routes.Config{Kernel: cfg.Routes, Links: d.links, Log: d.log.With("reconciler", "routes"),
 		WorkloadPrefixes: cfg.WorkloadPrefixes, GracePeriod: cfg.RouteGracePeriod})
@@ -110,13 +110,13 @@ func (d *Dataplane) Close() {
 }
 
 // DetectIPIP returns nil when this kernel can do IP-in-IP, or an error
-// wrapping tunnels.ErrIPIPUnsupported saying why not (the agent passes the
+// wrapping linklayer.ErrIPIPUnsupported saying why not (the agent passes the
 // answer to the calculation as calc.Input.IPIPSupported, and shows the
 // error in its log and status). The answer is remembered.
 func (d *Dataplane) DetectIPIP(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.tunnels.DetectIPIP(ctx)
+	return d.linklayer.DetectIPIP(ctx)
 }
 
 // Resync is Apply after forgetting what is known about the kernel: every
@@ -126,7 +126,7 @@ func (d *Dataplane) Resync(ctx context.Context, want calc.Desired) (Stats, error
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.sysctl.Forget()
-	d.tunnels.Forget()
+	d.linklayer.Forget()
 	d.routes.Forget()
 	d.nft.Forget()
 	d.started = true // nothing deferred: check everything now
@@ -165,16 +165,16 @@ func (d *Dataplane) apply(ctx context.Context, want calc.Desired) (Stats, error)
 	}
 	d.links.Begin()
 
-	dr, err := d.tunnels.ApplyDevices(ctx, want.IPIP, want.VXLAN)
+	dr, err := d.linklayer.ApplyDevices(ctx, want.IPIP, want.VXLAN)
 	st.Devices, st.Changes = dr.Devices, st.Changes+dr.Changes
 	fail("tunnel devices", err)
 	if dr.Changes > 0 {
 		// A recreated or deleted device took its routes with it (the
-		// tunnels reconciler forgets its entries itself).
+		// linklayer reconciler forgets its entries itself).
 		d.routes.Forget()
 	}
 
-	nr, err := d.tunnels.ApplyNeighbors(ctx, want.Neighbors, want.FDB)
+	nr, err := d.linklayer.ApplyNeighbors(ctx, want.Neighbors, want.FDB)
 	st.Neighbors, st.FDB, st.Changes = nr.Neighbors, nr.FDB, st.Changes+nr.Changes
 	fail("neighbours", err)
 

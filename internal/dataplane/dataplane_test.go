@@ -13,10 +13,10 @@ import (
 
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/conventions"
+	"github.com/tortienet/tortie/internal/dataplane/linklayer"
 	"github.com/tortienet/tortie/internal/dataplane/nft"
 	"github.com/tortienet/tortie/internal/dataplane/routes"
 	"github.com/tortienet/tortie/internal/dataplane/sysctl"
-	"github.com/tortienet/tortie/internal/dataplane/tunnels"
 )
 
 var (
@@ -51,25 +51,25 @@ func desired() calc.Desired {
 }
 
 type fakes struct {
-	routes  *routes.Fake
-	tunnels *tunnels.Fake
-	nft     *knftables.Fake
-	sysctl  *sysctl.Fake
+	routes    *routes.Fake
+	linklayer *linklayer.Fake
+	nft       *knftables.Fake
+	sysctl    *sysctl.Fake
 }
 
 func newFaked(t *testing.T) (*Dataplane, *fakes) {
 	t.Helper()
-	f := &fakes{routes: routes.NewFake(), tunnels: tunnels.NewFake(), nft: knftables.NewFake(nft.Family, nft.Table),
+	f := &fakes{routes: routes.NewFake(), linklayer: linklayer.NewFake(), nft: knftables.NewFake(nft.Family, nft.Table),
 		sysctl: sysctl.NewFake(map[string]string{"net/ipv4/ip_forward": "0"})}
-	f.tunnels.AddDevice(&tunnels.Device{Name: "eth0", Index: 2, Kind: "veth", Up: true})
-	f.tunnels.AddDevice(&tunnels.Device{Name: "cali0000000001", Index: 10, Kind: "veth", Up: true})
+	f.linklayer.AddDevice(&linklayer.Device{Name: "eth0", Index: 2, Kind: "veth", Up: true})
+	f.linklayer.AddDevice(&linklayer.Device{Name: "cali0000000001", Index: 10, Kind: "veth", Up: true})
 	// The route fake does not see the tunnel fake's devices: give it the
 	// same interfaces, vxlan.calico included (the tunnel fake gives the
 	// first device it creates index 101).
 	f.routes.Interfaces = map[string]routes.Link{"eth0": {Index: 2, Up: true}, "cali0000000001": {Index: 10, Up: true}, conventions.VXLANDevice: {Index: 101, Up: true}}
 	f.sysctl.AddWiredInterface("cali0000000001")
 	// The tunnel fake's devices are the interfaces the links table sees.
-	d, err := New(Config{Links: f.tunnels, Routes: f.routes, Tunnels: f.tunnels, NFT: f.nft, Sysctl: f.sysctl})
+	d, err := New(Config{Links: f.linklayer, Routes: f.routes, LinkLayer: f.linklayer, NFT: f.nft, Sysctl: f.sysctl})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestApplyThenNothing(t *testing.T) {
 	if st.Routes != 3 || st.Devices != 1 || st.Neighbors != 2 || st.FDB != 1 || st.NATPools != 1 || st.Errors != 0 || st.Changes == 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	f.routes.Writes, f.tunnels.Writes, f.sysctl.Writes = nil, nil, nil
+	f.routes.Writes, f.linklayer.Writes, f.sysctl.Writes = nil, nil, nil
 	for _, step := range []string{"apply", "resync"} {
 		var st Stats
 		var err error
@@ -94,8 +94,8 @@ func TestApplyThenNothing(t *testing.T) {
 		} else {
 			st, err = d.Resync(ctx, desired())
 		}
-		if err != nil || st.Changes != 0 || len(f.routes.Writes)+len(f.tunnels.Writes)+len(f.sysctl.Writes) != 0 {
-			t.Fatalf("%s: %+v %v, writes %v %v %v", step, st, err, f.routes.Writes, f.tunnels.Writes, f.sysctl.Writes)
+		if err != nil || st.Changes != 0 || len(f.routes.Writes)+len(f.linklayer.Writes)+len(f.sysctl.Writes) != 0 {
+			t.Fatalf("%s: %+v %v, writes %v %v %v", step, st, err, f.routes.Writes, f.linklayer.Writes, f.sysctl.Writes)
 		}
 	}
 }
@@ -105,13 +105,13 @@ func TestPartsFailIndependently(t *testing.T) {
 	want := desired()
 	want.IPIP = &calc.IPIPDeviceSpec{MTU: 1480} // no tunl0, no ipip module
 	st, err := d.Apply(ctx, want)
-	if !errors.Is(err, tunnels.ErrIPIPUnsupported) || st.Errors != 1 {
+	if !errors.Is(err, linklayer.ErrIPIPUnsupported) || st.Errors != 1 {
 		t.Fatalf("err %v, stats %+v", err, st)
 	}
 	if st.Routes != 3 || f.nft.Table == nil {
 		t.Fatalf("later parts did not run: %+v", st)
 	}
-	if err := d.DetectIPIP(ctx); !errors.Is(err, tunnels.ErrIPIPUnsupported) {
+	if err := d.DetectIPIP(ctx); !errors.Is(err, linklayer.ErrIPIPUnsupported) {
 		t.Fatalf("DetectIPIP = %v", err)
 	}
 }
@@ -119,7 +119,7 @@ func TestPartsFailIndependently(t *testing.T) {
 // newPod adds a pod's interface to the fakes (sysctls as the kernel makes
 // them) and returns want with its route and neighbour entry.
 func newPod(f *fakes, want calc.Desired) calc.Desired {
-	f.tunnels.AddDevice(&tunnels.Device{Name: "cali0000000002", Index: 11, Kind: "veth", Up: true})
+	f.linklayer.AddDevice(&linklayer.Device{Name: "cali0000000002", Index: 11, Kind: "veth", Up: true})
 	f.routes.Interfaces["cali0000000002"] = routes.Link{Index: 11, Up: true}
 	f.sysctl.AddInterface("cali0000000002")
 	want.Routes = append(slices.Clone(want.Routes), calc.Route{Dst: pfx("10.244.1.6/32"), Dev: "cali0000000002", Workload: true})
@@ -129,7 +129,7 @@ func newPod(f *fakes, want calc.Desired) calc.Desired {
 
 func (f *fakes) reset() {
 	f.routes.Reads, f.routes.Writes = nil, nil
-	f.tunnels.Reads, f.tunnels.Writes = nil, nil
+	f.linklayer.Reads, f.linklayer.Writes = nil, nil
 	f.sysctl.Reads, f.sysctl.Writes = 0, nil
 }
 
@@ -139,13 +139,13 @@ func TestIncrementalApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The first Apply read everything, the interfaces with one dump.
-	if n := strings.Count(strings.Join(f.tunnels.Reads, ","), "links"); n != 1 || !slices.Contains(f.tunnels.Reads, "neighbors") || !slices.Equal(f.routes.Reads, []string{"routes"}) {
-		t.Fatalf("first apply read %v and %v; want one dump of each table", f.tunnels.Reads, f.routes.Reads)
+	if n := strings.Count(strings.Join(f.linklayer.Reads, ","), "links"); n != 1 || !slices.Contains(f.linklayer.Reads, "neighbors") || !slices.Equal(f.routes.Reads, []string{"routes"}) {
+		t.Fatalf("first apply read %v and %v; want one dump of each table", f.linklayer.Reads, f.routes.Reads)
 	}
 	// The next checks the sysctls of the interface there at the start.
 	f.reset()
-	if _, err := d.Apply(ctx, desired()); err != nil || f.sysctl.Reads != 5 || len(f.tunnels.Reads)+len(f.routes.Reads) != 0 {
-		t.Fatalf("second apply: %v, %d sysctl reads, %v %v", err, f.sysctl.Reads, f.tunnels.Reads, f.routes.Reads)
+	if _, err := d.Apply(ctx, desired()); err != nil || f.sysctl.Reads != 5 || len(f.linklayer.Reads)+len(f.routes.Reads) != 0 {
+		t.Fatalf("second apply: %v, %d sysctl reads, %v %v", err, f.sysctl.Reads, f.linklayer.Reads, f.routes.Reads)
 	}
 	f.reset()
 	want := newPod(f, desired())
@@ -156,8 +156,8 @@ func TestIncrementalApply(t *testing.T) {
 	// Exactly: one lookup, one neighbour, one route, the new interface's
 	// five sysctls. No dump.
 	for what, got := range map[string][]string{
-		"tunnel reads":  f.tunnels.Reads,
-		"tunnel writes": f.tunnels.Writes,
+		"tunnel reads":  f.linklayer.Reads,
+		"tunnel writes": f.linklayer.Writes,
 		"route reads":   f.routes.Reads,
 		"route writes":  f.routes.Writes,
 	} {
@@ -180,8 +180,8 @@ func TestIncrementalApply(t *testing.T) {
 	if st, err := d.Apply(ctx, want); err != nil || st.Changes != 0 || st.Routes != 4 {
 		t.Fatalf("repeat: %+v %v", st, err)
 	}
-	if n := len(f.tunnels.Reads) + len(f.tunnels.Writes) + len(f.routes.Reads) + len(f.routes.Writes) + f.sysctl.Reads + len(f.sysctl.Writes); n != 0 {
-		t.Fatalf("repeat made %d kernel calls: %v %v %v %v", n, f.tunnels.Reads, f.tunnels.Writes, f.routes.Reads, f.routes.Writes)
+	if n := len(f.linklayer.Reads) + len(f.linklayer.Writes) + len(f.routes.Reads) + len(f.routes.Writes) + f.sysctl.Reads + len(f.sysctl.Writes); n != 0 {
+		t.Fatalf("repeat made %d kernel calls: %v %v %v %v", n, f.linklayer.Reads, f.linklayer.Writes, f.routes.Reads, f.routes.Writes)
 	}
 
 	// The pod goes: its route and entry are deleted, nothing is read.
@@ -189,8 +189,8 @@ func TestIncrementalApply(t *testing.T) {
 	if st, err := d.Apply(ctx, desired()); err != nil || st.Changes != 1 {
 		t.Fatalf("pod gone: %+v %v", st, err)
 	}
-	if len(f.tunnels.Reads)+len(f.routes.Reads)+f.sysctl.Reads != 0 || !slices.Equal(f.routes.Writes, []string{"delete 10.244.1.6/32 ifindex 11 scope link proto 80"}) {
-		t.Fatalf("pod gone: reads %v %v, route writes %v", f.tunnels.Reads, f.routes.Reads, f.routes.Writes)
+	if len(f.linklayer.Reads)+len(f.routes.Reads)+f.sysctl.Reads != 0 || !slices.Equal(f.routes.Writes, []string{"delete 10.244.1.6/32 ifindex 11 scope link proto 80"}) {
+		t.Fatalf("pod gone: reads %v %v, route writes %v", f.linklayer.Reads, f.routes.Reads, f.routes.Writes)
 	}
 }
 
@@ -212,8 +212,8 @@ func TestFailedWriteReadsNextTime(t *testing.T) {
 	}
 	// The routes were read back, with one dump of the interfaces; the
 	// neighbours, which did not fail, were not.
-	if !slices.Equal(f.routes.Reads, []string{"routes"}) || !slices.Equal(f.tunnels.Reads, []string{"links"}) {
-		t.Fatalf("reads %v %v; want the routes and the interfaces read back", f.routes.Reads, f.tunnels.Reads)
+	if !slices.Equal(f.routes.Reads, []string{"routes"}) || !slices.Equal(f.linklayer.Reads, []string{"links"}) {
+		t.Fatalf("reads %v %v; want the routes and the interfaces read back", f.routes.Reads, f.linklayer.Reads)
 	}
 	if !slices.Equal(f.routes.Writes, []string{"add 10.244.1.6/32 ifindex 11 scope link proto 80"}) {
 		t.Fatalf("route writes %v", f.routes.Writes)
@@ -239,9 +239,9 @@ func TestResyncReadsAllOnce(t *testing.T) {
 	if err != nil || st.Changes != 2 {
 		t.Fatalf("resync: %+v %v, writes %v %v", st, err, f.routes.Writes, f.sysctl.Writes)
 	}
-	if n := strings.Count(strings.Join(f.tunnels.Reads, ","), "links"); n != 1 || !slices.Contains(f.tunnels.Reads, "neighbors") ||
-		!slices.Contains(f.tunnels.Reads, "device vxlan.calico") || !slices.Equal(f.routes.Reads, []string{"routes"}) || f.sysctl.Reads != 1+5 {
-		t.Fatalf("resync read %v, %v, %d sysctls; want everything, the interfaces once", f.tunnels.Reads, f.routes.Reads, f.sysctl.Reads)
+	if n := strings.Count(strings.Join(f.linklayer.Reads, ","), "links"); n != 1 || !slices.Contains(f.linklayer.Reads, "neighbors") ||
+		!slices.Contains(f.linklayer.Reads, "device vxlan.calico") || !slices.Equal(f.routes.Reads, []string{"routes"}) || f.sysctl.Reads != 1+5 {
+		t.Fatalf("resync read %v, %v, %d sysctls; want everything, the interfaces once", f.linklayer.Reads, f.routes.Reads, f.sysctl.Reads)
 	}
 }
 
@@ -257,7 +257,7 @@ func TestSysctlsDeferredAtStart(t *testing.T) {
 	if err != nil || st.SysctlDeferred != 0 || st.Changes != 5 || f.sysctl.Reads != 5 {
 		t.Fatalf("second apply: %+v %v, %d sysctl reads", st, err, f.sysctl.Reads)
 	}
-	if len(f.tunnels.Reads)+len(f.routes.Reads) != 0 {
-		t.Fatalf("second apply read %v %v", f.tunnels.Reads, f.routes.Reads)
+	if len(f.linklayer.Reads)+len(f.routes.Reads) != 0 {
+		t.Fatalf("second apply read %v %v", f.linklayer.Reads, f.routes.Reads)
 	}
 }

@@ -1,10 +1,11 @@
 // Package dataplane applies a node's desired state (calc.Desired) to the
 // Linux kernel. It is a thin facade over one reconciler per subsystem:
 //
-//   - tunnels: tunl0 and vxlan.calico, then their neighbour and FDB entries
-//     (and the workload interfaces' neighbour entries);
+//   - linklayer: tunl0 and vxlan.calico, then their neighbour and FDB
+//     entries, and the workload interfaces' neighbour entries;
 //   - routes: the main table's IPv4 routes (protocol conventions.ProtocolAgent);
-//   - nat: natOutgoing in the nftables table "ip tortie";
+//   - nft: the nftables table "ip tortie", built from its parts
+//     (natOutgoing today);
 //   - sysctl: ip_forward and the workload interfaces' settings.
 //
 // Apply runs them in that order, so a device exists before entries and

@@ -1,4 +1,4 @@
-package tunnels
+package linklayer
 
 import (
 	"errors"

@@ -1,6 +1,7 @@
-// Package tunnels keeps the node's tunnel devices and the static neighbour
-// and forwarding entries they need equal to what the calculation wants
-// (calc.Desired's IPIP, VXLAN, Neighbors and FDB).
+// Package linklayer keeps the node's link layer equal to what the
+// calculation wants (calc.Desired's IPIP, VXLAN, Neighbors and FDB): the
+// tunnel devices, the static neighbour and forwarding entries the tunnels
+// need, and the permanent neighbour entries of the workloads' interfaces.
 //
 // Devices. tunl0 is the kernel's fallback IP-in-IP device: it appears in
 // every namespace once the ipip module is loaded and cannot be created or
@@ -34,4 +35,4 @@
 // (devices), or on the first call, after Forget, after a failed write or a
 // device change (entries); see ApplyNeighbors. Interfaces come from a
 // links.Table shared with the other reconcilers.
-package tunnels
+package linklayer
