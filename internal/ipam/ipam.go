@@ -23,7 +23,6 @@ import (
 	"time"
 
 	v3 "github.com/tortienet/tortie/api/v3"
-	"github.com/tortienet/tortie/internal/client"
 	"github.com/tortienet/tortie/internal/datastore"
 )
 
@@ -34,10 +33,20 @@ const maxRetries = 100
 // another host before it may be taken over (Calico's EmptyBlockMinReclaimAge).
 const DefaultReclaimAge = time.Minute
 
+// Resources is the typed access to v3 resources that IPAM reads (pools,
+// reservations, nodes, endpoints) on top of the Store it writes blocks,
+// affinities and handles to. internal/client's *Client is one; IPAM names
+// only what it calls, so the allocator does not depend on the client.
+type Resources interface {
+	Get(ctx context.Context, kind v3.KindInfo, namespace, name string) (v3.Resource, error)
+	List(ctx context.Context, kind v3.KindInfo, namespace string) ([]v3.Resource, int64, error)
+	Store() datastore.Store
+}
+
 // IPAM allocates addresses. It is safe for concurrent use, from one or
 // many processes.
 type IPAM struct {
-	c          *client.Client
+	c          Resources
 	s          datastore.Store
 	now        func() time.Time
 	log        *slog.Logger
@@ -58,8 +67,8 @@ func WithLogger(l *slog.Logger) Option { return func(m *IPAM) { m.log = l } }
 // it may be reclaimed.
 func WithReclaimAge(d time.Duration) Option { return func(m *IPAM) { m.reclaimAge = d } }
 
-// New returns an IPAM on the client's datastore.
-func New(c *client.Client, opts ...Option) *IPAM {
+// New returns an IPAM on the resources' datastore.
+func New(c Resources, opts ...Option) *IPAM {
 	m := &IPAM{c: c, s: c.Store(), now: time.Now, log: slog.New(slog.DiscardHandler), reclaimAge: DefaultReclaimAge}
 	for _, o := range opts {
 		o(m)
@@ -176,7 +185,7 @@ func (m *IPAM) readSnapshot(ctx context.Context, host string) (*snapshot, error)
 }
 
 // listAs lists a kind and converts the items to their concrete type.
-func listAs[T v3.Resource](ctx context.Context, c *client.Client, kind string) ([]T, error) {
+func listAs[T v3.Resource](ctx context.Context, c Resources, kind string) ([]T, error) {
 	ki, _ := v3.LookupKind(kind)
 	rs, _, err := c.List(ctx, ki, "")
 	if err != nil {
