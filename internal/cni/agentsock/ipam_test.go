@@ -20,17 +20,6 @@ import (
 	"github.com/tortienet/tortie/internal/ipam"
 )
 
-func newClient(t *testing.T, cidr string) *client.Client {
-	t.Helper()
-	c := client.New(datastore.NewMemory())
-	p := &v3.IPPool{ObjectMeta: v3.ObjectMeta{Name: "pool"}}
-	p.Spec.CIDR, p.Spec.BlockSize = cidr, 30
-	if _, err := c.Create(context.Background(), p); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 func req(container string) cniipam.Request {
 	return cniipam.Request{Network: "net", ContainerID: container, Node: "node-1", Args: "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=pod"}
 }
@@ -54,7 +43,11 @@ func serve(t *testing.T, h http.Handler) string {
 // container, CNI errors with their codes, and a release.
 func TestAgentIPAM(t *testing.T) {
 	ctx := context.Background()
-	c := newClient(t, "10.9.0.0/30")
+	c := client.New(datastore.NewMemory())
+	pool := &v3.IPPool{ObjectMeta: v3.ObjectMeta{Name: "pool"}, Spec: v3.IPPoolSpec{CIDR: "10.9.0.0/30", BlockSize: 30}}
+	if _, err := c.Create(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
 	m := ipam.New(c, ipam.WithCache(time.Minute))
 	a := NewIPAMClient(serve(t, IPAMHandler(m)))
 	defer a.Close()
