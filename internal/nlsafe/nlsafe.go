@@ -97,3 +97,12 @@ func IP(a netip.Addr) net.IP {
 	}
 	return a.AsSlice()
 }
+
+// Handle returns h, or when h is nil a handle that opens its sockets, per
+// call, in the network namespace of the calling thread.
+func Handle(h *netlink.Handle) *netlink.Handle {
+	if h == nil {
+		return &netlink.Handle{}
+	}
+	return h
+}

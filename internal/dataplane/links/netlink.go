@@ -13,14 +13,8 @@ type Netlink struct {
 	h *netlink.Handle
 }
 
-// NewNetlink returns a Kernel using h; nil means a handle that opens its
-// sockets, per call, in the namespace of the calling thread.
-func NewNetlink(h *netlink.Handle) *Netlink {
-	if h == nil {
-		h = &netlink.Handle{}
-	}
-	return &Netlink{h: h}
-}
+// NewNetlink returns a Kernel using h (see nlsafe.Handle for nil).
+func NewNetlink(h *netlink.Handle) *Netlink { return &Netlink{h: nlsafe.Handle(h)} }
 
 // Links implements Kernel.
 func (n *Netlink) Links() ([]Link, error) {
