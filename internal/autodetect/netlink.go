@@ -24,10 +24,7 @@ type NetlinkHost struct {
 // or the one a caller locked its thread into. Host names are resolved
 // with the standard resolver.
 func NewNetlinkHost(h *netlink.Handle) *NetlinkHost {
-	if h == nil {
-		h = &netlink.Handle{}
-	}
-	return &NetlinkHost{nl: h, resolver: net.DefaultResolver}
+	return &NetlinkHost{nl: nlsafe.Handle(h), resolver: net.DefaultResolver}
 }
 
 // Interfaces implements Host.
