@@ -1,0 +1,184 @@
+package policy
+
+import (
+	"cmp"
+	"maps"
+	"net/netip"
+	"slices"
+
+	v3 "github.com/tortienet/tortie/api/v3"
+)
+
+// Model is the compiled policy state of a cluster.
+type Model struct {
+	Tiers    []Tier // in evaluation order
+	Policies []*Policy
+	Profiles map[string]*Profile
+	// Entities are every endpoint and network set, by kind and key order.
+	Entities []*Entity
+	byAddr   map[netip.Addr][]*Entity // endpoints by address
+	sets     []*Entity                // network sets
+	// Problems name what could not be compiled (and is left out).
+	Problems []string
+}
+
+// Build compiles in. A policy or profile that does not compile is left
+// out and named in Problems; Build itself never fails.
+func Build(in Input) *Model {
+	m := &Model{Profiles: map[string]*Profile{}, byAddr: map[netip.Addr][]*Entity{}}
+	m.buildTiers(in.Tiers)
+	for _, pr := range in.Profiles {
+		if p, err := compileProfile(pr); err != nil {
+			m.Problems = append(m.Problems, err.Error())
+		} else {
+			m.Profiles[p.Name] = p
+		}
+	}
+	for _, np := range in.NetworkPolicies {
+		m.addPolicy(compileNetworkPolicy(np))
+	}
+	for _, g := range in.GlobalNetworkPolicies {
+		m.addPolicy(compileGlobalPolicy(g))
+	}
+	m.sortPolicies()
+	m.buildEntities(in)
+	return m
+}
+
+func (m *Model) addPolicy(p *Policy, err error) {
+	if err != nil {
+		m.Problems = append(m.Problems, err.Error())
+		return
+	}
+	m.Policies = append(m.Policies, p)
+}
+
+func (m *Model) buildTiers(ts []*v3.Tier) {
+	seen := map[string]bool{}
+	for _, t := range ts {
+		m.Tiers = append(m.Tiers, compileTier(t))
+		seen[t.Name] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(fixedTiers)) {
+		if !seen[name] {
+			m.Tiers = append(m.Tiers, fixedTiers[name])
+		}
+	}
+	slices.SortFunc(m.Tiers, func(a, b Tier) int { return byOrderThenName(a.Order, b.Order, a.Name, b.Name) })
+}
+
+// byOrderThenName orders by ascending order, nil last, then by name.
+func byOrderThenName(ao, bo *float64, an, bn string) int {
+	switch {
+	case ao == nil && bo != nil:
+		return 1
+	case ao != nil && bo == nil:
+		return -1
+	case ao != nil && bo != nil && *ao != *bo:
+		return cmp.Compare(*ao, *bo)
+	}
+	return cmp.Compare(an, bn)
+}
+
+func (m *Model) sortPolicies() {
+	slices.SortFunc(m.Policies, func(a, b *Policy) int { return byOrderThenName(a.Order, b.Order, a.Name, b.Name) })
+}
+
+func (m *Model) buildEntities(in Input) {
+	for _, w := range in.WorkloadEndpoints {
+		m.addEntity(m.workload(w))
+	}
+	for _, h := range in.HostEndpoints {
+		m.addEntity(m.host(h))
+	}
+	for _, s := range in.NetworkSets {
+		labels := maps.Clone(s.Labels)
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[LabelNamespace] = s.Namespace
+		m.addEntity(&Entity{Key: s.Namespace + "/" + s.Name, Kind: NetworkSet, Namespace: s.Namespace, Labels: labels, Nets: nets(s.Spec.Nets)})
+	}
+	for _, s := range in.GlobalNetworkSets {
+		m.addEntity(&Entity{Key: s.Name, Kind: NetworkSet, Labels: orEmpty(s.Labels), Nets: nets(s.Spec.Nets)})
+	}
+}
+
+func (m *Model) addEntity(e *Entity) {
+	m.Entities = append(m.Entities, e)
+	if e.Kind == NetworkSet {
+		m.sets = append(m.sets, e)
+		return
+	}
+	for _, n := range e.Nets {
+		if n.IsSingleIP() {
+			m.byAddr[n.Addr()] = append(m.byAddr[n.Addr()], e)
+		}
+	}
+}
+
+// workload is a WorkloadEndpoint with its effective labels: its own, the
+// namespace, orchestrator and service account labels Calico writes, then
+// its profiles' labelsToApply where it has no label of that name.
+func (m *Model) workload(w *v3.WorkloadEndpoint) *Entity {
+	labels := maps.Clone(orEmpty(w.Labels))
+	setIfAbsent(labels, LabelNamespace, w.Namespace)
+	setIfAbsent(labels, LabelOrchestrator, w.Spec.Orchestrator)
+	setIfAbsent(labels, LabelServiceAccount, w.Spec.ServiceAccountName)
+	m.applyProfileLabels(labels, w.Spec.Profiles)
+	e := &Entity{Key: w.Namespace + "/" + w.Name, Kind: WorkloadEndpoint, Namespace: w.Namespace, Labels: labels,
+		Nets: nets(w.Spec.IPNetworks), Profiles: w.Spec.Profiles, Node: w.Spec.Node, Interface: w.Spec.InterfaceName,
+		ServiceAccount: w.Spec.ServiceAccountName}
+	for _, p := range w.Spec.Ports {
+		if n, ok := p.Protocol.Number(); ok && p.Port > 0 && p.Port < 65536 {
+			e.Ports = append(e.Ports, NamedPort{Name: p.Name, Protocol: uint8(n), Port: uint16(p.Port)})
+		}
+	}
+	return e
+}
+
+func (m *Model) host(h *v3.HostEndpoint) *Entity {
+	labels := maps.Clone(orEmpty(h.Labels))
+	m.applyProfileLabels(labels, h.Spec.Profiles)
+	e := &Entity{Key: h.Name, Kind: HostEndpoint, Labels: labels, Nets: nets(h.Spec.ExpectedIPs),
+		Profiles: h.Spec.Profiles, Node: h.Spec.Node, Interface: h.Spec.InterfaceName}
+	for _, p := range h.Spec.Ports {
+		if n, ok := p.Protocol.Number(); ok && p.Port > 0 && p.Port < 65536 {
+			e.Ports = append(e.Ports, NamedPort{Name: p.Name, Protocol: uint8(n), Port: uint16(p.Port)})
+		}
+	}
+	return e
+}
+
+func (m *Model) applyProfileLabels(labels map[string]string, profiles []string) {
+	for _, name := range profiles {
+		if p := m.Profiles[name]; p != nil {
+			for k, v := range p.Labels {
+				setIfAbsent(labels, k, v)
+			}
+		}
+	}
+}
+
+func setIfAbsent(m map[string]string, k, v string) {
+	if _, ok := m[k]; !ok && v != "" {
+		m[k] = v
+	}
+}
+
+func orEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func nets(ss []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ss {
+		if p, err := ParseNet(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
