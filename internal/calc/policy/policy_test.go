@@ -48,7 +48,7 @@ spec: {node: n1, orchestrator: k8s, pod: %s, endpoint: eth0, interfaceName: cali
 			wep("a", "db", "10.0.0.2", "app: db", "default", ""),
 			wep("b", "client", "10.0.1.1", "app: client", "default", ""),
 		},
-		NetworkSets: []*v3.NetworkSet{obj[v3.NetworkSet](t, `{metadata: {name: office, namespace: a, labels: {kind: office}}, spec: {nets: [192.168.9.0/24]}}`)},
+		NetworkSets:       []*v3.NetworkSet{obj[v3.NetworkSet](t, `{metadata: {name: office, namespace: a, labels: {kind: office}}, spec: {nets: [192.168.9.0/24]}}`)},
 		GlobalNetworkSets: []*v3.GlobalNetworkSet{obj[v3.GlobalNetworkSet](t, `{metadata: {name: dns, labels: {kind: dns}}, spec: {nets: [8.8.8.8]}}`)},
 	}
 }
