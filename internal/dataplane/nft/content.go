@@ -21,14 +21,21 @@ const (
 // elements and chains with their rules, under names the part alone uses.
 type content struct {
 	sets   []setDef
+	maps   []mapDef
 	chains []chainDef
 }
 
-// setDef is a set. Its elements are single keys in canonical form (see
-// canonical), sorted.
+// setDef is a set. Its elements are keys in canonical form (see
+// canonical; the parts of a concatenation joined by " . "), sorted.
 type setDef struct {
 	name, typ string
 	flags     []knftables.SetFlag
+	elements  []string
+}
+
+// mapDef is a map; its elements are "key : value", sorted.
+type mapDef struct {
+	name, typ string
 	elements  []string
 }
 
@@ -51,6 +58,12 @@ func (c *content) merge(o content) error {
 		}
 		c.sets = append(c.sets, s)
 	}
+	for _, m := range o.maps {
+		if slices.ContainsFunc(c.maps, func(x mapDef) bool { return x.name == m.name }) {
+			return fmt.Errorf("nftables: two parts define map %s", m.name)
+		}
+		c.maps = append(c.maps, m)
+	}
 	for _, ch := range o.chains {
 		if slices.ContainsFunc(c.chains, func(x chainDef) bool { return x.name == ch.name }) {
 			return fmt.Errorf("nftables: two parts define chain %s", ch.name)
@@ -65,6 +78,9 @@ func (c content) definition() string {
 	var b strings.Builder
 	for _, s := range c.sets {
 		fmt.Fprintf(&b, "set %s %s %v; ", s.name, s.typ, s.flags)
+	}
+	for _, m := range c.maps {
+		fmt.Fprintf(&b, "map %s %s; ", m.name, m.typ)
 	}
 	for _, ch := range c.chains {
 		fmt.Fprintf(&b, "chain %s %s %s %s; ", ch.name, ch.typ, ch.hook, ch.priority)
@@ -90,20 +106,32 @@ func (c content) rebuild(tx *knftables.Transaction) {
 	for _, s := range c.sets {
 		tx.Add(&knftables.Set{Name: s.name, Type: s.typ, Flags: s.flags})
 	}
+	for _, m := range c.maps {
+		tx.Add(&knftables.Map{Name: m.name, Type: m.typ})
+	}
 	rc := knftables.PtrTo(c.ruleComment())
+	// Every chain first: rules jump to chains defined after them.
 	for _, ch := range c.chains {
 		chain := &knftables.Chain{Name: ch.name}
 		if ch.hook != "" {
 			chain.Type, chain.Hook, chain.Priority = &ch.typ, &ch.hook, &ch.priority
 		}
 		tx.Add(chain)
+	}
+	for _, ch := range c.chains {
 		for _, r := range ch.rules {
 			tx.Add(&knftables.Rule{Chain: ch.name, Rule: r, Comment: rc})
 		}
 	}
 	for _, s := range c.sets {
 		for _, e := range s.elements {
-			tx.Add(&knftables.Element{Set: s.name, Key: []string{e}})
+			tx.Add(&knftables.Element{Set: s.name, Key: strings.Split(e, " . ")})
+		}
+	}
+	for _, m := range c.maps {
+		for _, e := range m.elements {
+			k, v, _ := strings.Cut(e, " : ")
+			tx.Add(&knftables.Element{Map: m.name, Key: strings.Split(k, " . "), Value: []string{v}})
 		}
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"sigs.k8s.io/knftables"
 
 	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/calc/policy"
 )
 
 // NewNFTables returns the real nftables access for tortie's table. It runs
@@ -34,6 +36,8 @@ type Config struct {
 // Wanted is every part of the desired state that lives in nftables.
 type Wanted struct {
 	NAT calc.NAT
+	// Policy is what this node enforces (nil: no policy part at all).
+	Policy *policy.Program
 }
 
 // Owner keeps tortie's table as wanted. It is the only writer of the
@@ -57,8 +61,11 @@ func New(cfg Config) *Owner {
 
 // Result says what Apply did.
 type Result struct {
-	// Rebuilt is true when the table was written.
+	// Rebuilt is true when the table was written (whole, or its
+	// elements).
 	Rebuilt bool
+	// ElementsOnly says the write changed set and map elements only.
+	ElementsOnly bool
 	// MasqPools and AllPools are the sizes of the natOutgoing sets.
 	MasqPools, AllPools int
 }
@@ -70,13 +77,16 @@ func (o *Owner) Forget() { o.known = nil }
 // render merges every part into the table's content.
 func render(w Wanted) (content, error) {
 	var c content
-	for _, part := range []content{natPart(w.NAT)} {
+	for _, part := range []content{natPart(w.NAT), policyPart(w.Policy)} {
 		if err := c.merge(part); err != nil {
 			return content{}, err
 		}
 	}
 	for i := range c.sets {
 		slices.Sort(c.sets[i].elements)
+	}
+	for i := range c.maps {
+		slices.Sort(c.maps[i].elements)
 	}
 	return c, nil
 }
@@ -92,6 +102,16 @@ func (o *Owner) Apply(ctx context.Context, w Wanted) (Result, error) {
 	res := Result{MasqPools: len(want.sets[0].elements), AllPools: len(want.sets[1].elements)}
 	if o.known != nil && equal(*o.known, want) {
 		return res, nil
+	}
+	if o.known != nil && o.known.definition() == want.definition() {
+		// Only elements changed (a pod, a pool, a selector's members):
+		// write just those, still in one transaction.
+		if err := o.applyElements(ctx, *o.known, want); err == nil {
+			res.Rebuilt, res.ElementsOnly = true, true
+			o.known = &want
+			return res, nil
+		}
+		o.log.Warn("nftables element update failed; rebuilding the table", "error", err)
 	}
 	o.known = nil
 	same, err := o.matches(ctx, want)
@@ -114,7 +134,7 @@ func (o *Owner) Apply(ctx context.Context, w Wanted) (Result, error) {
 
 // equal compares two renderings, definition and elements.
 func equal(a, b content) bool {
-	if a.definition() != b.definition() || len(a.sets) != len(b.sets) {
+	if a.definition() != b.definition() || len(a.sets) != len(b.sets) || len(a.maps) != len(b.maps) {
 		return false
 	}
 	for i := range a.sets {
@@ -122,5 +142,60 @@ func equal(a, b content) bool {
 			return false
 		}
 	}
+	for i := range a.maps {
+		if !slices.Equal(a.maps[i].elements, b.maps[i].elements) {
+			return false
+		}
+	}
 	return true
+}
+
+// applyElements writes the element differences between have and want,
+// which share one definition, in one transaction.
+func (o *Owner) applyElements(ctx context.Context, have, want content) error {
+	tx := o.nft.NewTransaction()
+	for i, s := range want.sets {
+		add, del := diff(have.sets[i].elements, s.elements)
+		for _, e := range del {
+			tx.Delete(&knftables.Element{Set: s.name, Key: strings.Split(e, " . ")})
+		}
+		for _, e := range add {
+			tx.Add(&knftables.Element{Set: s.name, Key: strings.Split(e, " . ")})
+		}
+	}
+	for i, m := range want.maps {
+		add, del := diff(have.maps[i].elements, m.elements)
+		for _, e := range del {
+			k, _, _ := strings.Cut(e, " : ")
+			tx.Delete(&knftables.Element{Map: m.name, Key: strings.Split(k, " . ")})
+		}
+		for _, e := range add {
+			k, v, _ := strings.Cut(e, " : ")
+			tx.Add(&knftables.Element{Map: m.name, Key: strings.Split(k, " . "), Value: []string{v}})
+		}
+	}
+	if tx.NumOperations() == 0 {
+		return nil
+	}
+	return o.nft.Run(ctx, tx)
+}
+
+// diff lists what is in want and not in have (add) and the reverse (del);
+// both are sorted.
+func diff(have, want []string) (add, del []string) {
+	i, j := 0, 0
+	for i < len(have) || j < len(want) {
+		switch {
+		case j == len(want) || (i < len(have) && have[i] < want[j]):
+			del = append(del, have[i])
+			i++
+		case i == len(have) || want[j] < have[i]:
+			add = append(add, want[j])
+			j++
+		default:
+			i++
+			j++
+		}
+	}
+	return add, del
 }

@@ -41,3 +41,27 @@ func TestMergeRefusesSharedNames(t *testing.T) {
 		t.Errorf("second NAT part merged: %v", err)
 	}
 }
+
+// A change of elements alone (a new pool, a pod) is written as those
+// elements, not as a new table.
+func TestElementsOnlyChange(t *testing.T) {
+	fake := knftables.NewFake(Family, Table)
+	nft := &counting{Interface: fake}
+	o := New(Config{NFT: nft})
+	if _, err := o.Apply(ctx, Wanted{NAT: natWant()}); err != nil {
+		t.Fatal(err)
+	}
+	n := natWant()
+	n.MasqPools = append(n.MasqPools, prefixes("10.246.0.0/16")...)
+	n.AllPools = prefixes("10.244.0.0/16", "10.246.0.0/16") // 10.245 goes
+	res, err := o.Apply(ctx, Wanted{NAT: n})
+	if err != nil || !res.Rebuilt || !res.ElementsOnly {
+		t.Fatalf("apply: %+v %v", res, err)
+	}
+	if fake.Table.Sets[MasqSet].FindElement("10.246.0.0/16") == nil || fake.Table.Sets[AllSet].FindElement("10.245.0.0/16") != nil {
+		t.Errorf("elements not updated:\n%s", fake.Dump())
+	}
+	if add, del := diff([]string{"a", "c", "d"}, []string{"b", "c", "e"}); strings.Join(add, ",") != "b,e" || strings.Join(del, ",") != "a,d" {
+		t.Errorf("diff: add %v del %v", add, del)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"sigs.k8s.io/knftables"
 )
@@ -12,7 +13,7 @@ import (
 // besides want's, every rule marked with want's definition digest, and
 // every set's elements.
 func (o *Owner) matches(ctx context.Context, want content) (bool, error) {
-	for _, kind := range []string{"chains", "sets"} {
+	for _, kind := range []string{"chains", "sets", "maps"} {
 		names, err := o.nft.List(ctx, kind)
 		if knftables.IsNotFound(err) {
 			return false, nil
@@ -20,7 +21,7 @@ func (o *Owner) matches(ctx context.Context, want content) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("list nftables %s of table %s: %w", kind, Table, err)
 		}
-		if len(names) != map[string]int{"chains": len(want.chains), "sets": len(want.sets)}[kind] {
+		if len(names) != map[string]int{"chains": len(want.chains), "sets": len(want.sets), "maps": len(want.maps)}[kind] {
 			return false, nil
 		}
 	}
@@ -40,7 +41,33 @@ func (o *Owner) matches(ctx context.Context, want content) (bool, error) {
 			return false, nil
 		}
 	}
+	for _, m := range want.maps {
+		got, ok, err := o.mapElements(ctx, m.name)
+		if err != nil || !ok {
+			return false, err
+		}
+		if !slices.Equal(got, m.elements) {
+			return false, nil
+		}
+	}
 	return true, nil
+}
+
+// mapElements reads a map's elements as "key : value", sorted.
+func (o *Owner) mapElements(ctx context.Context, name string) ([]string, bool, error) {
+	es, err := o.nft.ListElements(ctx, "map", name)
+	if knftables.IsNotFound(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read nftables map %s: %w", name, err)
+	}
+	out := make([]string, 0, len(es))
+	for _, e := range es {
+		out = append(out, strings.Join(e.Key, " . ")+" : "+strings.Join(e.Value, " "))
+	}
+	slices.Sort(out)
+	return out, true, nil
 }
 
 func (o *Owner) chainMatches(ctx context.Context, ch chainDef, comment string) (bool, error) {
@@ -75,10 +102,7 @@ func (o *Owner) elements(ctx context.Context, s setDef) ([]string, bool, error) 
 	}
 	out := make([]string, 0, len(es))
 	for _, e := range es {
-		if len(e.Key) != 1 {
-			return nil, false, nil
-		}
-		k, ok := canonical(s.typ, e.Key[0])
+		k, ok := canonical(s.typ, strings.Join(e.Key, " . "))
 		if !ok {
 			return nil, false, nil
 		}

@@ -1,0 +1,197 @@
+package policy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Program is what one node must enforce, in terms a dataplane renders:
+// its endpoints with the chain each direction dispatches to, the chains
+// (tiers of policies, then profiles), the policies' and profiles' rules,
+// and the address sets the rules' selectors and named ports stand for.
+// Endpoints with the same policy in a direction share one chain, so the
+// dataplane holds per endpoint only its dispatch entries.
+type Program struct {
+	Endpoints []ProgramEndpoint
+	// Chains are the endpoint chains by ID.
+	Chains map[string]EndpointChain
+	// Policies and Profiles are the rule lists by ID ("pol-" or "prof-"
+	// and a digest of name and direction).
+	Rules map[string]RuleList
+	// Sets are the address sets of selectors (by EntitySelector.Key
+	// digest) with their members.
+	Sets map[string]AddrSet
+	// NamedPorts are the (address, protocol, port) sets of named ports,
+	// by digest of selector and port name.
+	NamedPorts map[string][]AddrPort
+}
+
+// ProgramEndpoint is a local endpoint: its interface, its addresses (the
+// only sources it may send from) and its chain per direction.
+type ProgramEndpoint struct {
+	Key       string
+	Interface string
+	Addrs     []netip.Prefix
+	// In and Out are chain IDs: ingress (to the endpoint) and egress.
+	In, Out string
+}
+
+// EndpointChain is the evaluation of one direction: tiers in order, then
+// the profiles.
+type EndpointChain struct {
+	Tiers    []ChainTier
+	Profiles []string // rule-list IDs
+}
+
+// ChainTier is one tier in an endpoint chain: its policies' rule-list IDs
+// and what happens when none decided (Deny or Pass).
+type ChainTier struct {
+	Name          string
+	Policies      []string
+	DefaultAction string
+}
+
+// RuleList is a policy's (or profile's) rules in one direction.
+type RuleList struct {
+	Name      string // for comments and logs: policy or profile name and direction
+	Rules     []Rule
+	Direction Direction
+}
+
+// AddrSet is the members of a selector's set.
+type AddrSet struct {
+	Selector string // the EntitySelector's key, for comments
+	Members  []netip.Prefix
+}
+
+// AddrPort is one member of a named-port set.
+type AddrPort struct {
+	Addr     netip.Addr
+	Protocol uint8
+	Port     uint16
+}
+
+// ID makes a short, stable identifier from parts.
+func ID(prefix string, parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return prefix + hex.EncodeToString(sum[:6])
+}
+
+// SetID names the set of an entity selector.
+func SetID(s *EntitySelector) string { return ID("sel-", s.Key) }
+
+// NamedPortID names the set of a named port under a selector (nil: any
+// endpoint).
+func NamedPortID(s *EntitySelector, name string) string {
+	key := ""
+	if s != nil {
+		key = s.Key
+	}
+	return ID("np-", key, name)
+}
+
+// Compile is the Program for the endpoints on node.
+func Compile(m *Model, node string) Program {
+	p := Program{Chains: map[string]EndpointChain{}, Rules: map[string]RuleList{}, Sets: map[string]AddrSet{}, NamedPorts: map[string][]AddrPort{}}
+	for _, e := range m.Entities {
+		if e.Kind == NetworkSet || e.Node != node || e.Interface == "" || e.Interface == "*" {
+			continue
+		}
+		pe := ProgramEndpoint{Key: e.Key, Interface: e.Interface, Addrs: e.Nets}
+		pe.In = p.chainFor(m, e, Ingress)
+		pe.Out = p.chainFor(m, e, Egress)
+		p.Endpoints = append(p.Endpoints, pe)
+	}
+	slices.SortFunc(p.Endpoints, func(a, b ProgramEndpoint) int { return strings.Compare(a.Interface, b.Interface) })
+	return p
+}
+
+// chainFor adds (or finds) the chain of e's policy in direction d.
+func (p *Program) chainFor(m *Model, e *Entity, d Direction) string {
+	var c EndpointChain
+	var key []string
+	for _, tp := range m.For(e, d) {
+		ct := ChainTier{Name: tp.Tier.Name, DefaultAction: string(tp.Tier.DefaultAction)}
+		for _, pol := range tp.Policies {
+			id := p.addRules(m, ID("pol-", pol.Name, d.String()), pol.Name+" "+d.String(), pol.rules(d), d)
+			ct.Policies = append(ct.Policies, id)
+		}
+		c.Tiers = append(c.Tiers, ct)
+		key = append(key, "tier", ct.Name, ct.DefaultAction)
+		key = append(key, ct.Policies...)
+	}
+	for _, name := range e.Profiles {
+		if prof := m.Profiles[name]; prof != nil {
+			id := p.addRules(m, ID("prof-", name, d.String()), name+" "+d.String(), prof.rules(d), d)
+			c.Profiles = append(c.Profiles, id)
+			key = append(key, "profile", id)
+		}
+	}
+	id := ID("ep-", append([]string{d.String()}, key...)...)
+	p.Chains[id] = c
+	return id
+}
+
+// addRules records a rule list and the sets its rules use.
+func (p *Program) addRules(m *Model, id, name string, rules []Rule, d Direction) string {
+	if _, ok := p.Rules[id]; ok {
+		return id
+	}
+	p.Rules[id] = RuleList{Name: name, Rules: rules, Direction: d}
+	for _, r := range rules {
+		for _, s := range []Side{r.Src, r.Dst} {
+			for _, sel := range []*EntitySelector{s.Sel, s.NotSel} {
+				if sel != nil {
+					p.addSet(m, sel)
+				}
+			}
+			for _, pm := range append(slices.Clone(s.Ports), s.NotPorts...) {
+				if pm.Name != "" {
+					p.addNamedPort(m, s.Sel, pm.Name)
+				}
+			}
+		}
+	}
+	return id
+}
+
+func (p *Program) addSet(m *Model, sel *EntitySelector) {
+	id := SetID(sel)
+	if _, ok := p.Sets[id]; ok {
+		return
+	}
+	set := AddrSet{Selector: sel.Key}
+	for _, e := range m.Entities {
+		if sel.Matches(e) {
+			set.Members = append(set.Members, e.Nets...)
+		}
+	}
+	p.Sets[id] = set
+}
+
+func (p *Program) addNamedPort(m *Model, sel *EntitySelector, name string) {
+	id := NamedPortID(sel, name)
+	if _, ok := p.NamedPorts[id]; ok {
+		return
+	}
+	var members []AddrPort
+	for _, e := range m.Entities {
+		if e.Kind == NetworkSet || (sel != nil && !sel.Matches(e)) {
+			continue
+		}
+		for _, np := range e.Ports {
+			if np.Name != name {
+				continue
+			}
+			for _, n := range e.Nets {
+				if n.IsSingleIP() {
+					members = append(members, AddrPort{Addr: n.Addr(), Protocol: np.Protocol, Port: np.Port})
+				}
+			}
+		}
+	}
+	p.NamedPorts[id] = members
+}
