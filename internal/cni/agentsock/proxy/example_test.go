@@ -7,8 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/cni/agentsock/proxy"
+	"github.com/tortienet/tortie/internal/datastore"
 )
 
 // The node agent serves its Store on a socket in its state directory; the

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/cni/agentsock/proxy"
+	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/datastore/storetest"
 )
 
