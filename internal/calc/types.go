@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	v3 "github.com/tortienet/tortie/api/v3"
+	"github.com/tortienet/tortie/internal/calc/policy"
 )
 
 // Defaults for the VXLAN device and encapsulation overheads.
@@ -116,6 +117,9 @@ type Desired struct {
 	NAT       NAT
 	// PodMTU is what the CNI plugin gives veths (the MTU file).
 	PodMTU int
+	// Policy is what this node enforces (nil: no policy programmed at
+	// all). It comes from package policy, beside this calculation.
+	Policy *policy.Program
 	// Problems are conditions that keep part of the state from being
 	// programmed (shown in the log, health and status).
 	Problems []string

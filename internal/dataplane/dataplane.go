@@ -185,7 +185,7 @@ func (d *Dataplane) apply(ctx context.Context, want calc.Desired) (Stats, error)
 	}
 	fail("routes", err)
 
-	ar, err := d.nft.Apply(ctx, nft.Wanted{NAT: want.NAT})
+	ar, err := d.nft.Apply(ctx, nft.Wanted{NAT: want.NAT, Policy: want.Policy})
 	st.NATPools = ar.MasqPools
 	if ar.Rebuilt {
 		st.Changes++

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/calc/policy"
 	"github.com/tortienet/tortie/internal/client"
 	"github.com/tortienet/tortie/internal/conventions"
 	"github.com/tortienet/tortie/internal/dataplane"
@@ -45,10 +46,12 @@ type Agent struct {
 	health *health
 	m      *metrics
 
-	mu        sync.Mutex
-	lastMTU   int
-	problems  []string
-	onApplied func(rev int64) // test and benchmark hook
+	mu       sync.Mutex
+	lastMTU  int
+	problems []string
+	// lastPolicy is the policy program last enforced (see withPolicy).
+	lastPolicy *policy.Program
+	onApplied  func(rev int64) // test and benchmark hook
 }
 
 // New prepares an agent; Run starts it.
@@ -140,6 +143,7 @@ func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 	}
 	start := time.Now()
 	d := calc.Compute(in)
+	a.withPolicy(&d)
 	a.reportProblems(d.Problems)
 	if err := a.writeMTU(d.PodMTU); err != nil {
 		return err

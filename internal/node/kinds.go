@@ -20,6 +20,13 @@ const (
 	kindEndpoints
 	kindFelix
 	kindBlocks
+	kindTiers
+	kindNetworkPolicies
+	kindGlobalNetworkPolicies
+	kindProfiles
+	kindNetworkSets
+	kindGlobalNetworkSets
+	kindHostEndpoints
 	numKinds
 )
 
@@ -37,6 +44,14 @@ var kinds = [numKinds]kindSpec{
 	kindEndpoints: resource[v3.WorkloadEndpoint]("workloadendpoints"),
 	kindFelix:     resource[v3.FelixConfiguration]("felixconfigurations"),
 	kindBlocks:    {prefix: ipam.BlockPrefix("ipv4"), decode: decodeBlock},
+
+	kindTiers:                 resource[v3.Tier]("tiers"),
+	kindNetworkPolicies:       resource[v3.NetworkPolicy]("networkpolicies"),
+	kindGlobalNetworkPolicies: resource[v3.GlobalNetworkPolicy]("globalnetworkpolicies"),
+	kindProfiles:              resource[v3.Profile]("profiles"),
+	kindNetworkSets:           resource[v3.NetworkSet]("networksets"),
+	kindGlobalNetworkSets:     resource[v3.GlobalNetworkSet]("globalnetworksets"),
+	kindHostEndpoints:         resource[v3.HostEndpoint]("hostendpoints"),
 }
 
 // kindOf finds the kind of a key; ok is false for keys the agent ignores.

@@ -7,6 +7,7 @@ import (
 
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/calc/policy"
 	"github.com/tortienet/tortie/internal/datastore"
 )
 
@@ -150,4 +151,21 @@ func values[T any](v *view, k watchedKind) []T {
 		out = append(out, m[key].(T))
 	}
 	return out
+}
+
+// policyInput is the policy model's input from the view, in a stable
+// order.
+func (v *view) policyInput() policy.Input {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return policy.Input{
+		Tiers:                 values[*v3.Tier](v, kindTiers),
+		NetworkPolicies:       values[*v3.NetworkPolicy](v, kindNetworkPolicies),
+		GlobalNetworkPolicies: values[*v3.GlobalNetworkPolicy](v, kindGlobalNetworkPolicies),
+		Profiles:              values[*v3.Profile](v, kindProfiles),
+		NetworkSets:           values[*v3.NetworkSet](v, kindNetworkSets),
+		GlobalNetworkSets:     values[*v3.GlobalNetworkSet](v, kindGlobalNetworkSets),
+		WorkloadEndpoints:     values[*v3.WorkloadEndpoint](v, kindEndpoints),
+		HostEndpoints:         values[*v3.HostEndpoint](v, kindHostEndpoints),
+	}
 }

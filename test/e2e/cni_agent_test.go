@@ -46,12 +46,13 @@ func TestCniThroughNodeAgent(t *testing.T) {
 	if w := e.wep(net, b); w == nil || w.Spec.IPNetworks[0] != resB.IPs[0].Address {
 		t.Errorf("endpoint of pod b with the agent dead: %+v, want address %s", w, resB.IPs[0].Address)
 	}
+	// Pod b's interface has no policy while no agent runs (fail-closed);
+	// the restarted agent programs it, and a reaches b.
+	e.StartAgent(t, agentBin)
 	ipB := strings.Split(resB.IPs[0].Address, "/")[0]
-	if out, err := a.Exec("ping", "-c", "1", "-W", "2", ipB); err != nil {
+	if out, err := a.Exec("ping", "-c", "1", "-w", "10", ipB); err != nil {
 		t.Errorf("ping a -> b: %v\n%s", err, out)
 	}
-
-	e.StartAgent(t, agentBin)
 	e.del(net, a)
 	e.del(net, b)
 	for name, pod := range map[string]*cnitest.NetNS{"a": a, "b": b} {

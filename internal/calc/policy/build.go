@@ -154,12 +154,16 @@ func (m *Model) applyProfileLabels(labels map[string]string, profiles []string) 
 	for _, name := range profiles {
 		if p := m.Profiles[name]; p != nil {
 			for k, v := range p.Labels {
-				setIfAbsent(labels, k, v)
+				if _, ok := labels[k]; !ok {
+					labels[k] = v // an empty value is a label too
+				}
 			}
 		}
 	}
 }
 
+// setIfAbsent sets a Calico label unless the endpoint has it or there is
+// no value to give.
 func setIfAbsent(m map[string]string, k, v string) {
 	if _, ok := m[k]; !ok && v != "" {
 		m[k] = v

@@ -169,3 +169,19 @@ func TestBadPoliciesAreLeftOutAndNamed(t *testing.T) {
 		t.Errorf("a policy that does not compile was kept")
 	}
 }
+
+// Calico's etcd-mode network profile: members carry the network's name as
+// a label with an empty value, and may talk to each other.
+func TestNetworkProfileEmptyLabel(t *testing.T) {
+	in := baseInput(t)
+	in.Profiles = append(in.Profiles, obj[v3.Profile](t, `
+metadata: {name: net1}
+spec: {ingress: [{action: Allow, source: {selector: has(net1)}}], egress: [{action: Allow}], labelsToApply: {net1: ""}}`))
+	for _, w := range in.WorkloadEndpoints {
+		w.Spec.Profiles = []string{"net1"}
+	}
+	run(t, in, []check{
+		{tcp(web, client, 1), true, "egress[/net1/0:Allow] ingress[/net1/0:Allow]"},
+		{tcp(office, client, 1), false, "ingress[//-1:Deny]"},
+	})
+}

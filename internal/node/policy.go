@@ -1,0 +1,23 @@
+package node
+
+import (
+	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/calc/policy"
+)
+
+// withPolicy adds to d the policy this node enforces, computed from the
+// view. A policy or profile that does not compile is reported in d's
+// problems (so in the log and on /readiness, by name); while there is
+// one, the program last enforced stays as it is rather than enforcing
+// the rest without it.
+func (a *Agent) withPolicy(d *calc.Desired) {
+	m := policy.Build(a.view.policyInput())
+	prog := policy.Compile(m, a.cfg.NodeName)
+	d.Problems = append(d.Problems, m.Problems...)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(m.Problems) == 0 || a.lastPolicy == nil {
+		a.lastPolicy = &prog
+	}
+	d.Policy = a.lastPolicy
+}
