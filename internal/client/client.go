@@ -318,3 +318,20 @@ type ResourceError struct {
 
 func (e *ResourceError) Error() string { return fmt.Sprintf("%v: %s", e.Err, e.ID) }
 func (e *ResourceError) Unwrap() error { return e.Err }
+
+// ListKinds lists every resource of the named kinds, in all namespaces.
+func (c *Client) ListKinds(ctx context.Context, kinds ...string) ([]v3.Resource, error) {
+	var out []v3.Resource
+	for _, k := range kinds {
+		ki, ok := v3.LookupKind(k)
+		if !ok {
+			return nil, fmt.Errorf("unknown kind %q", k)
+		}
+		rs, _, err := c.List(ctx, ki, "")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}

@@ -83,6 +83,7 @@ func (l *Lab) Ping(ctx context.Context, expect string) (*Matrix, error) {
 		}
 		m.Pods = append(m.Pods, PingPod{Key: p.Key, Node: p.Node, IP: ip, Netns: p.Netns})
 	}
+	allowed := l.policyAllows(ctx, expect)
 	m.Cells = make([][]Cell, len(m.Pods))
 	type job struct{ i, j int }
 	jobs := make(chan job)
@@ -99,7 +100,7 @@ func (l *Lab) Ping(ctx context.Context, expect string) (*Matrix, error) {
 		for j, to := range m.Pods {
 			c := &m.Cells[i][j]
 			c.Self = i == j
-			c.Expected = expect == ExpectAll || from.Node == to.Node
+			c.Expected = (expect == ExpectAll || from.Node == to.Node) && allowed(from.IP, to.IP)
 			if !c.Self && from.IP != "" && to.IP != "" {
 				jobs <- job{i, j}
 			}

@@ -69,6 +69,9 @@ func (l *Lab) addPod(ctx context.Context, p topo.Pod) error {
 			rec.HostIf = ifc.Name
 		}
 	}
+	if err := l.labelEndpoint(ctx, p, rec.ContainerID); err != nil {
+		return err
+	}
 	l.log.Info("pod added", "pod", p.Key(), "node", p.Node, "ips", rec.IPs, "hostIf", rec.HostIf, "took", time.Since(start).Round(time.Millisecond))
 	return l.rec.update(func(st *State) { st.Pods[idx] = rec })
 }

@@ -128,7 +128,7 @@ func (m *Model) workload(w *v3.WorkloadEndpoint) *Entity {
 	m.applyProfileLabels(labels, w.Spec.Profiles)
 	e := &Entity{Key: w.Namespace + "/" + w.Name, Kind: WorkloadEndpoint, Namespace: w.Namespace, Labels: labels,
 		Nets: nets(w.Spec.IPNetworks), Profiles: w.Spec.Profiles, Node: w.Spec.Node, Interface: w.Spec.InterfaceName,
-		ServiceAccount: w.Spec.ServiceAccountName}
+		ServiceAccount: w.Spec.ServiceAccountName, Pod: w.Spec.Pod}
 	for _, p := range w.Spec.Ports {
 		if n, ok := p.Protocol.Number(); ok && p.Port > 0 && p.Port < 65536 {
 			e.Ports = append(e.Ports, NamedPort{Name: p.Name, Protocol: uint8(n), Port: uint16(p.Port)})

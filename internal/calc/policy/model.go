@@ -47,8 +47,8 @@ type Entity struct {
 	Profiles []string
 	// Node and Interface place an endpoint.
 	Node, Interface string
-	// ServiceAccount is a workload's service account name.
-	ServiceAccount string
+	// ServiceAccount is a workload's service account name, and Pod its pod.
+	ServiceAccount, Pod string
 }
 
 // NamedPort is a port an endpoint names.

@@ -231,3 +231,7 @@ func failure(key string, resp *clientv3.TxnResponse) error {
 	}
 	return datastore.NewKeyError(key, datastore.ErrConflict)
 }
+
+// Wrap is a Store on an etcd client the caller made (one that dials
+// through a network namespace, say). Close closes the client.
+func Wrap(cli *clientv3.Client) *Store { return &Store{cli: cli} }

@@ -1,0 +1,157 @@
+package ctl
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	v3 "github.com/tortienet/tortie/api/v3"
+	"github.com/tortienet/tortie/internal/calc/policy"
+)
+
+func (a *App) policyCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "policy", Short: "Explain network policy"}
+	explain := &cobra.Command{
+		Use:   "explain SRC DST [PORT/PROTO]",
+		Short: "Say whether SRC may reach DST and which tier, policy and rule decided",
+		Long: "SRC and DST are a workload endpoint (its name, or a pod as NAMESPACE/POD) or an address.\n" +
+			"PORT/PROTO is e.g. 80/tcp, 53/udp or icmp (the default: an ICMP echo, as ping sends).\n" +
+			"The answer comes from the same model tortie-node enforces.",
+		Args: cobra.RangeArgs(2, 3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			rs, err := c.ListKinds(cmd.Context(), policy.Kinds...)
+			if err != nil {
+				return err
+			}
+			m := policy.Build(policy.FromResources(rs))
+			proto := "icmp"
+			if len(args) == 3 {
+				proto = args[2]
+			}
+			return a.explain(m, args[0], args[1], proto)
+		},
+	}
+	cmd.AddCommand(explain)
+	return cmd
+}
+
+func (a *App) explain(m *policy.Model, src, dst, proto string) error {
+	s, err := resolveEndpoint(m, src)
+	if err != nil {
+		return a.fail("SRC %q: %v", src, err)
+	}
+	d, err := resolveEndpoint(m, dst)
+	if err != nil {
+		return a.fail("DST %q: %v", dst, err)
+	}
+	pkt, err := parsePortProto(proto)
+	if err != nil {
+		return a.fail("PORT/PROTO %q: %v", proto, err)
+	}
+	pkt.Src, pkt.Dst = s, d
+	v := m.Evaluate(pkt)
+	verdict := "allowed"
+	if !v.Allowed {
+		verdict = "denied"
+	}
+	fmt.Fprintf(a.Out, "%s -> %s %s: %s\n", describeAddr(m, s), describeAddr(m, d), strings.ToUpper(proto), verdict)
+	for _, dec := range []*policy.Decision{v.Egress, v.Ingress} {
+		if dec != nil {
+			writeDecision(a.Out, dec)
+		}
+	}
+	for _, p := range m.Problems {
+		fmt.Fprintf(a.Out, "not enforced (does not compile): %s\n", p)
+	}
+	if !v.Allowed {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+func writeDecision(w io.Writer, d *policy.Decision) {
+	fmt.Fprintf(w, "%s of %s:\n", d.Direction, d.Endpoint)
+	for _, s := range d.Steps {
+		switch {
+		case s.Tier != "" && s.Policy != "":
+			fmt.Fprintf(w, "  tier %s: policy %s: rule %d: %s\n", s.Tier, s.Policy, s.Rule, s.Action)
+		case s.Tier != "":
+			fmt.Fprintf(w, "  tier %s: no rule matched: end of tier: %s\n", s.Tier, s.Action)
+		case s.Policy != "":
+			fmt.Fprintf(w, "  profile %s: rule %d: %s\n", s.Policy, s.Rule, s.Action)
+		default:
+			fmt.Fprintf(w, "  no profile allowed it: %s\n", s.Action)
+		}
+	}
+}
+
+// resolveEndpoint turns an address, a workload endpoint's name or a pod
+// (NAMESPACE/POD) into an address.
+func resolveEndpoint(m *policy.Model, s string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a, nil
+	}
+	ns, name, namespaced := strings.Cut(s, "/")
+	for _, e := range m.Entities {
+		if e.Kind != policy.WorkloadEndpoint || len(e.Nets) == 0 {
+			continue
+		}
+		eNS, eName, _ := strings.Cut(e.Key, "/")
+		if (namespaced && eNS == ns && (eName == name || e.Pod == name)) ||
+			(!namespaced && eName == s) {
+			return e.Nets[0].Addr(), nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("no workload endpoint or address by that name")
+}
+
+func describeAddr(m *policy.Model, a netip.Addr) string {
+	if e := m.Endpoint(a); e != nil {
+		return fmt.Sprintf("%s (%s)", e.Key, a)
+	}
+	return a.String()
+}
+
+// parsePortProto reads 80/tcp, 53/udp, tcp or icmp.
+func parsePortProto(s string) (policy.Packet, error) {
+	port, proto, hasPort := strings.Cut(strings.ToLower(s), "/")
+	if !hasPort {
+		proto, port = port, ""
+	}
+	var p policy.Packet
+	n, ok := v3.ProtocolFromString(strings.ToUpper(proto)).Number()
+	if !ok {
+		if n, ok = protoNumber(proto); !ok {
+			return p, fmt.Errorf("unknown protocol %q (tcp, udp, sctp, icmp or a number)", proto)
+		}
+	}
+	p.Protocol = uint8(n)
+	switch {
+	case p.Protocol == policy.ProtoICMP:
+		p.ICMPType = 8 // echo request
+	case port != "":
+		v, err := strconv.ParseUint(port, 10, 16)
+		if err != nil || v == 0 {
+			return p, fmt.Errorf("port %q: want a number from 1 to 65535", port)
+		}
+		p.DstPort, p.SrcPort = uint16(v), 40000
+	}
+	return p, nil
+}
+
+func protoNumber(s string) (int, bool) {
+	if s == "icmp" {
+		return policy.ProtoICMP, true
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n > 0 && n < 256
+}
