@@ -84,6 +84,16 @@ func validateTier(e *errs, name string, s *TierSpec) {
 func validateProfile(e *errs, s *ProfileSpec) {
 	validateRules(e, "spec.ingress", s.Ingress)
 	validateRules(e, "spec.egress", s.Egress)
+	for _, dir := range []struct {
+		field string
+		rules []Rule
+	}{{"spec.ingress", s.Ingress}, {"spec.egress", s.Egress}} {
+		for i, r := range dir.rules {
+			if r.Action == Pass {
+				e.add(at(dir.field, i)+".action", r.Action, "Pass is not allowed in a Profile (profiles come after the last tier)")
+			}
+		}
+	}
 	e.labels("spec.labelsToApply", s.LabelsToApply)
 }
 

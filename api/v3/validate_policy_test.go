@@ -262,5 +262,6 @@ func TestValidateProfile(t *testing.T) {
 		bad("labelsToApply value", "spec.labelsToApply[k]", `"-v"`, func(p P) { p.Spec.LabelsToApply = map[string]string{"k": "-v"} }),
 		bad("ingress rule", "spec.ingress[0].source.selector", `"has("`, func(p P) { p.Spec.Ingress[0].Source.Selector = "has(" }),
 		bad("egress rule", "spec.egress[0].action", "is required", func(p P) { p.Spec.Egress[0].Action = "" }),
+		bad("pass in a profile", "spec.egress[0].action", "Pass is not allowed in a Profile", func(p P) { p.Spec.Egress[0].Action = Pass }),
 	})
 }

@@ -248,8 +248,13 @@ func (c *Client) prepare(ctx context.Context, r, old v3.Resource) error {
 			return err
 		}
 	}
-	if p, ok := r.(*v3.IPPool); ok {
-		return c.checkPoolOverlap(ctx, p)
+	switch o := r.(type) {
+	case *v3.IPPool:
+		return c.checkPoolOverlap(ctx, o)
+	case *v3.NetworkPolicy:
+		return c.checkTier(ctx, r, o.Spec.Tier)
+	case *v3.GlobalNetworkPolicy:
+		return c.checkTier(ctx, r, o.Spec.Tier)
 	}
 	return nil
 }

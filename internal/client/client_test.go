@@ -104,6 +104,28 @@ func TestWritesAreValidated(t *testing.T) {
 	}
 }
 
+// A policy in a tier that does not exist is refused, naming the field
+// and the value; the fixed tiers always exist.
+func TestPolicyTierMustExist(t *testing.T) {
+	ctx := context.Background()
+	c := New(datastore.NewMemory())
+	gnp := &v3.GlobalNetworkPolicy{ObjectMeta: v3.ObjectMeta{Name: "security.p"}, Spec: v3.GlobalNetworkPolicySpec{Tier: "security", Selector: "all()"}}
+	if _, err := c.Create(ctx, gnp); err == nil || !strings.Contains(err.Error(), `spec.tier = "security": no such Tier`) {
+		t.Fatalf("policy in a missing tier: %v", err)
+	}
+	order := 10.0
+	if _, err := c.Create(ctx, &v3.Tier{ObjectMeta: v3.ObjectMeta{Name: "security"}, Spec: v3.TierSpec{Order: &order}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(ctx, gnp); err != nil {
+		t.Errorf("policy once its tier exists: %v", err)
+	}
+	np := &v3.NetworkPolicy{ObjectMeta: v3.ObjectMeta{Name: "p", Namespace: "ns"}, Spec: v3.NetworkPolicySpec{Selector: "all()"}}
+	if _, err := c.Create(ctx, np); err != nil {
+		t.Errorf("policy in the default tier: %v", err)
+	}
+}
+
 func TestSynthesizedDefaultAllowProfile(t *testing.T) {
 	ctx := context.Background()
 	c := New(datastore.NewMemory())
