@@ -91,10 +91,38 @@ func (c content) definition() string {
 	return b.String()
 }
 
-// ruleComment marks every rule with the digest of the definition.
-func (c content) ruleComment() string {
-	sum := sha256.Sum256([]byte(c.definition()))
-	return "tortie " + hex.EncodeToString(sum[:6])
+// schema changes when tortie changes how it declares sets and maps (their
+// types and flags follow from their names, which the rules' digests
+// cover), so that a table written by another version is rebuilt.
+const schema = "tortie-nft-1"
+
+// comment marks every rule of the chain with the digest of the chain's
+// definition: a chain whose rules read back with another digest (or
+// another count) is rewritten.
+func (ch chainDef) comment() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s %s %s %s\x00", schema, ch.name, ch.typ, ch.hook, ch.priority)
+	for _, r := range ch.rules {
+		h.Write([]byte(r + "\x00"))
+	}
+	return "tortie " + hex.EncodeToString(h.Sum(nil)[:6])
+}
+
+// addChain adds ch, empty, to tx.
+func addChain(tx *knftables.Transaction, ch chainDef) {
+	chain := &knftables.Chain{Name: ch.name}
+	if ch.hook != "" {
+		chain.Type, chain.Hook, chain.Priority = &ch.typ, &ch.hook, &ch.priority
+	}
+	tx.Add(chain)
+}
+
+// addRules adds ch's rules to tx.
+func addRules(tx *knftables.Transaction, ch chainDef) {
+	comment := knftables.PtrTo(ch.comment())
+	for _, r := range ch.rules {
+		tx.Add(&knftables.Rule{Chain: ch.name, Rule: r, Comment: comment})
+	}
 }
 
 // rebuild adds to tx the replacement of the whole table by c.
@@ -109,31 +137,32 @@ func (c content) rebuild(tx *knftables.Transaction) {
 	for _, m := range c.maps {
 		tx.Add(&knftables.Map{Name: m.name, Type: m.typ})
 	}
-	rc := knftables.PtrTo(c.ruleComment())
 	// Every chain first: rules jump to chains defined after them.
 	for _, ch := range c.chains {
-		chain := &knftables.Chain{Name: ch.name}
-		if ch.hook != "" {
-			chain.Type, chain.Hook, chain.Priority = &ch.typ, &ch.hook, &ch.priority
-		}
-		tx.Add(chain)
+		addChain(tx, ch)
 	}
 	for _, ch := range c.chains {
-		for _, r := range ch.rules {
-			tx.Add(&knftables.Rule{Chain: ch.name, Rule: r, Comment: rc})
-		}
+		addRules(tx, ch)
 	}
 	for _, s := range c.sets {
 		for _, e := range s.elements {
-			tx.Add(&knftables.Element{Set: s.name, Key: strings.Split(e, " . ")})
+			tx.Add(setElement(s.name, e))
 		}
 	}
 	for _, m := range c.maps {
 		for _, e := range m.elements {
-			k, v, _ := strings.Cut(e, " : ")
-			tx.Add(&knftables.Element{Map: m.name, Key: strings.Split(k, " . "), Value: []string{v}})
+			tx.Add(mapElement(m.name, e))
 		}
 	}
+}
+
+func setElement(set, e string) *knftables.Element {
+	return &knftables.Element{Set: set, Key: strings.Split(e, " . ")}
+}
+
+func mapElement(m, e string) *knftables.Element {
+	k, v, _ := strings.Cut(e, " : ")
+	return &knftables.Element{Map: m, Key: strings.Split(k, " . "), Value: []string{v}}
 }
 
 // canonical returns an element of a set of type typ in the form parts

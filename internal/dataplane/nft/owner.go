@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 
 	"sigs.k8s.io/knftables"
 
@@ -103,15 +102,19 @@ func (o *Owner) Apply(ctx context.Context, w Wanted) (Result, error) {
 	if o.known != nil && equal(*o.known, want) {
 		return res, nil
 	}
-	if o.known != nil && o.known.definition() == want.definition() {
-		// Only elements changed (a pod, a pool, a selector's members):
-		// write just those, still in one transaction.
-		if err := o.applyElements(ctx, *o.known, want); err == nil {
-			res.Rebuilt, res.ElementsOnly = true, true
-			o.known = &want
-			return res, nil
+	if o.known != nil {
+		// Write only what changed (a pod, a pool, a selector's members, a
+		// policy's rules), still in one transaction.
+		tx := o.nft.NewTransaction()
+		if planUpdate(tx, *o.known, want) {
+			err := o.nft.Run(ctx, tx)
+			if err == nil {
+				res.Rebuilt, res.ElementsOnly = true, o.known.definition() == want.definition()
+				o.known = &want
+				return res, nil
+			}
+			o.log.Warn("nftables update failed; rebuilding the table", "error", err)
 		}
-		o.log.Warn("nftables element update failed; rebuilding the table", "error", err)
 	}
 	o.known = nil
 	same, err := o.matches(ctx, want)
@@ -148,54 +151,4 @@ func equal(a, b content) bool {
 		}
 	}
 	return true
-}
-
-// applyElements writes the element differences between have and want,
-// which share one definition, in one transaction.
-func (o *Owner) applyElements(ctx context.Context, have, want content) error {
-	tx := o.nft.NewTransaction()
-	for i, s := range want.sets {
-		add, del := diff(have.sets[i].elements, s.elements)
-		for _, e := range del {
-			tx.Delete(&knftables.Element{Set: s.name, Key: strings.Split(e, " . ")})
-		}
-		for _, e := range add {
-			tx.Add(&knftables.Element{Set: s.name, Key: strings.Split(e, " . ")})
-		}
-	}
-	for i, m := range want.maps {
-		add, del := diff(have.maps[i].elements, m.elements)
-		for _, e := range del {
-			k, _, _ := strings.Cut(e, " : ")
-			tx.Delete(&knftables.Element{Map: m.name, Key: strings.Split(k, " . ")})
-		}
-		for _, e := range add {
-			k, v, _ := strings.Cut(e, " : ")
-			tx.Add(&knftables.Element{Map: m.name, Key: strings.Split(k, " . "), Value: []string{v}})
-		}
-	}
-	if tx.NumOperations() == 0 {
-		return nil
-	}
-	return o.nft.Run(ctx, tx)
-}
-
-// diff lists what is in want and not in have (add) and the reverse (del);
-// both are sorted.
-func diff(have, want []string) (add, del []string) {
-	i, j := 0, 0
-	for i < len(have) || j < len(want) {
-		switch {
-		case j == len(want) || (i < len(have) && have[i] < want[j]):
-			del = append(del, have[i])
-			i++
-		case i == len(have) || want[j] < have[i]:
-			add = append(add, want[j])
-			j++
-		default:
-			i++
-			j++
-		}
-	}
-	return add, del
 }

@@ -142,6 +142,36 @@ func TestPolicyInTheKernel(t *testing.T) {
 		t.Errorf("restart: %+v %v, %d runs:\n%s", res, err, nft.runs, node.MustRun(t, "nft", "list", "table", "ip", "tortie"))
 	}
 
+	// A policy change through the same Owner writes the difference only;
+	// the table it leaves is the one a rebuild makes (a restart then
+	// writes nothing).
+	owner := New(Config{NFT: nft})
+	if err := node.Do(func() error {
+		_, err := owner.Apply(context.Background(), Wanted{NAT: natWant(), Policy: prog})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for id, rl := range prog.Rules {
+		if len(rl.Rules) == 1 && rl.Rules[0].Dst.Ports != nil {
+			rl.Rules[0].Dst.Ports = []policy.PortMatch{{Min: 9090, Max: 9090}}
+			prog.Rules[id] = rl
+		}
+	}
+	var upd Result
+	if err := node.Do(func() (err error) {
+		upd, err = owner.Apply(context.Background(), Wanted{NAT: natWant(), Policy: prog})
+		return err
+	}); err != nil || !upd.Rebuilt || upd.ElementsOnly {
+		t.Fatalf("policy change: %+v %v", upd, err)
+	}
+	if connects(pod1, "10.0.2.1:8080") || !connects(pod1, "10.0.2.1:9090") {
+		t.Error("after the change pod2 should take 9090 and refuse 8080")
+	}
+	if res, err := apply(true); err != nil || res.Rebuilt || nft.runs != 0 {
+		t.Errorf("restart after an update: %+v %v, %d runs", res, err, nft.runs)
+	}
+
 	// A workload interface the policy does not know yet drops everything.
 	prog.Endpoints = prog.Endpoints[:1] // forget cali2
 	if _, err := apply(true); err != nil {

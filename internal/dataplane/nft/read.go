@@ -25,9 +25,8 @@ func (o *Owner) matches(ctx context.Context, want content) (bool, error) {
 			return false, nil
 		}
 	}
-	comment := want.ruleComment()
 	for _, ch := range want.chains {
-		ok, err := o.chainMatches(ctx, ch, comment)
+		ok, err := o.chainMatches(ctx, ch, ch.comment())
 		if err != nil || !ok {
 			return false, err
 		}
