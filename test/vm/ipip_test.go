@@ -31,9 +31,10 @@ import (
 // The modules the VM loads, in this order, each after its dependencies:
 // IP-in-IP, the underlay's veths and bridges, what tortie's natOutgoing
 // table uses (libcrc32c, a dependency of nf_conntrack, needs a crc32c
-// implementation first: a soft dependency modules.dep does not list).
+// implementation first: a soft dependency modules.dep does not list), and
+// what its policy chains use (conntrack state, logging).
 // xfrm_user is left out on purpose: tortie-node must not need it.
-var vmModules = []string{"ipip", "veth", "bridge", "crc32c_generic", "nf_tables", "nft_chain_nat", "nft_masq"}
+var vmModules = []string{"ipip", "veth", "bridge", "crc32c_generic", "nf_tables", "nft_chain_nat", "nft_masq", "nft_ct", "nft_log"}
 
 // The plan: two scenarios in one boot.
 //

@@ -60,8 +60,12 @@ func policyPart(p *policy.Program) content {
 		}
 	}
 	c.sets = append(c.sets, spoof)
+	merged := map[string]setDef{}
 	for _, id := range sortedKeys(p.Chains) {
-		c.chains = append(c.chains, chainDef{name: id, rules: endpointChain(p.Chains[id])})
+		c.chains = append(c.chains, chainDef{name: id, rules: endpointChain(p, p.Chains[id], merged)})
+	}
+	for _, name := range sortedKeys(merged) {
+		c.sets = append(c.sets, merged[name])
 	}
 	for _, id := range sortedKeys(p.Rules) {
 		c.chains = append(c.chains, chainDef{name: id, rules: ruleChain(p.Rules[id])})
@@ -95,24 +99,6 @@ func dispatchChains() []chainDef {
 			"drop",
 		}},
 	}
-}
-
-// endpointChain evaluates tiers in order, then profiles, then drops.
-func endpointChain(c policy.EndpointChain) []string {
-	rules := []string{clearMarks}
-	for _, t := range c.Tiers {
-		for _, id := range t.Policies {
-			rules = append(rules, ifUndecided+" jump "+id, ifAccepted+" return")
-		}
-		if t.DefaultAction != string(v3.Pass) {
-			rules = append(rules, fmt.Sprintf("meta mark & 0x%x == 0 drop", markPass))
-		}
-		rules = append(rules, clearPass)
-	}
-	for _, id := range c.Profiles {
-		rules = append(rules, "jump "+id, ifAccepted+" return")
-	}
-	return append(rules, "drop")
 }
 
 // ruleChain renders a policy's or profile's rules in order.

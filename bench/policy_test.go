@@ -1,0 +1,236 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	v3 "github.com/tortienet/tortie/api/v3"
+	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/calc/policy"
+	"github.com/tortienet/tortie/internal/dataplane/nft"
+	"github.com/tortienet/tortie/internal/ns/nstest"
+)
+
+// Policy sizes as in felix-scale.md §0: endpoints on one node, and
+// GlobalNetworkPolicies of 10 rules each selecting every endpoint.
+var (
+	policyEndpoints = []int{200, 1000}
+	policyCounts    = []int{0, 1000} // 0 is the no-policy baseline; 1000 × 10 = 10k rules
+)
+
+// BenchmarkPolicy measures the policy dataplane on one node (a network
+// namespace with two real pods, a client and a server, and the other
+// endpoints as interfaces named in the dispatch maps): the model's build,
+// the nftables table written from zero, one policy changed with every rule
+// present, one endpoint added, the dataplane's objects per endpoint, and
+// new TCP connections per second from client to server through every rule
+// (only the last rule of the last policy opens the server's port), each
+// beside the no-policy baseline of the same run.
+func BenchmarkPolicy(b *testing.B) {
+	if msg := requireRootFor("the policy benchmark"); msg != "" {
+		b.Skip(msg)
+	}
+	fmt.Printf("\nPolicy: %s (load average %s)\n", "GlobalNetworkPolicies × 10 rules, each selecting every endpoint", loadAvg())
+	fmt.Printf("%-9s %-12s %10s %12s %12s %12s %10s %12s\n", "endpoints", "rules", "build", "from zero", "one change", "+1 endpoint", "objs/ep", "conn/s")
+	for _, n := range policyEndpoints {
+		for _, pols := range policyCounts {
+			r := runPolicyBench(b, n, pols)
+			fmt.Printf("%-9d %-12s %10s %12s %12s %12s %10.1f %12.0f\n", n, fmt.Sprintf("%d", pols*10),
+				round3(r.build), round3(r.fromZero), round3(r.change), round3(r.addEndpoint), r.objsPerEndpoint, r.connPerSec)
+		}
+	}
+}
+
+type policyResult struct {
+	build, fromZero, change, addEndpoint time.Duration
+	objsPerEndpoint, connPerSec          float64
+}
+
+func runPolicyBench(b *testing.B, endpoints, pols int) policyResult {
+	node := nstest.New(b, "tbp")
+	client := benchPod(b, node, "calic", "10.244.1.1", "10.244.1.254")
+	server := benchPod(b, node, "calis", "10.244.2.1", "10.244.2.254")
+	node.MustRun(b, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	stop := acceptLoop(b, server, "10.244.2.1:5201")
+	defer stop()
+
+	in := policyInput(endpoints, pols)
+	var r policyResult
+	start := time.Now()
+	prog := policy.Compile(policy.Build(in), "n1")
+	r.build = time.Since(start)
+	nat := calc.NAT{MasqPools: nil, AllPools: nil}
+	var owner *nft.Owner
+	err := node.Do(func() error {
+		real, err := nft.NewNFTables()
+		if err != nil {
+			return err
+		}
+		owner = nft.New(nft.Config{NFT: real})
+		start = time.Now()
+		_, err = owner.Apply(context.Background(), nft.Wanted{NAT: nat, Policy: &prog})
+		r.fromZero = time.Since(start)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.connPerSec = connRate(b, client, "10.244.2.1:5201", 1500*time.Millisecond)
+	r.objsPerEndpoint = float64(len(prog.Endpoints)*2+spoofElements(prog)) / float64(len(prog.Endpoints))
+	if pols > 0 {
+		r.change = applyTimed(b, node, owner, nat, changeOnePolicy(in, &prog, pols/2))
+	}
+	r.addEndpoint = addEndpointTimed(b, node, owner, nat, in, endpoints)
+	return r
+}
+
+// policyInput: the profile fp-net (allow all), endpoints labelled fp-net,
+// and pols policies of 10 rules, each Allow TCP from its own /32 to its own
+// port; the last rule of the last policy lets the client reach 5201.
+func policyInput(endpoints, pols int) policy.Input {
+	var in policy.Input
+	prof := &v3.Profile{ObjectMeta: v3.ObjectMeta{Name: "fp-net"}}
+	prof.Spec.Ingress, prof.Spec.Egress = []v3.Rule{{Action: v3.Allow}}, []v3.Rule{{Action: v3.Allow}}
+	prof.Spec.LabelsToApply = map[string]string{"fp-net": ""}
+	in.Profiles = []*v3.Profile{prof}
+	wep := func(name, iface, ip string) *v3.WorkloadEndpoint {
+		w := &v3.WorkloadEndpoint{ObjectMeta: v3.ObjectMeta{Name: name, Namespace: "default"}}
+		w.Spec.Node, w.Spec.InterfaceName, w.Spec.IPNetworks, w.Spec.Profiles = "n1", iface, []string{ip + "/32"}, []string{"fp-net"}
+		return w
+	}
+	in.WorkloadEndpoints = append(in.WorkloadEndpoints, wep("client", "calic", "10.244.1.1"), wep("server", "calis", "10.244.2.1"))
+	for i := 2; i < endpoints; i++ {
+		in.WorkloadEndpoints = append(in.WorkloadEndpoints, wep(fmt.Sprintf("w%d", i), fmt.Sprintf("caliw%d", i), fmt.Sprintf("10.244.%d.%d", 10+i/250, i%250+1)))
+	}
+	tcp := v3.ProtocolFromString("TCP")
+	for p := range pols {
+		g := &v3.GlobalNetworkPolicy{ObjectMeta: v3.ObjectMeta{Name: fmt.Sprintf("fp-%04d", p)}}
+		order := float64(p + 1)
+		g.Spec.Order, g.Spec.Selector, g.Spec.Types = &order, "has(fp-net)", []v3.PolicyType{v3.PolicyTypeIngress}
+		for k := range 10 {
+			src := fmt.Sprintf("10.200.%d.%d/32", (p*10+k)/250, (p*10+k)%250+1)
+			port := uint16(20000 + k)
+			if p == pols-1 && k == 9 {
+				src, port = "10.244.1.1/32", 5201
+			}
+			g.Spec.Ingress = append(g.Spec.Ingress, v3.Rule{Action: v3.Allow, Protocol: &tcp,
+				Source: v3.EntityRule{Nets: []string{src}}, Destination: v3.EntityRule{Ports: []v3.Port{v3.SinglePort(port)}}})
+		}
+		in.GlobalNetworkPolicies = append(in.GlobalNetworkPolicies, g)
+	}
+	return in
+}
+
+// changeOnePolicy changes the ports of policy i and returns the program.
+func changeOnePolicy(in policy.Input, _ *policy.Program, i int) *policy.Program {
+	g := in.GlobalNetworkPolicies[i]
+	for k := range g.Spec.Ingress {
+		g.Spec.Ingress[k].Destination.Ports = []v3.Port{v3.SinglePort(uint16(30000 + k))}
+	}
+	p := policy.Compile(policy.Build(in), "n1")
+	return &p
+}
+
+func applyTimed(b *testing.B, node *nstest.NS, o *nft.Owner, nat calc.NAT, p *policy.Program) time.Duration {
+	var took time.Duration
+	if err := node.Do(func() error {
+		start := time.Now()
+		_, err := o.Apply(context.Background(), nft.Wanted{NAT: nat, Policy: p})
+		took = time.Since(start)
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	return took
+}
+
+// addEndpointTimed adds endpoints one at a time (model, program and
+// table) and returns the median time from the endpoint's arrival to its
+// table write.
+func addEndpointTimed(b *testing.B, node *nstest.NS, o *nft.Owner, nat calc.NAT, in policy.Input, n int) time.Duration {
+	var took []time.Duration
+	for i := range 9 {
+		w := *in.WorkloadEndpoints[len(in.WorkloadEndpoints)-1]
+		w.Name, w.Spec.InterfaceName, w.Spec.IPNetworks = fmt.Sprintf("new%d", i), fmt.Sprintf("calinew%d", i), []string{fmt.Sprintf("10.244.250.%d/32", i+1)}
+		in.WorkloadEndpoints = append(in.WorkloadEndpoints, &w)
+		start := time.Now()
+		p := policy.Compile(policy.Build(in), "n1")
+		applyTimed(b, node, o, nat, &p)
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	_ = n
+	return took[len(took)/2]
+}
+
+func spoofElements(p policy.Program) int {
+	n := 0
+	for _, e := range p.Endpoints {
+		n += len(e.Addrs)
+	}
+	return n
+}
+
+func benchPod(b *testing.B, node *nstest.NS, iface, addr, gw string) *nstest.NS {
+	p := nstest.New(b, "tbq")
+	if err := node.AddVeth(iface, "e"+iface, gw+"/24"); err != nil {
+		b.Fatal(err)
+	}
+	node.MustRun(b, "ip", "link", "set", "e"+iface, "netns", p.Name)
+	p.MustRun(b, "ip", "link", "set", "e"+iface, "name", "eth0")
+	p.MustRun(b, "ip", "addr", "add", addr+"/24", "dev", "eth0")
+	p.MustRun(b, "ip", "link", "set", "eth0", "up")
+	p.MustRun(b, "ip", "route", "add", "default", "via", gw)
+	return p
+}
+
+func acceptLoop(b *testing.B, p *nstest.NS, addr string) func() {
+	var ln net.Listener
+	if err := p.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return func() { ln.Close() }
+}
+
+// connRate opens new TCP connections to addr from inside p for d and
+// returns how many completed per second.
+func connRate(b *testing.B, p *nstest.NS, addr string, d time.Duration) float64 {
+	n := 0
+	err := p.Do(func() error {
+		end := time.Now().Add(d)
+		for time.Now().Before(end) {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err != nil {
+				return fmt.Errorf("connect %s: %w", addr, err)
+			}
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return float64(n) / d.Seconds()
+}
+
+var _ = runtime.NumCPU
+var _ = sort.Strings
+var _ = strings.Join
