@@ -21,6 +21,12 @@ import (
 // per policy and a rule per rule: a thousand policies of ten rules each
 // cost a new connection one set lookup.
 
+// mergeChunk bounds the policies one merged set holds. An interval set is
+// re-indexed whole when it changes, so a set of every policy would make
+// one policy's change cost as much as writing them all; chunks keep that
+// cost small and a new connection's lookups few (a thousand policies: 32).
+const mergeChunk = 32
+
 // mergedKey is the packet's key in a merged set.
 const mergedKey = "meta l4proto . ip saddr . ip daddr . th sport . th dport"
 
@@ -107,7 +113,7 @@ func endpointChain(p *policy.Program, c policy.EndpointChain, sets map[string]se
 	for _, t := range c.Tiers {
 		for i := 0; i < len(t.Policies); {
 			j := i
-			for j < len(t.Policies) && mergeable(p.Rules[t.Policies[j]]) {
+			for j < len(t.Policies) && j-i < mergeChunk && mergeable(p.Rules[t.Policies[j]]) {
 				j++
 			}
 			if j-i >= 1 && ruleCount(p, t.Policies[i:j]) > 1 {

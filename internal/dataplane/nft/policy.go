@@ -67,8 +67,13 @@ func policyPart(p *policy.Program) content {
 	for _, name := range sortedKeys(merged) {
 		c.sets = append(c.sets, merged[name])
 	}
+	// Only rule lists some endpoint chain jumps to get a chain: merged
+	// ones live in their sets.
+	targets := jumpTargets(c.chains)
 	for _, id := range sortedKeys(p.Rules) {
-		c.chains = append(c.chains, chainDef{name: id, rules: ruleChain(p.Rules[id])})
+		if targets[id] {
+			c.chains = append(c.chains, chainDef{name: id, rules: ruleChain(p.Rules[id])})
+		}
 	}
 	c.sets = append(c.sets, selectorSets(p)...)
 	return c
@@ -281,6 +286,19 @@ func selectorSets(p *policy.Program) []setDef {
 		slices.Sort(s.elements)
 		s.elements = slices.Compact(s.elements)
 		out = append(out, s)
+	}
+	return out
+}
+
+// jumpTargets are the chains the rules of chains jump to.
+func jumpTargets(chains []chainDef) map[string]bool {
+	out := map[string]bool{}
+	for _, ch := range chains {
+		for _, r := range ch.rules {
+			if _, target, ok := strings.Cut(r, "jump "); ok {
+				out[target] = true
+			}
+		}
 	}
 	return out
 }
