@@ -127,4 +127,3 @@ func fixedTier(name string) (order float64, action Action, ok bool) {
 	}
 	return 0, "", false
 }
-
