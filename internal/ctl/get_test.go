@@ -66,3 +66,19 @@ func TestGetFormats(t *testing.T) {
 	}
 	golden(t, "get-formats", b.String())
 }
+
+// TestV1IPPool: an old calicoctl v1 ipPool is refused with its v3 form,
+// and convert writes it (several documents as a List).
+func TestV1IPPool(t *testing.T) {
+	s := newSession(t)
+	v1 := "apiVersion: v1\nkind: ipPool\nmetadata:\n  cidr: 192.168.0.0/16\nspec:\n  ipip:\n    enabled: true\n    mode: cross-subnet\n  nat-outgoing: true\n"
+	v1b := "apiVersion: v1\nkind: ipPool\nmetadata: {cidr: \"fd00:1::/64\"}\nspec: {disabled: true}\n"
+	var b strings.Builder
+	b.WriteString(s.run(v1, "apply", "-f", "-"))
+	b.WriteString(s.run(v1, "convert", "-f", "-"))
+	b.WriteString(s.run(v1+"---\n"+v1b, "convert", "-f", "-", "-o", "json"))
+	b.WriteString(s.run("apiVersion: v1\nkind: ipPool\nmetadata: {cidr: 10.0.0.0/8}\nspec: {ipip: {mode: sometimes}}\n", "convert", "-f", "-"))
+	b.WriteString(s.run("apiVersion: v1\nkind: bgpPeer\nmetadata: {peerIP: 10.0.0.1, scope: global}\nspec: {asNumber: 64512}\n", "convert", "-f", "-"))
+	b.WriteString(s.run("apiVersion: v1\nkind: ipPool\nmetadata: {cidr: 10.0.0.0/33}\n", "convert", "-f", "-"))
+	golden(t, "v1-ippool", b.String())
+}
