@@ -56,7 +56,7 @@ LAB ?= lab
 lab: setup-lab
 	@$(MAKE) --no-print-directory -s build
 	@$(BIN)/tortiectl lab down --name $(LAB) >/dev/null 2>&1 || true
-	@$(BIN)/tortiectl lab up --name $(LAB) --nodes 3 --pods-per-node 2
+	@$(BIN)/tortiectl lab up --name $(LAB) --nodes 3 --pods-per-node 2 --must-connect
 
 lab-down:
 	@$(BIN)/tortiectl lab down --name $(LAB)

@@ -103,7 +103,7 @@ func (a *App) openLab(lf *labFlags) (*lab.Lab, error) {
 
 func (a *App) labUpCommand(lf *labFlags) *cobra.Command {
 	var file string
-	var keep bool
+	var keep, mustConnect bool
 	check := true
 	gen := topo.GenerateOptions{}
 	cmd := &cobra.Command{
@@ -149,7 +149,7 @@ func (a *App) labUpCommand(lf *labFlags) *cobra.Command {
 			if err != nil {
 				return a.labUpFailed(ctx, cfg, top.Name, l, keep, err)
 			}
-			return a.labUpSummary(ctx, l, check)
+			return a.labUpSummary(ctx, l, check, mustConnect)
 		},
 	}
 	f := cmd.Flags()
@@ -160,14 +160,16 @@ func (a *App) labUpCommand(lf *labFlags) *cobra.Command {
 	f.BoolVar(&gen.Outside, "outside", true, "add an outside namespace beyond the gateway (for natOutgoing)")
 	f.StringVar(&gen.CNI, "cni", topo.CNIAuto, "CNI plugin: auto (tortie when it works, else ptp), tortie, ptp or bridge")
 	f.BoolVar(&keep, "keep-on-failure", false, "leave a lab that failed to come up in place, for inspection")
-	f.BoolVar(&check, "check", true, "print the status and the pod-to-pod matrix once up (exit 1 if a pair that should connect does not)")
+	f.BoolVar(&check, "check", true, "print the status and the pod-to-pod matrix once up")
+	f.BoolVar(&mustConnect, "must-connect", false, "exit 1 when a pod pair that should connect does not (the lab stays up)")
 	return cmd
 }
 
 // labUpSummary ends a successful `lab up`: what is up, the status and the
 // ping matrix (unless !check), and the commands to go on with. A pair that
-// should connect and does not makes the exit status 1; the lab stays up.
-func (a *App) labUpSummary(ctx context.Context, l *lab.Lab, check bool) error {
+// should connect and does not is a warning, or with mustConnect exit
+// status 1; the lab stays up either way.
+func (a *App) labUpSummary(ctx context.Context, l *lab.Lab, check, mustConnect bool) error {
 	st := l.State()
 	top := l.Topology()
 	fmt.Fprintf(a.Out, "Lab %s is up: %d nodes, %d pods (CNI %s), datastore %s.\n", st.Name, len(top.Nodes), len(top.Pods), st.CNI, st.Datastore)
@@ -196,8 +198,10 @@ func (a *App) labUpSummary(ctx context.Context, l *lab.Lab, check bool) error {
 		fmt.Fprintf(a.Out, "  %s\n", c)
 	}
 	if failed > 0 {
-		fmt.Fprintf(a.Err, "lab up: %d pod pairs that should connect did not (the lab is left up)\n", failed)
-		return &exitError{code: 1}
+		fmt.Fprintf(a.Err, "lab up: warning: %d pod pairs that should connect did not (the lab is left up; lab path shows the way packets take)\n", failed)
+		if mustConnect {
+			return &exitError{code: 1}
+		}
 	}
 	return nil
 }
