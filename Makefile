@@ -54,7 +54,8 @@ setup-lab:
 LAB ?= lab
 .PHONY: lab lab-down
 lab: setup-lab
-	@$(MAKE) --no-print-directory -s build
+	@start=$$(date +%s); echo "building $(BIN)/ (the first build takes about two minutes)"; \
+	  $(MAKE) --no-print-directory -s build && echo "built in $$(( $$(date +%s) - start ))s"
 	@$(BIN)/tortiectl lab down --name $(LAB) >/dev/null 2>&1 || true
 	@$(BIN)/tortiectl lab up --name $(LAB) --nodes 3 --pods-per-node 2 --must-connect
 
