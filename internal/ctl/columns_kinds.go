@@ -35,6 +35,12 @@ func ipamColumns(kind string) (kindColumns, bool) {
 				"ASSIGNMENTMODE":   col(func(p *v3.IPPool) string { return string(p.Spec.AssignmentMode) }),
 			},
 		}, true
+	case "IPAMConfiguration":
+		return kindColumns{ps: []string{"NAME", "STRICTAFFINITY", "AUTOALLOCATEBLOCKS"}, wide: []string{"NAME", "STRICTAFFINITY", "AUTOALLOCATEBLOCKS", "MAXBLOCKSPERHOST"}, cells: map[string]cell{
+			"STRICTAFFINITY":     col(func(c *v3.IPAMConfiguration) string { return strconv.FormatBool(c.Spec.StrictAffinity) }),
+			"AUTOALLOCATEBLOCKS": col(func(c *v3.IPAMConfiguration) string { return strconv.FormatBool(c.Spec.AutoAllocateBlocks) }),
+			"MAXBLOCKSPERHOST":   col(func(c *v3.IPAMConfiguration) string { return strconv.Itoa(int(c.Spec.MaxBlocksPerHost)) }),
+		}}, true
 	case "IPReservation":
 		return kindColumns{ps: []string{"NAME"}, wide: []string{"NAME", "CIDRS"}, cells: map[string]cell{
 			"CIDRS": col(func(r *v3.IPReservation) string { return joinTruncate(r.Spec.ReservedCIDRs, ",", 80) }),

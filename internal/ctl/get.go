@@ -25,7 +25,7 @@ field names as in Calico's API, e.g. {{range .}}{{range .Items}}{{.ObjectMeta.Na
 {{end}}{{end}}; functions join, joinAndTruncate and config "asnumber").`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ki, ok := v3.LookupKind(args[0])
+			ki, ok := lookupGetKind(args[0])
 			if !ok {
 				return a.fail("Failed to get resources: resource type '%s' is not supported", args[0])
 			}
@@ -119,6 +119,9 @@ func objectsOf(res fetched) []any {
 // fetch reads the named resources in order, or lists them all sorted as
 // calicoctl shows them (by namespace and name; tiers by order).
 func fetch(ctx context.Context, c *client.Client, ki v3.KindInfo, namespace string, names []string) ([]v3.Resource, int64, error) {
+	if ki.Kind == ipamConfigKind.Kind {
+		return fetchIPAMConfig(ctx, c, names)
+	}
 	if len(names) > 0 {
 		out := make([]v3.Resource, 0, len(names))
 		for _, n := range names {

@@ -16,7 +16,7 @@ func TestGetEveryKind(t *testing.T) {
 	s := newSession(t)
 	var b strings.Builder
 	b.WriteString(s.run(readFile(t, "every-kind.yaml"), "apply", "-f", "-"))
-	for _, k := range v3.Kinds() {
+	for _, k := range append(v3.Kinds(), ipamConfigKind) {
 		for _, o := range []string{"ps", "wide"} {
 			args := []string{"get", k.Plural, "-o", o}
 			if k.Namespaced {
@@ -60,6 +60,11 @@ func TestGetFormats(t *testing.T) {
 		{"delete", "stagedglobalnetworkpolicy", "try-global"},
 		{"delete", "caliconodestatus", "node-a-status"},
 		{"get", "bgpfilters"},
+		{"get", "ipamconfig", "default"},
+		{"ipam", "configure", "--strictaffinity=true", "--maxblocksperhost=4"},
+		{"get", "ipamconfigurations", "-o", "wide"},
+		{"get", "ipamconfig", "default", "-o", "yaml"},
+		{"get", "ipamconfig", "other"},
 	} {
 		out := s.run("", args...)
 		b.WriteString(strings.ReplaceAll(out, tmpl, "TEMPLATE"))
