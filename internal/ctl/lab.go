@@ -175,23 +175,11 @@ func (a *App) labUpSummary(ctx context.Context, l *lab.Lab, check, mustConnect b
 	fmt.Fprintf(a.Out, "Lab %s is up: %d nodes, %d pods (CNI %s), datastore %s.\n", st.Name, len(top.Nodes), len(top.Pods), st.CNI, st.Datastore)
 	failed := 0
 	if check {
-		s, err := l.Status(ctx)
-		if err != nil {
-			return a.fail("lab up: status: %v", err)
+		var err error
+		if failed, err = a.labCheck(ctx, l); err != nil {
+			// The lab is up: say what could not be shown, and go on.
+			fmt.Fprintf(a.Err, "lab up: warning: %v\n", err)
 		}
-		fmt.Fprintln(a.Out)
-		if err := lab.WriteStatus(a.Out, s); err != nil {
-			return a.fail("lab up: %v", err)
-		}
-		m, err := l.Ping(ctx, lab.ExpectAuto)
-		if err != nil {
-			return a.fail("lab up: ping: %v", err)
-		}
-		fmt.Fprintln(a.Out)
-		if err := lab.WriteMatrix(a.Out, m); err != nil {
-			return a.fail("lab up: %v", err)
-		}
-		failed = m.Failed()
 	}
 	fmt.Fprintf(a.Out, "\nNext:\n")
 	for _, c := range labNextCommands(selfCommand(), st.Name, top) {
@@ -204,6 +192,25 @@ func (a *App) labUpSummary(ctx context.Context, l *lab.Lab, check, mustConnect b
 		}
 	}
 	return nil
+}
+
+// labCheck prints the lab's status and ping matrix and returns how many
+// pairs that should connect did not.
+func (a *App) labCheck(ctx context.Context, l *lab.Lab) (int, error) {
+	s, err := l.Status(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("status: %w", err)
+	}
+	fmt.Fprintln(a.Out)
+	if err := lab.WriteStatus(a.Out, s); err != nil {
+		return 0, err
+	}
+	m, err := l.Ping(ctx, lab.ExpectAuto)
+	if err != nil {
+		return 0, fmt.Errorf("ping: %w", err)
+	}
+	fmt.Fprintln(a.Out)
+	return m.Failed(), lab.WriteMatrix(a.Out, m)
 }
 
 // labUpFailed reports a failed `lab up` and, unless keep, takes down what
