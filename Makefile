@@ -1,5 +1,7 @@
-# tortie: build, test, lab, bench. Everything runs on a fresh machine as root
-# after .ci/setup has installed the system packages.
+# tortie: build, test, lab, bench. `make test` and `make lab` run on a fresh
+# Debian machine as root: each first installs what it needs (.ci/setup test|lab,
+# quick when all of it is there already).
+export PATH := $(PATH):/usr/local/go/bin
 GO       ?= go
 BIN      ?= $(CURDIR)/bin
 VERSION  ?= v0.1.0
@@ -8,7 +10,7 @@ LDFLAGS  := -X github.com/tortienet/tortie/internal/buildinfo.Version=$(VERSION)
             -X github.com/tortienet/tortie/internal/buildinfo.GitCommit=$(COMMIT)
 BINARIES := tortiectl tortie tortie-node
 
-.PHONY: build test test-short vet bench fmt clean
+.PHONY: build test test-short vet bench fmt clean setup-test setup-lab
 
 # Static binaries: the CNI plugin is exec'd once per pod, and a dynamically
 # linked one spends ~1.5 ms in the loader before main.
@@ -19,7 +21,8 @@ build:
 
 # The whole suite: unit, datastore conformance (embedded etcd), golden
 # output and end-to-end tests. Privileged tiers run when root.
-test: build vet
+test: setup-test
+	$(MAKE) --no-print-directory build vet
 	TORTIE_BIN=$(BIN) $(GO) test -count=1 -timeout 20m ./...
 
 test-short:
@@ -37,18 +40,24 @@ fmt:
 clean:
 	rm -rf $(BIN)
 
+# What the tests need (packages, the CNI tools, qemu and a kernel for the
+# IP-in-IP VM test); what the lab needs (no kernel, no qemu). Output goes to
+# /tmp/tortie-setup.log.
+setup-test:
+	@bash .ci/setup test
+setup-lab:
+	@bash .ci/setup lab
+
 # The namespace lab: 3 nodes with 2 pods each, left running after the status
 # and the pod-to-pod matrix are printed (make fails if a pair that should
 # connect does not). LAB names it; `make lab-down` removes it. Root only.
 LAB ?= lab
 .PHONY: lab lab-down
-lab:
-	bash .ci/setup
-	$(MAKE) build
-	$(BIN)/tortiectl lab down --name $(LAB)
-	$(BIN)/tortiectl lab up --name $(LAB) --nodes 3 --pods-per-node 2
-	$(BIN)/tortiectl lab status --name $(LAB)
-	$(BIN)/tortiectl lab ping --name $(LAB)
+lab: setup-lab
+	@start=$$(date +%s); echo "building $(BIN)/ (the first build takes about two minutes)"; \
+	  $(MAKE) --no-print-directory -s build && echo "built in $$(( $$(date +%s) - start ))s"
+	@$(BIN)/tortiectl lab down --name $(LAB) >/dev/null 2>&1 || true
+	@$(BIN)/tortiectl lab up --name $(LAB) --nodes 3 --pods-per-node 2 --must-connect
 
 lab-down:
-	$(BIN)/tortiectl lab down --name $(LAB)
+	@$(BIN)/tortiectl lab down --name $(LAB)

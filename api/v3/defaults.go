@@ -22,6 +22,16 @@ func Default(r Resource) {
 		o.Spec.Types = defaultTypes(o.Spec.Types, o.Spec.Ingress, o.Spec.Egress)
 	case *Tier:
 		defaultTierSpec(o.Name, &o.Spec)
+	case *StagedNetworkPolicy:
+		o.Spec.Tier = defaultTier(o.Spec.Tier)
+		if o.Spec.StagedAction != StagedActionDelete {
+			o.Spec.Types = defaultTypes(o.Spec.Types, o.Spec.Ingress, o.Spec.Egress)
+		}
+	case *StagedGlobalNetworkPolicy:
+		o.Spec.Tier = defaultTier(o.Spec.Tier)
+		if o.Spec.StagedAction != StagedActionDelete {
+			o.Spec.Types = defaultTypes(o.Spec.Types, o.Spec.Ingress, o.Spec.Egress)
+		}
 	}
 }
 

@@ -101,7 +101,7 @@ func TestDefaultTier(t *testing.T) {
 func TestDefaultLeavesSparse(t *testing.T) {
 	for _, k := range Kinds() {
 		switch k.Kind {
-		case "IPPool", "NetworkPolicy", "GlobalNetworkPolicy", "Tier":
+		case "IPPool", "NetworkPolicy", "GlobalNetworkPolicy", "Tier", "StagedNetworkPolicy", "StagedGlobalNetworkPolicy":
 			continue
 		}
 		r := k.New()

@@ -36,7 +36,12 @@ func Kinds() []KindInfo {
 		kind("WorkloadEndpoint", "workloadendpoints", true, func() Resource { return &WorkloadEndpoint{} }, "wep", "weps"),
 		kind("NetworkSet", "networksets", true, func() Resource { return &NetworkSet{} }, "netset", "netsets"),
 		kind("GlobalNetworkSet", "globalnetworksets", false, func() Resource { return &GlobalNetworkSet{} }, "gns", "gnss"),
-		kind("IPReservation", "ipreservations", false, func() Resource { return &IPReservation{} }, "ipres", "ipress"),
+		kind("IPReservation", "ipreservations", false, func() Resource { return &IPReservation{} }, "ipres", "ipress", "reservation", "reservations"),
+		kind("BGPFilter", "bgpfilters", false, func() Resource { return &BGPFilter{} }, "bgpf", "bgpfs", "bf", "bfs"),
+		kind("StagedNetworkPolicy", "stagednetworkpolicies", true, func() Resource { return &StagedNetworkPolicy{} }, "stagedpolicy", "stagedpolicies", "snp", "snps", "spol", "spols"),
+		kind("StagedGlobalNetworkPolicy", "stagedglobalnetworkpolicies", false, func() Resource { return &StagedGlobalNetworkPolicy{} }, "stagedglobalpolicy", "stagedglobalpolicies", "sgnp", "sgnps"),
+		kind("StagedKubernetesNetworkPolicy", "stagedkubernetesnetworkpolicies", true, func() Resource { return &StagedKubernetesNetworkPolicy{} }, "stagedkubernetespolicy", "stagedkubernetespolicies", "sknp", "sknps", "skpol", "skpols"),
+		kind("CalicoNodeStatus", "caliconodestatuses", false, func() Resource { return &CalicoNodeStatus{} }, "nodestatus", "nodestatuses"),
 		kind("KubeControllersConfiguration", "kubecontrollersconfigurations", false, func() Resource { return &KubeControllersConfiguration{} }, "kcc", "kccs", "kubecontrollersconfig", "kubecontrollersconfigs"),
 	}
 }

@@ -57,7 +57,8 @@ func TestKindsRegistry(t *testing.T) {
 			t.Errorf("NewResource(%q) = %T, %v", k.Plural, r2, err)
 		}
 	}
-	ns := map[string]bool{"NetworkPolicy": true, "WorkloadEndpoint": true, "NetworkSet": true}
+	ns := map[string]bool{"NetworkPolicy": true, "WorkloadEndpoint": true, "NetworkSet": true,
+		"StagedNetworkPolicy": true, "StagedKubernetesNetworkPolicy": true}
 	for _, k := range Kinds() {
 		if k.Namespaced != ns[k.Kind] {
 			t.Errorf("%s: Namespaced = %v", k.Kind, k.Namespaced)

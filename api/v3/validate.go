@@ -61,6 +61,8 @@ func validateInto(e *errs, r Resource) {
 		validateNets(e, "spec.nets", o.Spec.Nets)
 	case *IPReservation:
 		validateNets(e, "spec.reservedCIDRs", o.Spec.ReservedCIDRs)
+	default:
+		validateMoreKinds(e, r)
 	}
 }
 

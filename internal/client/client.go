@@ -288,6 +288,10 @@ func encode(r v3.Resource) ([]byte, error) {
 }
 
 // decode reads a stored value and reports the key's revision as resourceVersion.
+// Decode turns a stored key/value of a kind into its resource, as Get
+// and List do (for readers that take one listing of many kinds at once).
+func Decode(kind v3.KindInfo, kv datastore.KV) (v3.Resource, error) { return decode(kind, kv) }
+
 func decode(kind v3.KindInfo, kv datastore.KV) (v3.Resource, error) {
 	r := kind.New()
 	if err := json.Unmarshal(kv.Value, r); err != nil {

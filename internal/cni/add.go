@@ -15,6 +15,7 @@ import (
 
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/client"
+	"github.com/tortienet/tortie/internal/datastore"
 )
 
 // Add wires the container into the network and records its endpoint. On
@@ -141,11 +142,12 @@ func randomMAC() net.HardwareAddr {
 }
 
 // storeError reports a datastore failure after the connection was made:
-// a timeout is worth retrying, anything else (a rejected write) is not.
+// a transient one (the datastore went away, restarts, timed out) is worth
+// retrying and says so in one line; anything else (a rejected write) is
+// not.
 func storeError(err error) error {
-	code := types.ErrInternal
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		code = types.ErrTryAgainLater
+	if datastore.Transient(err) || errors.Is(err, context.Canceled) {
+		return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("datastore unavailable, try again later: %v", err), "")
 	}
-	return cniError(code, fmt.Errorf("datastore: %w", err))
+	return cniError(types.ErrInternal, fmt.Errorf("datastore: %w", err))
 }

@@ -66,8 +66,16 @@ func (p *Plugin) Del(ctx context.Context, args *skel.CmdArgs) error {
 }
 
 // firstCoded returns the first error, with the others appended to its
-// message, keeping the first one's CNI code.
+// message, keeping the first one's CNI code. A "try again later" error
+// (a transient datastore failure) is returned alone, as the one line the
+// runtime shows: its retry will meet whatever else is left.
 func firstCoded(errs ...error) error {
+	for _, err := range errs {
+		var te *types.Error
+		if errors.As(err, &te) && te.Code == types.ErrTryAgainLater {
+			return te
+		}
+	}
 	var first *types.Error
 	var rest []error
 	for _, err := range errs {

@@ -30,6 +30,7 @@ type fakeNet struct {
 	specs     map[string]veth.Spec  // by host name
 	setupErr  error                 // Configure fails
 	createErr error
+	removeErr error // RemoveContainer fails
 	nextIdx   int
 }
 
@@ -85,6 +86,9 @@ func (f *fakeNet) Verify(s *veth.Spec) error {
 }
 
 func (f *fakeNet) RemoveContainer(netns, ifName string) (bool, error) {
+	if f.removeErr != nil {
+		return false, f.removeErr
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.pod[netns+"/"+ifName]
@@ -179,8 +183,9 @@ type env struct {
 	ipam  *fakeIPAM
 	store *datastore.Memory
 	state string
-	// storeErr makes OpenStore fail.
-	storeErr error
+	// storeErr makes OpenStore fail; writeErr makes every write and
+	// read after it fail (a datastore that goes away mid-command).
+	storeErr, writeErr error
 }
 
 func newEnv(t *testing.T) *env {
@@ -190,7 +195,11 @@ func newEnv(t *testing.T) *env {
 }
 
 func (e *env) client() *client.Client {
-	return client.New(nopClose{e.store},
+	var s datastore.Store = nopClose{e.store}
+	if e.writeErr != nil {
+		s = failingStore{s, e.writeErr}
+	}
+	return client.New(s,
 		client.WithClock(func() time.Time { return time.Date(2026, 11, 22, 12, 4, 6, 0, time.UTC) }),
 		client.WithUIDs(func() string { return "uid-1" }))
 }
@@ -200,6 +209,27 @@ func (e *env) client() *client.Client {
 type nopClose struct{ datastore.Store }
 
 func (nopClose) Close() error { return nil }
+
+// failingStore fails every call but Close with err.
+type failingStore struct {
+	datastore.Store
+	err error
+}
+
+func (f failingStore) Get(context.Context, string) (datastore.KV, error) {
+	return datastore.KV{}, f.err
+}
+func (f failingStore) List(context.Context, string) ([]datastore.KV, int64, error) {
+	return nil, 0, f.err
+}
+func (f failingStore) Create(context.Context, string, []byte) (int64, error) { return 0, f.err }
+func (f failingStore) Update(context.Context, string, []byte, int64) (int64, error) {
+	return 0, f.err
+}
+func (f failingStore) Delete(context.Context, string, int64) (datastore.KV, error) {
+	return datastore.KV{}, f.err
+}
+func (f failingStore) Txn(context.Context, ...datastore.Op) (int64, error) { return 0, f.err }
 
 const testConf = `{"cniVersion":"1.0.0","name":"ca-net","type":"tortie","nodename_file":"%s/nodename",
   "mtu":1450,"ipam":{"type":"fake-ipam"},"log_level":"warning","unknown_field":{"x":[1,2]}}`

@@ -269,6 +269,28 @@ func TestDelDatastoreUnreachable(t *testing.T) {
 	}
 }
 
+// A datastore that fails in the middle of ADD or DEL (after the
+// connection was made) is "try again later", in one line, like one that
+// is down at the start.
+func TestDatastoreFailsMidCommand(t *testing.T) {
+	gone := errors.New("rpc error: code = Unavailable desc = error reading from server: EOF")
+	e := newEnv(t)
+	e.writeErr = gone
+	_, err := e.plugin("").Add(context.Background(), e.args("c1", "/run/netns/pod1"))
+	var te *types.Error
+	if !errors.As(err, &te) || te.Code != types.ErrTryAgainLater || !strings.Contains(te.Msg, "try again later") || strings.Contains(te.Msg, "; ") {
+		t.Fatalf("ADD: err = %#v, want code 11 in one line", err)
+	}
+	if n := e.ipam.holding(); n != 0 {
+		t.Errorf("%d allocations held after the failed ADD", n)
+	}
+	e.net.removeErr = errors.New("veth busy")
+	err = e.plugin("").Del(context.Background(), e.args("c1", "/run/netns/pod1"))
+	if !errors.As(err, &te) || te.Code != types.ErrTryAgainLater || strings.Contains(te.Msg, "veth busy") {
+		t.Fatalf("DEL: err = %#v, want code 11 alone", err)
+	}
+}
+
 func TestCheck(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -17,201 +18,139 @@ const defaultASNumber = 64512
 
 // printContext is what some columns need beyond the resource itself.
 type printContext struct {
-	wide     bool
 	globalAS string // the inherited AS, as shown in parentheses
 }
 
-func newPrintContext(ctx context.Context, c *client.Client, ki v3.KindInfo, wide bool) (*printContext, error) {
-	pc := &printContext{wide: wide, globalAS: strconv.Itoa(defaultASNumber)}
-	if ki.Kind != "Node" || !wide {
-		return pc, nil
+// newPrintContext reads what the headings need: the global AS number for
+// a Node's ASN column ("unknown" when it cannot be read, as calicoctl).
+func newPrintContext(ctx context.Context, c *client.Client, ki v3.KindInfo, headings []string) *printContext {
+	pc := &printContext{globalAS: strconv.Itoa(defaultASNumber)}
+	if ki.Kind != "Node" || !contains(headings, "ASN") {
+		return pc
 	}
 	bk, _ := v3.LookupKind("BGPConfiguration")
 	r, err := c.Get(ctx, bk, "", "default")
 	switch {
 	case errors.Is(err, datastore.ErrNotFound):
 	case err != nil:
-		return nil, err
+		pc.globalAS = "unknown"
 	default:
 		if as := r.(*v3.BGPConfiguration).Spec.ASNumber; as != nil {
 			pc.globalAS = as.String()
 		}
 	}
-	return pc, nil
+	return pc
 }
 
-// column is one column of a `get` table.
-type column struct {
-	header string
-	value  func(r v3.Resource, pc *printContext) string
+// cell renders one column of one resource.
+type cell func(r v3.Resource, pc *printContext) string
+
+// kindColumns are the table columns of a kind as calicoctl defines them:
+// the default (ps) and wide headings, and every heading it knows, which
+// is also what -o custom-columns accepts.
+type kindColumns struct {
+	ps, wide []string
+	cells    map[string]cell
 }
 
-// columns returns the ps and wide columns of a kind, as calicoctl prints them.
-func columns(kind string) (ps, wide []column) {
-	name := column{"NAME", func(r v3.Resource, _ *printContext) string { return r.GetObjectMeta().Name }}
-	switch kind {
-	case "IPPool":
-		cidr := col("CIDR", func(p *v3.IPPool) string { return p.Spec.CIDR })
-		sel := col("SELECTOR", func(p *v3.IPPool) string { return p.Spec.NodeSelector })
-		return []column{name, cidr, sel}, []column{name, cidr,
-			col("NAT", func(p *v3.IPPool) string { return strconv.FormatBool(p.Spec.NATOutgoing) }),
-			col("IPIPMODE", func(p *v3.IPPool) string { return string(p.Spec.IPIPMode) }),
-			col("VXLANMODE", func(p *v3.IPPool) string { return string(p.Spec.VXLANMode) }),
-			col("DISABLED", func(p *v3.IPPool) string { return strconv.FormatBool(p.Spec.Disabled) }),
-			col("DISABLEBGPEXPORT", func(p *v3.IPPool) string { return strconv.FormatBool(p.Spec.DisableBGPExport) }),
-			sel,
-			col("ASSIGNMENTMODE", func(p *v3.IPPool) string { return string(p.Spec.AssignmentMode) }),
-		}
-	case "Node":
-		return []column{name}, []column{name,
-			{"ASN", func(r v3.Resource, pc *printContext) string {
-				n := r.(*v3.Node)
-				if n.Spec.BGP != nil && n.Spec.BGP.ASNumber != nil {
-					return n.Spec.BGP.ASNumber.String()
-				}
-				return "(" + pc.globalAS + ")"
-			}},
-			col("IPV4", func(n *v3.Node) string { return nodeBGP(n).IPv4Address }),
-			col("IPV6", func(n *v3.Node) string { return nodeBGP(n).IPv6Address }),
-		}
-	case "BGPPeer":
-		cols := []column{name,
-			col("PEERIP", func(p *v3.BGPPeer) string {
-				if p.Spec.PeerIP != "" {
-					return p.Spec.PeerIP
-				}
-				return p.Spec.PeerSelector
-			}),
-			col("NODE", func(p *v3.BGPPeer) string {
-				switch {
-				case p.Spec.Node != "":
-					return p.Spec.Node
-				case p.Spec.NodeSelector != "":
-					return p.Spec.NodeSelector
-				}
-				return "(global)"
-			}),
-			col("ASN", func(p *v3.BGPPeer) string {
-				if p.Spec.PeerSelector != "" {
-					return ""
-				}
-				return p.Spec.ASNumber.String()
-			}),
-		}
-		return cols, cols
-	case "BGPConfiguration":
-		cols := []column{name,
-			col("LOGSEVERITY", func(b *v3.BGPConfiguration) string { return b.Spec.LogSeverityScreen }),
-			col("MESHENABLED", func(b *v3.BGPConfiguration) string { return fmtBoolPtr(b.Spec.NodeToNodeMeshEnabled) }),
-			col("ASNUMBER", func(b *v3.BGPConfiguration) string {
-				if b.Spec.ASNumber == nil {
-					return ""
-				}
-				return b.Spec.ASNumber.String()
-			}),
-		}
-		return cols, cols
-	case "NetworkPolicy":
-		tier := col("TIER", func(p *v3.NetworkPolicy) string { return p.Spec.Tier })
-		return []column{name, tier}, []column{name, tier,
-			col("ORDER", func(p *v3.NetworkPolicy) string { return fmtFloatPtr(p.Spec.Order) }),
-			col("SELECTOR", func(p *v3.NetworkPolicy) string { return p.Spec.Selector }),
-		}
-	case "GlobalNetworkPolicy":
-		tier := col("TIER", func(p *v3.GlobalNetworkPolicy) string { return p.Spec.Tier })
-		return []column{name, tier}, []column{name, tier,
-			col("ORDER", func(p *v3.GlobalNetworkPolicy) string { return fmtFloatPtr(p.Spec.Order) }),
-			col("SELECTOR", func(p *v3.GlobalNetworkPolicy) string { return p.Spec.Selector }),
-		}
-	case "HostEndpoint":
-		node := col("NODE", func(h *v3.HostEndpoint) string { return h.Spec.Node })
-		return []column{name, node}, []column{name, node,
-			col("INTERFACE", func(h *v3.HostEndpoint) string { return h.Spec.InterfaceName }),
-			col("IPS", func(h *v3.HostEndpoint) string { return strings.Join(h.Spec.ExpectedIPs, ",") }),
-			col("PROFILES", func(h *v3.HostEndpoint) string { return strings.Join(h.Spec.Profiles, ",") }),
-		}
-	case "WorkloadEndpoint":
-		workload := col("WORKLOAD", func(w *v3.WorkloadEndpoint) string { return w.Spec.Workload })
-		node := col("NODE", func(w *v3.WorkloadEndpoint) string { return w.Spec.Node })
-		nets := col("NETWORKS", func(w *v3.WorkloadEndpoint) string { return strings.Join(w.Spec.IPNetworks, ",") })
-		iface := col("INTERFACE", func(w *v3.WorkloadEndpoint) string { return w.Spec.InterfaceName })
-		return []column{workload, node, nets, iface}, []column{name, workload, node, nets, iface,
-			col("PROFILES", func(w *v3.WorkloadEndpoint) string { return strings.Join(w.Spec.Profiles, ",") }),
-			col("NATS", func(w *v3.WorkloadEndpoint) string {
-				var nats []string
-				for _, n := range w.Spec.IPNATs {
-					nats = append(nats, n.InternalIP+"<->"+n.ExternalIP)
-				}
-				return strings.Join(nats, ",")
-			}),
-		}
-	case "Profile":
-		return []column{name}, []column{name, col("LABELS", func(p *v3.Profile) string {
-			var kv []string
-			for _, k := range sortedKeys(p.Spec.LabelsToApply) {
-				kv = append(kv, k+"="+p.Spec.LabelsToApply[k])
+// headings returns the headings for -o ps or wide.
+func (k kindColumns) headings(wide bool) []string {
+	if wide {
+		return k.wide
+	}
+	return k.ps
+}
+
+// check returns an error naming the first heading the kind does not know.
+func (k kindColumns) check(headings []string) error {
+	for _, h := range headings {
+		if _, ok := k.cells[h]; !ok {
+			valid := make([]string, 0, len(k.cells))
+			for v := range k.cells {
+				valid = append(valid, v)
 			}
-			return strings.Join(kv, ",")
-		})}
-	case "NetworkSet":
-		return []column{name}, []column{name, col("NETS", func(s *v3.NetworkSet) string { return strings.Join(s.Spec.Nets, ",") })}
-	case "GlobalNetworkSet":
-		return []column{name}, []column{name, col("NETS", func(s *v3.GlobalNetworkSet) string { return strings.Join(s.Spec.Nets, ",") })}
-	case "IPReservation":
-		return []column{name}, []column{name, col("CIDRS", func(s *v3.IPReservation) string { return strings.Join(s.Spec.ReservedCIDRs, ",") })}
-	case "ClusterInformation":
-		cols := []column{name,
-			col("CLUSTERGUID", func(c *v3.ClusterInformation) string { return c.Spec.ClusterGUID }),
-			col("CLUSTERTYPE", func(c *v3.ClusterInformation) string { return c.Spec.ClusterType }),
-			col("CALICOVERSION", func(c *v3.ClusterInformation) string { return c.Spec.CalicoVersion }),
-			col("DATASTOREREADY", func(c *v3.ClusterInformation) string { return fmtBoolPtr(c.Spec.DatastoreReady) }),
+			sort.Strings(valid)
+			return fmt.Errorf("Unknown heading %s, valid values are: %s", h, strings.Join(valid, ", "))
 		}
-		return cols, cols
-	case "Tier":
-		cols := []column{name, {"ORDER", func(r v3.Resource, _ *printContext) string { return fmtFloatPtr(r.(*v3.Tier).Spec.Order) }}}
-		return cols, cols
 	}
-	return []column{name}, []column{name}
+	return nil
 }
 
-// col adapts a typed accessor to a column.
-func col[T v3.Resource](header string, f func(T) string) column {
-	return column{header, func(r v3.Resource, _ *printContext) string { return f(r.(T)) }}
+// columnsOf returns a kind's columns. Namespaced kinds also know
+// NAMESPACE, which -A puts first.
+func columnsOf(ki v3.KindInfo) kindColumns {
+	var k kindColumns
+	for _, group := range []func(string) (kindColumns, bool){ipamColumns, bgpColumns, policyColumns, endpointColumns, setColumns} {
+		if c, ok := group(ki.Kind); ok {
+			k = c
+			break
+		}
+	}
+	if k.cells == nil {
+		k = kindColumns{ps: []string{"NAME"}, wide: []string{"NAME"}, cells: map[string]cell{}}
+	}
+	k.cells["NAME"] = func(r v3.Resource, _ *printContext) string { return r.GetObjectMeta().Name }
+	if ki.Namespaced {
+		k.cells["NAMESPACE"] = func(r v3.Resource, _ *printContext) string { return r.GetObjectMeta().Namespace }
+	}
+	return k
 }
 
-// table renders resources of one kind into header and rows; withNamespace
-// adds calicoctl's leading NAMESPACE column (for -A).
-func table(ki v3.KindInfo, rs []v3.Resource, pc *printContext, withNamespace bool) ([]string, [][]string) {
-	ps, wide := columns(ki.Kind)
-	cols := ps
-	if pc.wide {
-		cols = wide
-	}
-	if withNamespace {
-		cols = append([]column{{"NAMESPACE", func(r v3.Resource, _ *printContext) string { return r.GetObjectMeta().Namespace }}}, cols...)
-	}
-	header := make([]string, len(cols))
-	for i, c := range cols {
-		header[i] = c.header
-	}
+// col adapts a typed accessor to a cell.
+func col[T v3.Resource](f func(T) string) cell {
+	return func(r v3.Resource, _ *printContext) string { return f(r.(T)) }
+}
+
+// table renders resources of one kind under the given headings.
+func table(k kindColumns, headings []string, rs []v3.Resource, pc *printContext) [][]string {
 	rows := make([][]string, 0, len(rs))
 	for _, r := range rs {
-		row := make([]string, len(cols))
-		for i, c := range cols {
-			row[i] = c.value(r, pc)
+		row := make([]string, len(headings))
+		for i, h := range headings {
+			row[i] = k.cells[h](r, pc)
 		}
 		rows = append(rows, row)
 	}
-	return header, rows
+	return rows
 }
 
-func nodeBGP(n *v3.Node) v3.NodeBGPSpec {
-	if n.Spec.BGP == nil {
-		return v3.NodeBGPSpec{}
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
 	}
-	return *n.Spec.BGP
+	return false
 }
 
+// joinTruncate joins items with sep and, past max bytes, cuts the text to
+// max with "..." at its end (calicoctl's joinAndTruncate; max 0: no cut).
+func joinTruncate(items []string, sep string, max int) string {
+	var b strings.Builder
+	for i, it := range items {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(it)
+		if max > 0 && b.Len() > max {
+			return b.String()[:max-3] + "..."
+		}
+	}
+	return b.String()
+}
+
+// joinMap renders a map as calicoctl's join does: sorted key=value pairs.
+func joinMap(m map[string]string) string {
+	kv := make([]string, 0, len(m))
+	for k, v := range m {
+		kv = append(kv, k+"="+v)
+	}
+	sort.Strings(kv)
+	return strings.Join(kv, ",")
+}
+
+// fmtBoolPtr prints a *bool as a Go template does, except that nil is
+// blank rather than "<nil>".
 func fmtBoolPtr(b *bool) string {
 	if b == nil {
 		return ""
@@ -219,6 +158,7 @@ func fmtBoolPtr(b *bool) string {
 	return strconv.FormatBool(*b)
 }
 
+// fmtFloatPtr prints a *float64 as a Go template does (%v), nil blank.
 func fmtFloatPtr(f *float64) string {
 	if f == nil {
 		return ""
@@ -226,9 +166,22 @@ func fmtFloatPtr(f *float64) string {
 	return fmt.Sprint(*f)
 }
 
+// orDash is calicoctl's {{if X}}X{{else}}-{{end}}.
+func orDash(set bool, s string) string {
+	if !set {
+		return "-"
+	}
+	return s
+}
+
 func tierOrder(r v3.Resource) float64 {
 	if t, ok := r.(*v3.Tier); ok && t.Spec.Order != nil {
 		return *t.Spec.Order
 	}
 	return 1e308
+}
+
+func nodeKind() v3.KindInfo {
+	k, _ := v3.LookupKind("Node")
+	return k
 }

@@ -35,6 +35,12 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // expanding `kind: List` and `kind: <Kind>List` documents into their items.
 // It returns every resource, or all the decode errors found.
 func Decode(name string, r io.Reader) ([]Doc, error) {
+	return decode(name, r, false)
+}
+
+// decode is Decode; with v1, calicoctl v1 documents are converted to v3
+// (tortiectl convert) instead of refused.
+func decode(name string, r io.Reader, v1 bool) ([]Doc, error) {
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
@@ -43,7 +49,7 @@ func Decode(name string, r io.Reader) ([]Doc, error) {
 	var errs []error
 	for i, chunk := range splitDocuments(raw) {
 		src := fmt.Sprintf("%s, document %d", name, i+1)
-		ds, err := decodeDocument(src, chunk)
+		ds, err := decodeDocument(src, chunk, v1)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -107,7 +113,7 @@ type header struct {
 	} `json:"metadata"`
 }
 
-func decodeDocument(src string, chunk []byte) ([]Doc, error) {
+func decodeDocument(src string, chunk []byte, v1 bool) ([]Doc, error) {
 	js, err := yaml.YAMLToJSON(chunk)
 	if err != nil {
 		return nil, &DecodeError{Source: src, Err: fmt.Errorf("malformed YAML: %w", err)}
@@ -120,7 +126,7 @@ func decodeDocument(src string, chunk []byte) ([]Doc, error) {
 		var out []Doc
 		var errs []error
 		for i, item := range h.Items {
-			ds, err := decodeObject(fmt.Sprintf("%s, item %d", src, i+1), item)
+			ds, err := decodeObject(fmt.Sprintf("%s, item %d", src, i+1), item, v1)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -129,14 +135,14 @@ func decodeDocument(src string, chunk []byte) ([]Doc, error) {
 		}
 		return out, errors.Join(errs...)
 	}
-	d, err := decodeObject(src, js)
+	d, err := decodeObject(src, js, v1)
 	if err != nil {
 		return nil, err
 	}
 	return []Doc{d}, nil
 }
 
-func decodeObject(src string, js []byte) (Doc, error) {
+func decodeObject(src string, js []byte, v1 bool) (Doc, error) {
 	h, err := readHeader(js)
 	if err != nil {
 		return Doc{}, &DecodeError{Source: src, Err: err}
@@ -147,6 +153,16 @@ func decodeObject(src string, js []byte) (Doc, error) {
 	}
 	if h.Kind == "" {
 		return Doc{}, &DecodeError{Source: decodeSrc, Err: errors.New("kind is missing")}
+	}
+	if h.APIVersion == "v1" {
+		r, err := convertV1(h.Kind, js)
+		switch {
+		case err != nil:
+			return Doc{}, &DecodeError{Source: src, Err: err}
+		case !v1:
+			return Doc{}, &DecodeError{Source: src, Err: v1Refusal(h.Kind, r)}
+		}
+		return Doc{Source: src, Resource: r}, nil
 	}
 	if h.APIVersion != v3.APIVersion {
 		return Doc{}, &DecodeError{Source: decodeSrc, Err: fmt.Errorf("apiVersion = %q: expected %q", h.APIVersion, v3.APIVersion)}

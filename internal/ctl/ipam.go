@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -214,7 +215,11 @@ func printCheck(a *App, r *ipam.Report, showAll bool) {
 	p("Loading all IPAM blocks...")
 	p("Found %d IPAM blocks.", len(r.Blocks))
 	for _, b := range r.Blocks {
-		p(" IPAM block %s affinity=%s:", b.CIDR, b.Affinity)
+		aff := b.Affinity
+		if aff == "" {
+			aff = "<none>"
+		}
+		p(" IPAM block %s affinity=%s:", b.CIDR, aff)
 		if showAll {
 			p("  %d of %d addresses in use", b.InUse, b.Size)
 		}
@@ -225,7 +230,12 @@ func printCheck(a *App, r *ipam.Report, showAll bool) {
 		p("  %s", pool)
 	}
 	p("Found %d active IP pools.\n", len(r.Pools))
+	p("Loading all nodes.")
+	p("Found %d node tunnel IPs.\n", r.NodeTunnelIPs)
+	p("Loading all workload endpoints.")
+	p("Found %d workload IPs.", r.WorkloadIPs)
 	p("Workloads and nodes are using %d IPs.\n", r.InUse)
+	p("Loading all handles")
 	p("Looking for top (up to 20) nodes by allocations...")
 	nodes := sortedKeys(r.AllocationsByNode)
 	sort.SliceStable(nodes, func(i, j int) bool { return r.AllocationsByNode[nodes[i]] > r.AllocationsByNode[nodes[j]] })
@@ -235,28 +245,51 @@ func printCheck(a *App, r *ipam.Report, showAll bool) {
 		}
 		p("  %s has %d allocations", n, r.AllocationsByNode[n])
 	}
-	p("\nScanning for IPs that are allocated but not actually in use...")
+	if len(nodes) > 0 {
+		p("Node with most allocations has %d; median is %d", r.AllocationsByNode[nodes[0]], r.AllocationsByNode[nodes[len(nodes)/2]])
+	}
+	p("")
+	printCheckScans(p, r)
+	p("Check complete; found %d problems.", r.Problems())
+	if len(r.NodesWithoutEndpoints) > 0 {
+		p("\nWARNING: nodes %s hold workload allocations but have no WorkloadEndpoint at all.", strings.Join(r.NodesWithoutEndpoints, ", "))
+		p("WARNING: this is what the IPAM plugin used without tortie's CNI plugin looks like: then their")
+		p("WARNING: \"leaked\" addresses belong to live containers. Do not release them; ipam release")
+		p("WARNING: --from-report refuses to, unless --force.")
+	}
+}
+
+// printCheckScans prints the scans of ipam check.
+func printCheckScans(p func(string, ...any), r *ipam.Report) {
+	p("Scanning for IPs that are allocated but not actually in use...")
 	for _, l := range r.Leaked {
 		p("  %s leaked; handle %s, node %s, block %s", l.IP, l.Handle, l.Node, l.Block)
 	}
 	p("Found %d IPs that are allocated in IPAM but not actually in use.", len(r.Leaked))
 	p("Scanning for IPs that are in use by a workload or node but not allocated in IPAM...")
-	for _, ip := range r.OutsidePools {
-		p("  %s is in use outside every active IP pool", ip)
+	for _, u := range r.MultipleOwners {
+		p("  %s has multiple owners.", u.IP)
+	}
+	for _, u := range r.OutsidePools {
+		for _, o := range u.Owners {
+			p("  %s in use by %s is not in any active IP pool.", u.IP, o)
+		}
+	}
+	for _, u := range r.NotAllocated {
+		for _, o := range u.Owners {
+			p("  %s in use by %s and in active IPAM pool but has no IPAM allocation.", u.IP, o)
+		}
 	}
 	p("Found %d in-use IPs that are not in active IP pools.", len(r.OutsidePools))
-	for _, ip := range r.NotAllocated {
-		p("  %s is in use but not allocated", ip)
-	}
 	p("Found %d in-use IPs that are in active IP pools but have no corresponding IPAM allocation.\n", len(r.NotAllocated))
 	p("Scanning for IPAM handles with no matching IPs...")
 	for _, h := range r.EmptyHandles {
-		p("  handle %s has no IPs", h)
+		p("  %s doesn't have any active IPs.", h)
 	}
-	p("Found %d handles with no matching IPs.", len(r.EmptyHandles))
+	p("Found %d handles with no matching IPs (and %d handles with matches).", len(r.EmptyHandles), r.GoodHandles)
 	p("Scanning for IPs with missing handle...")
 	for _, h := range r.MissingHandles {
-		p("  block %s records %d IPs of handle %s, which does not exist", h.Block, h.Actual, h.Handle)
+		p("  %s is in use in a block but doesn't exist.", h.Handle)
 	}
 	p("Found %d handles mentioned in blocks with no matching handle resource.", len(r.MissingHandles))
 	p("Scanning for handles with mismatched counts...")
@@ -269,12 +302,12 @@ func printCheck(a *App, r *ipam.Report, showAll bool) {
 		p("  %s is affine to %s, which does not exist", s.Block, s.Host)
 	}
 	p("Found %d affinities of nodes that do not exist.", len(r.StaleAffinities))
-	p("Check complete; found %d problems.", r.Problems())
 }
 
 func (a *App) ipamReleaseCommand() *cobra.Command {
-	var ip string
+	var ip, cniCache string
 	var reports []string
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "release (--ip=ADDR | --from-report=FILE...)",
 		Short: "Release one address, or the addresses leaked in every given report",
@@ -317,7 +350,8 @@ func (a *App) ipamReleaseCommand() *cobra.Command {
 				}
 				rs = append(rs, &r)
 			}
-			released, err := m.ReleaseReport(ctx, rs...)
+			opts := ipam.ReleaseReportOptions{Force: force, RuntimeKnows: ipam.CNICacheKnows(cniCache)}
+			released, err := m.ReleaseReport(ctx, opts, rs...)
 			if err != nil {
 				return a.fail("release from report: %v", err)
 			}
@@ -330,7 +364,8 @@ func (a *App) ipamReleaseCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&ip, "ip", "", "the address to release")
 	cmd.Flags().StringArrayVar(&reports, "from-report", nil, "a report from ipam check -o (repeatable: only addresses leaked in all are released)")
-	cmd.Flags().Bool("force", false, "accepted for calicoctl compatibility")
+	cmd.Flags().BoolVar(&force, "force", false, "release even what looks live: addresses on nodes without any WorkloadEndpoint, of containers the runtime still knows, or most of a pool")
+	cmd.Flags().StringVar(&cniCache, "cni-cache-dir", "/var/lib/cni", "the container runtime's CNI cache (a handle whose container is cached there is live)")
 	return cmd
 }
 

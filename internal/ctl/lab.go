@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -19,6 +19,7 @@ import (
 // labFlags are the options every lab command shares.
 type labFlags struct {
 	name, root, binDir string
+	logFormat          string
 	verbose            bool
 }
 
@@ -38,6 +39,7 @@ network configuration is never changed. Needs root.`,
 	pf.StringVar(&lf.root, "state-dir", lab.DefaultRoot, "where labs keep their state")
 	pf.StringVar(&lf.binDir, "bin-dir", "", "directory with the tortie binaries (default: tortiectl's own)")
 	pf.BoolVarP(&lf.verbose, "verbose", "v", false, "log every step")
+	pf.StringVar(&lf.logFormat, "log-format", "human", "progress as short lines (human) or structured logs (text, json)")
 	cmd.AddCommand(a.labUpCommand(&lf), a.labDownCommand(&lf), a.labStatusCommand(&lf),
 		a.labPingCommand(&lf), a.labPathCommand(&lf), a.labExecCommand(&lf),
 		a.labAddPodCommand(&lf), a.labDelPodCommand(&lf),
@@ -55,9 +57,9 @@ func (a *App) labConfig(lf *labFlags) (lab.Config, error) {
 		}
 		bin = filepath.Dir(self)
 	}
-	level := slog.LevelInfo
-	if lf.verbose {
-		level = slog.LevelDebug
+	logger, err := labLogger(a.Err, lf.logFormat, lf.verbose)
+	if err != nil {
+		return lab.Config{}, err
 	}
 	gopath := a.Getenv("GOPATH")
 	if gopath == "" {
@@ -67,7 +69,7 @@ func (a *App) labConfig(lf *labFlags) (lab.Config, error) {
 		Root:    lf.root,
 		BinDir:  bin,
 		CNIPath: []string{filepath.Join(gopath, "bin"), "/opt/cni/bin", "/usr/lib/cni"},
-		Logger:  slog.New(slog.NewTextHandler(a.Err, &slog.HandlerOptions{Level: level})),
+		Logger:  logger,
 	}, nil
 }
 
@@ -101,7 +103,8 @@ func (a *App) openLab(lf *labFlags) (*lab.Lab, error) {
 
 func (a *App) labUpCommand(lf *labFlags) *cobra.Command {
 	var file string
-	var keep bool
+	var keep, mustConnect bool
+	check := true
 	gen := topo.GenerateOptions{}
 	cmd := &cobra.Command{
 		Use:   "up [--file TOPOLOGY | --nodes N --pods-per-node M --underlay l2|routed]",
@@ -146,10 +149,7 @@ func (a *App) labUpCommand(lf *labFlags) *cobra.Command {
 			if err != nil {
 				return a.labUpFailed(ctx, cfg, top.Name, l, keep, err)
 			}
-			st := l.State()
-			fmt.Fprintf(a.Out, "Lab %s is up: %d nodes, %d pods (CNI %s), datastore %s.\n", st.Name, len(top.Nodes), len(top.Pods), st.CNI, st.Datastore)
-			fmt.Fprintf(a.Out, "Next: tortiectl lab status --name %[1]s | ping --name %[1]s | down --name %[1]s\n", st.Name)
-			return nil
+			return a.labUpSummary(ctx, l, check, mustConnect)
 		},
 	}
 	f := cmd.Flags()
@@ -160,7 +160,57 @@ func (a *App) labUpCommand(lf *labFlags) *cobra.Command {
 	f.BoolVar(&gen.Outside, "outside", true, "add an outside namespace beyond the gateway (for natOutgoing)")
 	f.StringVar(&gen.CNI, "cni", topo.CNIAuto, "CNI plugin: auto (tortie when it works, else ptp), tortie, ptp or bridge")
 	f.BoolVar(&keep, "keep-on-failure", false, "leave a lab that failed to come up in place, for inspection")
+	f.BoolVar(&check, "check", true, "print the status and the pod-to-pod matrix once up")
+	f.BoolVar(&mustConnect, "must-connect", false, "exit 1 when a pod pair that should connect does not (the lab stays up)")
 	return cmd
+}
+
+// labUpSummary ends a successful `lab up`: what is up, the status and the
+// ping matrix (unless !check), and the commands to go on with. A pair that
+// should connect and does not is a warning, or with mustConnect exit
+// status 1; the lab stays up either way.
+func (a *App) labUpSummary(ctx context.Context, l *lab.Lab, check, mustConnect bool) error {
+	st := l.State()
+	top := l.Topology()
+	fmt.Fprintf(a.Out, "Lab %s is up: %d nodes, %d pods (CNI %s), datastore %s.\n", st.Name, len(top.Nodes), len(top.Pods), st.CNI, st.Datastore)
+	failed := 0
+	if check {
+		var err error
+		if failed, err = a.labCheck(ctx, l); err != nil {
+			// The lab is up: say what could not be shown, and go on.
+			fmt.Fprintf(a.Err, "lab up: warning: %v\n", err)
+		}
+	}
+	fmt.Fprintf(a.Out, "\nNext:\n")
+	for _, c := range labNextCommands(selfCommand(), st.Name, top) {
+		fmt.Fprintf(a.Out, "  %s\n", c)
+	}
+	if failed > 0 {
+		fmt.Fprintf(a.Err, "lab up: warning: %d pod pairs that should connect did not (the lab is left up; lab path shows the way packets take)\n", failed)
+		if mustConnect {
+			return &exitError{code: 1}
+		}
+	}
+	return nil
+}
+
+// labCheck prints the lab's status and ping matrix and returns how many
+// pairs that should connect did not.
+func (a *App) labCheck(ctx context.Context, l *lab.Lab) (int, error) {
+	s, err := l.Status(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("status: %w", err)
+	}
+	fmt.Fprintln(a.Out)
+	if err := lab.WriteStatus(a.Out, s); err != nil {
+		return 0, err
+	}
+	m, err := l.Ping(ctx, lab.ExpectAuto)
+	if err != nil {
+		return 0, fmt.Errorf("ping: %w", err)
+	}
+	fmt.Fprintln(a.Out)
+	return m.Failed(), lab.WriteMatrix(a.Out, m)
 }
 
 // labUpFailed reports a failed `lab up` and, unless keep, takes down what
@@ -201,4 +251,40 @@ func (a *App) labDownCommand(lf *labFlags) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// labNextCommands are the commands printed after `lab up`.
+func labNextCommands(me, name string, top *topo.Topology) []string {
+	cmds := []string{
+		fmt.Sprintf("%s lab status --name %s", me, name),
+		fmt.Sprintf("%s lab ping --name %s", me, name),
+	}
+	if len(top.Pods) >= 2 {
+		cmds = append(cmds, fmt.Sprintf("%s lab path --name %s %s %s", me, name, top.Pods[0].Key(), top.Pods[len(top.Pods)-1].Key()))
+	}
+	if len(top.Nodes) > 0 {
+		n := top.Nodes[0].Name
+		cmds = append(cmds, fmt.Sprintf("%s lab exec --name %s %s -- ip route", me, name, n),
+			fmt.Sprintf("%s lab exec --name %s %s -- tortiectl get workloadendpoints -A -o wide", me, name, n))
+	}
+	return append(cmds, fmt.Sprintf("%s lab down --name %s", me, name))
+}
+
+// selfCommand is how to call this tortiectl again: its path relative to
+// the working directory when it lies below it (bin/tortiectl after make),
+// else its name.
+func selfCommand() string {
+	self, err := os.Executable()
+	if err != nil {
+		return "tortiectl"
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "tortiectl"
+	}
+	rel, err := filepath.Rel(wd, self)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return "tortiectl"
+	}
+	return rel
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"text/tabwriter"
 
@@ -30,33 +31,36 @@ func writeTable(w io.Writer, header []string, rows [][]string) error {
 	return err
 }
 
-// listObject is what -o yaml|json prints for several resources.
+// listObject is a <Kind>List, with the Go field names of Calico's list
+// types so that go-templates written for calicoctl work on it.
 type listObject struct {
-	Kind       string        `json:"kind"`
-	APIVersion string        `json:"apiVersion"`
-	Metadata   listMeta      `json:"metadata"`
-	Items      []v3.Resource `json:"items"`
+	v3.TypeMeta
+	ListMeta listMeta      `json:"metadata"`
+	Items    []v3.Resource `json:"items"`
 }
 
 type listMeta struct {
 	ResourceVersion string `json:"resourceVersion,omitempty"`
 }
 
-// writeObjects prints one resource as itself, several (or a listing) as a
-// <Kind>List, in YAML or JSON.
-func writeObjects(w io.Writer, format string, kind v3.KindInfo, rs []v3.Resource, single bool, rev int64) error {
-	var obj any
-	if single && len(rs) == 1 {
-		obj = rs[0]
-	} else {
-		l := listObject{Kind: kind.ListKind, APIVersion: v3.APIVersion, Items: rs}
-		if l.Items == nil {
-			l.Items = []v3.Resource{}
-		}
-		if rev > 0 {
-			l.Metadata.ResourceVersion = strconv.FormatInt(rev, 10)
-		}
-		obj = l
+func newList(kind v3.KindInfo, rs []v3.Resource, rev int64) *listObject {
+	l := &listObject{TypeMeta: v3.TypeMeta{Kind: kind.ListKind, APIVersion: v3.APIVersion}, Items: rs}
+	if l.Items == nil {
+		l.Items = []v3.Resource{}
+	}
+	if rev > 0 {
+		l.ListMeta.ResourceVersion = strconv.FormatInt(rev, 10)
+	}
+	return l
+}
+
+// writeObjects prints what was read in YAML or JSON as calicoctl does:
+// one thing (a list, or a single named object) as itself, several named
+// objects as an array.
+func writeObjects(w io.Writer, format string, objs []any) error {
+	var obj any = objs
+	if len(objs) == 1 {
+		obj = objs[0]
 	}
 	switch format {
 	case "json":
@@ -75,4 +79,18 @@ func writeObjects(w io.Writer, format string, kind v3.KindInfo, rs []v3.Resource
 		return err
 	}
 	return fmt.Errorf("output format %q: must be ps, wide, yaml or json", format)
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// readTemplateFile reads -o go-template-file=FILE.
+func readTemplateFile(path string) (string, error) {
+	if path == "" {
+		return "", errorf("go-template-file: no file given")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("go-template-file: %w", err)
+	}
+	return string(b), nil
 }

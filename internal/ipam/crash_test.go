@@ -110,7 +110,7 @@ func TestCrashMidAllocation(t *testing.T) {
 	if n := len(r.HandleMismatches) + len(r.MissingHandles) + len(r.EmptyHandles); n != 0 {
 		t.Errorf("the crash left inconsistent handles: %+v %+v %+v", r.HandleMismatches, r.MissingHandles, r.EmptyHandles)
 	}
-	released, err := e.ipam.ReleaseReport(e.ctx, r)
+	released, err := e.ipam.ReleaseReport(e.ctx, ReleaseReportOptions{}, r)
 	if err != nil || len(released) != 1 || released[0] != leaked {
 		t.Fatalf("released %v (%v), want [%s]", released, err, leaked)
 	}

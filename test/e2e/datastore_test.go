@@ -181,7 +181,7 @@ func checkSeed(t *testing.T, got map[string]string) {
 		"ippools -o yaml":           {"blockSize: 24", "ipipMode: Always", "natOutgoing: true", "vxlanMode: Never", "nodeSelector: all()"},
 		"nodes -o wide":             {"rr-1   (63400)   10.99.0.1/24"},
 		"nodes -o json":             {`"routeReflectorClusterID": "224.0.0.1"`, `"route-reflector": "true"`},
-		"bgppeers -o ps":            {"peer-with-rr   route-reflector == 'true'   all()"},
+		"bgppeers -o ps":            {"peer-with-rr            all()   0"}, // calicoctl: PEERIP is spec.peerIP, ASN 0
 		"bgppeers -o yaml":          {"peerSelector: route-reflector == 'true'", "nodeSelector: all()"},
 		"bgpconfigurations -o ps":   {"default", "false", "63400"},
 		"bgpconfigurations -o json": {`"nodeToNodeMeshEnabled": false`, `"asNumber": 63400`},

@@ -25,6 +25,7 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 
 	"github.com/tortienet/tortie/internal/client"
+	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/ipam"
 )
 
@@ -153,7 +154,7 @@ func AddWith(ctx context.Context, m *ipam.IPAM, r Request) (*current.Result, err
 		v4, v6, err = m.AutoAssign(ctx, args)
 	}
 	if err != nil {
-		return nil, types.NewError(types.ErrInternal, fmt.Sprintf("tortie-ipam: %v", err), "")
+		return nil, types.NewError(codeOf(err), fmt.Sprintf("tortie-ipam: %v", err), "")
 	}
 	var got []netip.Addr
 	for _, p := range append(v4, v6...) {
@@ -206,7 +207,7 @@ func Check(ctx context.Context, c *client.Client, r Request, prev *current.Resul
 	handle := r.Handle()
 	have, err := ipam.New(c).IPsByHandle(ctx, handle)
 	if err != nil {
-		return types.NewError(types.ErrInternal, fmt.Sprintf("tortie-ipam: no addresses are allocated to %s: %v", handle, err), "")
+		return types.NewError(codeOf(err), fmt.Sprintf("tortie-ipam: no addresses are allocated to %s: %v", handle, err), "")
 	}
 	if prev == nil {
 		return nil
@@ -259,6 +260,15 @@ func GC(ctx context.Context, c *client.Client, network string, valid []types.GCA
 		return types.NewError(types.ErrInternal, "tortie-ipam: gc: "+err.Error(), "")
 	}
 	return nil
+}
+
+// codeOf is the CNI code of an IPAM failure: "try again later" when the
+// datastore failed transiently, else internal.
+func codeOf(err error) uint {
+	if datastore.Transient(err) {
+		return types.ErrTryAgainLater
+	}
+	return types.ErrInternal
 }
 
 // Unreachable is the error for a datastore that cannot be reached.

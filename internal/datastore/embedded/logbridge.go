@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -43,13 +44,13 @@ func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Che
 }
 
 func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
-	level := slog.LevelError
-	if c.quiet.Load() {
-		level = slog.LevelDebug
-	}
 	enc := zapcore.NewMapObjectEncoder()
 	for _, f := range append(slices.Clip(c.fields), fields...) {
 		f.AddTo(enc)
+	}
+	level := slog.LevelError
+	if c.quiet.Load() || clientWentAway(e.Message, enc.Fields) {
+		level = slog.LevelDebug
 	}
 	attrs := make([]slog.Attr, 0, len(enc.Fields))
 	for _, k := range slices.Sorted(maps.Keys(enc.Fields)) {
@@ -60,3 +61,39 @@ func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 }
 
 func (c *slogCore) Sync() error { return nil }
+
+// clientGoneMarkers are what etcd's errors say when the client, not the
+// server, ended a request: it was cancelled, timed out on its side, or its
+// connection was closed (a killed process, a CNI plugin that exited).
+var clientGoneMarkers = []string{
+	"context canceled",
+	"code = Canceled",
+	"connection reset by peer",
+	"broken pipe",
+	"use of closed network connection",
+	"client disconnected",
+	"transport is closing",
+	"RST_STREAM",
+}
+
+// clientWentAway tells an error record about a client that went away
+// mid-request: not a fault of the server, so not worth an ERROR line.
+func clientWentAway(msg string, fields map[string]any) bool {
+	texts := []string{msg}
+	for _, v := range fields {
+		if s, ok := v.(string); ok {
+			texts = append(texts, s)
+		}
+	}
+	for _, t := range texts {
+		if strings.HasSuffix(t, ": EOF") || t == "EOF" || strings.HasSuffix(t, "unexpected EOF") {
+			return true
+		}
+		for _, m := range clientGoneMarkers {
+			if strings.Contains(t, m) {
+				return true
+			}
+		}
+	}
+	return false
+}

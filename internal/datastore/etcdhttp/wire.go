@@ -144,6 +144,15 @@ type gatewayError struct {
 	Message    string
 }
 
+// Transient: Unavailable and DeadlineExceeded clear up by themselves
+// (datastore.Transient).
+func (e *gatewayError) Transient() bool {
+	return e.Code == codeUnavailable || e.Code == codeDeadlineExceeded
+}
+
+// codeDeadlineExceeded is gRPC's code DeadlineExceeded.
+const codeDeadlineExceeded = 4
+
 func (e *gatewayError) Error() string {
 	msg := e.Message
 	if msg == "" {
