@@ -60,7 +60,7 @@ func (m *Model) For(e *Entity, d Direction) []TierPolicies {
 	for _, t := range m.Tiers {
 		var ps []*Policy
 		for _, p := range m.Policies {
-			if p.Tier == t.Name && p.has(d) && p.applies.Matches(e) {
+			if p.Tier == t.Name && p.has(d) && !p.PreDNAT && !p.DoNotTrack && p.applies.Matches(e) {
 				ps = append(ps, p)
 			}
 		}

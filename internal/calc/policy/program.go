@@ -16,6 +16,10 @@ import (
 // dataplane holds per endpoint only its dispatch entries.
 type Program struct {
 	Endpoints []ProgramEndpoint
+	// HostEndpoints are this node's host endpoints on named interfaces:
+	// their In chain applies to traffic to the host through the interface,
+	// Out to traffic from the host out of it.
+	HostEndpoints []ProgramEndpoint
 	// Chains are the endpoint chains by ID.
 	Chains map[string]EndpointChain
 	// Policies and Profiles are the rule lists by ID ("pol-" or "prof-"
@@ -103,9 +107,15 @@ func Compile(m *Model, node string) Program {
 		pe := ProgramEndpoint{Key: e.Key, Interface: e.Interface, Addrs: e.Nets}
 		pe.In = p.chainFor(m, e, Ingress)
 		pe.Out = p.chainFor(m, e, Egress)
-		p.Endpoints = append(p.Endpoints, pe)
+		if e.Kind == HostEndpoint {
+			p.HostEndpoints = append(p.HostEndpoints, pe)
+		} else {
+			p.Endpoints = append(p.Endpoints, pe)
+		}
 	}
-	slices.SortFunc(p.Endpoints, func(a, b ProgramEndpoint) int { return strings.Compare(a.Interface, b.Interface) })
+	byIface := func(a, b ProgramEndpoint) int { return strings.Compare(a.Interface, b.Interface) }
+	slices.SortFunc(p.Endpoints, byIface)
+	slices.SortFunc(p.HostEndpoints, byIface)
 	return p
 }
 

@@ -76,7 +76,7 @@ func (o *Owner) Forget() { o.known = nil }
 // render merges every part into the table's content.
 func render(w Wanted) (content, error) {
 	var c content
-	for _, part := range []content{natPart(w.NAT), policyPart(w.Policy)} {
+	for _, part := range []content{natPart(w.NAT), policyPart(w.Policy), hostPart(w.Policy)} {
 		if err := c.merge(part); err != nil {
 			return content{}, err
 		}

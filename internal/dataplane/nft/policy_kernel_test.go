@@ -184,3 +184,50 @@ func TestPolicyInTheKernel(t *testing.T) {
 		t.Errorf("forward chain:\n%s", out)
 	}
 }
+
+// A host endpoint on the node's interface: traffic to the host through it
+// passes the endpoint's policy and is dropped when nothing allows it, but
+// the failsafe ports (SSH here) always get through.
+func TestHostEndpointInTheKernel(t *testing.T) {
+	node := nstest.New(t, "tph")
+	ext := pod(t, node, "eth1", "10.9.0.2", "10.9.0.1")
+	for _, port := range []string{"8080", "9090", "22"} {
+		listen(t, node, "10.9.0.1:"+port)
+	}
+	var in policy.Input
+	hep := &v3.HostEndpoint{}
+	gnp := &v3.GlobalNetworkPolicy{}
+	for _, d := range []struct {
+		into any
+		doc  string
+	}{
+		{hep, `{metadata: {name: n1-eth1, labels: {role: gw}}, spec: {node: n1, interfaceName: eth1, expectedIPs: [10.9.0.1]}}`},
+		{gnp, `{metadata: {name: gw-in}, spec: {selector: role == 'gw', ingress: [{action: Allow, protocol: TCP, destination: {ports: [8080]}}]}}`},
+	} {
+		if err := yaml.UnmarshalStrict([]byte(d.doc), d.into); err != nil {
+			t.Fatal(err)
+		}
+		v3.Default(d.into.(v3.Resource))
+	}
+	in.HostEndpoints, in.GlobalNetworkPolicies = []*v3.HostEndpoint{hep}, []*v3.GlobalNetworkPolicy{gnp}
+	prog := policy.Compile(policy.Build(in), "n1")
+	if err := node.Do(func() error {
+		real, err := NewNFTables()
+		if err != nil {
+			return err
+		}
+		_, err = New(Config{NFT: real}).Apply(context.Background(), Wanted{NAT: natWant(), Policy: &prog})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !connects(ext, "10.9.0.1:8080") {
+		t.Error("8080 is allowed by the host endpoint's policy but did not connect")
+	}
+	if connects(ext, "10.9.0.1:9090") {
+		t.Error("9090 connected: nothing allows it")
+	}
+	if !connects(ext, "10.9.0.1:22") {
+		t.Error("SSH (a failsafe port) did not connect")
+	}
+}
