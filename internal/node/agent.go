@@ -49,9 +49,11 @@ type Agent struct {
 	mu       sync.Mutex
 	lastMTU  int
 	problems []string
-	// lastPolicy is the policy program last enforced (see withPolicy).
-	lastPolicy *policy.Program
-	onApplied  func(rev int64) // test and benchmark hook
+	// lastPolicy is the policy program last enforced (see withPolicy);
+	// policyBuilder compiles only the policies that changed.
+	lastPolicy    *policy.Program
+	policyBuilder *policy.Builder
+	onApplied     func(rev int64) // test and benchmark hook
 }
 
 // New prepares an agent; Run starts it.

@@ -11,7 +11,10 @@ import (
 // one, the program last enforced stays as it is rather than enforcing
 // the rest without it.
 func (a *Agent) withPolicy(d *calc.Desired) {
-	m := policy.Build(a.view.policyInput())
+	if a.policyBuilder == nil {
+		a.policyBuilder = policy.NewBuilder()
+	}
+	m := a.policyBuilder.Build(a.view.policyInput())
 	prog := policy.Compile(m, a.cfg.NodeName)
 	d.Problems = append(d.Problems, m.Problems...)
 	a.mu.Lock()

@@ -18,31 +18,77 @@ type Model struct {
 	Entities []*Entity
 	byAddr   map[netip.Addr][]*Entity // endpoints by address
 	sets     []*Entity                // network sets
+	// forCache holds For's answers by endpoint signature (kind, namespace,
+	// labels, service account): replicas of one workload share them.
+	forCache map[string][]TierPolicies
 	// Problems name what could not be compiled (and is left out).
 	Problems []string
 }
 
 // Build compiles in. A policy or profile that does not compile is left
 // out and named in Problems; Build itself never fails.
-func Build(in Input) *Model {
-	m := &Model{Profiles: map[string]*Profile{}, byAddr: map[netip.Addr][]*Entity{}}
+func Build(in Input) *Model { return NewBuilder().Build(in) }
+
+// Builder builds Models and remembers what it compiled, by resource: a
+// policy or profile that is the same object as in the previous Build is
+// not compiled again (callers must not change a resource in place between
+// builds: the node agent's view decodes a new object for every change).
+// Not safe for concurrent use.
+type Builder struct {
+	policies map[any]compiled
+	profiles map[*v3.Profile]compiled
+}
+
+type compiled struct {
+	policy  *Policy
+	profile *Profile
+	err     error
+}
+
+// NewBuilder returns a Builder with nothing remembered.
+func NewBuilder() *Builder {
+	return &Builder{policies: map[any]compiled{}, profiles: map[*v3.Profile]compiled{}}
+}
+
+// Build is Build, compiling only what changed since the last call.
+func (b *Builder) Build(in Input) *Model {
+	m := &Model{Profiles: map[string]*Profile{}, byAddr: map[netip.Addr][]*Entity{}, forCache: map[string][]TierPolicies{}}
 	m.buildTiers(in.Tiers)
+	profiles := map[*v3.Profile]compiled{}
 	for _, pr := range in.Profiles {
-		if p, err := compileProfile(pr); err != nil {
-			m.Problems = append(m.Problems, err.Error())
+		c, ok := b.profiles[pr]
+		if !ok {
+			c.profile, c.err = compileProfile(pr)
+		}
+		profiles[pr] = c
+		if c.err != nil {
+			m.Problems = append(m.Problems, c.err.Error())
 		} else {
-			m.Profiles[p.Name] = p
+			m.Profiles[c.profile.Name] = c.profile
 		}
 	}
+	policies := map[any]compiled{}
 	for _, np := range in.NetworkPolicies {
-		m.addPolicy(compileNetworkPolicy(np))
+		m.addPolicy(b.policy(np, policies, func() (*Policy, error) { return compileNetworkPolicy(np) }))
 	}
 	for _, g := range in.GlobalNetworkPolicies {
-		m.addPolicy(compileGlobalPolicy(g))
+		m.addPolicy(b.policy(g, policies, func() (*Policy, error) { return compileGlobalPolicy(g) }))
 	}
+	b.policies, b.profiles = policies, profiles
 	m.sortPolicies()
 	m.buildEntities(in)
 	return m
+}
+
+// policy compiles the resource r, or finds it compiled last time; seen
+// collects what this Build used.
+func (b *Builder) policy(r any, seen map[any]compiled, compile func() (*Policy, error)) (*Policy, error) {
+	c, ok := b.policies[r]
+	if !ok {
+		c.policy, c.err = compile()
+	}
+	seen[r] = c
+	return c.policy, c.err
 }
 
 func (m *Model) addPolicy(p *Policy, err error) {

@@ -1,7 +1,11 @@
 package policy
 
 import (
+	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
+	"strings"
 
 	v3 "github.com/tortienet/tortie/api/v3"
 )
@@ -56,6 +60,28 @@ func (m *Model) For(e *Entity, d Direction) []TierPolicies {
 	if e.Kind == NetworkSet {
 		return nil
 	}
+	key := signature(e, d)
+	if tp, ok := m.forCache[key]; ok {
+		return tp
+	}
+	tp := m.forUncached(e, d)
+	if m.forCache != nil {
+		m.forCache[key] = tp
+	}
+	return tp
+}
+
+// signature is everything For's answer depends on besides the model.
+func signature(e *Entity, d Direction) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d/%d/%s/%s", d, e.Kind, e.Namespace, e.ServiceAccount)
+	for _, k := range slices.Sorted(maps.Keys(e.Labels)) {
+		fmt.Fprintf(&b, "\x00%s=%s", k, e.Labels[k])
+	}
+	return b.String()
+}
+
+func (m *Model) forUncached(e *Entity, d Direction) []TierPolicies {
 	var out []TierPolicies
 	for _, t := range m.Tiers {
 		var ps []*Policy

@@ -31,6 +31,8 @@ type Program struct {
 	// NamedPorts are the (address, protocol, port) sets of named ports,
 	// by digest of selector and port name.
 	NamedPorts map[string][]AddrPort
+
+	chainOf map[string]string // chain IDs by endpoint signature (Compile only)
 }
 
 // ProgramEndpoint is a local endpoint: its interface, its addresses (the
@@ -99,7 +101,8 @@ func NamedPortID(s *EntitySelector, name string) string {
 
 // Compile is the Program for the endpoints on node.
 func Compile(m *Model, node string) Program {
-	p := Program{Chains: map[string]EndpointChain{}, Rules: map[string]RuleList{}, Sets: map[string]AddrSet{}, NamedPorts: map[string][]AddrPort{}}
+	p := Program{Chains: map[string]EndpointChain{}, Rules: map[string]RuleList{}, Sets: map[string]AddrSet{}, NamedPorts: map[string][]AddrPort{},
+		chainOf: map[string]string{}}
 	for _, e := range m.Entities {
 		if e.Kind == NetworkSet || e.Node != node || e.Interface == "" || e.Interface == "*" {
 			continue
@@ -119,8 +122,19 @@ func Compile(m *Model, node string) Program {
 	return p
 }
 
-// chainFor adds (or finds) the chain of e's policy in direction d.
+// chainFor adds (or finds) the chain of e's policy in direction d;
+// endpoints alike in what policy sees (replicas) share the work.
 func (p *Program) chainFor(m *Model, e *Entity, d Direction) string {
+	memo := signature(e, d) + "\x00" + strings.Join(e.Profiles, "\x00")
+	if id, ok := p.chainOf[memo]; ok {
+		return id
+	}
+	id := p.newChain(m, e, d)
+	p.chainOf[memo] = id
+	return id
+}
+
+func (p *Program) newChain(m *Model, e *Entity, d Direction) string {
 	var c EndpointChain
 	var key []string
 	for _, tp := range m.For(e, d) {
