@@ -2,6 +2,7 @@ package nft
 
 import (
 	"context"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -142,6 +143,15 @@ func TestPolicyInTheKernel(t *testing.T) {
 		t.Errorf("restart: %+v %v, %d runs:\n%s", res, err, nft.runs, node.MustRun(t, "nft", "list", "table", "ip", "tortie"))
 	}
 
+	// An established connection (pod2 → pod1, which pod1's profile allows)
+	// lives through the change below, which does not concern it.
+	echo(t, pod1, "10.0.1.1:7070")
+	var held net.Conn
+	if err := pod2.Do(func() (err error) { held, err = net.DialTimeout("tcp", "10.0.1.1:7070", time.Second); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+
 	// A policy change through the same Owner writes the difference only;
 	// the table it leaves is the one a rebuild makes (a restart then
 	// writes nothing).
@@ -170,6 +180,9 @@ func TestPolicyInTheKernel(t *testing.T) {
 	}
 	if res, err := apply(true); err != nil || res.Rebuilt || nft.runs != 0 {
 		t.Errorf("restart after an update: %+v %v, %d runs", res, err, nft.runs)
+	}
+	if err := roundTrip(held); err != nil {
+		t.Errorf("the established connection did not survive an unrelated policy change: %v", err)
 	}
 
 	// A workload interface the policy does not know yet drops everything.
@@ -230,4 +243,34 @@ func TestHostEndpointInTheKernel(t *testing.T) {
 	if !connects(ext, "10.9.0.1:22") {
 		t.Error("SSH (a failsafe port) did not connect")
 	}
+}
+
+// echo serves an echo on addr inside p until the test ends.
+func echo(t *testing.T, p *nstest.NS, addr string) {
+	t.Helper()
+	var ln net.Listener
+	if err := p.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
+		}
+	}()
+}
+
+// roundTrip sends a line on c and reads it back.
+func roundTrip(c net.Conn) error {
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte("ping\n")); err != nil {
+		return err
+	}
+	buf := make([]byte, 5)
+	_, err := io.ReadFull(c, buf)
+	return err
 }
