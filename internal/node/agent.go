@@ -145,7 +145,7 @@ func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 	}
 	start := time.Now()
 	d := calc.Compute(in)
-	a.withPolicy(&d)
+	a.withPolicy(&d, in.Felix)
 	a.reportProblems(d.Problems)
 	if err := a.writeMTU(d.PodMTU); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package node
 
 import (
+	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/calc/policy"
 )
@@ -10,12 +11,16 @@ import (
 // problems (so in the log and on /readiness, by name); while there is
 // one, the program last enforced stays as it is rather than enforcing
 // the rest without it.
-func (a *Agent) withPolicy(d *calc.Desired) {
+func (a *Agent) withPolicy(d *calc.Desired, felix *v3.FelixConfigurationSpec) {
 	if a.policyBuilder == nil {
 		a.policyBuilder = policy.NewBuilder()
 	}
 	m := a.policyBuilder.Build(a.view.policyInput())
 	prog := policy.Compile(m, a.cfg.NodeName)
+	if felix != nil {
+		prog.EndpointToHost = felix.DefaultEndpointToHostAction
+		prog.FailsafeIn, prog.FailsafeOut = protoPorts(felix.FailsafeInboundHostPorts), protoPorts(felix.FailsafeOutboundHostPorts)
+	}
 	d.Problems = append(d.Problems, m.Problems...)
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -23,4 +28,17 @@ func (a *Agent) withPolicy(d *calc.Desired) {
 		a.lastPolicy = &prog
 	}
 	d.Policy = a.lastPolicy
+}
+
+func protoPorts(ps *[]v3.ProtoPort) *[]policy.ProtoPort {
+	if ps == nil {
+		return nil
+	}
+	out := []policy.ProtoPort{}
+	for _, p := range *ps {
+		if p.Port > 0 && p.Port < 65536 && p.Net == "" {
+			out = append(out, policy.ProtoPort{Protocol: p.Protocol, Port: uint16(p.Port)})
+		}
+	}
+	return &out
 }

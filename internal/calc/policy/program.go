@@ -20,6 +20,14 @@ type Program struct {
 	// their In chain applies to traffic to the host through the interface,
 	// Out to traffic from the host out of it.
 	HostEndpoints []ProgramEndpoint
+	// EndpointToHost is what happens to traffic from a workload to its
+	// own host once the workload's egress policy allowed it: "Drop"
+	// (Calico's default), "Accept" or "Return" (host endpoint policy
+	// decides). FelixConfiguration defaultEndpointToHostAction.
+	EndpointToHost string
+	// FailsafeIn and FailsafeOut replace the default failsafe ports of host
+	// endpoints when set (failsafeInboundHostPorts, ...OutboundHostPorts).
+	FailsafeIn, FailsafeOut *[]ProtoPort
 	// Chains are the endpoint chains by ID.
 	Chains map[string]EndpointChain
 	// Policies and Profiles are the rule lists by ID ("pol-" or "prof-"
@@ -33,6 +41,12 @@ type Program struct {
 	NamedPorts map[string][]AddrPort
 
 	chainOf map[string]string // chain IDs by endpoint signature (Compile only)
+}
+
+// ProtoPort is a failsafe port: protocol name ("tcp", "udp") and port.
+type ProtoPort struct {
+	Protocol string
+	Port     uint16
 }
 
 // ProgramEndpoint is a local endpoint: its interface, its addresses (the

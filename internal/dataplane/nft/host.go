@@ -37,17 +37,24 @@ func hostPart(p *policy.Program) content {
 		in.elements = append(in.elements, e.Interface+" : jump "+e.In)
 		out.elements = append(out.elements, e.Interface+" : jump "+e.Out)
 	}
-	hook := func(name string, h knftables.BaseChainHook, failsafe []string, dispatch string) chainDef {
+	fsIn, fsOut := failsafeIn, failsafeOut
+	if p.FailsafeIn != nil {
+		fsIn = failsafe(*p.FailsafeIn)
+	}
+	if p.FailsafeOut != nil {
+		fsOut = failsafe(*p.FailsafeOut)
+	}
+	hook := func(name string, h knftables.BaseChainHook, fs []string, dispatch string) chainDef {
 		rules := []string{"ct state established,related accept", "ct state invalid drop"}
-		rules = append(rules, failsafe...)
+		rules = append(rules, fs...)
 		rules = append(rules, clearMarks, dispatch)
 		return chainDef{name: name, typ: knftables.FilterType, hook: h, priority: knftables.FilterPriority, rules: rules}
 	}
 	return content{
 		maps: []mapDef{in, out},
 		chains: []chainDef{
-			hook(HostInChain, knftables.InputHook, failsafeIn, "iifname vmap @"+HostInMap),
-			hook(HostOutChain, knftables.OutputHook, failsafeOut, "oifname vmap @"+HostOutMap),
+			hook(HostInChain, knftables.InputHook, fsIn, "iifname vmap @"+HostInMap),
+			hook(HostOutChain, knftables.OutputHook, fsOut, "oifname vmap @"+HostOutMap),
 		},
 	}
 }

@@ -48,6 +48,7 @@ func policyPart(p *policy.Program) content {
 	}
 	var c content
 	c.chains = append(c.chains, dispatchChains()...)
+	c.chains = append(c.chains, toHostChain(p))
 	c.maps = []mapDef{{name: FromWLMap, typ: "ifname : verdict"}, {name: ToWLMap, typ: "ifname : verdict"}}
 	spoof := setDef{name: WLSourcesSet, typ: "ifname . ipv4_addr"}
 	for _, e := range p.Endpoints {

@@ -104,6 +104,7 @@ func TestPolicyInTheKernel(t *testing.T) {
 	listen(t, pod2, "10.0.2.1:8080")
 	listen(t, pod2, "10.0.2.1:9090")
 	listen(t, pod1, "10.0.1.1:8080")
+	listen(t, node, "10.0.1.254:7171")
 
 	prog := policyFixture(t)
 	var nft *counting
@@ -136,6 +137,11 @@ func TestPolicyInTheKernel(t *testing.T) {
 	}
 	if _, err := pod1.Run("ping", "-c1", "-W1", "10.0.2.1"); err == nil {
 		t.Error("ping pod1 → pod2 got through: ICMP is not allowed")
+	}
+	// A workload reaches its own host only if defaultEndpointToHostAction
+	// says so: Drop by default.
+	if connects(pod1, "10.0.1.254:7171") {
+		t.Error("pod1 reached its host: defaultEndpointToHostAction is Drop")
 	}
 
 	// A restart reads the table back and writes nothing.
