@@ -15,6 +15,7 @@ import (
 	"github.com/tortienet/tortie/internal/client"
 	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/datastore/etcd"
+	"github.com/tortienet/tortie/internal/datastore/kdd"
 )
 
 // App holds what every command needs; tests construct one with buffers and
@@ -92,7 +93,7 @@ func (a *App) client(ctx context.Context) (*client.Client, error) {
 		return nil, err
 	}
 	cfg.Etcd.DialTimeout = a.timeout
-	s, err := datastore.Open(ctx, cfg, datastore.Backends{Etcd: etcd.Dial})
+	s, err := datastore.Open(ctx, cfg, datastore.Backends{Etcd: etcd.Dial, Kubernetes: kdd.Dial})
 	if err != nil {
 		return nil, err
 	}

@@ -150,7 +150,9 @@ func TestWorkloadEndpointIsPod(t *testing.T) {
 		got.Spec.Ports[0].Name != "http" || got.Labels["app"] != "web" || got.Spec.InterfaceName != kdd.VethName("wep-ns", "web-1") {
 		t.Fatalf("endpoint %s", kv.Value)
 	}
-	var pod struct{ Metadata struct{ Annotations map[string]string } }
+	var pod struct {
+		Metadata struct{ Annotations map[string]string }
+	}
 	admin(t, http.MethodGet, "/api/v1/namespaces/wep-ns/pods/web-1", nil, &pod)
 	if pod.Metadata.Annotations["cni.projectcalico.org/podIP"] != "10.244.7.5/32" ||
 		pod.Metadata.Annotations["cni.projectcalico.org/containerID"] != "cid-1" {
@@ -254,6 +256,5 @@ func readFile(t *testing.T, p string) string {
 	}
 	return string(b)
 }
-
 
 func timeAfter() <-chan time.Time { return time.After(50 * time.Millisecond) }
