@@ -1,6 +1,7 @@
 package kdd_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -226,7 +227,9 @@ func TestBadInput(t *testing.T) {
 	const crd = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/kubecontrollersconfigurations.crd.projectcalico.org"
 	admin(t, http.MethodDelete, crd, nil, nil)
 	t.Cleanup(func() {
-		if err := cluster.InstallCRDs(t.Context()); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := cluster.InstallCRDs(ctx); err != nil {
 			t.Error(err)
 		}
 	})

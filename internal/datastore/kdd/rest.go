@@ -201,7 +201,8 @@ func (c *client) apiError(method, path string, code int, body []byte) error {
 	}
 	where := method + " " + path
 	switch {
-	case code == http.StatusNotFound && (st.Details == nil || st.Details.Name == "") && st.Reason == "NotFound":
+	case code == http.StatusNotFound && (st.Kind != "Status" || st.Details == nil || st.Details.Name == ""):
+		// Not about an object: the resource itself is not there.
 		return fmt.Errorf("%s: %w: %s", where, ErrNotServed, msg)
 	case code == http.StatusNotFound:
 		return fmt.Errorf("%s: %w", where, datastore.ErrNotFound)
