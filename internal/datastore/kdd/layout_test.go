@@ -15,6 +15,7 @@ import (
 	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/datastore/kdd"
 	"github.com/tortienet/tortie/internal/datastore/kdd/kastest"
+	"github.com/tortienet/tortie/internal/datastore/storetest"
 )
 
 // admin sends a request as the cluster administrator, failing t on error.
@@ -261,3 +262,42 @@ func readFile(t *testing.T, p string) string {
 }
 
 func timeAfter() <-chan time.Time { return time.After(50 * time.Millisecond) }
+
+// TestListWatchRoot: what tortie-node does: one ListWatch of everything
+// under /calico/, which in KDD spans every resource; a snapshot first,
+// then each change as one event.
+func TestListWatchRoot(t *testing.T) {
+	s, ctx := open(t), t.Context()
+	rec := storetest.NewRecorder()
+	lwCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		datastore.ListWatch(lwCtx, s, datastore.Root, rec)
+	}()
+	defer func() { stop(); <-done }()
+	c := rec.Next(t)
+	if !c.Sync {
+		t.Fatalf("first call %+v, want a snapshot", c)
+	}
+	view := storetest.View{}
+	view.Apply(c)
+	allow := datastore.ResourceKey("profiles", "", kdd.DefaultAllowProfile)
+	if _, ok := view[allow]; !ok {
+		t.Fatalf("snapshot of %d keys lacks %s", len(view), allow)
+	}
+	key := datastore.ResourceKey("globalnetworksets", "", "lw-set")
+	rev, err := s.Create(ctx, key, []byte(`{"kind":"GlobalNetworkSet","metadata":{"name":"lw-set"},"spec":{"nets":["192.0.2.0/24"]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		c = rec.Next(t)
+		if c.Sync || c.Event.KV.Key == key {
+			break
+		}
+	}
+	if c.Sync || c.Event.Type != datastore.EventPut || c.Event.KV.Revision != rev {
+		t.Fatalf("after a create, got %+v", c)
+	}
+}
