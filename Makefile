@@ -8,7 +8,7 @@ VERSION  ?= v0.1.0
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X github.com/tortienet/tortie/internal/buildinfo.Version=$(VERSION) \
             -X github.com/tortienet/tortie/internal/buildinfo.GitCommit=$(COMMIT)
-BINARIES := tortiectl tortie tortie-node tortie-controllers
+BINARIES := tortiectl tortie tortie-node
 
 .PHONY: build test test-short vet bench fmt clean setup-test setup-lab
 
@@ -61,3 +61,11 @@ lab: setup-lab
 
 lab-down:
 	@$(BIN)/tortiectl lab down --name $(LAB)
+
+# --- Kubernetes datastore (issue #14) ---------------------------------------
+BINARIES += tortie-controllers
+
+# The test kube-apiserver (cached in /var/cache/tortie; see test/k8s).
+.PHONY: kube-apiserver
+kube-apiserver:
+	test/k8s/build-apiserver.sh

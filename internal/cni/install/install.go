@@ -19,8 +19,9 @@ import (
 // Config says what to install where. ConfigFromEnv reads it as Calico's
 // install-cni does.
 type Config struct {
-	// Binaries are copied from BinSrc to BinDir (the host's /opt/cni/bin).
-	Binaries       []string
+	// Binaries maps each name in BinDir (the host's /opt/cni/bin) to the
+	// file in BinSrc it is copied from (tortie-ipam is the tortie binary).
+	Binaries       map[string]string
 	BinSrc, BinDir string
 	// NetDir is the host's CNI configuration directory; ConfName the
 	// conflist's name there; NetworkConfig its template, in which
@@ -48,7 +49,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return def
 	}
 	c := Config{
-		Binaries: []string{"tortie", "tortie-ipam"}, BinSrc: or("TORTIE_BIN_DIR", "/opt/tortie/bin"),
+		Binaries: map[string]string{"tortie": "tortie", "tortie-ipam": "tortie"}, BinSrc: or("TORTIE_BIN_DIR", "/opt/tortie/bin"),
 		BinDir: or("CNI_BIN_DIR", "/host/opt/cni/bin"), NetDir: or("CNI_NET_DIR", "/host/etc/cni/net.d"),
 		HostNetDir: or("CNI_HOST_NET_DIR", "/etc/cni/net.d"), ConfName: or("CNI_CONF_NAME", "10-tortie.conflist"),
 		NetworkConfig: getenv("CNI_NETWORK_CONFIG"), MTU: or("CNI_MTU", "0"), NodeName: getenv("KUBERNETES_NODE_NAME"),
@@ -73,8 +74,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 // Run installs: binaries, kubeconfig, then the conflist (last, so the
 // runtime sees a network only once the plugin can run).
 func Run(c Config) error {
-	for _, b := range c.Binaries {
-		if err := copyFile(filepath.Join(c.BinSrc, b), filepath.Join(c.BinDir, b), 0o755); err != nil {
+	for dst, src := range c.Binaries {
+		if err := copyFile(filepath.Join(c.BinSrc, src), filepath.Join(c.BinDir, dst), 0o755); err != nil {
 			return fmt.Errorf("install-cni: %w", err)
 		}
 	}

@@ -15,7 +15,7 @@ func TestRun(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for n, body := range map[string]string{"src/tortie": "plugin", "src/tortie-ipam": "ipam", "sa/ca.crt": "CA", "sa/token": "tok\n"} {
+	for n, body := range map[string]string{"src/tortie": "plugin", "sa/ca.crt": "CA", "sa/token": "tok\n"} {
 		if err := os.WriteFile(filepath.Join(dir, n), []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +42,7 @@ func TestRun(t *testing.T) {
 		!strings.Contains(kc, "certificate-authority-data: Q0E=") {
 		t.Errorf("kubeconfig %s", kc)
 	}
-	if st, err := os.Stat(filepath.Join(bin, "tortie-ipam")); err != nil || st.Mode().Perm() != 0o755 {
+	if st, err := os.Stat(filepath.Join(bin, "tortie-ipam")); err != nil || st.Mode().Perm() != 0o755 || read(t, filepath.Join(bin, "tortie-ipam")) != "plugin" {
 		t.Errorf("tortie-ipam: %v %v", st, err)
 	}
 	delete(env, "CNI_NETWORK_CONFIG")

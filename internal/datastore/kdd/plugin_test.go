@@ -65,3 +65,24 @@ func TestRealKubectlPlugin(t *testing.T) {
 }
 
 const timeoutPlugin = 30 * time.Second
+
+// TestManifestsApply: deploy/tortie.yaml (and deploy/crds.yaml alone)
+// pass the real apiserver's validation: kubectl apply --dry-run=server.
+func TestManifestsApply(t *testing.T) {
+	open(t)
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("no kubectl on PATH")
+	}
+	for _, f := range []string{"../../../deploy/crds.yaml", "../../../deploy/tortie.yaml"} {
+		ctx, cancel := context.WithTimeout(t.Context(), timeoutPlugin)
+		out, err := exec.CommandContext(ctx, kubectl, "--kubeconfig", cluster.Kubeconfig, "apply", "--dry-run=server", "-f", f).CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("kubectl apply --dry-run=server -f %s: %v\n%s", f, err, out)
+		}
+		if f == "../../../deploy/tortie.yaml" && !strings.Contains(string(out), "daemonset.apps/tortie-node created (server dry run)") {
+			t.Errorf("dry run of %s:\n%s", f, out)
+		}
+	}
+}

@@ -21,6 +21,25 @@ func TestCRDsCurrent(t *testing.T) {
 	}
 }
 
+// TestManifestCurrent: deploy/tortie.yaml is the CRDs and the components.
+func TestManifestCurrent(t *testing.T) {
+	comp, err := os.ReadFile("../../../../deploy/tortie-components.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Manifest(comp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("../../../../deploy/tortie.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("deploy/tortie.yaml is stale: run go generate ./internal/datastore/kdd/crds")
+	}
+}
+
 // TestCRDNames: the storage CRDs Calico has (calico-reference.md §5.2).
 func TestCRDNames(t *testing.T) {
 	want := []string{"bgpconfigurations", "bgpfilters", "bgppeers", "blockaffinities", "caliconodestatuses",

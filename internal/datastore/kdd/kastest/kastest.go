@@ -145,6 +145,7 @@ func (c *Cluster) startAPIServer(bin, port string) error {
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
 		"--secure-port="+port, "--service-cluster-ip-range=10.96.0.0/16",
 		"--enable-priority-and-fairness=false",
+		"--allow-privileged=true", // as every real cluster: CNI DaemonSets are privileged
 	)
 	log, err := os.Create(f("apiserver.log"))
 	if err != nil {
