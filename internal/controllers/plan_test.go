@@ -62,4 +62,3 @@ func TestPlan(t *testing.T) {
 		}
 	}
 }
-

@@ -31,7 +31,7 @@ type Config struct {
 	MTU, NodeName                   string
 	// KubeconfigName is the plugin's kubeconfig in NetDir, written from
 	// Server, the CA file and the token file (the pod's service account).
-	KubeconfigName           string
+	KubeconfigName            string
 	Server, CAFile, TokenFile string
 	// HostNetDir is NetDir as the host sees it (the path the conflist
 	// names), when the container mounts it elsewhere.
