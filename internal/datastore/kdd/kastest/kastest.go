@@ -394,3 +394,6 @@ func (c *Cluster) Admin(ctx context.Context, method, path string, body, out any)
 }
 
 var insecure = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+
+// HTTPClient reaches the test apiserver (its certificate is throwaway).
+var HTTPClient = insecure
