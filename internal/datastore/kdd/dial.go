@@ -30,9 +30,12 @@ func Dial(ctx context.Context, cfg datastore.Config) (datastore.Store, error) {
 // apiserver is unreachable, refuses the credentials or the RBAC verb, or
 // does not serve the CRDs.
 func (s *Store) Check(ctx context.Context) error {
-	m, _, _ := s.find(datastore.ResourceKey("ippools", "", "x"))
+	m, _, _, err := s.find(datastore.ResourceKey("ippools", "", "x"))
+	if err != nil {
+		return err
+	}
 	q := url.Values{"limit": {"1"}}
-	err := s.c.call(ctx, "GET", m.res.path("", ""), q, nil, nil)
+	err = s.c.call(ctx, "GET", m.res.path("", ""), q, nil, nil)
 	if err != nil {
 		return fmt.Errorf("kubernetes datastore (%s): %w", s.c.conn.Source, s.wrap("ippools", m, err))
 	}

@@ -224,6 +224,12 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("unreachable: %v", err)
 	}
 
+	// A key in Calico's key space that no kind holds.
+	if _, err := open(t).Create(ctx, datastore.ResourceKey("ippools", "", "a/b"), []byte("{}")); err == nil ||
+		!strings.Contains(err.Error(), "not a key the Kubernetes datastore can hold") {
+		t.Errorf("malformed key: %v", err)
+	}
+
 	// A missing CRD: remove one for the test, then put it back.
 	const crd = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/kubecontrollersconfigurations.crd.projectcalico.org"
 	admin(t, http.MethodDelete, crd, nil, nil)

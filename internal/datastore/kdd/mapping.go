@@ -81,8 +81,9 @@ func dnsName(s string) string {
 		switch {
 		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '.':
 			b.WriteRune(r)
-		case r >= 'A' && r <= 'Z':
+		case r >= 'A' && r <= 'Z': // lower-cased, and hashed: "H" and "h" differ
 			b.WriteRune(r + 'a' - 'A')
+			changed = true
 		default:
 			b.WriteByte('-')
 			changed = true

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	v3 "github.com/tortienet/tortie/api/v3"
@@ -84,16 +85,47 @@ func (s *Store) Close() error {
 }
 
 // find returns the mapping of key and its object's namespace and name.
-func (s *Store) find(key string) (*mapping, string, string) {
+// A key under one of Calico's prefixes that no mapping takes (a malformed
+// one) is refused: the fallback holds only keys outside them.
+func (s *Store) find(key string) (*mapping, string, string, error) {
 	for _, m := range s.maps {
 		if !strings.HasPrefix(key, m.prefix) {
 			continue
 		}
 		if ns, name, ok := m.objName(key); ok {
-			return m, ns, name
+			if m == s.fallback() && s.owned(key) {
+				break
+			}
+			return m, ns, name, nil
 		}
 	}
-	panic("kdd: the fallback mapping takes every key")
+	return nil, "", "", fmt.Errorf("%s: not a key the Kubernetes datastore can hold (malformed for its kind)", key)
+}
+
+// Calico's key spaces: a prefix under one of them is held by the Calico
+// mappings alone.
+var ownedPrefixes = []string{datastore.ResourcePrefix, ipamRoot}
+
+func (s *Store) owned(prefix string) bool {
+	for _, p := range ownedPrefixes {
+		if strings.HasPrefix(prefix, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Store) fallback() *mapping { return s.maps[len(s.maps)-1] }
+
+// mappingsFor returns the mappings that may hold keys under prefix.
+func (s *Store) mappingsFor(prefix string) []*mapping {
+	var out []*mapping
+	for _, m := range s.maps {
+		if m.overlaps(prefix) && !(m == s.fallback() && s.owned(prefix)) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // Get implements datastore.Store.
@@ -104,7 +136,10 @@ func (s *Store) Get(ctx context.Context, key string) (datastore.KV, error) {
 
 // get returns key's KV and the object that holds it.
 func (s *Store) get(ctx context.Context, key string) (datastore.KV, *object, error) {
-	m, ns, name := s.find(key)
+	m, ns, name, err := s.find(key)
+	if err != nil {
+		return datastore.KV{}, nil, err
+	}
 	if m.fixed != nil {
 		k, v := m.fixed()
 		return datastore.KV{Key: k, Value: v, Revision: fixedRevision}, nil, nil
@@ -147,10 +182,7 @@ func (s *Store) wrap(key string, m *mapping, err error) error {
 func (s *Store) List(ctx context.Context, prefix string) ([]datastore.KV, int64, error) {
 	var out []datastore.KV
 	rv := ""
-	for _, m := range s.maps {
-		if !m.overlaps(prefix) {
-			continue
-		}
+	for _, m := range s.mappingsFor(prefix) {
 		kvs, listRV, err := s.listMapping(ctx, m, prefix, listOpts{rv: rv, exact: rv != ""})
 		if err != nil {
 			return nil, 0, err
@@ -224,7 +256,10 @@ func (s *Store) ListKeys(ctx context.Context, prefix string) ([]datastore.KV, in
 
 // Create implements datastore.Store.
 func (s *Store) Create(ctx context.Context, key string, value []byte) (int64, error) {
-	m, ns, name := s.find(key)
+	m, ns, name, err := s.find(key)
+	if err != nil {
+		return 0, err
+	}
 	switch m.style {
 	case styleReadOnly:
 		return 0, readOnly(key, m)
@@ -258,9 +293,23 @@ func (s *Store) Update(ctx context.Context, key string, value []byte, rev int64)
 }
 
 func (s *Store) update(ctx context.Context, key string, value []byte, rev int64) (int64, error) {
-	m, ns, name := s.find(key)
+	m, ns, name, err := s.find(key)
+	if err != nil {
+		return 0, err
+	}
 	if m.style == styleReadOnly {
 		return 0, readOnly(key, m)
+	}
+	var out object
+	if m.style == styleObject && rev != 0 {
+		// One request: the replace's resourceVersion is the condition.
+		obj, err := m.toObj(key, value)
+		if err != nil {
+			return 0, err
+		}
+		obj.Metadata.ResourceVersion = strconv.FormatInt(rev, 10)
+		err = s.c.call(ctx, http.MethodPut, m.res.path(ns, name), nil, obj, &out)
+		return out.rev(), s.wrap(key, m, err)
 	}
 	cur, o, err := s.get(ctx, key)
 	if err != nil {
@@ -269,7 +318,6 @@ func (s *Store) update(ctx context.Context, key string, value []byte, rev int64)
 	if rev != 0 && cur.Revision != rev {
 		return 0, datastore.NewKeyError(key, datastore.ErrConflict)
 	}
-	var out object
 	if m.style == stylePatch {
 		p, err := m.patch(key, value, o)
 		if err != nil {
@@ -309,7 +357,10 @@ func (s *Store) Delete(ctx context.Context, key string, rev int64) (datastore.KV
 }
 
 func (s *Store) delete(ctx context.Context, key string, rev int64) (datastore.KV, error) {
-	m, ns, name := s.find(key)
+	m, ns, name, err := s.find(key)
+	if err != nil {
+		return datastore.KV{}, err
+	}
 	if m.style == styleReadOnly {
 		return datastore.KV{}, readOnly(key, m)
 	}
@@ -325,14 +376,16 @@ func (s *Store) delete(ctx context.Context, key string, rev int64) (datastore.KV
 		withRV(p, o.Metadata.ResourceVersion)
 		err = s.c.call(ctx, http.MethodPatch, m.res.path(ns, name), nil, p, nil)
 	} else {
-		opts := map[string]any{"kind": "DeleteOptions", "apiVersion": "v1",
-			"preconditions": map[string]any{"resourceVersion": o.Metadata.ResourceVersion}}
-		err = s.c.call(ctx, http.MethodDelete, m.res.path(ns, name), nil, opts, nil)
+		err = s.c.call(ctx, http.MethodDelete, m.res.path(ns, name), nil, deleteAt(o.Metadata.ResourceVersion), nil)
 	}
 	if err != nil {
 		return datastore.KV{}, s.wrap(key, m, err)
 	}
 	return cur, nil
+}
+
+func deleteAt(rv string) map[string]any {
+	return map[string]any{"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": map[string]any{"resourceVersion": rv}}
 }
 
 // patchCreate "creates" a key held by an object tortie does not own (a

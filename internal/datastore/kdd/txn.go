@@ -12,20 +12,19 @@ import (
 // Txn implements datastore.Store without a multi-object transaction,
 // which Kubernetes does not have:
 //
-//  1. every op's condition is checked first (a read per key), so a
-//     transaction whose conditions do not hold writes nothing;
-//  2. the ops are applied one by one, in the order given, each a
-//     compare-and-swap on the resourceVersion just read;
-//  3. if one fails (someone wrote a key in between), the ops already
-//     applied are undone in reverse order, each again a compare-and-swap
-//     on the revision it wrote.
+//  1. the ops are applied one by one, in the order given, each a
+//     compare-and-swap on its resourceVersion (an update that another op
+//     follows is read first, to be able to undo it);
+//  2. if one fails (its condition does not hold), the ops already applied
+//     are undone in reverse order, each again a compare-and-swap on the
+//     revision it wrote, and the error names the failed op's key.
 //
-// So a Txn is all-or-nothing when it returns, but not isolated: between
-// steps 2 and 3 others may see part of it, a crash in between leaves part
-// of it, and the keys get distinct revisions (the highest is returned).
-// Callers order their ops so that every prefix of them is safe to be seen
-// or left behind (IPAM writes a handle before the block that references
-// it, and releases in the opposite order).
+// So a Txn is all-or-nothing when it returns, but not isolated: others may
+// see part of it while it runs, a crash in between leaves part of it, and
+// the keys get distinct revisions (the highest is returned). Callers order
+// their ops so that every prefix of them is safe to be seen or left behind
+// (IPAM writes a handle before the block that references it, and releases
+// in the opposite order; see package ipam).
 func (s *Store) Txn(ctx context.Context, ops ...datastore.Op) (int64, error) {
 	cur, err := s.precheck(ctx, ops)
 	if err != nil {
@@ -47,8 +46,9 @@ func (s *Store) Txn(ctx context.Context, ops ...datastore.Op) (int64, error) {
 	return last, nil
 }
 
-// precheck reads every key and checks its op's condition; it returns the
-// current KV of each op's key (zero for a create).
+// precheck refuses repeated keys and reads what an undo will need: the
+// value of each update that another op follows. It returns, per op, the
+// revision to apply it at and that value.
 func (s *Store) precheck(ctx context.Context, ops []datastore.Op) ([]datastore.KV, error) {
 	seen := map[string]bool{}
 	cur := make([]datastore.KV, len(ops))
@@ -57,17 +57,15 @@ func (s *Store) precheck(ctx context.Context, ops []datastore.Op) ([]datastore.K
 			return nil, fmt.Errorf("txn: key %s appears twice", op.Key)
 		}
 		seen[op.Key] = true
+		cur[i] = datastore.KV{Key: op.Key, Revision: op.Rev}
+		if op.Type != datastore.OpUpdate || i == len(ops)-1 {
+			continue
+		}
 		kv, err := s.Get(ctx, op.Key)
-		exists := err == nil
-		if err != nil && !errors.Is(err, datastore.ErrNotFound) {
+		if err != nil {
 			return nil, err
 		}
-		switch {
-		case op.Type == datastore.OpCreate && exists:
-			return nil, datastore.NewKeyError(op.Key, datastore.ErrAlreadyExists)
-		case op.Type != datastore.OpCreate && !exists:
-			return nil, datastore.NewKeyError(op.Key, datastore.ErrNotFound)
-		case op.Type != datastore.OpCreate && op.Rev != 0 && kv.Revision != op.Rev:
+		if op.Rev != 0 && kv.Revision != op.Rev {
 			return nil, datastore.NewKeyError(op.Key, datastore.ErrConflict)
 		}
 		cur[i] = kv

@@ -29,8 +29,8 @@ func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) (<-cha
 	w := &watcher{s: s, prefix: prefix, out: make(chan datastore.Event), cancel: cancel}
 	var starts []*resWatch
 	rv := afterRev
-	for _, m := range s.maps {
-		if !m.overlaps(prefix) || m.fixed != nil {
+	for _, m := range s.mappingsFor(prefix) {
+		if m.fixed != nil {
 			continue
 		}
 		o := listOpts{}
