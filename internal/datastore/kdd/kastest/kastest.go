@@ -71,6 +71,8 @@ type Cluster struct {
 	// Etcd is a client of the apiserver's etcd (for compaction).
 	Etcd *clientv3.Client
 	dir  string
+	bin  string
+	port string
 	etcd *embedded.Server
 	cmd  *exec.Cmd
 	exit chan error
@@ -105,6 +107,7 @@ func Start(ctx context.Context) (_ *Cluster, err error) {
 	}
 	_, p, _ := net.SplitHostPort(port)
 	c.Server = "https://127.0.0.1:" + p
+	c.bin, c.port = bin, p
 	if err := c.startAPIServer(bin, p); err != nil {
 		return nil, err
 	}
@@ -220,6 +223,17 @@ contexts:
 func (c *Cluster) KubeconfigFor(token string) (string, error) {
 	p := filepath.Join(c.dir, "kubeconfig-"+token)
 	return p, os.WriteFile(p, []byte(c.kubeconfig(token)), 0o600)
+}
+
+// Restart stops the apiserver and starts it again on the same port and
+// etcd, as an upgrade or a crash would, and waits until it is ready.
+func (c *Cluster) Restart(ctx context.Context) error {
+	_ = c.cmd.Process.Kill()
+	<-c.exit
+	if err := c.startAPIServer(c.bin, c.port); err != nil {
+		return err
+	}
+	return c.waitReady(ctx)
 }
 
 // Compact compacts the etcd history before rev, as the apiserver does
