@@ -354,3 +354,32 @@ func TestWatchSurvivesRestart(t *testing.T) {
 		t.Fatalf("after the restart: %+v (err %v)", ev, ev.Err)
 	}
 }
+
+// TestKubernetesNetworkPolicyRead: a NetworkPolicy applied to Kubernetes
+// reads as the Calico policy it maps to; it cannot be written through
+// tortie.
+func TestKubernetesNetworkPolicyRead(t *testing.T) {
+	s, ctx := open(t), t.Context()
+	admin(t, http.MethodPost, "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies", map[string]any{
+		"metadata": map[string]any{"name": "deny-all"},
+		"spec":     map[string]any{"podSelector": map[string]any{}, "policyTypes": []string{"Ingress"}},
+	}, nil)
+	key := datastore.ResourceKey(kdd.KNPPlural, "default", kdd.KNPNamePrefix+"deny-all")
+	kv, err := s.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p v3.NetworkPolicy
+	_ = json.Unmarshal(kv.Value, &p)
+	if p.Spec.Tier != "default" || *p.Spec.Order != 1000 || len(p.Spec.Ingress) != 0 ||
+		p.Spec.Selector != "projectcalico.org/orchestrator == 'k8s'" || len(p.Spec.Types) != 1 {
+		t.Fatalf("policy %s", kv.Value)
+	}
+	if _, err := s.Update(ctx, key, kv.Value, 0); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Fatalf("update of a Kubernetes policy: %v", err)
+	}
+	kvs, _, err := s.List(ctx, datastore.ResourceListPrefix("networkpolicies", ""))
+	if err != nil || len(kvs) != 0 {
+		t.Fatalf("Calico networkpolicies list Kubernetes ones: %v (%v)", kvs, err)
+	}
+}

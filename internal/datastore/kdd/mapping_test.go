@@ -174,3 +174,40 @@ func wantJSONEqual(t *testing.T, got []byte, want string) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
+
+// TestKubernetesNetworkPolicy: the Calico policy a Kubernetes
+// NetworkPolicy maps to (calico-reference.md §3.4).
+func TestKubernetesNetworkPolicy(t *testing.T) {
+	np := `{"metadata":{"name":"web","namespace":"ns1"},"spec":{
+	  "podSelector":{"matchLabels":{"app":"web"}},
+	  "ingress":[
+	    {"from":[{"podSelector":{"matchExpressions":[{"key":"role","operator":"In","values":["fe","be"]}]}},
+	             {"namespaceSelector":{"matchLabels":{"team":"a"}}},
+	             {"ipBlock":{"cidr":"10.0.0.0/8","except":["10.1.0.0/16"]}}],
+	     "ports":[{"port":80},{"protocol":"UDP","port":53},{"port":8000,"endPort":8080},{"port":"http"}]},
+	    {}],
+	  "egress":[{"to":[{"podSelector":{}}]}]}}`
+	var k k8sNetworkPolicy
+	if err := json.Unmarshal([]byte(np), &k); err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.Marshal(calicoPolicy(&k))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp := `"protocol":"TCP","destination":{"ports":[80,"8000:8080","http"]}`
+	udp := `"protocol":"UDP","destination":{"ports":[53]}`
+	k8s := `projectcalico.org/orchestrator == 'k8s'`
+	wantJSONEqual(t, got, `{"kind":"NetworkPolicy","apiVersion":"projectcalico.org/v3",
+	  "metadata":{"name":"knp.default.web","namespace":"ns1"},
+	  "spec":{"tier":"default","order":1000,"selector":"`+k8s+` && app == 'web'","types":["Ingress","Egress"],
+	  "ingress":[
+	    {"action":"Allow",`+tcp+`,"source":{"selector":"`+k8s+` && role in { 'fe', 'be' }"}},
+	    {"action":"Allow",`+udp+`,"source":{"selector":"`+k8s+` && role in { 'fe', 'be' }"}},
+	    {"action":"Allow",`+tcp+`,"source":{"selector":"`+k8s+`","namespaceSelector":"team == 'a'"}},
+	    {"action":"Allow",`+udp+`,"source":{"selector":"`+k8s+`","namespaceSelector":"team == 'a'"}},
+	    {"action":"Allow",`+tcp+`,"source":{"nets":["10.0.0.0/8"],"notNets":["10.1.0.0/16"]}},
+	    {"action":"Allow",`+udp+`,"source":{"nets":["10.0.0.0/8"],"notNets":["10.1.0.0/16"]}},
+	    {"action":"Allow","source":{},"destination":{}}],
+	  "egress":[{"action":"Allow","source":{},"destination":{"selector":"`+k8s+`"}}]}}`)
+}

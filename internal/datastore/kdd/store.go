@@ -74,7 +74,7 @@ func New(conn Conn, namespace string) (*Store, error) {
 			s.maps = append(s.maps, v3Mapping(k))
 		}
 	}
-	s.maps = append(s.maps, blockMapping(), affinityMapping(), handleMapping(), configMapping(), kvMapping(namespace))
+	s.maps = append(s.maps, knpMapping(), blockMapping(), affinityMapping(), handleMapping(), configMapping(), kvMapping(namespace))
 	return s, nil
 }
 
