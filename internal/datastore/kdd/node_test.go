@@ -1,0 +1,105 @@
+package kdd_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/dataplane"
+	"github.com/tortienet/tortie/internal/datastore/storetest"
+	"github.com/tortienet/tortie/internal/node"
+)
+
+// recordingDataplane keeps the last desired state the agent applied.
+type recordingDataplane struct {
+	mu   sync.Mutex
+	last calc.Desired
+	ch   chan struct{}
+}
+
+func (r *recordingDataplane) Apply(_ context.Context, d calc.Desired) (dataplane.Stats, error) {
+	r.mu.Lock()
+	r.last = d
+	r.mu.Unlock()
+	select {
+	case r.ch <- struct{}{}:
+	default:
+	}
+	return dataplane.Stats{}, nil
+}
+
+func (r *recordingDataplane) Resync(ctx context.Context, d calc.Desired) (dataplane.Stats, error) {
+	return r.Apply(ctx, d)
+}
+
+// TestNodeAgentKubernetesMode: tortie-node on the Kubernetes datastore
+// with USE_POD_CIDR: it annotates its Kubernetes Node (address, IPIP
+// tunnel address = podCIDR .1) and routes the other node's podCIDR as
+// that node's block.
+func TestNodeAgentKubernetesMode(t *testing.T) {
+	open(t)
+	for name, cidr := range map[string]string{"agent-a": "10.244.21.0/24", "agent-b": "10.244.22.0/24"} {
+		ann := map[string]any{}
+		if name == "agent-b" {
+			ann["projectcalico.org/IPv4Address"] = "172.31.9.11/24"
+		}
+		admin(t, http.MethodPost, "/api/v1/nodes", map[string]any{"metadata": map[string]any{"name": name, "annotations": ann},
+			"spec": map[string]any{"podCIDR": cidr, "podCIDRs": []string{cidr}}}, nil)
+	}
+	env := map[string]string{"NODENAME": "agent-a", "DATASTORE_TYPE": "kubernetes", "KUBECONFIG": cluster.Kubeconfig,
+		"USE_POD_CIDR": "true", "CALICO_IPV4POOL_CIDR": "10.244.0.0/16", "CALICO_IPV4POOL_IPIP": "Always",
+		"TORTIE_STATE_DIR": t.TempDir(), "FELIX_HEALTHPORT": "0", "FELIX_PROMETHEUSMETRICSPORT": "0"}
+	cfg, err := node.ConfigFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp := &recordingDataplane{ch: make(chan struct{}, 1)}
+	k := node.Kernel{
+		Detect: func(string, string) (node.Address, error) {
+			return node.Address{Prefix: netip.MustParsePrefix("172.31.9.10/24"), Interface: "eth0", Reasoning: "test"}, nil
+		},
+		Dataplane: dp, IPIPSupported: func() bool { return true }, HostMTU: func(string) int { return 1500 },
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- node.New(cfg, k, slog.New(slog.DiscardHandler)).Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	deadline := time.After(storetest.Timeout)
+	for {
+		dp.mu.Lock()
+		d := dp.last
+		dp.mu.Unlock()
+		if routed(d, "10.244.22.0/24") && d.IPIP != nil && d.IPIP.Addr == netip.MustParseAddr("10.244.21.1") {
+			break
+		}
+		select {
+		case <-dp.ch:
+		case err := <-done:
+			t.Fatalf("agent stopped: %v", err)
+		case <-deadline:
+			t.Fatalf("no route to agent-b's podCIDR with IPIP 10.244.21.1 within %v: %+v", storetest.Timeout, d)
+		}
+	}
+	var n struct {
+		Metadata struct{ Annotations map[string]string }
+	}
+	admin(t, http.MethodGet, "/api/v1/nodes/agent-a", nil, &n)
+	if a := n.Metadata.Annotations; a["projectcalico.org/IPv4Address"] != "172.31.9.10/24" || a["projectcalico.org/IPv4IPIPTunnelAddr"] != "10.244.21.1" {
+		t.Fatalf("agent-a's annotations: %v", a)
+	}
+}
+
+func routed(d calc.Desired, dst string) bool {
+	for _, r := range d.Routes {
+		if r.Dst.String() == dst {
+			return true
+		}
+	}
+	return false
+}
