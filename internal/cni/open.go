@@ -43,7 +43,7 @@ func (c *NetConf) open(ctx context.Context, log *slog.Logger) (*client.Client, s
 	if !errors.Is(err, fs.ErrNotExist) {
 		log.Warn("the node agent's socket does not answer; connecting to etcd directly", "error", err)
 	}
-	ds, err := datastore.Open(ctx, c.clientConfig(), datastore.Backends{Etcd: etcdhttp.Dial, Kubernetes: kdd.Dial})
+	ds, err := datastore.Open(ctx, c.clientConfig(), datastore.Backends{Etcd: etcdhttp.Dial, Kubernetes: kdd.DialUnchecked})
 	if err != nil {
 		return nil, "", err
 	}

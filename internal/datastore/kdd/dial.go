@@ -26,6 +26,12 @@ func Dial(ctx context.Context, cfg datastore.Config) (datastore.Store, error) {
 	return s, nil
 }
 
+// DialUnchecked is Dial without the check: for the CNI plugin, which
+// runs once per pod and whose first request reports the same errors.
+func DialUnchecked(_ context.Context, cfg datastore.Config) (datastore.Store, error) {
+	return Open(Config{Kubeconfig: cfg.Kubeconfig})
+}
+
 // Check reads one IPPool: it fails, saying what is wrong, when the
 // apiserver is unreachable, refuses the credentials or the RBAC verb, or
 // does not serve the CRDs.
