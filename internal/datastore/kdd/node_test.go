@@ -2,6 +2,7 @@ package kdd_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -43,15 +44,23 @@ func (r *recordingDataplane) Resync(ctx context.Context, d calc.Desired) (datapl
 // that node's block.
 func TestNodeAgentKubernetesMode(t *testing.T) {
 	open(t)
-	for name, cidr := range map[string]string{"agent-a": "10.244.21.0/24", "agent-b": "10.244.22.0/24"} {
+	testNodeAgent(t, cluster.Kubeconfig, "agent", 21)
+}
+
+// testNodeAgent runs an agent as the kubeconfig's user on node <prefix>-a
+// (podCIDR 10.244.<n>.0/24) beside <prefix>-b (10.244.<n+1>.0/24).
+func testNodeAgent(t *testing.T, kubeconfig, prefix string, n int) {
+	self, other := prefix+"-a", prefix+"-b"
+	selfCIDR, otherCIDR := fmt.Sprintf("10.244.%d.0/24", n), fmt.Sprintf("10.244.%d.0/24", n+1)
+	for name, cidr := range map[string]string{self: selfCIDR, other: otherCIDR} {
 		ann := map[string]any{}
-		if name == "agent-b" {
+		if name == other {
 			ann["projectcalico.org/IPv4Address"] = "172.31.9.11/24"
 		}
 		admin(t, http.MethodPost, "/api/v1/nodes", map[string]any{"metadata": map[string]any{"name": name, "annotations": ann},
 			"spec": map[string]any{"podCIDR": cidr, "podCIDRs": []string{cidr}}}, nil)
 	}
-	env := map[string]string{"NODENAME": "agent-a", "DATASTORE_TYPE": "kubernetes", "KUBECONFIG": cluster.Kubeconfig,
+	env := map[string]string{"NODENAME": self, "DATASTORE_TYPE": "kubernetes", "KUBECONFIG": kubeconfig,
 		"USE_POD_CIDR": "true", "CALICO_IPV4POOL_CIDR": "10.244.0.0/16", "CALICO_IPV4POOL_IPIP": "Always",
 		"TORTIE_STATE_DIR": t.TempDir(), "FELIX_HEALTHPORT": "0", "FELIX_PROMETHEUSMETRICSPORT": "0"}
 	cfg, err := node.ConfigFromEnv(func(k string) string { return env[k] })
@@ -70,28 +79,28 @@ func TestNodeAgentKubernetesMode(t *testing.T) {
 	go func() { done <- node.New(cfg, k, slog.New(slog.DiscardHandler)).Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
+	tunnel := netip.MustParsePrefix(selfCIDR).Addr().Next()
 	deadline := time.After(storetest.Timeout)
 	for {
 		dp.mu.Lock()
 		d := dp.last
 		dp.mu.Unlock()
-		if routed(d, "10.244.22.0/24") && d.IPIP != nil && d.IPIP.Addr == netip.MustParseAddr("10.244.21.1") {
+		if routed(d, otherCIDR) && d.IPIP != nil && d.IPIP.Addr == tunnel {
 			break
 		}
 		select {
 		case <-dp.ch:
 		case err := <-done:
+			done <- err // for the deferred wait
 			t.Fatalf("agent stopped: %v", err)
 		case <-deadline:
-			t.Fatalf("no route to agent-b's podCIDR with IPIP 10.244.21.1 within %v: %+v", storetest.Timeout, d)
+			t.Fatalf("no route to %s's podCIDR with IPIP %s within %v: %+v", other, tunnel, storetest.Timeout, d)
 		}
 	}
-	var n struct {
-		Metadata struct{ Annotations map[string]string }
-	}
-	admin(t, http.MethodGet, "/api/v1/nodes/agent-a", nil, &n)
-	if a := n.Metadata.Annotations; a["projectcalico.org/IPv4Address"] != "172.31.9.10/24" || a["projectcalico.org/IPv4IPIPTunnelAddr"] != "10.244.21.1" {
-		t.Fatalf("agent-a's annotations: %v", a)
+	var got struct{ Metadata struct{ Annotations map[string]string } }
+	admin(t, http.MethodGet, "/api/v1/nodes/"+self, nil, &got)
+	if a := got.Metadata.Annotations; a["projectcalico.org/IPv4Address"] != "172.31.9.10/24" || a["projectcalico.org/IPv4IPIPTunnelAddr"] != tunnel.String() {
+		t.Fatalf("%s's annotations: %v", self, a)
 	}
 }
 

@@ -49,6 +49,10 @@ const (
 	NoRightsUser  = "tortie-nobody"
 )
 
+// ComponentUsers are users with no rights of their own, for tests to bind
+// to a component's roles (token: the name + "-token").
+var ComponentUsers = []string{"tortie-node-user", "tortie-controllers-user"}
+
 // Binary returns the kube-apiserver binary: $TORTIE_KUBE_APISERVER, else
 // the cache test/k8s/build-apiserver.sh fills.
 func Binary() (string, error) {
@@ -291,6 +295,9 @@ func writeFiles(dir string) error {
 	saDER, _ := x509.MarshalECPrivateKey(sa)
 	saPub, _ := x509.MarshalPKIXPublicKey(&sa.PublicKey)
 	tokens := fmt.Sprintf("%s,tortie-admin,tortie-admin,system:masters\n%s,%s,%s\n", AdminToken, NoRightsToken, NoRightsUser, NoRightsUser)
+	for _, u := range ComponentUsers {
+		tokens += fmt.Sprintf("%s,%s,%s\n", u+"-token", u, u)
+	}
 	files := map[string][]byte{
 		"apiserver.crt": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		"apiserver.key": pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
