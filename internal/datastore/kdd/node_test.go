@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/client"
 	"github.com/tortienet/tortie/internal/dataplane"
 	"github.com/tortienet/tortie/internal/datastore/storetest"
 	"github.com/tortienet/tortie/internal/node"
@@ -51,11 +53,19 @@ func TestNodeAgentKubernetesMode(t *testing.T) {
 // (podCIDR 10.244.<n>.0/24) beside <prefix>-b (10.244.<n+1>.0/24).
 func testNodeAgent(t *testing.T, kubeconfig, prefix string, n int) {
 	self, other := prefix+"-a", prefix+"-b"
+	// Other tests made pools, so the agent's default pool is not created:
+	// make the pod CIDRs' pool here.
+	pool := &v3.IPPool{ObjectMeta: v3.ObjectMeta{Name: "pod-cidrs"}}
+	pool.Spec.CIDR, pool.Spec.IPIPMode = "10.244.0.0/16", v3.EncapAlways
+	if _, err := client.New(open(t)).Apply(t.Context(), pool); err != nil {
+		t.Fatal(err)
+	}
+	selfIP, otherIP := fmt.Sprintf("172.31.%d.10/24", n), fmt.Sprintf("172.31.%d.11/24", n)
 	selfCIDR, otherCIDR := fmt.Sprintf("10.244.%d.0/24", n), fmt.Sprintf("10.244.%d.0/24", n+1)
 	for name, cidr := range map[string]string{self: selfCIDR, other: otherCIDR} {
 		ann := map[string]any{}
 		if name == other {
-			ann["projectcalico.org/IPv4Address"] = "172.31.9.11/24"
+			ann["projectcalico.org/IPv4Address"] = otherIP
 		}
 		admin(t, http.MethodPost, "/api/v1/nodes", map[string]any{"metadata": map[string]any{"name": name, "annotations": ann},
 			"spec": map[string]any{"podCIDR": cidr, "podCIDRs": []string{cidr}}}, nil)
@@ -70,7 +80,7 @@ func testNodeAgent(t *testing.T, kubeconfig, prefix string, n int) {
 	dp := &recordingDataplane{ch: make(chan struct{}, 1)}
 	k := node.Kernel{
 		Detect: func(string, string) (node.Address, error) {
-			return node.Address{Prefix: netip.MustParsePrefix("172.31.9.10/24"), Interface: "eth0", Reasoning: "test"}, nil
+			return node.Address{Prefix: netip.MustParsePrefix(selfIP), Interface: "eth0", Reasoning: "test"}, nil
 		},
 		Dataplane: dp, IPIPSupported: func() bool { return true }, HostMTU: func(string) int { return 1500 },
 	}
@@ -97,9 +107,11 @@ func testNodeAgent(t *testing.T, kubeconfig, prefix string, n int) {
 			t.Fatalf("no route to %s's podCIDR with IPIP %s within %v: %+v", other, tunnel, storetest.Timeout, d)
 		}
 	}
-	var got struct{ Metadata struct{ Annotations map[string]string } }
+	var got struct {
+		Metadata struct{ Annotations map[string]string }
+	}
 	admin(t, http.MethodGet, "/api/v1/nodes/"+self, nil, &got)
-	if a := got.Metadata.Annotations; a["projectcalico.org/IPv4Address"] != "172.31.9.10/24" || a["projectcalico.org/IPv4IPIPTunnelAddr"] != tunnel.String() {
+	if a := got.Metadata.Annotations; a["projectcalico.org/IPv4Address"] != selfIP || a["projectcalico.org/IPv4IPIPTunnelAddr"] != tunnel.String() {
 		t.Fatalf("%s's annotations: %v", self, a)
 	}
 }
