@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/datastore"
@@ -33,6 +34,31 @@ const DefaultNamespace = "kube-system"
 type Store struct {
 	c    *client
 	maps []*mapping // most specific first; the fallback last
+
+	// snap is the last List's objects, which a Watch from that List's
+	// revision uses instead of listing again (ListWatch does List, then
+	// Watch): one slot, taken by the Watch.
+	snapMu sync.Mutex
+	snap   *snapshot
+}
+
+type snapshot struct {
+	prefix string
+	rev    int64
+	objs   map[*mapping][]listed
+}
+
+// takeSnapshot returns the objects of the last List of prefix if it was
+// taken at rev, and empties the slot.
+func (s *Store) takeSnapshot(prefix string, rev int64) map[*mapping][]listed {
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	sn := s.snap
+	if sn == nil || sn.prefix != prefix || sn.rev != rev || rev == 0 {
+		return nil
+	}
+	s.snap = nil
+	return sn.objs
 }
 
 var _ datastore.Store = (*Store)(nil)
@@ -182,12 +208,16 @@ func (s *Store) wrap(key string, m *mapping, err error) error {
 func (s *Store) List(ctx context.Context, prefix string) ([]datastore.KV, int64, error) {
 	var out []datastore.KV
 	rv := ""
+	objs := map[*mapping][]listed{}
 	for _, m := range s.mappingsFor(prefix) {
-		kvs, listRV, err := s.listMapping(ctx, m, prefix, listOpts{rv: rv, exact: rv != ""})
+		l, listRV, err := s.listObjects(ctx, m, prefix, listOpts{rv: rv, exact: rv != ""})
 		if err != nil {
 			return nil, 0, err
 		}
-		out = append(out, kvs...)
+		objs[m] = l
+		for _, lo := range l {
+			out = append(out, lo.kv)
+		}
 		if rv == "" {
 			rv = listRV
 		}
@@ -196,16 +226,10 @@ func (s *Store) List(ctx context.Context, prefix string) ([]datastore.KV, int64,
 	if rv == "" {
 		return out, 0, fmt.Errorf("list %s: no resource holds keys under it", prefix)
 	}
+	s.snapMu.Lock()
+	s.snap = &snapshot{prefix: prefix, rev: parseRV(rv), objs: objs}
+	s.snapMu.Unlock()
 	return out, parseRV(rv), nil
-}
-
-func (s *Store) listMapping(ctx context.Context, m *mapping, prefix string, o listOpts) ([]datastore.KV, string, error) {
-	objs, rv, err := s.listObjects(ctx, m, prefix, o)
-	kvs := make([]datastore.KV, len(objs))
-	for i, lo := range objs {
-		kvs[i] = lo.kv
-	}
-	return kvs, rv, err
 }
 
 // listed is one listed object that holds a key under the listed prefix.

@@ -16,8 +16,10 @@ import (
 
 // Watch implements datastore.Store with one Kubernetes watch per resource
 // under prefix, from resourceVersion afterRev. It first lists those
-// resources exactly at afterRev: Kubernetes events carry no previous
-// value, so the watch keeps each key's last value to report it.
+// resources exactly at afterRev (or takes the objects of the List it
+// follows, when that was of the same prefix at afterRev): Kubernetes
+// events carry no previous value, so the watch keeps each key's last value
+// to report it.
 //
 // Within one resource, events come in revision order; across resources
 // they are merged as they arrive. A watch the apiserver ends (its timeout,
@@ -29,6 +31,7 @@ func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) (<-cha
 	w := &watcher{s: s, prefix: prefix, out: make(chan datastore.Event), cancel: cancel}
 	var starts []*resWatch
 	rv := afterRev
+	snap := s.takeSnapshot(prefix, afterRev)
 	for _, m := range s.mappingsFor(prefix) {
 		if m.fixed != nil {
 			continue
@@ -37,7 +40,10 @@ func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) (<-cha
 		if rv != 0 {
 			o = listOpts{rv: strconv.FormatInt(rv, 10), exact: true}
 		}
-		objs, listRV, err := s.listObjects(ctx, m, prefix, o)
+		objs, listRV, err := snap[m], "", error(nil)
+		if _, ok := snap[m]; !ok {
+			objs, listRV, err = s.listObjects(ctx, m, prefix, o)
+		}
 		if errors.Is(err, datastore.ErrCompacted) {
 			go w.failOnly(fmt.Errorf("watch %s from revision %d: %w", prefix, afterRev, datastore.ErrCompacted))
 			return w.out, nil
