@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/tortienet/tortie/internal/datastore/kdd"
 	"github.com/tortienet/tortie/internal/datastore/kdd/kastest"
@@ -36,5 +37,31 @@ func TestConformance(t *testing.T) {
 			NoCreateRevision: true,
 			SequentialTxn:    true,
 		}
+	})
+}
+
+// TestConformanceWatchCache runs the suite against an apiserver with its
+// watch cache on, as in production: lists at a resourceVersion and
+// watches are served from the cache, with bookmarks. (It keeps old
+// revisions in memory, so the compaction tests do not apply.)
+func TestConformanceWatchCache(t *testing.T) {
+	kastest.Need(t, cluster)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	c, err := kastest.StartWith(ctx, kastest.Options{WatchCache: true})
+	if err == nil {
+		err = c.InstallCRDs(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	storetest.Run(t, func(t *testing.T) storetest.Harness {
+		s, err := c.Store("default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return storetest.Harness{Store: s, NoCreateRevision: true, SequentialTxn: true}
 	})
 }

@@ -75,6 +75,7 @@ type Cluster struct {
 	// Etcd is a client of the apiserver's etcd (for compaction).
 	Etcd *clientv3.Client
 	dir  string
+	opts Options
 	bin  string
 	port string
 	etcd *embedded.Server
@@ -82,9 +83,20 @@ type Cluster struct {
 	exit chan error
 }
 
+// Options change how the apiserver runs.
+type Options struct {
+	// WatchCache turns the apiserver's watch cache on, as in production
+	// (off by default: watches then read etcd, so an etcd compaction is
+	// what a watch from an old revision sees).
+	WatchCache bool
+}
+
 // Start runs etcd and the apiserver in a temporary directory and waits
 // until /readyz answers ok.
-func Start(ctx context.Context) (_ *Cluster, err error) {
+func Start(ctx context.Context) (*Cluster, error) { return StartWith(ctx, Options{}) }
+
+// StartWith is Start with options.
+func StartWith(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
@@ -93,7 +105,7 @@ func Start(ctx context.Context) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dir: dir}
+	c := &Cluster{dir: dir, opts: opts}
 	defer func() {
 		if err != nil {
 			c.Close()
@@ -143,8 +155,8 @@ func (c *Cluster) startAPIServer(bin, port string) error {
 	f := func(n string) string { return filepath.Join(c.dir, n) }
 	c.cmd = exec.Command(bin,
 		"--etcd-servers="+strings.Join(c.etcd.Endpoints(), ","),
-		"--etcd-compaction-interval=0", // the tests compact when they mean to
-		"--watch-cache=false",          // watches read etcd: compaction is what the tests see
+		"--etcd-compaction-interval=0",                 // the tests compact when they mean to
+		"--watch-cache="+fmt.Sprint(c.opts.WatchCache), // off: watches read etcd, compaction is what the tests see
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file="+f("sa.pub"), "--service-account-signing-key-file="+f("sa.key"),
 		"--authorization-mode=RBAC", "--token-auth-file="+f("tokens.csv"),
