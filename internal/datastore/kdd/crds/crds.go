@@ -92,18 +92,24 @@ func Defs() []Def {
 		}
 		out = append(out, d)
 	}
+	// Calico kinds api/v3 does not model (yet): stored with any spec.
+	for _, d := range []Def{
+		{Kind: "BGPFilter", Plural: "bgpfilters"},
+		{Kind: "CalicoNodeStatus", Plural: "caliconodestatuses"},
+		{Kind: "StagedNetworkPolicy", Plural: "stagednetworkpolicies", Namespaced: true},
+		{Kind: "StagedGlobalNetworkPolicy", Plural: "stagedglobalnetworkpolicies"},
+		{Kind: "StagedKubernetesNetworkPolicy", Plural: "stagedkubernetesnetworkpolicies", Namespaced: true},
+	} {
+		if !slices.ContainsFunc(out, func(o Def) bool { return o.Plural == d.Plural }) {
+			out = append(out, d)
+		}
+	}
 	out = append(out,
 		Def{Kind: "IPAMBlock", Plural: "ipamblocks", Spec: reflect.TypeFor[ipamBlockSpec](),
 			edit: func(s schema) { nullableItems(s, "allocations") }},
 		Def{Kind: "BlockAffinity", Plural: "blockaffinities", Spec: reflect.TypeFor[blockAffinitySpec]()},
 		Def{Kind: "IPAMHandle", Plural: "ipamhandles", Spec: reflect.TypeFor[ipamHandleSpec]()},
 		Def{Kind: "IPAMConfig", Plural: "ipamconfigs", Spec: reflect.TypeFor[ipamConfigSpec]()},
-		// Calico kinds tortie does not model yet: stored with any spec.
-		Def{Kind: "BGPFilter", Plural: "bgpfilters"},
-		Def{Kind: "CalicoNodeStatus", Plural: "caliconodestatuses"},
-		Def{Kind: "StagedNetworkPolicy", Plural: "stagednetworkpolicies", Namespaced: true},
-		Def{Kind: "StagedGlobalNetworkPolicy", Plural: "stagedglobalnetworkpolicies"},
-		Def{Kind: "StagedKubernetesNetworkPolicy", Plural: "stagedkubernetesnetworkpolicies", Namespaced: true},
 	)
 	slices.SortFunc(out, func(a, b Def) int { return strings.Compare(a.Plural, b.Plural) })
 	return out
