@@ -26,12 +26,12 @@ type Config struct {
 	NodenameFile string
 	StateDir     string // nodename and mtu files for the CNI plugin
 
-	IP, IPMethod        string // IP: "", "autodetect", "none", or an address/CIDR
-	DisableIPCheck      bool
+	IP, IPMethod   string // IP: "", "autodetect", "none", or an address/CIDR
+	DisableIPCheck bool
 	// UsePodCIDR (USE_POD_CIDR): each node's Kubernetes podCIDR is its
 	// block (routed and advertised) and its IPIP tunnel address is the
 	// podCIDR's x.y.z.1; pods get addresses from host-local usePodCidr.
-	UsePodCIDR bool
+	UsePodCIDR          bool
 	AS                  string
 	Backend             string // bird, vxlan, none
 	ClusterType         string

@@ -119,7 +119,9 @@ func TestCniKubernetesDatastore(t *testing.T) {
 		t.Fatalf("addresses %+v, want one in the node's podCIDR 10.244.31.0/24", res.IPs)
 	}
 	ip := netip.MustParsePrefix(res.IPs[0].Address).Addr()
-	var p struct{ Metadata struct{ Annotations map[string]string } }
+	var p struct {
+		Metadata struct{ Annotations map[string]string }
+	}
 	if err := e.kas.Admin(t.Context(), http.MethodGet, "/api/v1/namespaces/shop/pods/web-1", nil, &p); err != nil {
 		t.Fatal(err)
 	}
