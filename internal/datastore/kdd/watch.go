@@ -45,7 +45,7 @@ func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) (<-cha
 			objs, listRV, err = s.listObjects(ctx, m, prefix, o)
 		}
 		if errors.Is(err, datastore.ErrCompacted) {
-			go w.failOnly(fmt.Errorf("watch %s from revision %d: %w", prefix, afterRev, datastore.ErrCompacted))
+			go w.failOnly(ctx, fmt.Errorf("watch %s from revision %d: %w", prefix, afterRev, datastore.ErrCompacted))
 			return w.out, nil
 		}
 		if err != nil {
@@ -115,10 +115,15 @@ func (w *watcher) fail(ctx context.Context, err error) {
 	w.cancel()
 }
 
-func (w *watcher) failOnly(err error) {
+// failOnly sends one EventError on a watch that never started, then
+// closes it (or just closes it when ctx ends first).
+func (w *watcher) failOnly(ctx context.Context, err error) {
 	defer close(w.out)
 	defer w.cancel()
-	w.out <- datastore.Event{Type: datastore.EventError, Err: err}
+	select {
+	case w.out <- datastore.Event{Type: datastore.EventError, Err: err}:
+	case <-ctx.Done():
+	}
 }
 
 // Reconnect policy after a watch stream broke without an answer.
