@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"os"
@@ -12,10 +13,13 @@ import (
 	"time"
 
 	v3 "github.com/tortienet/tortie/api/v3"
+	"github.com/tortienet/tortie/internal/client"
 	"github.com/tortienet/tortie/internal/cni/cnitest"
+	"github.com/tortienet/tortie/internal/controllers"
 	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/datastore/kdd"
 	"github.com/tortienet/tortie/internal/datastore/kdd/kastest"
+	"github.com/tortienet/tortie/internal/ipam"
 )
 
 // k8sInNode is where the node namespace reaches the test apiserver.
@@ -149,5 +153,51 @@ func TestCniKubernetesDatastore(t *testing.T) {
 	}
 	if len(e.caliLinks()) != 0 {
 		t.Errorf("after DEL: %v", e.caliLinks())
+	}
+}
+
+// TestCniKubernetesControllersRelease: with tortie-ipam on the Kubernetes
+// datastore, a pod deleted from the API whose DEL never came (a node that
+// died) has its address released by the controllers once the grace period
+// has passed, and not before.
+func TestCniKubernetesControllersRelease(t *testing.T) {
+	e := newK8sCNIEnv(t)
+	e.kubelet("10.244.32.0/24", "shop")
+	pool := &v3.IPPool{ObjectMeta: v3.ObjectMeta{Name: "gc-pool"}}
+	pool.Spec.CIDR, pool.Spec.BlockSize = "10.77.0.0/24", 28
+	if _, err := client.New(e.store).Apply(t.Context(), pool); err != nil {
+		t.Fatal(err)
+	}
+	e.createPod("shop", "web-2")
+	c := e.conf()
+	c["ipam"] = map[string]any{"type": "tortie-ipam"}
+	net := e.network("tcni-k8sgc", "1.0.0", c)
+	pod := e.pod("web2")
+	res := e.add(net, pod, "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-2")
+	ip := netip.MustParsePrefix(res.IPs[0].Address).Addr()
+	m := ipam.New(client.New(e.store))
+	if a, ok, err := m.GetAllocation(t.Context(), ip); err != nil || !ok || a.Attrs[ipam.AttrPod] != "web-2" {
+		t.Fatalf("allocation of %s: %+v %v %v", ip, a, ok, err)
+	}
+	// Force-deleted, as the node controller does for the pods of a dead
+	// node (a bound pod's graceful delete waits for its kubelet).
+	e.admin(http.MethodDelete, "/api/v1/namespaces/shop/pods/web-2", map[string]any{"gracePeriodSeconds": 0})
+
+	ctl, err := controllers.New(controllers.Config{Identity: "e2e", Grace: time.Hour}, e.store, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, err := ctl.Pass(t.Context(), now); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := m.GetAllocation(t.Context(), ip); !ok {
+		t.Fatal("released within the grace period")
+	}
+	if _, err := ctl.Pass(t.Context(), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if a, ok, err := m.GetAllocation(t.Context(), ip); err != nil || ok {
+		t.Fatalf("after the grace period, %s is still allocated: %+v (%v)", ip, a, err)
 	}
 }
