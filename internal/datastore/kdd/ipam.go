@@ -136,6 +136,15 @@ func affinityMapping() *mapping {
 		host, cidr, ok := parse(key)
 		return "", affinityName(host, cidr), ok
 	}
+	// Under /calico/ipam/v2/host/<host>/: only that host's affinities
+	// (spec.node is a selectable field of the CRD).
+	m.fieldSelector = func(prefix string) string {
+		host, _, found := strings.Cut(strings.TrimPrefix(prefix, affinityPrefix), "/")
+		if !strings.HasPrefix(prefix, affinityPrefix) || !found || host == "" {
+			return ""
+		}
+		return "spec.node=" + host
+	}
 	m.toKV = func(o *object, _ []byte) (string, []byte, bool, error) {
 		var s affinitySpec
 		if err := json.Unmarshal(o.Spec, &s); err != nil || (s.Type != "" && s.Type != "host") {

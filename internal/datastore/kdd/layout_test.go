@@ -383,3 +383,19 @@ func TestKubernetesNetworkPolicyRead(t *testing.T) {
 		t.Fatalf("Calico networkpolicies list Kubernetes ones: %v (%v)", kvs, err)
 	}
 }
+
+// TestAffinitiesByHost: a host's affinities are listed by a field
+// selector on spec.node, so the list returns that host's alone.
+func TestAffinitiesByHost(t *testing.T) {
+	s, ctx := open(t), t.Context()
+	for _, k := range []string{"/calico/ipam/v2/host/fs-h1/ipv4/block/10.88.0.0-26", "/calico/ipam/v2/host/fs-h2/ipv4/block/10.88.0.64-26",
+		"/calico/ipam/v2/host/fs-h1/ipv4/block/10.88.0.128-26"} {
+		if _, err := s.Create(ctx, k, []byte(`{"state":"confirmed","deleted":false}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kvs, _, err := s.List(ctx, "/calico/ipam/v2/host/fs-h1/ipv4/block/")
+	if err != nil || len(kvs) != 2 || !strings.Contains(kvs[0].Key, "/fs-h1/") || !strings.Contains(kvs[1].Key, "/fs-h1/") {
+		t.Fatalf("fs-h1's affinities: %v (%v)", kvs, err)
+	}
+}

@@ -36,6 +36,9 @@ type mapping struct {
 	namespace string
 	// selector is the label selector of the mapping's objects ("" for all).
 	selector string
+	// fieldSelector, when set, narrows a list or watch under prefix
+	// ("" for no narrowing).
+	fieldSelector func(prefix string) string
 	// toKV is the key and value an object stands for; ok false when the
 	// object holds none (a Pod without an address).
 	toKV func(o *object, raw []byte) (key string, value []byte, ok bool, err error)

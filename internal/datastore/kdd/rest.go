@@ -253,6 +253,7 @@ func (c *client) get(ctx context.Context, r resource, ns, name string) (*object,
 // listOpts are the list/watch query parameters tortie uses.
 type listOpts struct {
 	labelSelector string
+	fieldSelector string
 	rv            string // resourceVersion
 	exact         bool   // resourceVersionMatch=Exact
 }
@@ -261,6 +262,9 @@ func (o listOpts) query() url.Values {
 	q := url.Values{}
 	if o.labelSelector != "" {
 		q.Set("labelSelector", o.labelSelector)
+	}
+	if o.fieldSelector != "" {
+		q.Set("fieldSelector", o.fieldSelector)
 	}
 	if o.rv != "" {
 		q.Set("resourceVersion", o.rv)

@@ -248,6 +248,9 @@ func (s *Store) listObjects(ctx context.Context, m *mapping, prefix string, o li
 		return []listed{{kv: datastore.KV{Key: k, Value: v, Revision: fixedRevision}}}, "", nil
 	}
 	o.labelSelector = m.selector
+	if m.fieldSelector != nil {
+		o.fieldSelector = m.fieldSelector(prefix)
+	}
 	items, rv, err := s.c.list(ctx, m.res, m.listNamespace(), o)
 	if err != nil {
 		return nil, "", s.wrap(prefix, m, err)

@@ -168,7 +168,11 @@ func (e *streamError) Unwrap() error { return e.err }
 // stream runs one watch request from rw.rv; it returns nil when the
 // apiserver ends it cleanly.
 func (w *watcher) stream(ctx context.Context, rw *resWatch) error {
-	body, err := w.s.c.watch(ctx, rw.m.res, rw.m.listNamespace(), listOpts{rv: strconv.FormatInt(rw.rv, 10), labelSelector: rw.m.selector})
+	o := listOpts{rv: strconv.FormatInt(rw.rv, 10), labelSelector: rw.m.selector}
+	if rw.m.fieldSelector != nil {
+		o.fieldSelector = rw.m.fieldSelector(w.prefix)
+	}
+	body, err := w.s.c.watch(ctx, rw.m.res, rw.m.listNamespace(), o)
 	if err != nil {
 		if isAPIError(err) {
 			return &streamError{err}

@@ -31,6 +31,8 @@ type Def struct {
 	Namespaced   bool
 	Spec, Status reflect.Type // nil: no schema, unknown fields kept
 	edit         func(spec schema)
+	// selectable are JSON paths a list may select on (fieldSelector).
+	selectable []string
 }
 
 // The specs of the IPAM CRDs, as Calico's crd.projectcalico.org/v1 has
@@ -107,7 +109,9 @@ func Defs() []Def {
 	out = append(out,
 		Def{Kind: "IPAMBlock", Plural: "ipamblocks", Spec: reflect.TypeFor[ipamBlockSpec](),
 			edit: func(s schema) { nullableItems(s, "allocations") }},
-		Def{Kind: "BlockAffinity", Plural: "blockaffinities", Spec: reflect.TypeFor[blockAffinitySpec]()},
+		// A host's affinities are listed with fieldSelector spec.node=<host>.
+		Def{Kind: "BlockAffinity", Plural: "blockaffinities", Spec: reflect.TypeFor[blockAffinitySpec](),
+			selectable: []string{".spec.node"}},
 		Def{Kind: "IPAMHandle", Plural: "ipamhandles", Spec: reflect.TypeFor[ipamHandleSpec]()},
 		Def{Kind: "IPAMConfig", Plural: "ipamconfigs", Spec: reflect.TypeFor[ipamConfigSpec]()},
 	)
@@ -133,6 +137,17 @@ func (d Def) Object() map[string]any {
 	if d.edit != nil {
 		d.edit(props["spec"].(schema))
 	}
+	version := map[string]any{
+		"name": Version, "served": true, "storage": true,
+		"schema": map[string]any{"openAPIV3Schema": schema{"type": "object", "properties": props}},
+	}
+	if len(d.selectable) > 0 {
+		var fields []any
+		for _, p := range d.selectable {
+			fields = append(fields, map[string]any{"jsonPath": p})
+		}
+		version["selectableFields"] = fields
+	}
 	scope := "Cluster"
 	if d.Namespaced {
 		scope = "Namespaced"
@@ -145,11 +160,8 @@ func (d Def) Object() map[string]any {
 			"group": Group,
 			"names": map[string]any{"kind": d.Kind, "listKind": d.Kind + "List", "plural": d.Plural,
 				"singular": strings.ToLower(d.Kind)},
-			"scope": scope,
-			"versions": []any{map[string]any{
-				"name": Version, "served": true, "storage": true,
-				"schema": map[string]any{"openAPIV3Schema": schema{"type": "object", "properties": props}},
-			}},
+			"scope":    scope,
+			"versions": []any{version},
 		},
 	}
 }
