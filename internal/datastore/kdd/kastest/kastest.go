@@ -29,6 +29,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -166,6 +167,8 @@ func (c *Cluster) startAPIServer(bin, port string) error {
 		"--enable-priority-and-fairness=false",
 		"--allow-privileged=true", // as every real cluster: CNI DaemonSets are privileged
 	)
+	// Dies with the test process, even when that panics or is killed.
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	log, err := os.Create(f("apiserver.log"))
 	if err != nil {
 		return err
