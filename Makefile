@@ -61,3 +61,11 @@ lab: setup-lab
 
 lab-down:
 	@$(BIN)/tortiectl lab down --name $(LAB)
+
+# --- Kubernetes datastore (issue #14) ---------------------------------------
+BINARIES += tortie-controllers
+
+# The test kube-apiserver (cached in /var/cache/tortie; see test/k8s).
+.PHONY: kube-apiserver
+kube-apiserver:
+	test/k8s/build-apiserver.sh

@@ -12,12 +12,24 @@ import (
 	"syscall"
 
 	"github.com/tortienet/tortie/internal/buildinfo"
+	"github.com/tortienet/tortie/internal/cni/install"
 	"github.com/tortienet/tortie/internal/node"
 )
 
 func main() {
 	if len(os.Args) > 1 && (os.Args[1] == "version" || os.Args[1] == "--version") {
 		fmt.Println(buildinfo.Version)
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "install-cni" {
+		cfg, err := install.ConfigFromEnv(os.Getenv)
+		if err == nil {
+			err = install.Run(cfg)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 		return
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level(os.Getenv("FELIX_LOGSEVERITYSCREEN"))}))

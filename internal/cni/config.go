@@ -78,7 +78,28 @@ type NetConf struct {
 	} `json:"policy"`
 	Kubernetes     json.RawMessage `json:"kubernetes,omitempty"`
 	FeatureControl json.RawMessage `json:"feature_control,omitempty"`
+
+	kubeconfig string // kubernetes.kubeconfig, with datastore_type kubernetes
 }
+
+// parseKubernetes reads kubernetes.kubeconfig for the Kubernetes
+// datastore; without it the plugin uses the in-cluster configuration.
+func (c *NetConf) parseKubernetes() error {
+	if len(c.Kubernetes) == 0 {
+		return nil
+	}
+	var k struct {
+		Kubeconfig string `json:"kubeconfig"`
+	}
+	if err := json.Unmarshal(c.Kubernetes, &k); err != nil {
+		return fmt.Errorf("kubernetes: %w", err)
+	}
+	c.kubeconfig = k.Kubeconfig
+	return nil
+}
+
+// kdd reports whether the plugin uses the Kubernetes datastore.
+func (c *NetConf) kdd() bool { return c.DatastoreType == "kubernetes" }
 
 // ParseConf reads a plugin configuration and checks the fields every
 // command relies on. Errors name the field and the value.
@@ -91,9 +112,12 @@ func ParseConf(stdin []byte) (*NetConf, error) {
 	case "", "etcdv3":
 		c.DatastoreType = "etcdv3"
 	case "kubernetes":
-		return nil, fmt.Errorf(`datastore_type = "kubernetes": the Kubernetes datastore is not supported yet; use etcdv3`)
+		c.DatastoreType = "kubernetes"
+		if err := c.parseKubernetes(); err != nil {
+			return nil, err
+		}
 	default:
-		return nil, fmt.Errorf("datastore_type = %q: must be etcdv3", c.DatastoreType)
+		return nil, fmt.Errorf("datastore_type = %q: must be etcdv3 or kubernetes", c.DatastoreType)
 	}
 	if c.EtcdEndpoints == "" {
 		c.EtcdEndpoints = DefaultEtcdEndpoints
@@ -203,6 +227,7 @@ func (c *NetConf) clientConfig() datastore.Config {
 	}
 	return datastore.Config{
 		DatastoreType: c.DatastoreType,
+		Kubeconfig:    c.kubeconfig,
 		Etcd: datastore.EtcdConfig{
 			Endpoints:   datastore.SplitList(c.EtcdEndpoints),
 			CACertFile:  c.EtcdCACertFile,

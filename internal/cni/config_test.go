@@ -41,9 +41,25 @@ func TestParseConfCalicoFields(t *testing.T) {
 	}
 }
 
+// The Kubernetes datastore: kubernetes.kubeconfig, or in-cluster without it.
+func TestParseConfKubernetes(t *testing.T) {
+	conf, err := ParseConf([]byte(`{"name":"k8s-pod-network","datastore_type":"kubernetes",
+	  "kubernetes":{"kubeconfig":"/etc/cni/net.d/tortie-kubeconfig"},"policy":{"type":"k8s"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := conf.clientConfig()
+	if cc.DatastoreType != "kubernetes" || cc.Kubeconfig != "/etc/cni/net.d/tortie-kubeconfig" || !conf.kdd() {
+		t.Errorf("client config = %+v", cc)
+	}
+	if got := conf.profiles(Workload{Orchestrator: OrchestratorK8s, Namespace: "ns1"}); len(got) != 1 || got[0] != "kns.ns1" {
+		t.Errorf("profiles = %v, want [kns.ns1]", got)
+	}
+}
+
 func TestParseConfErrors(t *testing.T) {
 	for _, tc := range []struct{ conf, want string }{
-		{`{"name":"n","datastore_type":"kubernetes"}`, `datastore_type = "kubernetes"`},
+		{`{"name":"n","datastore_type":"kubernetes","kubernetes":[1]}`, `kubernetes: `},
 		{`{"name":"n","datastore_type":"consul"}`, `datastore_type = "consul"`},
 		{`{"name":"n","mtu":40}`, "mtu = 40"},
 		{`{"name":"n","log_level":"loud"}`, `log_level = "loud"`},

@@ -47,7 +47,7 @@ func endpoint(w Workload, node, hostIf string, mac net.HardwareAddr, addrs []net
 // namespace's profile (and the service account's, which needs the pod from
 // the Kubernetes API, which comes with the Kubernetes integration).
 func (c *NetConf) profiles(w Workload) []string {
-	if c.Policy.Type == "k8s" && w.Orchestrator == OrchestratorK8s {
+	if (c.Policy.Type == "k8s" || c.kdd()) && w.Orchestrator == OrchestratorK8s {
 		return []string{"kns." + w.Namespace}
 	}
 	return []string{c.Name}
@@ -68,7 +68,7 @@ func networkProfile(name string) *v3.Profile {
 // needed with policy type k8s, whose profiles the Kubernetes controllers
 // own.
 func (c *NetConf) ensureProfile(ctx context.Context, cl *client.Client) error {
-	if c.Policy.Type == "k8s" {
+	if c.Policy.Type == "k8s" || c.kdd() { // in KDD, profiles are the namespaces'
 		return nil
 	}
 	_, err := cl.Create(ctx, networkProfile(c.Name))

@@ -24,6 +24,9 @@ func newIPAM(conf *NetConf, args *skel.CmdArgs, store *sharedStore, log *slog.Lo
 	if conf.IPAM.Type == cniipam.Name {
 		return &localIPAM{conf: conf, containerID: args.ContainerID, args: args.Args, store: store, log: log}
 	}
+	if wantsPodCIDR(args.StdinData) {
+		return podCIDRIPAM{inner: execIPAM{plugin: conf.IPAM.Type}, conf: conf, open: store.get}
+	}
 	return execIPAM{plugin: conf.IPAM.Type}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/tortienet/tortie/internal/cni/agentsock"
 	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/datastore/etcdhttp"
+	"github.com/tortienet/tortie/internal/datastore/kdd"
 )
 
 // agentSocket is where the node agent serves its datastore connection.
@@ -42,7 +43,7 @@ func (c *NetConf) open(ctx context.Context, log *slog.Logger) (*client.Client, s
 	if !errors.Is(err, fs.ErrNotExist) {
 		log.Warn("the node agent's socket does not answer; connecting to etcd directly", "error", err)
 	}
-	ds, err := datastore.Open(ctx, c.clientConfig(), datastore.Backends{Etcd: etcdhttp.Dial})
+	ds, err := datastore.Open(ctx, c.clientConfig(), datastore.Backends{Etcd: etcdhttp.Dial, Kubernetes: kdd.DialUnchecked})
 	if err != nil {
 		return nil, "", err
 	}

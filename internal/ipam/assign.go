@@ -296,9 +296,9 @@ func (m *IPAM) allocateInBlock(ctx context.Context, cidr netip.Prefix, n int, hs
 		}
 		sb.SequenceNumber++
 		hop, next := hs.op(cidr, len(ips))
-		rev, err := m.s.Txn(ctx,
-			datastore.Op{Type: datastore.OpUpdate, Key: BlockKey(cidr), Value: mustJSON(sb.Block), Rev: sb.rev},
-			hop)
+		// The handle before the block: see txnOrder.
+		rev, err := m.s.Txn(ctx, hop,
+			datastore.Op{Type: datastore.OpUpdate, Key: BlockKey(cidr), Value: mustJSON(sb.Block), Rev: sb.rev})
 		switch {
 		case err == nil:
 			hs.applied(next, rev)

@@ -72,7 +72,7 @@ func (m *IPAM) AssignIP(ctx context.Context, a AssignIPArgs) error {
 		}
 		sb.SequenceNumber++
 		hop, next := hs.op(cidr, 1)
-		rev, err := m.s.Txn(ctx, datastore.Op{Type: datastore.OpUpdate, Key: BlockKey(cidr), Value: mustJSON(sb.Block), Rev: sb.rev}, hop)
+		rev, err := m.s.Txn(ctx, hop, datastore.Op{Type: datastore.OpUpdate, Key: BlockKey(cidr), Value: mustJSON(sb.Block), Rev: sb.rev})
 		switch {
 		case err == nil:
 			hs.applied(next, rev)

@@ -184,14 +184,14 @@ func (m *IPAM) writeGroupInBlock(ctx context.Context, cidr netip.Prefix, host st
 			return group
 		}
 		ips := make([][]netip.Addr, len(fits))
-		ops := []datastore.Op{{Type: datastore.OpUpdate, Key: BlockKey(cidr), Rev: sb.rev}}
+		var ops []datastore.Op // the handles, then the block: see txnOrder
 		for i, r := range fits {
 			ips[i] = sb.allocate(r.a.Num4, r.a.HandleID, r.attrs, reserved)
 			h := Handle{Block: map[string]int{cidr.String(): len(ips[i])}}
 			ops = append(ops, datastore.Op{Type: datastore.OpCreate, Key: HandleKey(r.a.HandleID), Value: mustJSON(h)})
 		}
 		sb.SequenceNumber++
-		ops[0].Value = mustJSON(sb.Block)
+		ops = append(ops, datastore.Op{Type: datastore.OpUpdate, Key: BlockKey(cidr), Value: mustJSON(sb.Block), Rev: sb.rev})
 		rev, err := m.s.Txn(ctx, ops...)
 		switch {
 		case err == nil:

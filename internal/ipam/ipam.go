@@ -10,6 +10,18 @@
 // writes a block, then a handle, in two steps, tortie writes them in one
 // transaction: an allocation is either fully recorded or not at all, and it
 // costs one round trip to etcd.
+//
+// txnOrder: the Kubernetes datastore has no multi-object transaction; its
+// Txn checks every condition, applies the ops one by one in the order
+// given and undoes them if one fails (see package kdd). So the ops of
+// every transaction here are ordered so that each prefix of them is safe
+// to be seen, or left behind by a crash: an allocation writes the handle
+// before the block that references it (a handle that counts an address
+// its block does not hold is harmless and corrected on release; the
+// reverse would be an address no release finds), and a release writes the
+// block before the handle. No address is ever given twice either way: the
+// block alone says which addresses are taken, and it is written by
+// compare-and-swap on its revision.
 package ipam
 
 import (

@@ -125,6 +125,9 @@ func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 	if !synced {
 		return nil
 	}
+	if a.cfg.UsePodCIDR {
+		in.Blocks = calc.PodCIDRBlocks(in.Nodes)
+	}
 	if err := a.view.interrupted(); err != nil {
 		// Keep the dataplane as it is; say so until the view is whole again.
 		a.health.setReady(false, nil, fmt.Errorf("datastore unreachable, dataplane kept as it was: %w", err))

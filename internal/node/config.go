@@ -26,8 +26,12 @@ type Config struct {
 	NodenameFile string
 	StateDir     string // nodename and mtu files for the CNI plugin
 
-	IP, IPMethod        string // IP: "", "autodetect", "none", or an address/CIDR
-	DisableIPCheck      bool
+	IP, IPMethod   string // IP: "", "autodetect", "none", or an address/CIDR
+	DisableIPCheck bool
+	// UsePodCIDR (USE_POD_CIDR): each node's Kubernetes podCIDR is its
+	// block (routed and advertised) and its IPIP tunnel address is the
+	// podCIDR's x.y.z.1; pods get addresses from host-local usePodCidr.
+	UsePodCIDR          bool
 	AS                  string
 	Backend             string // bird, vxlan, none
 	ClusterType         string
@@ -74,6 +78,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c.NodenameFile = env("CALICO_NODENAME_FILE", filepath.Join(c.StateDir, conventions.NodenameFile))
 	var err error
 	if c.DisableIPCheck, err = envBool(getenv, "DISABLE_NODE_IP_CHECK", false); err != nil {
+		return c, err
+	}
+	if c.UsePodCIDR, err = envBool(getenv, "USE_POD_CIDR", false); err != nil {
 		return c, err
 	}
 	switch c.Backend {

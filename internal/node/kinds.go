@@ -27,6 +27,9 @@ const (
 	kindNetworkSets
 	kindGlobalNetworkSets
 	kindHostEndpoints
+	// Kubernetes NetworkPolicies as the Calico policies they map to (the
+	// Kubernetes datastore's kubernetesnetworkpolicies; see package kdd).
+	kindKubernetesNetworkPolicies
 	numKinds
 )
 
@@ -52,6 +55,8 @@ var kinds = [numKinds]kindSpec{
 	kindNetworkSets:           resource[v3.NetworkSet]("networksets"),
 	kindGlobalNetworkSets:     resource[v3.GlobalNetworkSet]("globalnetworksets"),
 	kindHostEndpoints:         resource[v3.HostEndpoint]("hostendpoints"),
+
+	kindKubernetesNetworkPolicies: resource[v3.NetworkPolicy]("kubernetesnetworkpolicies"),
 }
 
 // kindOf finds the kind of a key; ok is false for keys the agent ignores.

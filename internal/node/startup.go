@@ -16,6 +16,7 @@ import (
 	"github.com/tortienet/tortie/internal/client"
 	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/datastore/etcd"
+	"github.com/tortienet/tortie/internal/datastore/kdd"
 	"github.com/tortienet/tortie/internal/ipam"
 )
 
@@ -217,7 +218,7 @@ func writeFile(path, content string) error {
 func waitForDatastore(ctx context.Context, cfg datastore.Config, log *slog.Logger) (*client.Client, error) {
 	delay := 200 * time.Millisecond
 	for {
-		s, err := datastore.Open(ctx, cfg, datastore.Backends{Etcd: etcd.Dial})
+		s, err := datastore.Open(ctx, cfg, datastore.Backends{Etcd: etcd.Dial, Kubernetes: kdd.Dial})
 		if err == nil {
 			return client.New(s), nil
 		}

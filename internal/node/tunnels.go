@@ -47,11 +47,18 @@ func (a *Agent) ensureTunnelAddresses(ctx context.Context, in calc.Input) error 
 			probe.Spec.BGP = &bgp
 		}
 		pools := t.pools
-		if calc.TunnelAddressOK(*tunnelField(&probe, t.typ), pools) {
+		podCIDRAddr, fromPodCIDR := calc.PodCIDRTunnelAddr(self)
+		fromPodCIDR = fromPodCIDR && a.cfg.UsePodCIDR && t.typ == ipam.TypeIPIPTunnel && len(pools) > 0
+		switch {
+		case fromPodCIDR && *tunnelField(&probe, t.typ) == podCIDRAddr.String():
+			continue
+		case !fromPodCIDR && calc.TunnelAddressOK(*tunnelField(&probe, t.typ), pools):
 			continue
 		}
 		value := ""
-		if len(pools) == 0 {
+		if fromPodCIDR {
+			value = podCIDRAddr.String()
+		} else if len(pools) == 0 {
 			if err := a.ipam.ReleaseTunnelAddress(ctx, a.cfg.NodeName, t.typ); err != nil {
 				return err
 			}

@@ -158,9 +158,11 @@ func values[T any](v *view, k watchedKind) []T {
 func (v *view) policyInput() policy.Input {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	nps := append(values[*v3.NetworkPolicy](v, kindNetworkPolicies),
+		values[*v3.NetworkPolicy](v, kindKubernetesNetworkPolicies)...)
 	return policy.Input{
 		Tiers:                 values[*v3.Tier](v, kindTiers),
-		NetworkPolicies:       values[*v3.NetworkPolicy](v, kindNetworkPolicies),
+		NetworkPolicies:       nps,
 		GlobalNetworkPolicies: values[*v3.GlobalNetworkPolicy](v, kindGlobalNetworkPolicies),
 		Profiles:              values[*v3.Profile](v, kindProfiles),
 		NetworkSets:           values[*v3.NetworkSet](v, kindNetworkSets),
