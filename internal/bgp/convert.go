@@ -2,10 +2,10 @@ package bgp
 
 import (
 	"fmt"
-	"time"
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	api "github.com/osrg/gobgp/v4/api"
 	"github.com/osrg/gobgp/v4/pkg/apiutil"
