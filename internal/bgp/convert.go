@@ -141,7 +141,7 @@ func learnedOf(p *apiutil.Path) (Learned, bool) {
 	default:
 		return Learned{}, false
 	}
-	l := Learned{Prefix: pfx, Peer: p.PeerAddress, External: p.IsFromExternal, Stale: p.Stale}
+	l := Learned{Prefix: pfx, Peer: p.PeerAddress, Stale: p.Stale}
 	for _, a := range p.Attrs {
 		switch a := a.(type) {
 		case *bgp.PathAttributeNextHop:

@@ -58,7 +58,7 @@ func TestDiffRoutes(t *testing.T) {
 func TestSocketError(t *testing.T) {
 	for in, want := range map[string]string{
 		"dial tcp 10.0.0.2:179: connect: connection refused": "Connection refused",
-		"dial tcp 10.0.0.2:179: i/o timeout":                 "I/o timeout",
+		"dial tcp 10.0.0.2:179: i/o timeout":                 "Connection timed out",
 		"":                                                   "",
 	} {
 		if got := socketError(in); got != want {

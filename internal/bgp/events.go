@@ -26,9 +26,15 @@ func (g *GoBGP) onBest(paths []*apiutil.Path, _ time.Time) {
 			}
 			continue
 		}
-		if _, configured := g.peers[l.Peer]; !configured {
+		peer, configured := g.peers[l.Peer]
+		if !configured {
 			continue // a late event for a session just deleted
 		}
+		local := g.asn
+		if peer.LocalASN != 0 {
+			local = peer.LocalASN
+		}
+		l.External = peer.ASN != local
 		if g.learned[l.Prefix] != l {
 			g.learned[l.Prefix] = l
 			changed = true

@@ -22,6 +22,7 @@ type GoBGP struct {
 	reasons *reasons
 	stop    context.CancelFunc
 	changed chan struct{}
+	asn     uint32
 
 	mu      sync.Mutex // guards what follows
 	peers   map[netip.Addr]Peer
@@ -52,7 +53,7 @@ func Start(ctx context.Context, g Global, log *slog.Logger) (*GoBGP, error) {
 		s.Stop()
 		return nil, fmt.Errorf("start BGP speaker (AS %d, router ID %s, port %d): %w", g.ASN, g.RouterID, g.ListenPort, err)
 	}
-	sp := &GoBGP{s: s, log: log, reasons: rs, changed: make(chan struct{}, 1),
+	sp := &GoBGP{s: s, log: log, reasons: rs, changed: make(chan struct{}, 1), asn: g.ASN,
 		peers: map[netip.Addr]Peer{}, routes: map[netip.Prefix]Route{},
 		learned: map[netip.Prefix]Learned{}, status: map[netip.Addr]*PeerStatus{}}
 	if err := sp.initPolicies(ctx); err != nil {

@@ -77,8 +77,11 @@ func socketError(s string) string {
 	if i := strings.LastIndex(s, ": "); i >= 0 {
 		s = s[i+2:]
 	}
-	if s == "" {
+	switch s {
+	case "":
 		return s
+	case "i/o timeout":
+		return "Connection timed out" // as BIRD says it
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
 }
