@@ -1,0 +1,79 @@
+package calc
+
+import (
+	"net/netip"
+	"time"
+
+	v3 "github.com/tortienet/tortie/api/v3"
+)
+
+// BGPInput is what the BGP calculation reads beyond Input.
+type BGPInput struct {
+	Configs []*v3.BGPConfiguration
+	Peers   []*v3.BGPPeer
+}
+
+// Calico's BGP defaults (calico-reference.md §2.3).
+const (
+	DefaultASN        = 64512
+	DefaultListenPort = 179
+)
+
+// BGP peer types as `node status` prints them.
+const (
+	PeerTypeMesh   = "node-to-node mesh"
+	PeerTypeGlobal = "global"
+	PeerTypeNode   = "node specific"
+)
+
+// BGPPeer is one session the node's speaker must hold.
+type BGPPeer struct {
+	// Name is the protocol name BIRD would give it (Mesh_10_0_0_2,
+	// Global_..., Node_..., with _port_<n> when a port is set).
+	Name    string
+	Type    string // PeerTypeMesh, PeerTypeGlobal or PeerTypeNode
+	Address netip.Addr
+	Port    uint16 // 0: 179
+	ASN     uint32
+	// LocalASN is the AS this node speaks in on the session.
+	LocalASN      uint32
+	SourceAddress netip.Addr // invalid: none
+	Passive       bool
+	// Password is where the TCP MD5 secret comes from (nil: none); the
+	// node resolves it.
+	Password      *v3.SecretKeySelector
+	RestartTime   time.Duration // 0: the speaker's default
+	KeepaliveTime time.Duration // 0: the speaker's default
+	RRClient      bool
+	RRClusterID   string
+	TTLSecurity   int
+	// NextHopKeep and NextHopSelf are nextHopMode Keep and Self.
+	NextHopKeep bool
+	NextHopSelf bool
+	// Filters names the BGPFilters applied, in order.
+	Filters []string
+	// Node is the peer's node name when the peer is a Calico node.
+	Node string
+}
+
+// BGPRoute is a prefix the node originates.
+type BGPRoute struct {
+	Prefix           netip.Prefix
+	Communities      []string // aa:nn
+	LargeCommunities []string // aa:nn:mm
+}
+
+// BGPDesired is what the node's BGP speaker must hold.
+type BGPDesired struct {
+	// Enabled is false when the node cannot speak BGP (no IPv4 address,
+	// or a backend other than bird).
+	Enabled         bool
+	ASN             uint32
+	RouterID        netip.Addr
+	ListenPort      int
+	ListenAddresses []netip.Addr
+	Peers           []BGPPeer
+	Routes          []BGPRoute
+	// Problems are conditions that keep part of it from working.
+	Problems []string
+}
