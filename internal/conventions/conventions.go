@@ -22,6 +22,9 @@ const (
 	// AgentSocket is where tortie-node serves its datastore connection and
 	// its allocator to the CNI plugin (root only).
 	AgentSocket = "tortie.sock"
+	// StatusSocket is where tortie-node serves its BGP status to
+	// `tortiectl node status` (HTTP, JSON).
+	StatusSocket = "status.sock"
 )
 
 // HostIfPrefix starts every workload's host-side interface name (Felix's

@@ -32,6 +32,8 @@ type Kernel struct {
 	Dataplane     Dataplane
 	IPIPSupported func() bool
 	HostMTU       func(parent string) int
+	// StartSpeaker starts the BGP speaker (nil: the node speaks no BGP).
+	StartSpeaker StartSpeaker
 }
 
 // Agent is one tortie-node.
@@ -45,6 +47,7 @@ type Agent struct {
 	addr   Address
 	health *health
 	m      *metrics
+	bgp    *speakerRunner // nil without a speaker
 
 	mu       sync.Mutex
 	lastMTU  int
@@ -58,7 +61,11 @@ type Agent struct {
 
 // New prepares an agent; Run starts it.
 func New(cfg Config, k Kernel, log *slog.Logger) *Agent {
-	return &Agent{cfg: cfg, k: k, log: log, view: newView(), health: newHealth(), m: newMetrics()}
+	a := &Agent{cfg: cfg, k: k, log: log, view: newView(), health: newHealth(), m: newMetrics()}
+	if k.StartSpeaker != nil && cfg.Backend == "bird" {
+		a.bgp = &speakerRunner{start: k.StartSpeaker, secretsDir: cfg.BGPSecretsDir, log: log}
+	}
+	return a
 }
 
 // Run performs startup, then keeps the dataplane in step with the
@@ -89,6 +96,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer stopStore()
 	}
 	a.health.setLive(true)
+	if a.bgp != nil {
+		defer a.bgp.close()
+		stopStatus, err := a.serveStatus()
+		if err != nil {
+			return err
+		}
+		defer stopStatus()
+	}
 
 	go datastore.ListWatch(ctx, c.Store(), datastore.Root, a.view, datastore.WithLogger(a.log),
 		datastore.WithOnInterrupt(a.view.interrupt))
@@ -103,6 +118,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-a.view.changed:
+		case <-a.bgpChanged():
 		case <-resync.C:
 			full = true
 		case <-housekeeping.C:
@@ -149,6 +165,7 @@ func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 	start := time.Now()
 	d := calc.Compute(in)
 	a.withPolicy(&d, in.Felix)
+	waiting := a.syncBGP(ctx, in, &d)
 	a.reportProblems(d.Problems)
 	if err := a.writeMTU(d.PodMTU); err != nil {
 		return err
@@ -163,7 +180,7 @@ func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 	for _, c := range stats.Conflicts {
 		a.log.Warn("route left alone: another owner holds its destination", "conflict", c)
 	}
-	a.health.setReady(err == nil, d.Problems, err)
+	a.health.setReady(err == nil && len(waiting) == 0, append(d.Problems, waiting...), err)
 	if err != nil {
 		a.m.errors.WithLabelValues("dataplane").Inc()
 		return err

@@ -42,6 +42,9 @@ type Config struct {
 	ResyncInterval      time.Duration // routeRefreshInterval
 	EmptyBlockGrace     time.Duration
 	RouteUnencapsulated bool
+	// BGPSecretsDir holds BGP passwords in etcd mode: a secretKeyRef
+	// {name, key} is the file <dir>/<name>/<key> (TORTIE_BGP_SECRETS_DIR).
+	BGPSecretsDir string
 }
 
 // PoolDefaults are the CALICO_IPV4POOL_* settings of the default pool.
@@ -72,8 +75,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		ClusterType: env("CLUSTER_TYPE", ""),
 		HealthAddr:  hostPort(env("FELIX_HEALTHHOST", "localhost"), env("FELIX_HEALTHPORT", "9099")),
 		MetricsAddr: hostPort(env("FELIX_PROMETHEUSMETRICSHOST", "localhost"), env("FELIX_PROMETHEUSMETRICSPORT", "9091")),
-		// Until the BGP speaker exists, unencapsulated routes come from the datastore.
+		// Unencapsulated routes come from the datastore where BGP does not
+		// program them (and, after a restart, until BGP has re-learned them).
 		RouteUnencapsulated: true,
+		BGPSecretsDir:       env("TORTIE_BGP_SECRETS_DIR", ""),
 	}
 	c.NodenameFile = env("CALICO_NODENAME_FILE", filepath.Join(c.StateDir, conventions.NodenameFile))
 	var err error

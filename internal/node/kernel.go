@@ -7,6 +7,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/tortienet/tortie/internal/bgp"
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/dataplane"
 )
@@ -37,6 +38,9 @@ func LinuxKernel(ctx context.Context, log *slog.Logger) (Kernel, func(), error) 
 				return l.Attrs().MTU
 			}
 			return calc.DefaultHostMTU
+		},
+		StartSpeaker: func(ctx context.Context, g bgp.Global, log *slog.Logger) (bgp.Speaker, error) {
+			return bgp.Start(ctx, g, log)
 		},
 	}
 	return k, dp.Close, nil

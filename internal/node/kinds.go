@@ -30,6 +30,8 @@ const (
 	// Kubernetes NetworkPolicies as the Calico policies they map to (the
 	// Kubernetes datastore's kubernetesnetworkpolicies; see package kdd).
 	kindKubernetesNetworkPolicies
+	kindBGPPeers
+	kindBGPConfigs
 	numKinds
 )
 
@@ -57,6 +59,8 @@ var kinds = [numKinds]kindSpec{
 	kindHostEndpoints:         resource[v3.HostEndpoint]("hostendpoints"),
 
 	kindKubernetesNetworkPolicies: resource[v3.NetworkPolicy]("kubernetesnetworkpolicies"),
+	kindBGPPeers:                  resource[v3.BGPPeer]("bgppeers"),
+	kindBGPConfigs:                resource[v3.BGPConfiguration]("bgpconfigurations"),
 }
 
 // kindOf finds the kind of a key; ok is false for keys the agent ignores.

@@ -125,6 +125,16 @@ func (v *view) input(node string) (calc.Input, bool) {
 	return in, v.synced
 }
 
+// bgpInput is what calc.BGP reads beyond the Input.
+func (v *view) bgpInput() calc.BGPInput {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return calc.BGPInput{
+		Peers:   values[*v3.BGPPeer](v, kindBGPPeers),
+		Configs: values[*v3.BGPConfiguration](v, kindBGPConfigs),
+	}
+}
+
 // felixFor merges FelixConfiguration "default" with "node.<name>": fields
 // the per-node object sets win.
 func (v *view) felixFor(node string) *v3.FelixConfigurationSpec {

@@ -1,0 +1,231 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tortienet/tortie/internal/bgp"
+	"github.com/tortienet/tortie/internal/bgp/bgpstatus"
+	"github.com/tortienet/tortie/internal/calc"
+)
+
+// StartSpeaker starts a BGP speaker (bgp.Start in production, a fake in
+// tests).
+type StartSpeaker func(ctx context.Context, g bgp.Global, log *slog.Logger) (bgp.Speaker, error)
+
+// bgpSyncTimeout bounds how long a restarted agent keeps the datastore's
+// routes for the pools BGP owns while waiting for every peer's End-of-RIB.
+const bgpSyncTimeout = 30 * time.Second
+
+// speakerRunner keeps the node's speaker in step with calc.BGP.
+type speakerRunner struct {
+	start      StartSpeaker
+	secretsDir string
+	log        *slog.Logger
+
+	mu      sync.Mutex
+	sp      bgp.Speaker
+	global  bgp.Global
+	started time.Time
+}
+
+// apply makes the speaker hold d: started, restarted when its global
+// settings change, stopped when BGP is off; peers and routes applied as a
+// difference.
+func (r *speakerRunner) apply(ctx context.Context, d calc.BGPDesired) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !d.Enabled {
+		r.stopLocked()
+		return nil
+	}
+	g := bgp.Global{ASN: d.ASN, RouterID: d.RouterID, ListenPort: d.ListenPort, ListenAddresses: d.ListenAddresses}
+	if r.sp != nil && fmt.Sprint(g) != fmt.Sprint(r.global) {
+		r.log.Info("BGP global settings changed: restarting the speaker", "asn", g.ASN, "routerID", g.RouterID, "port", g.ListenPort)
+		r.stopLocked()
+	}
+	if r.sp == nil {
+		sp, err := r.start(ctx, g, r.log.With("component", "bgp"))
+		if err != nil {
+			return err
+		}
+		r.sp, r.global, r.started = sp, g, time.Now()
+	}
+	routes := make([]bgp.Route, 0, len(d.Routes))
+	for _, rt := range d.Routes {
+		routes = append(routes, bgp.Route{Prefix: rt.Prefix, NextHop: d.RouterID,
+			Communities: rt.Communities, LargeCommunities: rt.LargeCommunities})
+	}
+	peers := make([]bgp.Peer, 0, len(d.Peers))
+	var errs []error
+	for _, p := range d.Peers {
+		bp, err := r.peer(p)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		peers = append(peers, bp)
+	}
+	if err := r.sp.SetRoutes(ctx, routes); err != nil {
+		errs = append(errs, err)
+	}
+	if err := r.sp.SetPeers(ctx, peers); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (r *speakerRunner) stopLocked() {
+	if r.sp != nil {
+		if err := r.sp.Close(); err != nil {
+			r.log.Warn("stopping the BGP speaker", "error", err)
+		}
+		r.sp = nil
+	}
+}
+
+// peer is the speaker's form of a calc peer, with its password read.
+func (r *speakerRunner) peer(p calc.BGPPeer) (bgp.Peer, error) {
+	bp := bgp.Peer{Name: p.Name, Address: p.Address, Port: p.Port, ASN: p.ASN, LocalASN: p.LocalASN,
+		SourceAddress: p.SourceAddress, Passive: p.Passive, RestartTime: p.RestartTime,
+		KeepaliveTime: p.KeepaliveTime, RRClient: p.RRClient, RRClusterID: p.RRClusterID,
+		TTLSecurity: p.TTLSecurity, Multihop: true}
+	if p.KeepaliveTime > 0 {
+		bp.HoldTime = 3 * p.KeepaliveTime
+	}
+	if p.Password == nil {
+		return bp, nil
+	}
+	pw, err := r.password(p.Password.Name, p.Password.Key)
+	if err != nil {
+		// Without its password the session could only fail: hold it
+		// with a password nobody has, so that it shows in node status.
+		bp.Password = "\x00unreadable"
+		return bp, fmt.Errorf("BGP peer %s: password: %w", p.Name, err)
+	}
+	bp.Password = pw
+	return bp, nil
+}
+
+// password reads secretKeyRef {name, key} in etcd mode: the file
+// <secrets dir>/<name>/<key>, as a Secret volume lays it out.
+func (r *speakerRunner) password(name, key string) (string, error) {
+	if r.secretsDir == "" {
+		return "", fmt.Errorf("secret %s key %s: no secrets directory is configured (TORTIE_BGP_SECRETS_DIR)", name, key)
+	}
+	if strings.Contains(name, "/") || strings.Contains(key, "/") {
+		return "", fmt.Errorf("secret %q key %q: a name with a slash", name, key)
+	}
+	b, err := os.ReadFile(filepath.Join(r.secretsDir, name, key))
+	if err != nil {
+		return "", fmt.Errorf("secret %s key %s: %w", name, key, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// learned is what the speaker learned, and whether it is complete: every
+// peer has sent End-of-RIB, or the restart grace has run out.
+func (r *speakerRunner) learned() ([]calc.LearnedRoute, bool) {
+	r.mu.Lock()
+	sp, started := r.sp, r.started
+	r.mu.Unlock()
+	if sp == nil {
+		return nil, true
+	}
+	complete := time.Since(started) > bgpSyncTimeout
+	if !complete {
+		complete = true
+		for _, s := range sp.Status() {
+			complete = complete && s.EndOfRIB
+		}
+	}
+	var out []calc.LearnedRoute
+	for _, l := range sp.Learned() {
+		out = append(out, calc.LearnedRoute{Prefix: l.Prefix, NextHop: l.NextHop})
+	}
+	return out, complete
+}
+
+// changed is the speaker's change channel (nil, never ready, without one).
+func (r *speakerRunner) changed() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sp == nil {
+		return nil
+	}
+	return r.sp.Changed()
+}
+
+// status is what node status shows.
+func (r *speakerRunner) status() bgpstatus.Status {
+	r.mu.Lock()
+	sp := r.sp
+	r.mu.Unlock()
+	if sp == nil {
+		return bgpstatus.Status{}
+	}
+	st := bgpstatus.Status{Running: true}
+	for _, s := range sp.Status() {
+		st.Peers = append(st.Peers, bgpstatus.Peer{Name: s.Name, Address: s.Address, Passive: s.Passive,
+			State: s.State, Since: s.Since, Info: s.Info})
+	}
+	return st
+}
+
+// notReady names the sessions that keep the node from being ready:
+// Calico's rule, every non-passive peer Established.
+func notReady(st bgpstatus.Status) []string {
+	var out []string
+	for _, p := range st.Peers {
+		if !p.Passive && p.State != bgp.StateEstablished {
+			s := fmt.Sprintf("BGP peer %s (%s) is not Established: %s", p.Name, p.Address, p.State)
+			if p.Info != "" {
+				s += " " + p.Info
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (r *speakerRunner) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopLocked()
+}
+
+// bgpChanged is ready when the speaker learned or lost something.
+func (a *Agent) bgpChanged() <-chan struct{} {
+	if a.bgp == nil {
+		return nil
+	}
+	return a.bgp.changed()
+}
+
+// syncBGP applies the BGP part of the snapshot to the speaker and puts
+// what it learned into d (once it has re-learned everything after a
+// start: until then the datastore's routes stand in, so a restart moves
+// no route). It returns the sessions that keep the node from being ready.
+func (a *Agent) syncBGP(ctx context.Context, in calc.Input, d *calc.Desired) []string {
+	if a.bgp == nil {
+		return nil
+	}
+	bin := a.view.bgpInput()
+	bd := calc.BGP(in, bin)
+	if err := a.bgp.apply(ctx, bd); err != nil {
+		a.m.errors.WithLabelValues("bgp").Inc()
+		a.log.Warn("BGP speaker", "error", err)
+		d.Problems = append(d.Problems, err.Error())
+	}
+	d.Problems = append(d.Problems, bd.Problems...)
+	if learned, complete := a.bgp.learned(); complete {
+		*d = calc.InstallLearned(in, bin, *d, learned)
+	}
+	return notReady(a.bgp.status())
+}

@@ -1,0 +1,127 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	v3 "github.com/tortienet/tortie/api/v3"
+	"github.com/tortienet/tortie/internal/bgp"
+	"github.com/tortienet/tortie/internal/bgp/bgpstatus"
+	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/conventions"
+)
+
+// startBGP runs an agent whose speaker is fake.
+func (h *harness) startBGP(addr string, fake *bgp.Fake) *Agent {
+	k := Kernel{
+		Detect: func(string, string) (Address, error) {
+			return Address{Prefix: netip.MustParsePrefix(addr), Interface: "eth0", Reasoning: "test"}, nil
+		},
+		Dataplane:     h.dp,
+		IPIPSupported: func() bool { return false },
+		HostMTU:       func(string) int { return 1500 },
+		StartSpeaker: func(context.Context, bgp.Global, *slog.Logger) (bgp.Speaker, error) {
+			return fake, nil
+		},
+	}
+	ctx, cancel := context.WithCancel(h.ctx)
+	a := New(h.cfg, k, slog.New(slog.DiscardHandler))
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	h.t.Cleanup(func() { cancel(); <-done })
+	return a
+}
+
+func waitSpeaker(t *testing.T, f *bgp.Fake, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for the speaker to get %s; peers %+v, ops %v", what, f.Peers(), f.Ops)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func hasRoute(dst, text string) func(calc.Desired) bool {
+	return func(d calc.Desired) bool {
+		return slices.ContainsFunc(d.Routes, func(r calc.Route) bool { return r.Dst.String() == dst && r.String() == text })
+	}
+}
+
+func TestAgentBGP(t *testing.T) {
+	h := newHarness(t, map[string]string{"CALICO_IPV4POOL_IPIP": "Never"})
+	nodeB := &v3.Node{ObjectMeta: v3.ObjectMeta{Name: "node-b"}}
+	nodeB.Spec.BGP = &v3.NodeBGPSpec{IPv4Address: "172.31.1.11/24"}
+	if _, err := h.c.Create(h.ctx, nodeB); err != nil {
+		t.Fatal(err)
+	}
+	fake := bgp.NewFake()
+	a := h.startBGP("172.31.1.20/24", fake)
+	b := netip.MustParseAddr("172.31.1.11")
+	waitSpeaker(t, fake, "the mesh peer", func() bool {
+		ps := fake.Peers()
+		return len(ps) == 1 && ps[0].Name == "Mesh_172_31_1_11" && ps[0].ASN == 64512 && !ps[0].Passive
+	})
+
+	// Not ready while the active session is down; the peer is named.
+	h.dp.waitFor(t, "a sync", func(calc.Desired) bool { return true })
+	waitSpeaker(t, fake, "not-ready", func() bool {
+		r := a.health.report()
+		return !r.Ready && slices.ContainsFunc(r.Problems, func(p string) bool { return strings.Contains(p, "Mesh_172_31_1_11") })
+	})
+
+	// The session comes up with End-of-RIB, b's block is learned: it is
+	// installed via b on the underlay, and the node is ready.
+	fake.Learn(bgp.Learned{Prefix: netip.MustParsePrefix("10.244.9.0/26"), NextHop: b, Peer: b})
+	fake.SetState(b, bgp.PeerStatus{State: bgp.StateEstablished, EndOfRIB: true, Since: time.Now()})
+	h.dp.waitFor(t, "b's block from BGP", hasRoute("10.244.9.0/26", "10.244.9.0/26 via 172.31.1.11 dev eth0"))
+	waitSpeaker(t, fake, "ready", func() bool { return a.health.report().Ready })
+
+	// Withdrawn by the peer: gone.
+	fake.Forget(netip.MustParsePrefix("10.244.9.0/26"))
+	h.dp.waitFor(t, "b's block withdrawn", func(d calc.Desired) bool { return !hasRoute("10.244.9.0/26", "10.244.9.0/26 via 172.31.1.11 dev eth0")(d) })
+
+	// A global BGPPeer adds one session and touches no other.
+	fake.Ops = nil
+	p := &v3.BGPPeer{ObjectMeta: v3.ObjectMeta{Name: "tor"}, Spec: v3.BGPPeerSpec{PeerIP: "172.31.1.254", ASNumber: 65000}}
+	if _, err := h.c.Create(h.ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	waitSpeaker(t, fake, "the ToR", func() bool { return len(fake.Peers()) == 2 })
+	if got := strings.Join(fake.Ops, ","); got != "add Global_172_31_1_254" {
+		t.Errorf("speaker operations %q, want only the ToR added", got)
+	}
+
+	// node status reads the same over the status socket.
+	st := readStatus(t, filepath.Join(h.cfg.StateDir, conventions.StatusSocket))
+	if !st.Running || len(st.Peers) != 2 || st.Peers[0].State != bgp.StateEstablished || st.Peers[1].Type() != "global" {
+		t.Errorf("status = %+v", st)
+	}
+}
+
+func readStatus(t *testing.T, sock string) bgpstatus.Status {
+	t.Helper()
+	c := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	resp, err := c.Get("http://agent" + bgpstatus.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st bgpstatus.Status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
