@@ -89,7 +89,9 @@ func TestAgentBGP(t *testing.T) {
 
 	// Withdrawn by the peer: gone.
 	fake.Forget(netip.MustParsePrefix("10.244.9.0/26"))
-	h.dp.waitFor(t, "b's block withdrawn", func(d calc.Desired) bool { return !hasRoute("10.244.9.0/26", "10.244.9.0/26 via 172.31.1.11 dev eth0")(d) })
+	h.dp.waitFor(t, "b's block withdrawn", func(d calc.Desired) bool {
+		return !hasRoute("10.244.9.0/26", "10.244.9.0/26 via 172.31.1.11 dev eth0")(d)
+	})
 
 	// A global BGPPeer adds one session and touches no other.
 	fake.Ops = nil
