@@ -88,9 +88,14 @@ func TestAgentBGP(t *testing.T) {
 	waitSpeaker(t, fake, "ready", func() bool { return a.health.report().Ready })
 
 	// Withdrawn by the peer: gone.
+	h.dp.mu.Lock()
+	before := len(h.dp.applied)
+	h.dp.mu.Unlock()
 	fake.Forget(netip.MustParsePrefix("10.244.9.0/26"))
 	h.dp.waitFor(t, "b's block withdrawn", func(d calc.Desired) bool {
-		return !hasRoute("10.244.9.0/26", "10.244.9.0/26 via 172.31.1.11 dev eth0")(d)
+		// waitFor calls this holding h.dp.mu: applied is safe to read.
+		return len(h.dp.applied) > before &&
+			!hasRoute("10.244.9.0/26", "10.244.9.0/26 via 172.31.1.11 dev eth0")(h.dp.applied[len(h.dp.applied)-1])
 	})
 
 	// A global BGPPeer adds one session and touches no other.
