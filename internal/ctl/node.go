@@ -16,7 +16,7 @@ func (a *App) nodeCommand() *cobra.Command {
 		Short: "Commands about this node",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(a.nodeAutodetectCommand(), a.nodeChecksystemCommand())
+	cmd.AddCommand(a.nodeAutodetectCommand(), a.nodeChecksystemCommand(), a.nodeStatusCommand())
 	return cmd
 }
 
