@@ -168,29 +168,7 @@ spec:
   natOutgoing: %t
   nodeSelector: all()
 `, p.Prefix, p.BlockSize, p.IPIPMode, p.VXLANMode, *p.NATOutgoing)
-	file := filepath.Join(l.Dir(), "pool.yaml")
-	if err := os.WriteFile(file, []byte(doc), 0o644); err != nil {
-		return err
-	}
-	cmd := nsCommand(l.ulNS(), filepath.Join(l.cfg.BinDir, "tortiectl"), "apply", "-f", file)
-	cmd.Env = append(baseEnv(), "DATASTORE_TYPE=etcdv3", "ETCD_ENDPOINTS="+l.rec.snapshot().Datastore)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("apply the default pool: %w: %s", err, out)
-	}
-	return nil
-}
-
-// startRouters is the hook for the router daemons. The namespaces and
-// links are made by plumbHosts; bird2 and frr are not started yet: a
-// router of kind bird2 or frr is a plain host until then.
-func (l *Lab) startRouters(context.Context) error {
-	for _, r := range l.top.Routers {
-		if r.Kind != topo.RouterNone {
-			l.log.Info("router daemon not started yet (only the namespace and links exist)", "router", r.Name, "kind", r.Kind)
-		}
-	}
-	return nil
+	return l.tortiectlApply("pool.yaml", doc)
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -98,11 +98,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.health.setLive(true)
 	if a.bgp != nil {
 		defer a.bgp.close()
-		stopStatus, err := a.serveStatus()
-		if err != nil {
-			return err
+		if stopStatus, err := a.serveStatus(); err != nil {
+			// Not fatal (a path too long for a unix socket): only node
+			// status goes without.
+			a.log.Warn("tortiectl node status will not reach this agent", "error", err)
+		} else {
+			defer stopStatus()
 		}
-		defer stopStatus()
 	}
 
 	go datastore.ListWatch(ctx, c.Store(), datastore.Root, a.view, datastore.WithLogger(a.log),

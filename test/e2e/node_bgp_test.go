@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tortienet/tortie/internal/lab"
+	"github.com/tortienet/tortie/internal/lab/topo"
 )
 
 // Issue 12, scenarios §2 and §4: every node a BGP router. With ipipMode
@@ -13,17 +16,20 @@ import (
 // agents learn from each other over BGP; `tortiectl node status` in a
 // node shows the sessions.
 
-func bgpNodes(n int) string {
-	var b strings.Builder
-	b.WriteString("pool: {ipipMode: Never, vxlanMode: Never}\nnodes:\n")
-	for i := 1; i <= n; i++ {
-		fmt.Fprintf(&b, "  - {name: node%d}\n", i)
+// examplePath is a topology or resource file of examples/lab: the e2e
+// tests bring up the examples users are pointed to.
+func examplePath(name string) string {
+	p, _ := filepath.Abs(filepath.Join("..", "..", "examples", "lab", name))
+	return p
+}
+
+func example(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(examplePath(name))
+	if err != nil {
+		t.Fatal(err)
 	}
-	b.WriteString("pods:\n")
-	for i := 1; i <= n; i++ {
-		fmt.Fprintf(&b, "  - {name: p%d, node: node%d}\n", i, i)
-	}
-	return b.String()
+	return string(b)
 }
 
 // nodeStatus runs `tortiectl node status` inside a node, as a user would
@@ -69,7 +75,7 @@ func (c *labCluster) waitRemoteBlocks() {
 func TestNodeBGPMesh(t *testing.T) {
 	nodeLabNeeds(t)
 	t.Parallel()
-	l := upNodeLab(t, "nbgpm", bgpNodes(3))
+	l := upNodeLab(t, "nbgpm", example(t, "bgp-mesh.yaml"))
 	c := l.cluster()
 	c.waitRemoteBlocks()
 	for _, n := range c.nodes {
@@ -90,7 +96,7 @@ func TestNodeBGPMesh(t *testing.T) {
 func TestNodeBGPRouteReflectors(t *testing.T) {
 	nodeLabNeeds(t)
 	t.Parallel()
-	l := upNodeLab(t, "nbgprr", bgpNodes(4))
+	l := upNodeLab(t, "nbgprr", example(t, "bgp-route-reflectors.yaml"))
 	c := l.cluster()
 	c.waitRemoteBlocks()
 	l.pingAll("mesh of 4")
@@ -99,27 +105,7 @@ func TestNodeBGPRouteReflectors(t *testing.T) {
 		l.tortiectlIn("label", "nodes", rr, "route-reflector=true")
 		l.tortiectlIn("patch", "node", rr, "-p", `{"spec":{"bgp":{"routeReflectorClusterID":"224.0.0.1"}}}`)
 	}
-	file := filepath.Join(t.TempDir(), "rr.yaml")
-	doc := `apiVersion: projectcalico.org/v3
-kind: BGPPeer
-metadata:
-  name: peer-with-route-reflectors
-spec:
-  nodeSelector: all()
-  peerSelector: route-reflector == 'true'
----
-apiVersion: projectcalico.org/v3
-kind: BGPConfiguration
-metadata:
-  name: default
-spec:
-  nodeToNodeMeshEnabled: false
-  asNumber: 64512
-`
-	if err := os.WriteFile(file, []byte(doc), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	l.tortiectlIn("apply", "-f", file)
+	l.tortiectlIn("apply", "-f", examplePath("route-reflectors.yaml"))
 	want := map[string]int{"node1": 3, "node2": 3, "node3": 2, "node4": 2}
 	for node, n := range want {
 		waitFor(t, node+": sessions with the reflectors only", func() error {
@@ -145,4 +131,83 @@ spec:
 			return nil
 		})
 	}
+}
+
+// The racks example: two racks in their own ASes behind bird2 and frr
+// top-of-rack routers, the mesh off, no encapsulation. The routers learn
+// each node's block with the node as next hop; the nodes route the other
+// rack's blocks via their ToR; pods reach each other across racks.
+func TestNodeBGPRacks(t *testing.T) {
+	nodeLabNeeds(t, "bird", "vtysh")
+	t.Parallel()
+	l := upNodeLab(t, "nbgptor", example(t, "bgp-racks.yaml"))
+	c := l.cluster()
+	st := l.status()
+	tor := map[string]string{} // rack subnet -> its ToR's address there
+	for _, r := range st.Routers {
+		for _, ifc := range r.Interfaces {
+			for _, a := range ifc.Addrs {
+				if strings.HasPrefix(a, "172.31.1.") || strings.HasPrefix(a, "172.31.2.") {
+					tor[prefixOf(t, a).Masked().String()] = addrOnly(a)
+				}
+			}
+		}
+	}
+	for _, n := range c.nodes {
+		gw := tor[n.subnet.String()]
+		waitFor(t, n.name+": blocks of the same rack direct, of the other rack via the ToR", func() error {
+			have := map[string]bool{}
+			for _, r := range c.l.routes(n.name) {
+				have[r.String()] = true
+			}
+			for _, m := range c.nodes {
+				via := gw
+				if m.subnet == n.subnet {
+					via = m.ip
+				}
+				for _, b := range m.blocks {
+					if want := fmt.Sprintf("%s via %s dev %s proto 80", b, via, n.iface); m != n && !have[want] {
+						return fmt.Errorf("no route %q", want)
+					}
+				}
+			}
+			return nil
+		})
+	}
+	for _, r := range []string{"tor1", "tor2"} {
+		netns := topo.NamespaceName(l.name, topo.KindRouter, r)
+		waitFor(t, r+": each node's block with the node as next hop", func() error {
+			out, err := l.in(netns, "ip", "-4", "route")
+			if err != nil {
+				return err
+			}
+			for _, n := range c.nodes {
+				if tor[n.subnet.String()] == "" || !strings.HasPrefix(out, "") {
+					continue
+				}
+				local := false
+				for _, ifc := range hostOfRouter(st, r).Interfaces {
+					for _, a := range ifc.Addrs {
+						local = local || prefixOf(t, a).Masked() == n.subnet
+					}
+				}
+				for _, b := range n.blocks {
+					if local && !strings.Contains(out, b+" via "+n.ip+" ") {
+						return fmt.Errorf("no route to %s via %s:\n%s", b, n.ip, out)
+					}
+				}
+			}
+			return nil
+		})
+	}
+	l.pingAll("across the racks")
+}
+
+func hostOfRouter(st *lab.Status, name string) lab.HostStatus {
+	for _, r := range st.Routers {
+		if r.Name == name {
+			return r
+		}
+	}
+	return lab.HostStatus{}
 }

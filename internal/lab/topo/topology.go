@@ -60,6 +60,10 @@ type Topology struct {
 	Pods       []Pod             `json:"pods,omitempty"`
 	Routers    []Router          `json:"routers,omitempty"`
 	Env        map[string]string `json:"env,omitempty"` // extra tortie-node environment, every node
+	// Apply is YAML (projectcalico.org/v3 resources, several documents)
+	// applied with tortiectl once the nodes run: a BGPConfiguration that
+	// turns the mesh off, BGPPeers, labels on Nodes.
+	Apply string `json:"apply,omitempty"`
 }
 
 // Subnet is one underlay segment.
@@ -140,11 +144,14 @@ type Pod struct {
 // Key is "namespace/name".
 func (p Pod) Key() string { return p.Namespace + "/" + p.Name }
 
-// Router is an extra namespace on the underlay, running bird2 or frr (later)
-// as a top-of-rack router or an external route reflector.
+// Router is an extra namespace on the underlay, running bird2 or frr as
+// a top-of-rack router: it peers with every node and router on its
+// subnets (eBGP where the AS differs; in the nodes' AS it is their route
+// reflector), and the lab gives each of those nodes a BGPPeer to it.
 type Router struct {
-	Name       string      `json:"name"`
-	Kind       string      `json:"kind,omitempty"` // bird2, frr or none (default none)
+	Name string `json:"name"`
+	Kind string `json:"kind,omitempty"` // bird2, frr or none (default none)
+	// AS is the router's AS (default 65000).
 	AS         uint32      `json:"as,omitempty"`
 	Interfaces []Interface `json:"interfaces,omitempty"`
 }
