@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,16 +83,47 @@ func (l *Lab) frrConfig(r topo.Router) string {
 	return b.String()
 }
 
+// frrRoot holds the FRR routers' configuration and sockets: the daemons
+// drop to the frr user, which may not pass the directories above the lab's
+// (a test's private temporary directory, say).
+const frrRoot = "/run/tortie-frr"
+
+// frrDir is a router's FRR directory, recorded for Down.
+func (l *Lab) frrDir(r topo.Router) (string, error) {
+	labDir := filepath.Join(frrRoot, l.top.Name)
+	if err := l.rec.update(func(st *State) {
+		if !slices.Contains(st.Files, labDir) {
+			st.Files = append(st.Files, labDir)
+		}
+	}); err != nil {
+		return "", err
+	}
+	dir := filepath.Join(labDir, r.Name)
+	for _, d := range []string{frrRoot, labDir, dir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", err
+		}
+		if err := os.Chmod(d, 0o755); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
 // startFRR runs zebra (which programs the kernel) and bgpd, as the frr
-// user in dir.
-func (l *Lab) startFRR(ctx context.Context, r topo.Router, dir string) error {
+// user; their logs go to logDir.
+func (l *Lab) startFRR(ctx context.Context, r topo.Router, logDir string) error {
+	dir, err := l.frrDir(r)
+	if err != nil {
+		return err
+	}
 	if err := os.WriteFile(filepath.Join(dir, "bgpd.conf"), []byte(l.frrConfig(r)), 0o644); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "zebra.conf"), []byte("hostname "+r.Name+"\n"), 0o644); err != nil {
 		return err
 	}
-	if err := frrOwns(l.cfg.Root, dir); err != nil {
+	if err := frrOwns(dir); err != nil {
 		return err
 	}
 	zsock := filepath.Join(dir, "zserv.api")
@@ -100,42 +132,27 @@ func (l *Lab) startFRR(ctx context.Context, r topo.Router, dir string) error {
 		argv := append([]string{"/usr/lib/frr/" + d, "-f", filepath.Join(dir, d+".conf"),
 			"-i", filepath.Join(dir, d+".pid")}, common...)
 		err := l.startProcess(ProcessRecord{Role: d + "/" + r.Name, Netns: l.routerNS(r.Name),
-			Argv: argv, Log: filepath.Join(dir, d+".log")}, baseEnv())
+			Argv: argv, Log: filepath.Join(logDir, d+".log")}, baseEnv())
 		if err != nil {
 			return err
 		}
 		if d == "zebra" {
 			if err := waitForFile(zsock, 10*time.Second); err != nil {
-				return fmt.Errorf("zebra: %w; its log ends: %s", err, tail(filepath.Join(dir, "zebra.log"), 1000))
+				return fmt.Errorf("zebra: %w; its log ends: %s", err, tail(filepath.Join(logDir, "zebra.log"), 1000))
 			}
 		}
 	}
 	return ctx.Err()
 }
 
-// frrOwns gives dir to the frr user the daemons drop to, and makes the
-// lab's directories above it passable (up to root; above it, a directory
-// frr cannot pass is an error, not something to change).
-func frrOwns(root, dir string) error {
+// frrOwns gives dir to the frr user the daemons drop to.
+func frrOwns(dir string) error {
 	u, err := user.Lookup("frr")
 	if err != nil {
 		return fmt.Errorf("frr routers need the frr user (Debian package frr): %w", err)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
-	root = filepath.Clean(root)
-	for d := filepath.Dir(dir); d != "/"; d = filepath.Dir(d) {
-		st, err := os.Stat(d)
-		if err != nil || st.Mode().Perm()&0o001 != 0 {
-			continue
-		}
-		if !strings.HasPrefix(d, root) {
-			return fmt.Errorf("frr cannot reach %s: %s is mode %v (put the lab root elsewhere)", dir, d, st.Mode().Perm())
-		}
-		if err := os.Chmod(d, st.Mode().Perm()|0o011); err != nil {
-			return err
-		}
-	}
 	return filepath.WalkDir(dir, func(path string, _ os.DirEntry, err error) error {
 		if err != nil {
 			return err
