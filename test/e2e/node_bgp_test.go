@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/tortienet/tortie/internal/lab"
@@ -207,4 +208,60 @@ func hostOfRouter(st *lab.Status, name string) lab.HostStatus {
 		}
 	}
 	return lab.HostStatus{}
+}
+
+// Graceful restart both ways: an agent is killed (SIGKILL) and started
+// again, under pings between pods on the two other nodes and across it.
+// The other nodes keep its block while it is gone (its sessions had
+// graceful restart); the restarted agent keeps its kernel routes and
+// writes nothing once it has re-learned them; no echo is lost.
+func TestNodeBGPGracefulRestart(t *testing.T) {
+	nodeLabNeeds(t)
+	t.Parallel()
+	l := upNodeLab(t, "nbgpgr", example(t, "bgp-mesh.yaml"))
+	c := l.cluster()
+	c.waitRemoteBlocks()
+	p1, p2, p3 := c.pods["default/p1"], c.pods["default/p2"], c.pods["default/p3"]
+	pings := []*pingStream{
+		startPings(t, p1.netns, p3.ip, "p1 -> p3 (beside the restart)"),
+		startPings(t, p1.netns, p2.ip, "p1 -> p2 (to the restarted node)"),
+		startPings(t, p2.netns, p3.ip, "p2 -> p3 (from the restarted node)"),
+	}
+	victim := c.node("node2")
+	before := map[string]string{}
+	for _, n := range c.nodes {
+		before[n.name] = l.dataplane(n.name)
+	}
+	agent := l.process("tortie-node/node2")
+	l.stop(agent, syscall.SIGKILL)
+	for _, n := range []string{"node1", "node3"} {
+		waitFor(t, n+": the session to node2 is down", func() error {
+			if st := l.nodeStatus(n); strings.Contains(st, "| "+victim.ip+" ") && sessions(st, "node-to-node mesh") == 2 {
+				return fmt.Errorf("still up:\n%s", st)
+			}
+			return nil
+		})
+		if got := l.dataplane(n); got != before[n] {
+			t.Errorf("%s: with node2's agent dead its routes changed (graceful restart should keep them):\n%s", n, diffLines(before[n], got))
+		}
+	}
+	l.start(agent)
+	l.waitReady("node2")
+	for _, n := range c.nodes {
+		waitFor(t, n.name+": mesh up again", func() error {
+			if st := l.nodeStatus(n.name); sessions(st, "node-to-node mesh") != 2 {
+				return fmt.Errorf("not all up:\n%s", st)
+			}
+			return nil
+		})
+		if got := l.dataplane(n.name); got != before[n.name] {
+			t.Errorf("%s: the restart changed the routes:\n%s", n.name, diffLines(before[n.name], got))
+		}
+	}
+	if v, err := l.metric("node2", "tortie_dataplane_changes_total"); err != nil || v != "0" {
+		t.Errorf("node2: after the restart the agent made %s kernel writes (%v), want 0", v, err)
+	}
+	for _, p := range pings {
+		p.stop(t)
+	}
 }
