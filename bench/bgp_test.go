@@ -1,0 +1,233 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tortienet/tortie/internal/ipam"
+	"github.com/tortienet/tortie/internal/lab"
+	"github.com/tortienet/tortie/internal/lab/topo"
+	"github.com/tortienet/tortie/internal/ns"
+)
+
+// BenchmarkBGPConvergence: a new block on one node -> a route to it in
+// every other node's kernel, and its withdrawal, at N nodes in a full
+// mesh; the mesh's bring-up; the memory of each speaker. tortie (the real
+// tortie-node agents in a lab, the block claimed in the datastore as IPAM
+// claims it) side by side with BIRD configured as calico-node configures
+// it, in the same run. N is 3 and 10, or $TORTIE_BENCH_BGP_N (e.g. 3,10,30).
+func BenchmarkBGPConvergence(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("skipped: needs root for network namespaces (CI runs as root)")
+	}
+	if _, err := exec.LookPath("bird"); err != nil {
+		b.Skip("skipped: bird is not installed (Debian package bird2; .ci/setup installs it)")
+	}
+	bin := nodeBinDir(b)
+	sizes := []int{3, 10}
+	if v := os.Getenv("TORTIE_BENCH_BGP_N"); v != "" {
+		sizes = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 2 {
+				b.Fatalf("TORTIE_BENCH_BGP_N=%q: want sizes of 2 or more, comma-separated", v)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	fmt.Printf("\nBGP convergence, full mesh (load average %s); add/del: p50 / max of %d, ms\n", loadAvg(), bgpTrials)
+	fmt.Printf("%-4s %-7s %10s %18s %18s %18s %16s\n", "N", "speaker", "bring-up s", "new block add", "add from origin", "withdraw", "RSS / anon MiB")
+	for _, n := range sizes {
+		for _, r := range []bgpResult{birdRun(b, n), tortieRun(b, bin, n)} {
+			a50, amax := stats(r.add)
+			d50, dmax := stats(r.del)
+			o50, omax := stats(r.rel)
+			fmt.Printf("%-4d %-7s %10.2f %9.2f / %6.2f %9.2f / %6.2f %9.2f / %6.2f %7.1f / %6.1f\n",
+				n, r.name, r.bringUp.Seconds(), a50, amax, o50, omax, d50, dmax, r.rss, r.anon)
+		}
+	}
+}
+
+const bgpTrials = 5
+
+type bgpResult struct {
+	name      string
+	bringUp   time.Duration
+	add, del  []time.Duration
+	rel       []time.Duration // add, from the origin node's own kernel change
+	rss, anon float64 // median per speaker, MiB
+}
+
+func medianRSS(pids []int) (rss, anon float64) {
+	var rs, as []int
+	for _, p := range pids {
+		r, a := rssKiB(p)
+		rs, as = append(rs, r), append(as, a)
+	}
+	sort.Ints(rs)
+	sort.Ints(as)
+	if len(rs) == 0 {
+		return 0, 0
+	}
+	return float64(rs[len(rs)/2]) / 1024, float64(as[len(as)/2]) / 1024
+}
+
+// trials adds and removes the block change makes, timing each until every
+// other node's kernel has seen it.
+func trials(b *testing.B, w *routeWatch, others []string, block netip.Prefix, change func(add bool)) (add, rel, del []time.Duration) {
+	b.Helper()
+	for range bgpTrials {
+		for _, on := range []bool{true, false} {
+			done := w.arm(block, on, others)
+			t0 := time.Now()
+			change(on)
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				b.Fatalf("%s (add %v) did not reach every other node", block, on)
+			}
+			if on {
+				add = append(add, w.last(t0))
+				rel = append(rel, w.fromOrigin())
+			} else {
+				del = append(del, w.last(t0))
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	return add, rel, del
+}
+
+func birdRun(b *testing.B, n int) bgpResult {
+	m := newBirdMesh(b, n)
+	w := watchRoutes(b, m.nodes)
+	w.origin = m.nodes[0]
+	r := bgpResult{name: "BIRD"}
+	t0 := m.start(b)
+	r.bringUp = waitComplete(b, m.nodes, n-1, unix.RTPROT_BIRD, 60*time.Second).Sub(t0)
+	block := netip.MustParsePrefix("10.245.1.0/26")
+	r.add, r.rel, r.del = trials(b, w, m.nodes[1:], block, func(add bool) { kernelRoute(b, m.nodes[0], block, add) })
+	r.rss, r.anon = medianRSS(m.pids())
+	m.stop()
+	return r
+}
+
+func tortieRun(b *testing.B, bin string, n int) bgpResult {
+	ctx := context.Background()
+	name := fmt.Sprintf("tbg%d-%d", n, os.Getpid()%10000)
+	cfg := lab.Config{Root: b.TempDir(), BinDir: bin, ReadyTimeout: 120 * time.Second}
+	b.Cleanup(func() { _ = lab.Down(ctx, cfg, name) })
+	top := topo.Generate(topo.GenerateOptions{Name: name, Nodes: n, PodsPerNode: 1, Underlay: topo.UnderlayL2, CNI: topo.CNITortie})
+	top.Pool.IPIPMode, top.Pool.VXLANMode = "Never", "Never"
+	l, err := lab.Up(ctx, cfg, top)
+	if err != nil {
+		b.Fatalf("lab up (%d nodes): %v", n, err)
+	}
+	var nodes, roles []string
+	for _, nd := range l.Topology().Nodes {
+		nodes = append(nodes, topo.NamespaceName(name, topo.KindNode, nd.Name))
+		roles = append(roles, "tortie-node/"+nd.Name)
+	}
+	waitComplete(b, nodes, n-1, 80, 120*time.Second)
+	r := bgpResult{name: "tortie"}
+	r.bringUp = tortieBringUp(b, l, nodes, roles)
+	w := watchRoutes(b, nodes)
+	w.origin = nodes[0]
+	put := etcdPut(b, topo.NamespaceName(name, topo.KindUnderlay, ""), l.State().Datastore)
+	put("/calico/bench/warm-up", "x") // the connection is opened once, before timing
+	block := netip.MustParsePrefix("10.244.250.0/26")
+	value := fmt.Sprintf(`{"cidr":"%s","affinity":"host:node1","allocations":[],"unallocated":[],"attributes":[],"deleted":false}`, block)
+	r.add, r.rel, r.del = trials(b, w, nodes[1:], block, func(add bool) {
+		if add {
+			put(ipam.BlockKey(block), value)
+		} else {
+			put(ipam.BlockKey(block), "")
+		}
+	})
+	var pids []int
+	for _, role := range roles {
+		if p, err := l.Process(role); err == nil {
+			pids = append(pids, p.Pid)
+		}
+	}
+	r.rss, r.anon = medianRSS(pids)
+	return r
+}
+
+// tortieBringUp kills every agent, removes the routes they learned, starts
+// them all again and times until every kernel is complete.
+func tortieBringUp(b *testing.B, l *lab.Lab, nodes, roles []string) time.Duration {
+	b.Helper()
+	for _, role := range roles {
+		if _, err := l.Stop(role, syscall.SIGKILL, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, nd := range nodes {
+		out, err := exec.Command("ip", "-n", nd, "-4", "route", "show", "proto", "80").Output()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) > 2 && f[1] == "via" {
+				sh(b, "ip", "-n", nd, "route", "del", f[0])
+			}
+		}
+	}
+	t0 := time.Now()
+	for _, role := range roles {
+		if _, err := l.Start(context.Background(), role); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return waitComplete(b, nodes, len(nodes)-1, 80, 120*time.Second).Sub(t0)
+}
+
+// etcdPut writes (or, with an empty value, deletes) a key through etcd's
+// JSON gateway, on a connection opened inside the lab's underlay
+// namespace (where the datastore listens).
+func etcdPut(b *testing.B, netnsName, endpoint string) func(key, value string) {
+	b.Helper()
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var c net.Conn
+		err := ns.Do(netnsName, func() error {
+			var err error
+			c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+			return err
+		})
+		return c, err
+	}}
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	return func(key, value string) {
+		path, body := "/v3/kv/put", map[string]string{"key": b64(key), "value": b64(value)}
+		if value == "" {
+			path, body = "/v3/kv/deleterange", map[string]string{"key": b64(key)}
+		}
+		data, _ := json.Marshal(body)
+		resp, err := client.Post(endpoint+path, "application/json", bytes.NewReader(data))
+		if err != nil {
+			b.Fatalf("etcd %s %s: %v", path, key, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("etcd %s %s: %s", path, key, resp.Status)
+		}
+	}
+}
