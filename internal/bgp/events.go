@@ -67,6 +67,7 @@ func (g *GoBGP) onPeer(ev *apiutil.WatchEventMessage_PeerEvent, t time.Time) {
 	st.Info = ""
 	if name == StateEstablished {
 		g.reasons.set(st.Address.String(), "")
+		g.reasons.setSilent(st.Address.String(), false)
 	} else {
 		st.Info = disconnectText(ev.Peer.State.DisconnectReason, ev.Peer.State.DisconnectMessage)
 	}

@@ -44,7 +44,7 @@ func Start(ctx context.Context, g Global, log *slog.Logger) (*GoBGP, error) {
 	if !g.RouterID.Is4() {
 		return nil, fmt.Errorf("start BGP speaker: router ID %q: must be an IPv4 address", g.RouterID)
 	}
-	rs := &reasons{last: map[string]string{}}
+	rs := &reasons{last: map[string]string{}, silent: map[string]bool{}}
 	level := new(slog.LevelVar)
 	level.Set(slog.LevelDebug) // reasonHandler filters by log's level itself
 	s := server.NewBgpServer(server.LoggerOption(slog.New(&reasonHandler{inner: log.Handler(), sink: rs}), level))
@@ -218,7 +218,9 @@ func (g *GoBGP) Learned() []Learned {
 	defer g.mu.Unlock()
 	out := make([]Learned, 0, len(g.learned))
 	for _, l := range g.learned {
-		out = append(out, l)
+		if !g.reasons.isSilent(l.Peer.String()) {
+			out = append(out, l)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return prefixLess(out[i].Prefix, out[j].Prefix) })
 	return out

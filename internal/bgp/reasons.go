@@ -15,6 +15,23 @@ import (
 type reasons struct {
 	mu   sync.Mutex
 	last map[string]string
+	// silent marks neighbours whose hold timer expired: GoBGP then keeps
+	// their routes as for a graceful restart (its reading of RFC 8538),
+	// but a peer that went silent is gone, not restarting (BIRD flushes
+	// too), so the speaker stops reporting their routes.
+	silent map[string]bool
+}
+
+func (r *reasons) setSilent(key string, v bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.silent[key] = v
+}
+
+func (r *reasons) isSilent(key string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.silent[key]
 }
 
 func (r *reasons) set(key, reason string) {
@@ -43,6 +60,10 @@ func (h *reasonHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h *reasonHandler) Handle(ctx context.Context, rec slog.Record) error {
+	if h.key != "" && rec.Message == "hold timer expired" {
+		h.sink.setSilent(h.key, true)
+		h.sink.set(h.key, "Hold timer expired")
+	}
 	if h.key != "" && rec.Message == "failed to connect" {
 		rec.Attrs(func(a slog.Attr) bool {
 			if a.Key == "Error" {

@@ -16,7 +16,9 @@ type Speaker interface {
 	// SetRoutes makes the originated routes exactly routes (keyed by
 	// Prefix), announcing the new and withdrawing the gone.
 	SetRoutes(ctx context.Context, routes []Route) error
-	// Learned is the best path for each prefix learned from a peer.
+	// Learned is the best path for each prefix learned from a peer. A
+	// peer that went silent (its hold timer expired) has its routes left
+	// out at once: it is gone, not restarting.
 	Learned() []Learned
 	// Status is the state of each configured session, by address.
 	Status() []PeerStatus
