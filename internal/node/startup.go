@@ -1,7 +1,9 @@
 package node
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -108,7 +110,11 @@ func update[T v3.Resource](ctx context.Context, c *client.Client, k v3.KindInfo,
 			return err
 		default:
 			obj = r.(T)
+			before, _ := json.Marshal(obj)
 			change(obj)
+			if after, _ := json.Marshal(obj); bytes.Equal(before, after) {
+				return nil // already right: no write, so no conflict with the other nodes' agents
+			}
 			_, err = c.Update(ctx, obj)
 		}
 		if err == nil || !(errors.Is(err, datastore.ErrConflict) || errors.Is(err, datastore.ErrAlreadyExists)) {
