@@ -54,7 +54,8 @@ func BenchmarkBGPConvergence(b *testing.B) {
 	fmt.Printf("\nBGP convergence, full mesh (load average %s); add/del: p50 / max of %d, ms\n", loadAvg(), bgpTrials)
 	fmt.Printf("%-4s %-7s %10s %18s %18s %18s %16s\n", "N", "speaker", "bring-up s", "new block add", "add from origin", "withdraw", "RSS / anon MiB")
 	for _, n := range sizes {
-		for _, r := range []bgpResult{birdRun(b, n), tortieRun(b, bin, n)} {
+		for _, run := range []func() bgpResult{func() bgpResult { return birdRun(b, n) }, func() bgpResult { return tortieRun(b, bin, n) }} {
+			r := run() // each row printed as soon as it is measured
 			a50, amax := stats(r.add)
 			d50, dmax := stats(r.del)
 			o50, omax := stats(r.rel)
@@ -71,7 +72,7 @@ type bgpResult struct {
 	bringUp   time.Duration
 	add, del  []time.Duration
 	rel       []time.Duration // add, from the origin node's own kernel change
-	rss, anon float64 // median per speaker, MiB
+	rss, anon float64         // median per speaker, MiB
 }
 
 func medianRSS(pids []int) (rss, anon float64) {
