@@ -54,17 +54,20 @@ func BGPOwnsPool(s v3.IPPoolSpec, programClusterRoutes string) bool {
 // next hop; service ranges this cluster advertises itself, this node's
 // own blocks and next hops that are this node are never installed.
 func InstallLearned(in Input, bin BGPInput, d Desired, learned []LearnedRoute) Desired {
-	b := BGP(in, bin)
-	if !b.Enabled {
+	if in.Backend != "" && in.Backend != "bird" {
 		return d
 	}
+	selfNet, ok := nodeAddress(nodeNamed(in.Nodes, in.Node))
+	if !ok {
+		return d
+	}
+	d.Problems = append([]string(nil), d.Problems...)
 	mode := ""
 	for _, c := range bin.Configs {
 		if c.Name == v3.SingletonName {
 			mode = c.Spec.ProgramClusterRoutes
 		}
 	}
-	selfNet, _ := nodeAddress(nodeNamed(in.Nodes, in.Node))
 	owned := func(a netip.Addr) (*v3.IPPool, bool, bool) {
 		for _, p := range in.Pools {
 			if c, err := netip.ParsePrefix(p.Spec.CIDR); err == nil && c.Contains(a) {
@@ -110,7 +113,7 @@ func InstallLearned(in Input, bin BGPInput, d Desired, learned []LearnedRoute) D
 		}
 		routes[p] = r
 	}
-	d.Routes = d.Routes[:0]
+	d.Routes = make([]Route, 0, len(routes)) // d's own slices are the caller's: never written
 	for _, r := range routes {
 		d.Routes = append(d.Routes, r)
 	}

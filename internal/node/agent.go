@@ -49,9 +49,10 @@ type Agent struct {
 	m      *metrics
 	bgp    *speakerRunner // nil without a speaker
 
-	mu       sync.Mutex
-	lastMTU  int
-	problems []string
+	mu        sync.Mutex
+	learnBase *learnBase // what the last full sync computed, for syncLearned
+	lastMTU   int
+	problems  []string
 	// lastPolicy is the policy program last enforced (see withPolicy);
 	// policyBuilder compiles only the policies that changed.
 	lastPolicy    *policy.Program
@@ -115,12 +116,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	housekeeping := time.NewTicker(time.Minute)
 	defer housekeeping.Stop()
 	for {
-		full := false
+		full, learnedOnly := false, false
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-a.view.changed:
 		case <-a.bgpChanged():
+			learnedOnly = true
 		case <-resync.C:
 			full = true
 		case <-housekeeping.C:
@@ -130,7 +132,11 @@ func (a *Agent) Run(ctx context.Context) error {
 			continue
 		}
 		a.health.beat()
-		if err := a.syncOnce(ctx, full); err != nil && ctx.Err() == nil {
+		sync := a.syncOnce
+		if learnedOnly {
+			sync = func(ctx context.Context, _ bool) error { return a.syncLearned(ctx) }
+		}
+		if err := sync(ctx, full); err != nil && ctx.Err() == nil {
 			a.log.Error("dataplane sync", "error", err)
 		}
 	}
@@ -167,7 +173,14 @@ func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 	start := time.Now()
 	d := calc.Compute(in)
 	a.withPolicy(&d, in.Felix)
-	waiting := a.syncBGP(ctx, in, &d)
+	waiting := a.syncBGP(ctx, in, &d, rev)
+	return a.applyDesired(ctx, d, waiting, full, start, rev)
+}
+
+// applyDesired writes d to the kernel (Resync when full re-reads it first)
+// and reports the outcome in the log, metrics and health; waiting names
+// what else keeps the node from being ready.
+func (a *Agent) applyDesired(ctx context.Context, d calc.Desired, waiting []string, full bool, start time.Time, rev int64) error {
 	a.reportProblems(d.Problems)
 	if err := a.writeMTU(d.PodMTU); err != nil {
 		return err

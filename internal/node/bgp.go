@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -208,11 +209,21 @@ func (a *Agent) bgpChanged() <-chan struct{} {
 	return a.bgp.changed()
 }
 
+// learnBase is what the last full sync computed before adding the learned
+// routes: a change of the learned routes alone is applied on top of it,
+// without computing the snapshot again.
+type learnBase struct {
+	in  calc.Input
+	bin calc.BGPInput
+	d   calc.Desired
+	rev int64
+}
+
 // syncBGP applies the BGP part of the snapshot to the speaker and puts
 // what it learned into d (once it has re-learned everything after a
 // start: until then the datastore's routes stand in, so a restart moves
 // no route). It returns the sessions that keep the node from being ready.
-func (a *Agent) syncBGP(ctx context.Context, in calc.Input, d *calc.Desired) []string {
+func (a *Agent) syncBGP(ctx context.Context, in calc.Input, d *calc.Desired, rev int64) []string {
 	if a.bgp == nil {
 		return nil
 	}
@@ -224,8 +235,32 @@ func (a *Agent) syncBGP(ctx context.Context, in calc.Input, d *calc.Desired) []s
 		d.Problems = append(d.Problems, err.Error())
 	}
 	d.Problems = append(d.Problems, bd.Problems...)
+	base := &learnBase{in: in, bin: bin, d: *d, rev: rev}
+	base.d.Routes = slices.Clone(d.Routes)
+	base.d.Problems = slices.Clone(d.Problems)
+	a.mu.Lock()
+	a.learnBase = base
+	a.mu.Unlock()
 	if learned, complete := a.bgp.learned(); complete {
 		*d = calc.InstallLearned(in, bin, *d, learned)
 	}
 	return notReady(a.bgp.status())
+}
+
+// syncLearned applies a change of the learned routes (or of the sessions)
+// alone: the last full sync's result with the routes learned now. This is
+// the path a route announced by a peer takes to the kernel.
+func (a *Agent) syncLearned(ctx context.Context) error {
+	a.mu.Lock()
+	base := a.learnBase
+	a.mu.Unlock()
+	if base == nil {
+		return a.syncOnce(ctx, false)
+	}
+	start := time.Now()
+	d := base.d
+	if learned, complete := a.bgp.learned(); complete {
+		d = calc.InstallLearned(base.in, base.bin, base.d, learned)
+	}
+	return a.applyDesired(ctx, d, notReady(a.bgp.status()), false, start, base.rev)
 }
