@@ -64,7 +64,7 @@ func TestInstallLearned(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := input("a", tc.pool)
 			bin := BGPInput{Configs: []*v3.BGPConfiguration{tc.cfg}}
-			d := InstallLearned(in, bin, Compute(in), learned)
+			d := InstallLearned(in, bin, Compute(in), learned, nil)
 			var got []string
 			for _, r := range d.Routes {
 				if r.Dst.Addr().Is4() && !r.Workload {
@@ -95,5 +95,34 @@ func TestBGPOwnsPool(t *testing.T) {
 		if got := BGPOwnsPool(v3.IPPoolSpec{IPIPMode: tc.ipip, VXLANMode: tc.vxlan}, tc.mode); got != tc.want {
 			t.Errorf("ipip %s vxlan %s programClusterRoutes %q: BGP owns = %v, want %v", tc.ipip, tc.vxlan, tc.mode, got, tc.want)
 		}
+	}
+}
+
+// A direct peer's block comes from the datastore (the fast path), whatever
+// BGP says of it or not yet; blocks of nodes that are not direct peers
+// come from BGP only.
+func TestInstallLearnedFastPath(t *testing.T) {
+	in := input("a", testPool(v3.EncapNever, v3.EncapNever, false))
+	b := netip.MustParseAddr("172.31.1.2")
+	render := func(d Desired) string {
+		var got []string
+		for _, r := range d.Routes {
+			if r.Type != Blackhole && !r.Workload {
+				got = append(got, r.String())
+			}
+		}
+		return strings.Join(got, ",")
+	}
+	if got := render(InstallLearned(in, BGPInput{}, Compute(in), nil, []netip.Addr{b})); got != "10.244.0.64/26 via 172.31.1.2 dev eth0" {
+		t.Errorf("b an Established peer, nothing learned yet: %q", got)
+	}
+	if got := render(InstallLearned(in, BGPInput{}, Compute(in), nil, nil)); got != "" {
+		t.Errorf("b not a peer, nothing learned: %q", got)
+	}
+	quiet := testPool(v3.EncapNever, v3.EncapNever, false)
+	quiet.Spec.DisableBGPExport = true
+	in = input("a", quiet)
+	if got := render(InstallLearned(in, BGPInput{}, Compute(in), nil, []netip.Addr{b})); got != "" {
+		t.Errorf("a pool b does not export: %q", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -153,6 +154,23 @@ func (r *speakerRunner) learned() ([]calc.LearnedRoute, bool) {
 	return out, complete
 }
 
+// established is the addresses of the Established sessions.
+func (r *speakerRunner) established() []netip.Addr {
+	r.mu.Lock()
+	sp := r.sp
+	r.mu.Unlock()
+	if sp == nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, s := range sp.Status() {
+		if s.State == bgp.StateEstablished {
+			out = append(out, s.Address)
+		}
+	}
+	return out
+}
+
 // changed is the speaker's change channel (nil, never ready, without one).
 func (r *speakerRunner) changed() <-chan struct{} {
 	r.mu.Lock()
@@ -242,7 +260,7 @@ func (a *Agent) syncBGP(ctx context.Context, in calc.Input, d *calc.Desired, rev
 	a.learnBase = base
 	a.mu.Unlock()
 	if learned, complete := a.bgp.learned(); complete {
-		*d = calc.InstallLearned(in, bin, *d, learned)
+		*d = calc.InstallLearned(in, bin, *d, learned, a.bgp.established())
 	}
 	return notReady(a.bgp.status())
 }
@@ -260,7 +278,7 @@ func (a *Agent) syncLearned(ctx context.Context) error {
 	start := time.Now()
 	d := base.d
 	if learned, complete := a.bgp.learned(); complete {
-		d = calc.InstallLearned(base.in, base.bin, base.d, learned)
+		d = calc.InstallLearned(base.in, base.bin, base.d, learned, a.bgp.established())
 	}
 	return a.applyDesired(ctx, d, notReady(a.bgp.status()), false, start, base.rev)
 }
