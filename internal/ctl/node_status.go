@@ -1,15 +1,8 @@
 package ctl
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"net"
-	"net/http"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,7 +31,7 @@ does. The state directory defaults to $TORTIE_STATE_DIR, else /var/lib/tortie.`,
 					stateDir = v
 				}
 			}
-			st, err := readNodeStatus(cmd.Context(), filepath.Join(stateDir, conventions.StatusSocket))
+			st, err := bgpstatus.Read(cmd.Context(), filepath.Join(stateDir, conventions.StatusSocket))
 			if err != nil {
 				return a.fail("%v", err)
 			}
@@ -53,34 +46,4 @@ does. The state directory defaults to $TORTIE_STATE_DIR, else /var/lib/tortie.`,
 	cmd.Flags().StringVar(&stateDir, "state-dir", conventions.DefaultStateDir, "tortie-node's state directory")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	return cmd
-}
-
-// readNodeStatus asks the agent over its status socket.
-func readNodeStatus(ctx context.Context, sock string) (bgpstatus.Status, error) {
-	var st bgpstatus.Status
-	c := http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-		}}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://tortie-node"+bgpstatus.Path, nil)
-	if err != nil {
-		return st, err
-	}
-	resp, err := c.Do(req)
-	switch {
-	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
-		return st, fmt.Errorf("Calico process is not running (no tortie-node answers on %s)", sock)
-	case errors.Is(err, fs.ErrPermission):
-		return st, fmt.Errorf("node status needs root (to read %s)", sock)
-	case err != nil:
-		return st, fmt.Errorf("node status: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("node status: tortie-node answered %s", resp.Status)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return st, fmt.Errorf("node status: %w", err)
-	}
-	return st, nil
 }

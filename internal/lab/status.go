@@ -105,7 +105,8 @@ type BlockStatus struct {
 	Size     int    `json:"size"`
 }
 
-// SessionStatus is a BGP session (filled in once tortie-node reports them).
+// SessionStatus is a BGP session as a node's agent reports it (`tortiectl
+// node status` on that node): Peer is the peer's lab name and address.
 type SessionStatus struct {
 	Node, Peer, Type, State string
 }
@@ -155,6 +156,7 @@ func (l *Lab) Status(ctx context.Context) (*Status, error) {
 	}
 	s.Pods = l.podStatus(inv, st.Pods)
 	l.readDatastore(ctx, s)
+	s.Sessions = l.bgpSessions(ctx, agents)
 	return s, nil
 }
 

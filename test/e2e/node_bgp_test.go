@@ -88,6 +88,15 @@ func TestNodeBGPMesh(t *testing.T) {
 			return nil
 		})
 	}
+	up := 0
+	for _, ss := range l.status().Sessions {
+		if ss.Type == "node-to-node mesh" && ss.State == "Established" && strings.HasPrefix(ss.Peer, "node") {
+			up++
+		}
+	}
+	if up != 6 {
+		t.Errorf("lab status shows %d mesh sessions Established, want 6: %+v", up, l.status().Sessions)
+	}
 	l.pingAll("mesh of 3")
 }
 
