@@ -172,6 +172,11 @@ func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 	}
 	start := time.Now()
 	d := calc.Compute(in)
+	// The MTU file first: pods made from now on read it, and the policy
+	// and BGP steps below take longer on a first sync (the speaker starts).
+	if err := a.writeMTU(d.PodMTU); err != nil {
+		return err
+	}
 	a.withPolicy(&d, in.Felix)
 	waiting := a.syncBGP(ctx, in, &d, rev)
 	return a.applyDesired(ctx, d, waiting, full, start, rev)
