@@ -68,6 +68,9 @@ func compileGlobalPolicy(g *v3.GlobalNetworkPolicy) (*Policy, error) {
 	p.Ingress, p.Egress = inferTypes(g.Spec.Types, g.Spec.Ingress, g.Spec.Egress)
 	var err error
 	field := "GlobalNetworkPolicy " + g.Name + ": spec"
+	if err := checkHostFlags(field, p); err != nil {
+		return nil, err
+	}
 	if p.applies, err = newEntitySelector(field, g.Spec.Selector, scope{nsSel: g.Spec.NamespaceSelector}, nil, g.Spec.ServiceAccountSelector); err != nil {
 		return nil, err
 	}
@@ -78,6 +81,22 @@ func compileGlobalPolicy(g *v3.GlobalNetworkPolicy) (*Policy, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkHostFlags refuses what Calico refuses of the host endpoint flags
+// (validation does at apply; a datastore written by another tool may
+// still hold it): preDNAT with doNotTrack, either without
+// applyOnForward, and a preDNAT policy with egress.
+func checkHostFlags(field string, p *Policy) error {
+	switch {
+	case p.PreDNAT && p.DoNotTrack:
+		return fmt.Errorf("%s.preDNAT = true: cannot be combined with doNotTrack", field)
+	case (p.PreDNAT || p.DoNotTrack) && !p.ApplyOnForward:
+		return fmt.Errorf("%s.applyOnForward = false: must be true when doNotTrack or preDNAT is set", field)
+	case p.PreDNAT && p.Egress:
+		return fmt.Errorf("%s.types: a preDNAT policy cannot apply to Egress", field)
+	}
+	return nil
 }
 
 func compileProfile(pr *v3.Profile) (*Profile, error) {

@@ -54,39 +54,44 @@ type TierPolicies struct {
 	Policies []*Policy
 }
 
-// For lists, in evaluation order, the tiers that have policies of
-// direction d selecting e, each with those policies in order.
-func (m *Model) For(e *Entity, d Direction) []TierPolicies {
-	if e.Kind == NetworkSet {
+// For lists, in evaluation order, the tiers that have Normal-stage
+// policies of direction d selecting e, each with those policies in order.
+func (m *Model) For(e *Entity, d Direction) []TierPolicies { return m.ForStage(e, Normal, d) }
+
+// ForStage is For for the policies of stage s (nil when e has no such
+// stage: only host endpoints have stages besides Normal, and preDNAT
+// policies have no egress).
+func (m *Model) ForStage(e *Entity, s Stage, d Direction) []TierPolicies {
+	if !e.hasStage(s) || (s == PreDNAT && d == Egress) {
 		return nil
 	}
-	key := signature(e, d)
+	key := signature(e, s, d)
 	if tp, ok := m.forCache[key]; ok {
 		return tp
 	}
-	tp := m.forUncached(e, d)
+	tp := m.forUncached(e, s, d)
 	if m.forCache != nil {
 		m.forCache[key] = tp
 	}
 	return tp
 }
 
-// signature is everything For's answer depends on besides the model.
-func signature(e *Entity, d Direction) string {
+// signature is everything ForStage's answer depends on besides the model.
+func signature(e *Entity, s Stage, d Direction) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d/%d/%s/%s", d, e.Kind, e.Namespace, e.ServiceAccount)
+	fmt.Fprintf(&b, "%d/%d/%d/%s/%s", d, s, e.Kind, e.Namespace, e.ServiceAccount)
 	for _, k := range slices.Sorted(maps.Keys(e.Labels)) {
 		fmt.Fprintf(&b, "\x00%s=%s", k, e.Labels[k])
 	}
 	return b.String()
 }
 
-func (m *Model) forUncached(e *Entity, d Direction) []TierPolicies {
+func (m *Model) forUncached(e *Entity, s Stage, d Direction) []TierPolicies {
 	var out []TierPolicies
 	for _, t := range m.Tiers {
 		var ps []*Policy
 		for _, p := range m.Policies {
-			if p.Tier == t.Name && p.has(d) && !p.PreDNAT && !p.DoNotTrack && p.applies.Matches(e) {
+			if p.Tier == t.Name && p.has(d) && p.in(s) && p.applies.Matches(e) {
 				ps = append(ps, p)
 			}
 		}
@@ -131,20 +136,21 @@ type Step struct {
 type Decision struct {
 	Endpoint  string
 	Direction Direction
+	Stage     Stage
 	Allowed   bool
 	// Steps are the rules that matched (Log and Pass among them) and what
 	// decided, in order.
 	Steps []Step
 }
 
-// Decide runs packet p through e's policy in direction d.
+// Decide runs packet p through e's Normal-stage policy in direction d.
 func (m *Model) Decide(e *Entity, d Direction, p Packet) Decision {
-	dec := Decision{Endpoint: e.Key, Direction: d}
-	for _, tp := range m.For(e, d) {
-		if done := m.decideTier(&dec, tp, d, p); done {
-			return dec
-		}
-	}
+	dec, _ := m.decideStage(e, Normal, d, p)
+	return dec
+}
+
+// decideProfiles runs e's profiles in order, then drops.
+func (m *Model) decideProfiles(dec Decision, e *Entity, d Direction, p Packet) Decision {
 	for _, name := range e.Profiles {
 		prof := m.Profiles[name]
 		if prof == nil {
@@ -165,8 +171,10 @@ func (m *Model) Decide(e *Entity, d Direction, p Packet) Decision {
 	return dec
 }
 
-// decideTier runs one tier; done is true when it decided.
-func (m *Model) decideTier(dec *Decision, tp TierPolicies, d Direction, p Packet) (done bool) {
+// decideTier runs one tier; done is true when it decided. endOfTier says
+// whether the tier's default action applies when no rule decided (it does
+// not in the Untracked and PreDNAT stages).
+func (m *Model) decideTier(dec *Decision, tp TierPolicies, d Direction, p Packet, endOfTier bool) (done bool) {
 	for _, pol := range tp.Policies {
 		for i, r := range pol.rules(d) {
 			if !m.matches(r, p) {
@@ -182,6 +190,9 @@ func (m *Model) decideTier(dec *Decision, tp TierPolicies, d Direction, p Packet
 			}
 		}
 	}
+	if !endOfTier {
+		return false
+	}
 	dec.Steps = append(dec.Steps, Step{Tier: tp.Tier.Name, Rule: -1, Action: tp.Tier.DefaultAction})
 	return tp.Tier.DefaultAction != v3.Pass
 }
@@ -192,6 +203,9 @@ type Verdict struct {
 	// Egress is the sender's decision and Ingress the receiver's; nil when
 	// that side is not an endpoint.
 	Egress, Ingress *Decision
+	// Path is every decision in order, host endpoints' among them
+	// (EvaluatePath only).
+	Path []Decision
 }
 
 // Evaluate decides p: the sender's egress policy when the source is an

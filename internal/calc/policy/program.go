@@ -18,8 +18,13 @@ type Program struct {
 	Endpoints []ProgramEndpoint
 	// HostEndpoints are this node's host endpoints on named interfaces:
 	// their In chain applies to traffic to the host through the interface,
-	// Out to traffic from the host out of it.
+	// Out to traffic from the host out of it, and the chains of their
+	// other stages as ProgramEndpoint says.
 	HostEndpoints []ProgramEndpoint
+	// AllInterfaces is this node's host endpoint with interfaceName "*"
+	// (nil: none): it covers every interface that has no host endpoint of
+	// its own, except workloads' and the loopback.
+	AllInterfaces *ProgramEndpoint
 	// EndpointToHost is what happens to traffic from a workload to its
 	// own host once the workload's egress policy allowed it: "Drop"
 	// (Calico's default), "Accept" or "Return" (host endpoint policy
@@ -57,11 +62,20 @@ type ProgramEndpoint struct {
 	Addrs     []netip.Prefix
 	// In and Out are chain IDs: ingress (to the endpoint) and egress.
 	In, Out string
+	// Host endpoints only, the chains of their other stages: "" where no
+	// policy of that stage and direction selects the endpoint (forwarded
+	// traffic is then allowed; untracked and preDNAT leave the packet to
+	// the next stage).
+	FwdIn, FwdOut, PreDNATIn, UntrackedIn, UntrackedOut string
 }
 
 // EndpointChain is the evaluation of one direction: tiers in order, then
 // the profiles.
 type EndpointChain struct {
+	// Stage says how the chain ends (see Stage): Normal chains go on to
+	// the profiles and drop; Forward chains allow what no tier decided;
+	// Untracked and PreDNAT chains leave it undecided.
+	Stage    Stage
 	Tiers    []ChainTier
 	Profiles []string // rule-list IDs
 }
@@ -118,16 +132,26 @@ func Compile(m *Model, node string) Program {
 	p := Program{Chains: map[string]EndpointChain{}, Rules: map[string]RuleList{}, Sets: map[string]AddrSet{}, NamedPorts: map[string][]AddrPort{},
 		chainOf: map[string]string{}}
 	for _, e := range m.Entities {
-		if e.Kind == NetworkSet || e.Node != node || e.Interface == "" || e.Interface == "*" {
+		if e.Kind == NetworkSet || e.Node != node || e.Interface == "" {
 			continue
 		}
 		pe := ProgramEndpoint{Key: e.Key, Interface: e.Interface, Addrs: e.Nets}
-		pe.In = p.chainFor(m, e, Ingress)
-		pe.Out = p.chainFor(m, e, Egress)
-		if e.Kind == HostEndpoint {
-			p.HostEndpoints = append(p.HostEndpoints, pe)
-		} else {
+		pe.In = p.chainFor(m, e, Normal, Ingress)
+		pe.Out = p.chainFor(m, e, Normal, Egress)
+		switch {
+		case e.Kind == WorkloadEndpoint:
 			p.Endpoints = append(p.Endpoints, pe)
+			continue
+		case e.Interface == AllInterfaces && p.AllInterfaces != nil:
+			continue // one per node: the first by key
+		}
+		pe.FwdIn, pe.FwdOut = p.chainFor(m, e, Forward, Ingress), p.chainFor(m, e, Forward, Egress)
+		pe.PreDNATIn = p.chainFor(m, e, PreDNAT, Ingress)
+		pe.UntrackedIn, pe.UntrackedOut = p.chainFor(m, e, Untracked, Ingress), p.chainFor(m, e, Untracked, Egress)
+		if e.Interface == AllInterfaces {
+			p.AllInterfaces = &pe
+		} else {
+			p.HostEndpoints = append(p.HostEndpoints, pe)
 		}
 	}
 	byIface := func(a, b ProgramEndpoint) int { return strings.Compare(a.Interface, b.Interface) }
@@ -136,22 +160,26 @@ func Compile(m *Model, node string) Program {
 	return p
 }
 
-// chainFor adds (or finds) the chain of e's policy in direction d;
-// endpoints alike in what policy sees (replicas) share the work.
-func (p *Program) chainFor(m *Model, e *Entity, d Direction) string {
-	memo := signature(e, d) + "\x00" + strings.Join(e.Profiles, "\x00")
+// chainFor adds (or finds) the chain of e's policy of stage s in
+// direction d; endpoints alike in what policy sees (replicas) share the
+// work. It is "" for a stage other than Normal that no policy fills.
+func (p *Program) chainFor(m *Model, e *Entity, s Stage, d Direction) string {
+	memo := signature(e, s, d) + "\x00" + strings.Join(e.Profiles, "\x00")
 	if id, ok := p.chainOf[memo]; ok {
 		return id
 	}
-	id := p.newChain(m, e, d)
+	id := p.newChain(m, e, s, d)
 	p.chainOf[memo] = id
 	return id
 }
 
-func (p *Program) newChain(m *Model, e *Entity, d Direction) string {
-	var c EndpointChain
+func (p *Program) newChain(m *Model, e *Entity, s Stage, d Direction) string {
+	c := EndpointChain{Stage: s}
 	var key []string
-	for _, tp := range m.For(e, d) {
+	if s != Normal {
+		key = append(key, s.String()) // Normal chains keep the IDs they had before stages
+	}
+	for _, tp := range m.ForStage(e, s, d) {
 		ct := ChainTier{Name: tp.Tier.Name, DefaultAction: string(tp.Tier.DefaultAction)}
 		for _, pol := range tp.Policies {
 			id := p.addRules(m, ID("pol-", pol.Name, d.String()), pol.Name+" "+d.String(), pol.rules(d), d)
@@ -161,8 +189,11 @@ func (p *Program) newChain(m *Model, e *Entity, d Direction) string {
 		key = append(key, "tier", ct.Name, ct.DefaultAction)
 		key = append(key, ct.Policies...)
 	}
+	if s != Normal && len(c.Tiers) == 0 {
+		return ""
+	}
 	for _, name := range e.Profiles {
-		if prof := m.Profiles[name]; prof != nil {
+		if prof := m.Profiles[name]; prof != nil && s == Normal {
 			id := p.addRules(m, ID("prof-", name, d.String()), name+" "+d.String(), prof.rules(d), d)
 			c.Profiles = append(c.Profiles, id)
 			key = append(key, "profile", id)

@@ -1,0 +1,133 @@
+package policy
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/tortienet/tortie/internal/conventions"
+)
+
+// HostEndpointOn is the host endpoint of node that covers interface
+// iface: the one named for it, else the node's all-interfaces endpoint
+// (interfaceName "*"), which covers every interface but workloads' and
+// the loopback (the host talking to itself crosses no host interface);
+// nil when none does.
+func (m *Model) HostEndpointOn(node, iface string) *Entity {
+	var wildcard *Entity
+	for _, e := range m.Entities {
+		if e.Kind != HostEndpoint || e.Node != node {
+			continue
+		}
+		switch e.Interface {
+		case iface:
+			return e
+		case AllInterfaces:
+			if wildcard == nil {
+				wildcard = e
+			}
+		}
+	}
+	if strings.HasPrefix(iface, conventions.HostIfPrefix) || iface == "lo" {
+		return nil
+	}
+	return wildcard
+}
+
+// Path is how a packet crosses one node, as host endpoint policy sees it:
+// the host endpoints it arrives through (In) and leaves by (Out); nil on a
+// side where it comes from, or goes to, a workload or the host's own
+// processes.
+type Path struct {
+	In, Out *Entity
+}
+
+// EvaluatePath decides p on its way through a node along path. With no
+// host endpoint on the path it is Evaluate. Otherwise, in the order the
+// kernel meets them: In's untracked, then preDNAT stages (an Allow there
+// skips In's later stages); the sending workload's egress; In's Normal
+// stage (to the host) or Forward stage (forwarded); the receiving
+// workload's ingress; Out's untracked and Normal stages (from the host) or
+// its Forward stage (forwarded). Everything met must allow. Failsafe ports
+// are the dataplane's, not the model's.
+func (m *Model) EvaluatePath(p Packet, path Path) Verdict {
+	if path.In == nil && path.Out == nil {
+		return m.Evaluate(p)
+	}
+	var srcWL, dstWL *Entity
+	if path.In == nil {
+		srcWL = m.workloadAt(p.Src)
+	}
+	if path.Out == nil {
+		dstWL = m.workloadAt(p.Dst)
+	}
+	toHost := path.In != nil && path.Out == nil && dstWL == nil
+	fromHost := path.Out != nil && path.In == nil && srcWL == nil
+	v := Verdict{Allowed: true}
+	ok := true
+	if path.In != nil {
+		ok = m.hostIn(&v, path.In, p, toHost)
+	}
+	if ok && srcWL != nil {
+		d := m.Decide(srcWL, Egress, p)
+		v.Egress, ok = &d, v.add(d)
+	}
+	if ok && dstWL != nil {
+		d := m.Decide(dstWL, Ingress, p)
+		v.Ingress, ok = &d, v.add(d)
+	}
+	if ok && path.Out != nil {
+		m.hostOut(&v, path.Out, p, fromHost)
+	}
+	return v
+}
+
+// hostIn runs the stages of the host endpoint a packet arrives through;
+// ok is false when one dropped it.
+func (m *Model) hostIn(v *Verdict, hep *Entity, p Packet, toHost bool) (ok bool) {
+	for _, s := range []Stage{Untracked, PreDNAT} {
+		dec, decided := m.decideStage(hep, s, Ingress, p)
+		if !decided {
+			continue
+		}
+		return v.add(dec)
+	}
+	s := Forward
+	if toHost {
+		s = Normal
+	}
+	dec, _ := m.decideStage(hep, s, Ingress, p)
+	return v.add(dec)
+}
+
+func (m *Model) hostOut(v *Verdict, hep *Entity, p Packet, fromHost bool) {
+	if !fromHost {
+		dec, _ := m.decideStage(hep, Forward, Egress, p)
+		v.add(dec)
+		return
+	}
+	if dec, decided := m.decideStage(hep, Untracked, Egress, p); decided {
+		v.add(dec)
+		return
+	}
+	dec, _ := m.decideStage(hep, Normal, Egress, p)
+	v.add(dec)
+}
+
+// add records a decision on the path; ok is false when it dropped.
+func (v *Verdict) add(d Decision) (ok bool) {
+	v.Path = append(v.Path, d)
+	if !d.Allowed {
+		v.Allowed = false
+	}
+	return v.Allowed
+}
+
+// workloadAt is the workload endpoint holding address a, or nil.
+func (m *Model) workloadAt(a netip.Addr) *Entity {
+	for _, e := range m.byAddr[a] {
+		if e.Kind == WorkloadEndpoint {
+			return e
+		}
+	}
+	return nil
+}

@@ -1,0 +1,168 @@
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+
+	v3 "github.com/tortienet/tortie/api/v3"
+)
+
+var (
+	hostIP   = netip.MustParseAddr("10.9.0.1")
+	outsider = netip.MustParseAddr("203.0.113.5")
+	blocked  = netip.MustParseAddr("198.51.100.7")
+)
+
+// hostInput is baseInput with host endpoints on n1: eth0 by name, and the
+// all-interfaces endpoint, and the policies given.
+func hostInput(t *testing.T, policies ...string) Input {
+	in := baseInput(t)
+	in.HostEndpoints = []*v3.HostEndpoint{
+		obj[v3.HostEndpoint](t, `{metadata: {name: n1-eth0, labels: {role: edge}}, spec: {node: n1, interfaceName: eth0, expectedIPs: [10.9.0.1]}}`),
+		obj[v3.HostEndpoint](t, `{metadata: {name: n1-all, labels: {role: any}}, spec: {node: n1, interfaceName: "*"}}`),
+	}
+	for _, doc := range policies {
+		in.GlobalNetworkPolicies = append(in.GlobalNetworkPolicies, obj[v3.GlobalNetworkPolicy](t, doc))
+	}
+	return in
+}
+
+// pathTrace renders every decision of a path: "stage:endpoint/direction[steps]".
+func pathTrace(v Verdict) string {
+	var parts []string
+	for _, d := range v.Path {
+		var steps []string
+		for _, s := range d.Steps {
+			steps = append(steps, fmt.Sprintf("%s/%d:%s", s.Policy, s.Rule, s.Action))
+		}
+		parts = append(parts, fmt.Sprintf("%s:%s/%s[%s]", d.Stage, d.Endpoint, d.Direction, strings.Join(steps, " ")))
+	}
+	return strings.Join(parts, " ")
+}
+
+type pathCheck struct {
+	pkt      Packet
+	in, out  string // host endpoint keys ("" none)
+	allow    bool
+	trace    string // "" = not checked
+	describe string
+}
+
+func runPaths(t *testing.T, in Input, checks []pathCheck) {
+	t.Helper()
+	m := Build(in)
+	if len(m.Problems) > 0 {
+		t.Fatalf("problems: %v", m.Problems)
+	}
+	hep := func(key string) *Entity {
+		for _, e := range m.Entities {
+			if e.Kind == HostEndpoint && e.Key == key {
+				return e
+			}
+		}
+		return nil
+	}
+	for _, c := range checks {
+		v := m.EvaluatePath(c.pkt, Path{In: hep(c.in), Out: hep(c.out)})
+		if v.Allowed != c.allow {
+			t.Errorf("%s: allowed = %v, want %v (%s)", c.describe, v.Allowed, c.allow, pathTrace(v))
+		}
+		if c.trace != "" && pathTrace(v) != c.trace {
+			t.Errorf("%s: trace\n got %s\nwant %s", c.describe, pathTrace(v), c.trace)
+		}
+	}
+}
+
+func TestHostEndpointStages(t *testing.T) {
+	in := hostInput(t,
+		`{metadata: {name: edge-in}, spec: {selector: role == 'edge', ingress: [{action: Allow, protocol: TCP, destination: {ports: [8080]}}], egress: [{action: Allow, protocol: UDP}]}}`,
+		`{metadata: {name: edge-fwd}, spec: {selector: role == 'edge', applyOnForward: true, types: [Ingress], ingress: [{action: Allow, protocol: TCP, destination: {ports: [80]}}]}}`,
+		`{metadata: {name: edge-prednat}, spec: {order: 1, selector: role == 'edge', preDNAT: true, applyOnForward: true, ingress: [
+		   {action: Deny, source: {nets: [198.51.100.0/24]}},
+		   {action: Allow, protocol: TCP, source: {nets: [203.0.113.0/24]}, destination: {ports: [9090, 81]}}]}}`,
+		`{metadata: {name: edge-untracked}, spec: {order: 1, selector: role == 'edge', doNotTrack: true, applyOnForward: true,
+		   ingress: [{action: Allow, protocol: UDP, destination: {ports: [53]}}], egress: [{action: Allow, protocol: UDP, source: {ports: [53]}}]}}`,
+	)
+	udp := func(src, dst netip.Addr, sport, dport uint16) Packet {
+		return Packet{Src: src, Dst: dst, Protocol: ProtoUDP, SrcPort: sport, DstPort: dport}
+	}
+	runPaths(t, in, []pathCheck{
+		{pkt: tcp(outsider, hostIP, 8080), in: "n1-eth0", allow: true, describe: "to the host, allowed by normal policy",
+			trace: "normal:n1-eth0/ingress[edge-in/0:Allow]"},
+		{pkt: tcp(outsider, hostIP, 22), in: "n1-eth0", allow: false, describe: "to the host, nothing allows: end of tier",
+			trace: "normal:n1-eth0/ingress[/-1:Deny]"},
+		{pkt: tcp(outsider, web, 8080), in: "n1-eth0", allow: false, describe: "forwarded to a workload: applyOnForward policy decides, not edge-in",
+			trace: "forward:n1-eth0/ingress[/-1:Deny]"},
+		{pkt: tcp(outsider, web, 80), in: "n1-eth0", allow: true, describe: "forwarded, allowed by the applyOnForward policy, then the workload's own",
+			trace: "forward:n1-eth0/ingress[edge-fwd/0:Allow] normal:a/web/ingress[kns.a/0:Allow]"},
+		{pkt: tcp(blocked, hostIP, 8080), in: "n1-eth0", allow: false, describe: "preDNAT deny, before normal policy",
+			trace: "preDNAT:n1-eth0/ingress[edge-prednat/0:Deny]"},
+		{pkt: tcp(outsider, hostIP, 9090), in: "n1-eth0", allow: true, describe: "preDNAT allow skips normal policy",
+			trace: "preDNAT:n1-eth0/ingress[edge-prednat/1:Allow]"},
+		{pkt: tcp(outsider, web, 81), in: "n1-eth0", allow: true, describe: "preDNAT allow skips the forward stage, not the workload's policy",
+			trace: "preDNAT:n1-eth0/ingress[edge-prednat/1:Allow] normal:a/web/ingress[kns.a/0:Allow]"},
+		{pkt: udp(outsider, hostIP, 40000, 53), in: "n1-eth0", allow: true, describe: "untracked allow skips every later stage",
+			trace: "untracked:n1-eth0/ingress[edge-untracked/0:Allow]"},
+		{pkt: udp(hostIP, outsider, 53, 40000), out: "n1-eth0", allow: true, describe: "untracked egress from the host",
+			trace: "untracked:n1-eth0/egress[edge-untracked/0:Allow]"},
+		{pkt: tcp(hostIP, outsider, 443), out: "n1-eth0", allow: false, describe: "from the host: normal egress, end of tier",
+			trace: "normal:n1-eth0/egress[/-1:Deny]"},
+		{pkt: tcp(web, outsider, 443), out: "n1-eth0", allow: true, describe: "a workload forwarded out: no applyOnForward egress policy, allowed",
+			trace: "normal:a/web/egress[kns.a/0:Allow] forward:n1-eth0/egress[/-1:Allow]"},
+	})
+}
+
+func TestAllInterfacesHostEndpoint(t *testing.T) {
+	in := hostInput(t,
+		`{metadata: {name: any-in}, spec: {selector: role == 'any', ingress: [{action: Allow, protocol: TCP, destination: {ports: [443]}}]}}`,
+		`{metadata: {name: any-untracked}, spec: {selector: role == 'any', doNotTrack: true, applyOnForward: true, ingress: [{action: Deny}]}}`,
+	)
+	m := Build(in)
+	for iface, want := range map[string]string{"eth0": "n1-eth0", "eth1": "n1-all", "bond0": "n1-all", "caliweb": "", "lo": ""} {
+		got := ""
+		if e := m.HostEndpointOn("n1", iface); e != nil {
+			got = e.Key
+		}
+		if got != want {
+			t.Errorf("HostEndpointOn(n1, %s) = %q, want %q", iface, got, want)
+		}
+	}
+	if e := m.HostEndpointOn("n2", "eth1"); e != nil {
+		t.Errorf("a host endpoint of n1 covers n2's eth1")
+	}
+	all := m.HostEndpointOn("n1", "eth1")
+	if tp := m.ForStage(all, Untracked, Ingress); tp != nil {
+		t.Errorf("an all-interfaces host endpoint has untracked policy: %v", tp)
+	}
+	runPaths(t, in, []pathCheck{
+		{pkt: tcp(outsider, hostIP, 443), in: "n1-all", allow: true, describe: "all-interfaces: normal policy",
+			trace: "normal:n1-all/ingress[any-in/0:Allow]"},
+		{pkt: tcp(outsider, hostIP, 80), in: "n1-all", allow: false, describe: "all-interfaces: default deny"},
+		{pkt: tcp(outsider, web, 80), in: "n1-all", allow: true, describe: "all-interfaces: forwarded traffic untouched without applyOnForward"},
+	})
+}
+
+// Host endpoint flags do nothing to workloads: preDNAT and untracked
+// policies that select one are not among its policies.
+func TestHostStagesSkipWorkloads(t *testing.T) {
+	in := hostInput(t,
+		`{metadata: {name: wl-prednat}, spec: {selector: app == 'web', preDNAT: true, applyOnForward: true, ingress: [{action: Deny}]}}`,
+		`{metadata: {name: wl-untracked}, spec: {selector: app == 'web', doNotTrack: true, applyOnForward: true, ingress: [{action: Deny}]}}`,
+	)
+	run(t, in, []check{{tcp(db, web, 80), true, "egress[/kns.a/0:Allow] ingress[/kns.a/0:Allow]"}})
+}
+
+func TestHostFlagCombinationsRefused(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{metadata: {name: both}, spec: {selector: all(), preDNAT: true, doNotTrack: true, applyOnForward: true, ingress: [{action: Deny}]}}`: "spec.preDNAT = true: cannot be combined with doNotTrack",
+		`{metadata: {name: nofwd}, spec: {selector: all(), doNotTrack: true, ingress: [{action: Deny}]}}`:                                   "spec.applyOnForward = false",
+		`{metadata: {name: out}, spec: {selector: all(), preDNAT: true, applyOnForward: true, types: [Egress]}}`:                            "preDNAT policy cannot apply to Egress",
+	} {
+		m := Build(hostInput(t, doc))
+		if len(m.Problems) != 1 || !strings.Contains(m.Problems[0], want) {
+			t.Errorf("problems = %q, want one with %q", m.Problems, want)
+		}
+	}
+}
