@@ -157,8 +157,8 @@ func TestHostStagesSkipWorkloads(t *testing.T) {
 func TestHostFlagCombinationsRefused(t *testing.T) {
 	for doc, want := range map[string]string{
 		`{metadata: {name: both}, spec: {selector: all(), preDNAT: true, doNotTrack: true, applyOnForward: true, ingress: [{action: Deny}]}}`: "spec.preDNAT = true: cannot be combined with doNotTrack",
-		`{metadata: {name: nofwd}, spec: {selector: all(), doNotTrack: true, ingress: [{action: Deny}]}}`:                                   "spec.applyOnForward = false",
-		`{metadata: {name: out}, spec: {selector: all(), preDNAT: true, applyOnForward: true, types: [Egress]}}`:                            "preDNAT policy cannot apply to Egress",
+		`{metadata: {name: nofwd}, spec: {selector: all(), doNotTrack: true, ingress: [{action: Deny}]}}`:                                     "spec.applyOnForward = false",
+		`{metadata: {name: out}, spec: {selector: all(), preDNAT: true, applyOnForward: true, types: [Egress]}}`:                              "preDNAT policy cannot apply to Egress",
 	} {
 		m := Build(hostInput(t, doc))
 		if len(m.Problems) != 1 || !strings.Contains(m.Problems[0], want) {

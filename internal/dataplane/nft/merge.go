@@ -125,16 +125,26 @@ func endpointChain(p *policy.Program, c policy.EndpointChain, sets map[string]se
 			rules = append(rules, ifUndecided+" jump "+t.Policies[i], ifAccepted+" return")
 			i++
 		}
-		if t.DefaultAction != string(v3.Pass) {
+		if t.DefaultAction != string(v3.Pass) && endOfTier(c.Stage) {
 			rules = append(rules, fmt.Sprintf("meta mark & 0x%x == 0 drop", markPass))
 		}
 		rules = append(rules, clearPass)
+	}
+	if c.Stage != policy.Normal {
+		// Forward: what no tier decided is allowed; untracked and preDNAT:
+		// left undecided for the next stage. Either way, back to the hook.
+		return rules
 	}
 	for _, id := range c.Profiles {
 		rules = append(rules, "jump "+id, ifAccepted+" return")
 	}
 	return append(rules, "drop")
 }
+
+// endOfTier reports whether a tier's default action applies in chains of
+// stage s: not in the untracked and preDNAT stages, which leave what they
+// do not decide to the stages after them.
+func endOfTier(s policy.Stage) bool { return s == policy.Normal || s == policy.Forward }
 
 func ruleCount(p *policy.Program, ids []string) int {
 	n := 0

@@ -7,6 +7,10 @@ import (
 	"testing"
 
 	"sigs.k8s.io/knftables"
+	"sigs.k8s.io/yaml"
+
+	v3 "github.com/tortienet/tortie/api/v3"
+	"github.com/tortienet/tortie/internal/calc/policy"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -14,12 +18,18 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // The policy part's table for the fixture, as nft text: readable in
 // review, and any change to what is rendered shows in the diff.
 func TestPolicyGolden(t *testing.T) {
+	golden(t, "policy.nft", Wanted{NAT: natWant(), Policy: policyFixture(t)})
+}
+
+// golden compares the table w renders with testdata/name.
+func golden(t *testing.T, name string, w Wanted) {
+	t.Helper()
 	fake := knftables.NewFake(Family, Table)
-	if _, err := New(Config{NFT: fake}).Apply(ctx, Wanted{NAT: natWant(), Policy: policyFixture(t)}); err != nil {
+	if _, err := New(Config{NFT: fake}).Apply(ctx, w); err != nil {
 		t.Fatal(err)
 	}
 	got := fake.Dump()
-	path := filepath.Join("testdata", "policy.nft")
+	path := filepath.Join("testdata", name)
 	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
@@ -30,6 +40,51 @@ func TestPolicyGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got != string(want) {
-		t.Errorf("table differs from %s (go test -run TestPolicyGolden -update to accept):\n%s", path, got)
+		t.Errorf("table differs from %s (go test -run Golden -update to accept):\n%s", path, got)
 	}
+}
+
+// hostFixture: two host endpoints on n1, eth1 by name and the
+// all-interfaces one, with a policy of every stage on eth1 and a normal and
+// a forward policy on every interface.
+func hostFixture(t *testing.T) *policy.Program {
+	t.Helper()
+	var in policy.Input
+	for _, d := range []string{
+		`{metadata: {name: n1-eth1, labels: {role: gw}}, spec: {node: n1, interfaceName: eth1, expectedIPs: [10.9.0.1]}}`,
+		`{metadata: {name: n1-all, labels: {role: host}}, spec: {node: n1, interfaceName: "*"}}`,
+	} {
+		in.HostEndpoints = append(in.HostEndpoints, decode[v3.HostEndpoint](t, d))
+	}
+	for _, d := range []string{
+		`{metadata: {name: gw-in}, spec: {selector: role == 'gw', ingress: [{action: Allow, protocol: TCP, destination: {ports: [8080]}}]}}`,
+		`{metadata: {name: gw-fwd}, spec: {selector: role == 'gw', applyOnForward: true, types: [Ingress, Egress], ingress: [{action: Allow, protocol: TCP, destination: {ports: [80]}}]}}`,
+		`{metadata: {name: gw-prednat}, spec: {selector: role == 'gw', preDNAT: true, applyOnForward: true, ingress: [{action: Deny, source: {nets: [10.9.0.66/32]}}]}}`,
+		`{metadata: {name: gw-untracked}, spec: {selector: role == 'gw', doNotTrack: true, applyOnForward: true, ingress: [{action: Allow, protocol: UDP, destination: {ports: [5353]}}], egress: [{action: Allow, protocol: UDP, source: {ports: [5353]}}]}}`,
+		`{metadata: {name: host-in}, spec: {selector: role == 'host', ingress: [{action: Allow, protocol: TCP, destination: {ports: [443]}}]}}`,
+		`{metadata: {name: host-fwd}, spec: {selector: role == 'host', applyOnForward: true, ingress: [{action: Deny, protocol: UDP}, {action: Allow}]}}`,
+	} {
+		in.GlobalNetworkPolicies = append(in.GlobalNetworkPolicies, decode[v3.GlobalNetworkPolicy](t, d))
+	}
+	m := policy.Build(in)
+	if len(m.Problems) > 0 {
+		t.Fatal(m.Problems)
+	}
+	p := policy.Compile(m, "n1")
+	return &p
+}
+
+func decode[T any](t *testing.T, doc string) *T {
+	t.Helper()
+	o := new(T)
+	if err := yaml.UnmarshalStrict([]byte(doc), o); err != nil {
+		t.Fatal(err)
+	}
+	v3.Default(any(o).(v3.Resource))
+	return o
+}
+
+// The host endpoints' hooks for the fixture, as nft text.
+func TestHostGolden(t *testing.T) {
+	golden(t, "host.nft", Wanted{NAT: natWant(), Policy: hostFixture(t)})
 }
