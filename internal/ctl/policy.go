@@ -69,6 +69,9 @@ func (a *App) explain(m *policy.Model, src, dst, proto string) error {
 			writeDecision(a.Out, dec)
 		}
 	}
+	if len(m.Staged) > 0 {
+		a.previewStaged(m, pkt)
+	}
 	for _, p := range m.Problems {
 		fmt.Fprintf(a.Out, "not enforced (does not compile): %s\n", p)
 	}
@@ -76,6 +79,26 @@ func (a *App) explain(m *policy.Model, src, dst, proto string) error {
 		return &exitError{code: 1}
 	}
 	return nil
+}
+
+// previewStaged says what the staged policies would decide once
+// committed (they are reported, never enforced).
+func (a *App) previewStaged(m *policy.Model, pkt policy.Packet) {
+	v := m.Preview().Evaluate(pkt)
+	verdict := "allowed"
+	if !v.Allowed {
+		verdict = "denied"
+	}
+	var names []string
+	for _, s := range m.Staged {
+		names = append(names, fmt.Sprintf("%s (%s)", s.Name, s.Action))
+	}
+	fmt.Fprintf(a.Out, "staged, not enforced: %s\nwith the staged policies committed: %s\n", strings.Join(names, ", "), verdict)
+	for _, dec := range []*policy.Decision{v.Egress, v.Ingress} {
+		if dec != nil {
+			writeDecision(a.Out, dec)
+		}
+	}
 }
 
 func writeDecision(w io.Writer, d *policy.Decision) {

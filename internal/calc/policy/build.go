@@ -14,6 +14,8 @@ type Model struct {
 	Tiers    []Tier // in evaluation order
 	Policies []*Policy
 	Profiles map[string]*Profile
+	// Staged are the staged policies, for Preview only.
+	Staged []StagedPolicy
 	// Entities are every endpoint and network set, by kind and key order.
 	Entities []*Entity
 	byAddr   map[netip.Addr][]*Entity // endpoints by address
@@ -76,6 +78,7 @@ func (b *Builder) Build(in Input) *Model {
 	}
 	b.policies, b.profiles = policies, profiles
 	m.sortPolicies()
+	m.addStaged(in)
 	m.buildEntities(in)
 	return m
 }

@@ -166,3 +166,41 @@ func TestHostFlagCombinationsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A staged deny-all is reported, not enforced: Evaluate and the program
+// are what they are without it; Preview shows what it would do, and a
+// staged Delete what deleting a policy would.
+func TestStagedPoliciesAreNotEnforced(t *testing.T) {
+	in := baseInput(t)
+	in.NetworkPolicies = []*v3.NetworkPolicy{obj[v3.NetworkPolicy](t, `
+metadata: {name: web-in, namespace: a}
+spec: {selector: app == 'web', ingress: [{action: Allow, protocol: TCP, destination: {ports: [8080]}}]}`)}
+	before := Build(in)
+	in.StagedGlobalNetworkPolicies = []*v3.StagedGlobalNetworkPolicy{obj[v3.StagedGlobalNetworkPolicy](t, `
+metadata: {name: deny-all}
+spec: {selector: all(), types: [Ingress, Egress]}`)}
+	in.StagedNetworkPolicies = []*v3.StagedNetworkPolicy{obj[v3.StagedNetworkPolicy](t, `
+metadata: {name: web-in, namespace: a}
+spec: {stagedAction: Delete}`)}
+	m := Build(in)
+	if len(m.Problems) > 0 || len(m.Staged) != 2 {
+		t.Fatalf("problems %v, staged %d", m.Problems, len(m.Staged))
+	}
+	for _, pkt := range []Packet{tcp(client, web, 8080), tcp(client, web, 22), tcp(web, db, 5432), ping(db, client)} {
+		if got, want := m.Evaluate(pkt), before.Evaluate(pkt); got.Allowed != want.Allowed || trace(got) != trace(want) {
+			t.Errorf("%v→%v: staged policies changed the verdict: %s, was %s", pkt.Src, pkt.Dst, trace(got), trace(want))
+		}
+	}
+	got, want := Compile(m, "n1"), Compile(before, "n1")
+	if fmt.Sprint(got.Chains, got.Rules, got.Endpoints) != fmt.Sprint(want.Chains, want.Rules, want.Endpoints) {
+		t.Errorf("staged policies changed the program")
+	}
+	pv := m.Preview()
+	if v := pv.Evaluate(tcp(client, web, 8080)); v.Allowed || trace(v) != "egress[default//-1:Deny]" {
+		t.Errorf("preview: %s, want the staged deny-all's end of tier", trace(v))
+	}
+	in.StagedGlobalNetworkPolicies = nil
+	if v := Build(in).Preview().Evaluate(tcp(client, web, 22)); !v.Allowed {
+		t.Errorf("preview of deleting web-in: %s, want web's profile to allow", trace(v))
+	}
+}

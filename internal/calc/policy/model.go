@@ -69,6 +69,9 @@ type Input struct {
 	GlobalNetworkSets     []*v3.GlobalNetworkSet
 	WorkloadEndpoints     []*v3.WorkloadEndpoint
 	HostEndpoints         []*v3.HostEndpoint
+	// Staged policies are compiled for Preview, never enforced.
+	StagedNetworkPolicies       []*v3.StagedNetworkPolicy
+	StagedGlobalNetworkPolicies []*v3.StagedGlobalNetworkPolicy
 }
 
 // Tier is a compiled tier.

@@ -6,6 +6,7 @@ import v3 "github.com/tortienet/tortie/api/v3"
 var Kinds = []string{
 	"Tier", "NetworkPolicy", "GlobalNetworkPolicy", "Profile",
 	"NetworkSet", "GlobalNetworkSet", "WorkloadEndpoint", "HostEndpoint",
+	"StagedNetworkPolicy", "StagedGlobalNetworkPolicy",
 }
 
 // FromResources sorts resources of any kinds into an Input; kinds the
@@ -31,6 +32,10 @@ func FromResources(rs []v3.Resource) Input {
 			in.WorkloadEndpoints = append(in.WorkloadEndpoints, o)
 		case *v3.HostEndpoint:
 			in.HostEndpoints = append(in.HostEndpoints, o)
+		case *v3.StagedNetworkPolicy:
+			in.StagedNetworkPolicies = append(in.StagedNetworkPolicies, o)
+		case *v3.StagedGlobalNetworkPolicy:
+			in.StagedGlobalNetworkPolicies = append(in.StagedGlobalNetworkPolicies, o)
 		}
 	}
 	return in
