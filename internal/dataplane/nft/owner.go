@@ -30,6 +30,11 @@ type Config struct {
 	NFT knftables.Interface
 	// Log receives a line per rebuild (nil: discard).
 	Log *slog.Logger
+	// Direct writes changes of set and map elements only (an endpoint
+	// coming or going) straight to nf_tables over netlink, in the calling
+	// thread's network namespace, instead of through nft (see direct.go).
+	// Only for the real kernel: a fake NFT never sees those writes.
+	Direct bool
 }
 
 // Wanted is every part of the desired state that lives in nftables.
@@ -42,8 +47,9 @@ type Wanted struct {
 // Owner keeps tortie's table as wanted. It is the only writer of the
 // table. It is not safe for concurrent use.
 type Owner struct {
-	nft knftables.Interface
-	log *slog.Logger
+	nft    knftables.Interface
+	log    *slog.Logger
+	direct bool
 	// known is the definition and elements the table was last seen or made
 	// to hold; Apply with the same input then does no I/O until Forget.
 	known *content
@@ -51,7 +57,7 @@ type Owner struct {
 
 // New returns an Owner; cfg.NFT is required.
 func New(cfg Config) *Owner {
-	o := &Owner{nft: cfg.NFT, log: cfg.Log}
+	o := &Owner{nft: cfg.NFT, log: cfg.Log, direct: cfg.Direct}
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
 	}
@@ -105,11 +111,17 @@ func (o *Owner) Apply(ctx context.Context, w Wanted) (Result, error) {
 	if o.known != nil {
 		// Write only what changed (a pod, a pool, a selector's members, a
 		// policy's rules), still in one transaction.
+		elementsOnly := o.known.definition() == want.definition()
+		if elementsOnly && o.direct && o.writeDirect(ctx, want) {
+			res.Rebuilt, res.ElementsOnly = true, true
+			o.known = &want
+			return res, nil
+		}
 		tx := o.nft.NewTransaction()
 		if planUpdate(tx, *o.known, want) {
 			err := o.nft.Run(ctx, tx)
 			if err == nil {
-				res.Rebuilt, res.ElementsOnly = true, o.known.definition() == want.definition()
+				res.Rebuilt, res.ElementsOnly = true, elementsOnly
 				o.known = &want
 				return res, nil
 			}
@@ -133,6 +145,21 @@ func (o *Owner) Apply(ctx context.Context, w Wanted) (Result, error) {
 	}
 	o.known = &want
 	return res, nil
+}
+
+// writeDirect writes the element changes from the known table to want
+// over netlink when they can be; ok is false when nothing was written
+// (nft then writes them).
+func (o *Owner) writeDirect(ctx context.Context, want content) (ok bool) {
+	changes, ok := directChanges(*o.known, want)
+	if !ok {
+		return false
+	}
+	if err := writeDirect(ctx, changes); err != nil {
+		o.log.Warn("direct nftables element write failed; writing through nft", "error", err)
+		return false
+	}
+	return true
 }
 
 // equal compares two renderings, definition and elements.
