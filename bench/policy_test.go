@@ -13,6 +13,7 @@ import (
 	"github.com/tortienet/tortie/internal/calc/policy"
 	"github.com/tortienet/tortie/internal/dataplane/nft"
 	"github.com/tortienet/tortie/internal/ns/nstest"
+	"sigs.k8s.io/knftables"
 )
 
 // Policy sizes as in felix-scale.md §0: endpoints on one node, and
@@ -35,18 +36,21 @@ func BenchmarkPolicy(b *testing.B) {
 		b.Skip(msg)
 	}
 	fmt.Printf("\nPolicy: %s (load average %s)\n", "GlobalNetworkPolicies × 10 rules, each selecting every endpoint", loadAvg())
-	fmt.Printf("%-9s %-7s %10s %11s %13s %12s %12s %8s %9s\n", "endpoints", "rules", "build", "from zero", "change: model", "change: nft", "+1 endpoint", "objs/ep", "conn/s")
+	fmt.Printf("%-9s %-7s %10s %11s %13s %12s %12s %12s %12s %8s %9s\n", "endpoints", "rules", "build", "from zero", "change: model", "change: nft",
+		"+1 ep: model", "+1 ep (nft)", "+1 ep (direct)", "objs/ep", "conn/s")
 	for _, n := range policyEndpoints {
 		for _, pols := range policyCounts {
 			r := runPolicyBench(b, n, pols)
-			fmt.Printf("%-9d %-7d %10s %11s %13s %12s %12s %8.1f %9.0f\n", n, pols*10,
-				round3(r.build), round3(r.fromZero), round3(r.changeModel), round3(r.change), round3(r.addEndpoint), r.objsPerEndpoint, r.connPerSec)
+			fmt.Printf("%-9d %-7d %10s %11s %13s %12s %12s %12s %12s %8.1f %9.0f\n", n, pols*10,
+				round3(r.build), round3(r.fromZero), round3(r.changeModel), round3(r.change),
+				round3(r.addModel), round3(r.addEndpoint), round3(r.addDirect), r.objsPerEndpoint, r.connPerSec)
 		}
 	}
 }
 
 type policyResult struct {
 	build, fromZero, changeModel, change, addEndpoint time.Duration
+	addModel, addDirect                               time.Duration
 	objsPerEndpoint, connPerSec                       float64
 }
 
@@ -66,9 +70,9 @@ func runPolicyBench(b *testing.B, endpoints, pols int) policyResult {
 	r.build = time.Since(start)
 	nat := calc.NAT{MasqPools: nil, AllPools: nil}
 	var owner *nft.Owner
-	err := node.Do(func() error {
-		real, err := nft.NewNFTables()
-		if err != nil {
+	var real knftables.Interface
+	err := node.Do(func() (err error) {
+		if real, err = nft.NewNFTables(); err != nil {
 			return err
 		}
 		owner = nft.New(nft.Config{NFT: real})
@@ -88,7 +92,14 @@ func runPolicyBench(b *testing.B, endpoints, pols int) policyResult {
 		r.changeModel = time.Since(start)
 		r.change = applyTimed(b, node, owner, nat, p)
 	}
-	r.addEndpoint = addEndpointTimed(b, builder, node, owner, nat, in)
+	// A new endpoint, its elements written by nft, then (another Owner of
+	// the same table) straight over netlink.
+	r.addModel, r.addEndpoint = addEndpointTimed(b, builder, node, owner, nat, in, "nft")
+	in.WorkloadEndpoints = slices.Clone(in.WorkloadEndpoints)
+	direct := nft.New(nft.Config{NFT: real, Direct: true})
+	now := policy.Compile(builder.Build(in), "n1")
+	applyTimed(b, node, direct, nat, &now) // reads the table back: the Owner knows it from here
+	_, r.addDirect = addEndpointTimed(b, builder, node, direct, nat, in, "direct")
 	return r
 }
 
@@ -157,21 +168,23 @@ func applyTimed(b *testing.B, node *nstest.NS, o *nft.Owner, nat calc.NAT, p *po
 }
 
 // addEndpointTimed adds endpoints one at a time (model, program and
-// table) and returns the median time from the endpoint's arrival to its
-// table write.
-func addEndpointTimed(b *testing.B, builder *policy.Builder, node *nstest.NS, o *nft.Owner, nat calc.NAT, in policy.Input) time.Duration {
-	var took []time.Duration
+// table) and returns the medians of the model's part (build and compile)
+// and of the whole, from the endpoint's arrival to its table write.
+func addEndpointTimed(b *testing.B, builder *policy.Builder, node *nstest.NS, o *nft.Owner, nat calc.NAT, in policy.Input, tag string) (model, total time.Duration) {
+	var models, totals []time.Duration
 	for i := range 9 {
 		w := *in.WorkloadEndpoints[len(in.WorkloadEndpoints)-1]
-		w.Name, w.Spec.InterfaceName, w.Spec.IPNetworks = fmt.Sprintf("new%d", i), fmt.Sprintf("calinew%d", i), []string{fmt.Sprintf("10.244.250.%d/32", i+1)}
+		w.Name, w.Spec.InterfaceName, w.Spec.IPNetworks = fmt.Sprintf("new%s%d", tag, i), fmt.Sprintf("cali%s%d", tag, i), []string{fmt.Sprintf("10.244.250.%d/32", len(tag)*10+i+1)}
 		in.WorkloadEndpoints = append(in.WorkloadEndpoints, &w)
 		start := time.Now()
 		p := policy.Compile(builder.Build(in), "n1")
+		models = append(models, time.Since(start))
 		applyTimed(b, node, o, nat, &p)
-		took = append(took, time.Since(start))
+		totals = append(totals, time.Since(start))
 	}
-	slices.Sort(took)
-	return took[len(took)/2]
+	slices.Sort(models)
+	slices.Sort(totals)
+	return models[len(models)/2], totals[len(totals)/2]
 }
 
 func spoofElements(p policy.Program) int {

@@ -79,6 +79,7 @@ func New(cfg Config) (*Dataplane, error) {
 			cfg.LinkLayer = linklayer.NewNetlink(h)
 		}
 	}
+	direct := cfg.NFT == nil // the real kernel: element changes may skip nft
 	if cfg.NFT == nil {
 		t, err := nft.NewNFTables()
 		if err != nil {
@@ -97,7 +98,7 @@ func New(cfg Config) (*Dataplane, error) {
 		WorkloadPrefixes: cfg.WorkloadPrefixes})
 	d.routes = routes.New(routes.Config{Kernel: cfg.Routes, Links: d.links, Log: d.log.With("reconciler", "routes"),
 		WorkloadPrefixes: cfg.WorkloadPrefixes, GracePeriod: cfg.RouteGracePeriod})
-	d.nft = nft.New(nft.Config{NFT: cfg.NFT, Log: d.log.With("reconciler", "nft")})
+	d.nft = nft.New(nft.Config{NFT: cfg.NFT, Direct: direct, Log: d.log.With("reconciler", "nft")})
 	return d, nil
 }
 
