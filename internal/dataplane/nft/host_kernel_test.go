@@ -18,7 +18,7 @@ import (
 //	      forwarded in (and no forwarded egress); preDNAT denies 10.9.0.66;
 //	      untracked allows UDP 5353 both ways
 //	*:    normal allows TCP 443 to the host; applyOnForward denies UDP in
-//	      and allows the rest
+//	      and allows the rest to 10.0.0.0/16
 func TestHostStagesInTheKernel(t *testing.T) {
 	node := nstest.New(t, "ths")
 	ext1 := pod(t, node, "eth1", "10.9.0.2", "10.9.0.1")

@@ -62,7 +62,7 @@ func hostFixture(t *testing.T) *policy.Program {
 		`{metadata: {name: gw-prednat}, spec: {selector: role == 'gw', preDNAT: true, applyOnForward: true, ingress: [{action: Deny, source: {nets: [10.9.0.66/32]}}]}}`,
 		`{metadata: {name: gw-untracked}, spec: {selector: role == 'gw', doNotTrack: true, applyOnForward: true, ingress: [{action: Allow, protocol: UDP, destination: {ports: [5353]}}], egress: [{action: Allow, protocol: UDP, source: {ports: [5353]}}]}}`,
 		`{metadata: {name: host-in}, spec: {selector: role == 'host', ingress: [{action: Allow, protocol: TCP, destination: {ports: [443]}}]}}`,
-		`{metadata: {name: host-fwd}, spec: {selector: role == 'host', applyOnForward: true, ingress: [{action: Deny, protocol: UDP}, {action: Allow}]}}`,
+		`{metadata: {name: host-fwd}, spec: {selector: role == 'host', applyOnForward: true, ingress: [{action: Deny, protocol: UDP}, {action: Allow, destination: {nets: [10.0.0.0/16]}}]}}`,
 	} {
 		in.GlobalNetworkPolicies = append(in.GlobalNetworkPolicies, decode[v3.GlobalNetworkPolicy](t, d))
 	}
