@@ -2,9 +2,11 @@ package policy
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 
 	v3 "github.com/tortienet/tortie/api/v3"
 )
@@ -39,6 +41,11 @@ func Build(in Input) *Model { return NewBuilder().Build(in) }
 type Builder struct {
 	policies map[any]compiled
 	profiles map[*v3.Profile]compiled
+	// entities are the endpoints and sets last built, by resource; they
+	// stand while the profiles (whose labelsToApply they carry) are the
+	// same objects.
+	entities    map[any]*Entity
+	profilesKey string
 }
 
 type compiled struct {
@@ -79,8 +86,31 @@ func (b *Builder) Build(in Input) *Model {
 	b.policies, b.profiles = policies, profiles
 	m.sortPolicies()
 	m.addStaged(in)
-	m.buildEntities(in)
+	b.buildEntities(m, in)
 	return m
+}
+
+// buildEntities adds in's endpoints and sets to m, reusing the entities
+// of the last Build for resources that are the same objects when the
+// profiles are too.
+func (b *Builder) buildEntities(m *Model, in Input) {
+	var key strings.Builder
+	for _, pr := range in.Profiles {
+		fmt.Fprintf(&key, "%p ", pr)
+	}
+	last := b.entities
+	if key.String() != b.profilesKey {
+		last = nil
+	}
+	b.entities, b.profilesKey = make(map[any]*Entity, len(last)), key.String()
+	m.buildEntities(in, func(r any, build func() *Entity) *Entity {
+		e, ok := last[r]
+		if !ok {
+			e = build()
+		}
+		b.entities[r] = e
+		return e
+	})
 }
 
 // policy compiles the resource r, or finds it compiled last time; seen
@@ -133,23 +163,29 @@ func (m *Model) sortPolicies() {
 	slices.SortFunc(m.Policies, func(a, b *Policy) int { return byOrderThenName(a.Order, b.Order, a.Name, b.Name) })
 }
 
-func (m *Model) buildEntities(in Input) {
+// buildEntities adds in's endpoints and sets; entity makes (or finds) the
+// entity of a resource.
+func (m *Model) buildEntities(in Input, entity func(r any, build func() *Entity) *Entity) {
 	for _, w := range in.WorkloadEndpoints {
-		m.addEntity(m.workload(w))
+		m.addEntity(entity(w, func() *Entity { return m.workload(w) }))
 	}
 	for _, h := range in.HostEndpoints {
-		m.addEntity(m.host(h))
+		m.addEntity(entity(h, func() *Entity { return m.host(h) }))
 	}
 	for _, s := range in.NetworkSets {
-		labels := maps.Clone(s.Labels)
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		labels[LabelNamespace] = s.Namespace
-		m.addEntity(&Entity{Key: s.Namespace + "/" + s.Name, Kind: NetworkSet, Namespace: s.Namespace, Labels: labels, Nets: nets(s.Spec.Nets)})
+		m.addEntity(entity(s, func() *Entity {
+			labels := maps.Clone(s.Labels)
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			labels[LabelNamespace] = s.Namespace
+			return withSig(&Entity{Key: s.Namespace + "/" + s.Name, Kind: NetworkSet, Namespace: s.Namespace, Labels: labels, Nets: nets(s.Spec.Nets)})
+		}))
 	}
 	for _, s := range in.GlobalNetworkSets {
-		m.addEntity(&Entity{Key: s.Name, Kind: NetworkSet, Labels: orEmpty(s.Labels), Nets: nets(s.Spec.Nets)})
+		m.addEntity(entity(s, func() *Entity {
+			return withSig(&Entity{Key: s.Name, Kind: NetworkSet, Labels: orEmpty(s.Labels), Nets: nets(s.Spec.Nets)})
+		}))
 	}
 }
 
@@ -183,7 +219,7 @@ func (m *Model) workload(w *v3.WorkloadEndpoint) *Entity {
 			e.Ports = append(e.Ports, NamedPort{Name: p.Name, Protocol: uint8(n), Port: uint16(p.Port)})
 		}
 	}
-	return e
+	return withSig(e)
 }
 
 func (m *Model) host(h *v3.HostEndpoint) *Entity {
@@ -196,7 +232,7 @@ func (m *Model) host(h *v3.HostEndpoint) *Entity {
 			e.Ports = append(e.Ports, NamedPort{Name: p.Name, Protocol: uint8(n), Port: uint16(p.Port)})
 		}
 	}
-	return e
+	return withSig(e)
 }
 
 func (m *Model) applyProfileLabels(labels map[string]string, profiles []string) {

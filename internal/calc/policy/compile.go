@@ -59,6 +59,7 @@ func compileNetworkPolicy(np *v3.NetworkPolicy) (*Policy, error) {
 	if p.OutRules, err = compileRules(field+".egress", np.Spec.Egress, sc); err != nil {
 		return nil, err
 	}
+	p.digests = digests(p.InRules, p.OutRules)
 	return p, nil
 }
 
@@ -80,6 +81,7 @@ func compileGlobalPolicy(g *v3.GlobalNetworkPolicy) (*Policy, error) {
 	if p.OutRules, err = compileRules(field+".egress", g.Spec.Egress, scope{}); err != nil {
 		return nil, err
 	}
+	p.digests = digests(p.InRules, p.OutRules)
 	return p, nil
 }
 
@@ -114,6 +116,7 @@ func compileProfile(pr *v3.Profile) (*Profile, error) {
 			return nil, fmt.Errorf("%s: rule %d: action Pass is not allowed in a Profile", field, i)
 		}
 	}
+	p.digests = digests(p.InRules, p.OutRules)
 	return p, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	v3 "github.com/tortienet/tortie/api/v3"
@@ -78,12 +79,20 @@ func (m *Model) ForStage(e *Entity, s Stage, d Direction) []TierPolicies {
 
 // signature is everything ForStage's answer depends on besides the model.
 func signature(e *Entity, s Stage, d Direction) string {
+	return strconv.Itoa(int(d)) + "/" + strconv.Itoa(int(s)) + "/" + e.sig
+}
+
+// withSig gives e its signature: kind, namespace, service account and
+// labels, what selectors see of it (computed once, entities being
+// immutable once built).
+func withSig(e *Entity) *Entity {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d/%d/%d/%s/%s", d, s, e.Kind, e.Namespace, e.ServiceAccount)
+	fmt.Fprintf(&b, "%d/%s/%s", e.Kind, e.Namespace, e.ServiceAccount)
 	for _, k := range slices.Sorted(maps.Keys(e.Labels)) {
 		fmt.Fprintf(&b, "\x00%s=%s", k, e.Labels[k])
 	}
-	return b.String()
+	e.sig = b.String()
+	return e
 }
 
 func (m *Model) forUncached(e *Entity, s Stage, d Direction) []TierPolicies {

@@ -49,6 +49,7 @@ type Entity struct {
 	Node, Interface string
 	// ServiceAccount is a workload's service account name, and Pod its pod.
 	ServiceAccount, Pod string
+	sig                 string // see withSig
 }
 
 // NamedPort is a port an endpoint names.
@@ -99,6 +100,7 @@ type Policy struct {
 	applies *EntitySelector
 	// Host-endpoint options of a GlobalNetworkPolicy.
 	DoNotTrack, PreDNAT, ApplyOnForward bool
+	digests                             [2]string // of InRules and OutRules
 }
 
 // Profile is a compiled Profile.
@@ -107,6 +109,7 @@ type Profile struct {
 	InRules  []Rule
 	OutRules []Rule
 	Labels   map[string]string // labelsToApply
+	digests  [2]string         // of InRules and OutRules
 }
 
 // Rule is a compiled rule: every match set must hold.

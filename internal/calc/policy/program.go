@@ -93,6 +93,10 @@ type RuleList struct {
 	Name      string // for comments and logs: policy or profile name and direction
 	Rules     []Rule
 	Direction Direction
+	// Digest identifies the rules' content (computed when the policy is
+	// compiled: a program's rules are never changed in place), so that a
+	// dataplane may keep what it derived from them while it is the same.
+	Digest string
 }
 
 // AddrSet is the members of a selector's set.
@@ -182,7 +186,7 @@ func (p *Program) newChain(m *Model, e *Entity, s Stage, d Direction) string {
 	for _, tp := range m.ForStage(e, s, d) {
 		ct := ChainTier{Name: tp.Tier.Name, DefaultAction: string(tp.Tier.DefaultAction)}
 		for _, pol := range tp.Policies {
-			id := p.addRules(m, ID("pol-", pol.Name, d.String()), pol.Name+" "+d.String(), pol.rules(d), d)
+			id := p.addRules(m, ID("pol-", pol.Name, d.String()), RuleList{Name: pol.Name + " " + d.String(), Rules: pol.rules(d), Direction: d, Digest: pol.digests[d]})
 			ct.Policies = append(ct.Policies, id)
 		}
 		c.Tiers = append(c.Tiers, ct)
@@ -194,7 +198,7 @@ func (p *Program) newChain(m *Model, e *Entity, s Stage, d Direction) string {
 	}
 	for _, name := range e.Profiles {
 		if prof := m.Profiles[name]; prof != nil && s == Normal {
-			id := p.addRules(m, ID("prof-", name, d.String()), name+" "+d.String(), prof.rules(d), d)
+			id := p.addRules(m, ID("prof-", name, d.String()), RuleList{Name: name + " " + d.String(), Rules: prof.rules(d), Direction: d, Digest: prof.digests[d]})
 			c.Profiles = append(c.Profiles, id)
 			key = append(key, "profile", id)
 		}
@@ -205,12 +209,12 @@ func (p *Program) newChain(m *Model, e *Entity, s Stage, d Direction) string {
 }
 
 // addRules records a rule list and the sets its rules use.
-func (p *Program) addRules(m *Model, id, name string, rules []Rule, d Direction) string {
+func (p *Program) addRules(m *Model, id string, l RuleList) string {
 	if _, ok := p.Rules[id]; ok {
 		return id
 	}
-	p.Rules[id] = RuleList{Name: name, Rules: rules, Direction: d}
-	for _, r := range rules {
+	p.Rules[id] = l
+	for _, r := range l.Rules {
 		for _, s := range []Side{r.Src, r.Dst} {
 			for _, sel := range []*EntitySelector{s.Sel, s.NotSel} {
 				if sel != nil {

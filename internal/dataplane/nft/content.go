@@ -23,6 +23,7 @@ type content struct {
 	sets   []setDef
 	maps   []mapDef
 	chains []chainDef
+	def    string // definition(), once the content is complete (render)
 }
 
 // setDef is a set. Its elements are keys in canonical form (see

@@ -108,7 +108,7 @@ func portsOrAny(ps []policy.PortMatch) []string {
 
 // endpointChain evaluates tiers in order (runs of mergeable policies as
 // one set lookup), then profiles, then drops. New merged sets go to sets.
-func endpointChain(p *policy.Program, c policy.EndpointChain, sets map[string]setDef) []string {
+func endpointChain(p *policy.Program, c policy.EndpointChain, sets *runs) []string {
 	rules := []string{clearMarks}
 	for _, t := range c.Tiers {
 		for i := 0; i < len(t.Policies); {
@@ -154,16 +154,45 @@ func ruleCount(p *policy.Program, ids []string) int {
 	return n
 }
 
+// runs are the merged sets of one rendering. A set whose rule lists have
+// the same digests as in the previous rendering keeps its elements, so a
+// change elsewhere does not rebuild every merged set's elements (with
+// 10k rules, most of a rendering's work).
+type runs struct {
+	sets map[string]setDef
+	keys map[string]string // digests of each set's rule lists
+	prev *runs
+}
+
+func newRuns(prev *runs) *runs {
+	if prev != nil {
+		prev.prev = nil // one rendering back is enough
+	}
+	return &runs{sets: map[string]setDef{}, keys: map[string]string{}, prev: prev}
+}
+
 // mergedSet adds (once) the set of a run of policies and returns its name.
-func mergedSet(p *policy.Program, ids []string, sets map[string]setDef) string {
+func mergedSet(p *policy.Program, ids []string, r *runs) string {
 	name := policy.ID("run-", ids...)
-	if _, ok := sets[name]; ok {
+	if _, ok := r.sets[name]; ok {
 		return name
 	}
 	lists := make([]policy.RuleList, 0, len(ids))
+	key := ""
 	for _, id := range ids {
-		lists = append(lists, p.Rules[id])
+		l := p.Rules[id]
+		lists = append(lists, l)
+		if l.Digest == "" {
+			key = "" // a hand-made program: no reuse
+			break
+		}
+		key += l.Digest + " "
 	}
-	sets[name] = setDef{name: name, typ: mergedType, flags: []knftables.SetFlag{knftables.IntervalFlag}, elements: mergedElements(lists)}
+	r.keys[name] = key
+	if prev := r.prev; key != "" && prev != nil && prev.keys[name] == key {
+		r.sets[name] = prev.sets[name]
+		return name
+	}
+	r.sets[name] = setDef{name: name, typ: mergedType, flags: []knftables.SetFlag{knftables.IntervalFlag}, elements: mergedElements(lists)}
 	return name
 }

@@ -53,6 +53,9 @@ type Owner struct {
 	// known is the definition and elements the table was last seen or made
 	// to hold; Apply with the same input then does no I/O until Forget.
 	known *content
+	// merged are the last rendering's merged sets, reused while their
+	// rules are the same.
+	merged *runs
 }
 
 // New returns an Owner; cfg.NFT is required.
@@ -79,10 +82,11 @@ type Result struct {
 // it back from the kernel (the periodic resync, to repair drift).
 func (o *Owner) Forget() { o.known = nil }
 
-// render merges every part into the table's content.
-func render(w Wanted) (content, error) {
+// render merges every part into the table's content; merged collects the
+// merged sets (see runs).
+func render(w Wanted, merged *runs) (content, error) {
 	var c content
-	for _, part := range []content{natPart(w.NAT), policyPart(w.Policy), hostPart(w.Policy)} {
+	for _, part := range []content{natPart(w.NAT), policyPart(w.Policy, merged), hostPart(w.Policy)} {
 		if err := c.merge(part); err != nil {
 			return content{}, err
 		}
@@ -93,6 +97,7 @@ func render(w Wanted) (content, error) {
 	for i := range c.maps {
 		slices.Sort(c.maps[i].elements)
 	}
+	c.def = c.definition()
 	return c, nil
 }
 
@@ -100,10 +105,12 @@ func render(w Wanted) (content, error) {
 // unless the previous Apply with the same w left it right; it is written, as
 // one transaction, only when it differs.
 func (o *Owner) Apply(ctx context.Context, w Wanted) (Result, error) {
-	want, err := render(w)
+	merged := newRuns(o.merged)
+	want, err := render(w, merged)
 	if err != nil {
 		return Result{}, err
 	}
+	o.merged = merged
 	res := Result{MasqPools: len(want.sets[0].elements), AllPools: len(want.sets[1].elements)}
 	if o.known != nil && equal(*o.known, want) {
 		return res, nil
@@ -111,7 +118,7 @@ func (o *Owner) Apply(ctx context.Context, w Wanted) (Result, error) {
 	if o.known != nil {
 		// Write only what changed (a pod, a pool, a selector's members, a
 		// policy's rules), still in one transaction.
-		elementsOnly := o.known.definition() == want.definition()
+		elementsOnly := o.known.def == want.def
 		if elementsOnly && o.direct && o.writeDirect(ctx, want) {
 			res.Rebuilt, res.ElementsOnly = true, true
 			o.known = &want
@@ -164,7 +171,7 @@ func (o *Owner) writeDirect(ctx context.Context, want content) (ok bool) {
 
 // equal compares two renderings, definition and elements.
 func equal(a, b content) bool {
-	if a.definition() != b.definition() || len(a.sets) != len(b.sets) || len(a.maps) != len(b.maps) {
+	if a.def != b.def || len(a.sets) != len(b.sets) || len(a.maps) != len(b.maps) {
 		return false
 	}
 	for i := range a.sets {

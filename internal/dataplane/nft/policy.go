@@ -41,8 +41,9 @@ var (
 	ifUndecided = fmt.Sprintf("meta mark & 0x%x == 0", markBoth)
 )
 
-// policyPart renders a policy program; nil renders nothing.
-func policyPart(p *policy.Program) content {
+// policyPart renders a policy program; nil renders nothing. merged
+// collects the merged sets (and may hold the previous rendering's).
+func policyPart(p *policy.Program, merged *runs) content {
 	if p == nil {
 		return content{}
 	}
@@ -61,12 +62,11 @@ func policyPart(p *policy.Program) content {
 		}
 	}
 	c.sets = append(c.sets, spoof)
-	merged := map[string]setDef{}
 	for _, id := range sortedKeys(p.Chains) {
 		c.chains = append(c.chains, chainDef{name: id, rules: endpointChain(p, p.Chains[id], merged)})
 	}
-	for _, name := range sortedKeys(merged) {
-		c.sets = append(c.sets, merged[name])
+	for _, name := range sortedKeys(merged.sets) {
+		c.sets = append(c.sets, merged.sets[name])
 	}
 	// Only rule lists some endpoint chain jumps to get a chain: merged
 	// ones live in their sets.
