@@ -113,7 +113,7 @@ func endpointChain(p *policy.Program, c policy.EndpointChain, sets *runs) []stri
 	for _, t := range c.Tiers {
 		for i := 0; i < len(t.Policies); {
 			j := i
-			for j < len(t.Policies) && j-i < mergeChunk && mergeable(p.Rules[t.Policies[j]]) {
+			for j < len(t.Policies) && j-i < mergeChunk && sets.mergeable(p.Rules[t.Policies[j]]) {
 				j++
 			}
 			if j-i >= 1 && ruleCount(p, t.Policies[i:j]) > 1 {
@@ -162,13 +162,33 @@ type runs struct {
 	sets map[string]setDef
 	keys map[string]string // digests of each set's rule lists
 	prev *runs
+	// canMerge remembers mergeable's answers by rule list digest.
+	canMerge map[string]bool
 }
 
 func newRuns(prev *runs) *runs {
+	r := &runs{sets: map[string]setDef{}, keys: map[string]string{}, prev: prev, canMerge: map[string]bool{}}
 	if prev != nil {
 		prev.prev = nil // one rendering back is enough
+		r.canMerge = prev.canMerge
+		if len(r.canMerge) > 4*len(prev.keys)*mergeChunk+1024 {
+			r.canMerge = map[string]bool{} // forget policies long gone
+		}
 	}
-	return &runs{sets: map[string]setDef{}, keys: map[string]string{}, prev: prev}
+	return r
+}
+
+// mergeable is mergeable(l), remembered by l's digest.
+func (r *runs) mergeable(l policy.RuleList) bool {
+	if l.Digest == "" {
+		return mergeable(l)
+	}
+	ok, seen := r.canMerge[l.Digest]
+	if !seen {
+		ok = mergeable(l)
+		r.canMerge[l.Digest] = ok
+	}
+	return ok
 }
 
 // mergedSet adds (once) the set of a run of policies and returns its name.
