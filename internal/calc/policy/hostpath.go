@@ -11,8 +11,11 @@ import (
 // iface: the one named for it, else the node's all-interfaces endpoint
 // (interfaceName "*"), which covers every interface but workloads' and
 // the loopback (the host talking to itself crosses no host interface);
-// nil when none does.
+// nil when none does (and for no interface: "").
 func (m *Model) HostEndpointOn(node, iface string) *Entity {
+	if iface == "" {
+		return nil
+	}
 	var wildcard *Entity
 	for _, e := range m.Entities {
 		if e.Kind != HostEndpoint || e.Node != node {

@@ -120,7 +120,7 @@ func TestAllInterfacesHostEndpoint(t *testing.T) {
 		`{metadata: {name: any-untracked}, spec: {selector: role == 'any', doNotTrack: true, applyOnForward: true, ingress: [{action: Deny}]}}`,
 	)
 	m := Build(in)
-	for iface, want := range map[string]string{"eth0": "n1-eth0", "eth1": "n1-all", "bond0": "n1-all", "caliweb": "", "lo": ""} {
+	for iface, want := range map[string]string{"": "", "eth0": "n1-eth0", "eth1": "n1-all", "bond0": "n1-all", "caliweb": "", "lo": ""} {
 		got := ""
 		if e := m.HostEndpointOn("n1", iface); e != nil {
 			got = e.Key

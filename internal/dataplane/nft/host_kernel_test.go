@@ -3,10 +3,13 @@ package nft
 import (
 	"context"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	v3 "github.com/tortienet/tortie/api/v3"
+	"github.com/tortienet/tortie/internal/calc/policy"
 	"github.com/tortienet/tortie/internal/ns/nstest"
 )
 
@@ -38,21 +41,13 @@ func TestHostStagesInTheKernel(t *testing.T) {
 	// A counter of untracked packets, in a table of the test's own.
 	node.MustRun(t, "nft", "add table ip probe; add chain ip probe c { type filter hook input priority 10 ; }; add rule ip probe c ct state untracked counter")
 
-	prog := hostFixture(t)
-	wlProg := policyFixture(t) // a workload on cali1 whose profile allows everything
-	prog.Endpoints = wlProg.Endpoints[:1]
-	for id, c := range wlProg.Chains {
-		prog.Chains[id] = c
-	}
-	for id, r := range wlProg.Rules {
-		prog.Rules[id] = r
-	}
-	for id, s := range wlProg.Sets {
-		prog.Sets[id] = s
-	}
-	for id, s := range wlProg.NamedPorts {
-		prog.NamedPorts[id] = s
-	}
+	in := hostFixtureInput(t) // and a workload on cali1 whose profile allows everything
+	in.Profiles = append(in.Profiles, decode[v3.Profile](t, `{metadata: {name: open}, spec: {ingress: [{action: Allow}], egress: [{action: Allow}]}}`))
+	in.WorkloadEndpoints = append(in.WorkloadEndpoints, decode[v3.WorkloadEndpoint](t,
+		`{metadata: {name: pod1, namespace: ns}, spec: {node: n1, interfaceName: cali1, ipNetworks: [10.0.1.1/32], profiles: [open]}}`))
+	m := policy.Build(in)
+	p := policy.Compile(m, "n1")
+	prog := &p
 	if err := node.Do(func() error {
 		real, err := NewNFTables()
 		if err != nil {
@@ -65,22 +60,29 @@ func TestHostStagesInTheKernel(t *testing.T) {
 	}
 	for _, c := range []struct {
 		from      *nstest.NS
+		in, out   string // the host interfaces crossed
 		src, dst  string
 		want      bool
 		describes string
 	}{
-		{ext1, "10.9.0.2", "10.9.0.1:8080", true, "eth1 → host 8080: normal policy allows"},
-		{ext1, "10.9.0.2", "10.9.0.1:9090", false, "eth1 → host 9090: nothing allows"},
-		{ext1, "10.9.0.66", "10.9.0.1:8080", false, "eth1 → host 8080 from 10.9.0.66: preDNAT denies"},
-		{ext1, "10.9.0.2", "10.0.1.1:80", true, "eth1 → workload 80: applyOnForward allows"},
-		{ext1, "10.9.0.2", "10.0.1.1:81", false, "eth1 → workload 81: applyOnForward tier ends in a deny"},
-		{ext1, "10.9.0.66", "10.0.1.1:80", false, "eth1 → workload from 10.9.0.66: preDNAT denies forwarded traffic too"},
-		{ext2, "10.8.0.2", "10.8.0.1:443", true, "eth2 → host 443: the all-interfaces endpoint allows"},
-		{ext2, "10.8.0.2", "10.8.0.1:8080", false, "eth2 → host 8080: the all-interfaces endpoint denies"},
-		{ext2, "10.8.0.2", "10.0.1.1:81", true, "eth2 → workload TCP: the all-interfaces applyOnForward policy allows all but UDP"},
-		{wl, "10.0.1.1", "10.9.0.2:7000", false, "workload → out of eth1: eth1's applyOnForward egress (no rules) denies"},
-		{wl, "10.0.1.1", "10.8.0.2:7000", true, "workload → out of eth2: no forwarded egress policy on *, allowed"},
+		{ext1, "eth1", "", "10.9.0.2", "10.9.0.1:8080", true, "eth1 → host 8080: normal policy allows"},
+		{ext1, "eth1", "", "10.9.0.2", "10.9.0.1:9090", false, "eth1 → host 9090: nothing allows"},
+		{ext1, "eth1", "", "10.9.0.66", "10.9.0.1:8080", false, "eth1 → host 8080 from 10.9.0.66: preDNAT denies"},
+		{ext1, "eth1", "", "10.9.0.2", "10.0.1.1:80", true, "eth1 → workload 80: applyOnForward allows"},
+		{ext1, "eth1", "", "10.9.0.2", "10.0.1.1:81", false, "eth1 → workload 81: applyOnForward tier ends in a deny"},
+		{ext1, "eth1", "", "10.9.0.66", "10.0.1.1:80", false, "eth1 → workload from 10.9.0.66: preDNAT denies forwarded traffic too"},
+		{ext2, "eth2", "", "10.8.0.2", "10.8.0.1:443", true, "eth2 → host 443: the all-interfaces endpoint allows"},
+		{ext2, "eth2", "", "10.8.0.2", "10.8.0.1:8080", false, "eth2 → host 8080: the all-interfaces endpoint denies"},
+		{ext2, "eth2", "", "10.8.0.2", "10.0.1.1:81", true, "eth2 → workload TCP: the all-interfaces applyOnForward policy allows all but UDP"},
+		{wl, "", "eth1", "10.0.1.1", "10.9.0.2:7000", false, "workload → out of eth1: eth1's applyOnForward egress (no rules) denies"},
+		{wl, "", "eth2", "10.0.1.1", "10.8.0.2:7000", true, "workload → out of eth2: no forwarded egress policy on *, allowed"},
 	} {
+		dst := netip.MustParseAddrPort(c.dst)
+		pkt := policy.Packet{Src: netip.MustParseAddr(c.src), Dst: dst.Addr(), Protocol: policy.ProtoTCP, SrcPort: 40000, DstPort: dst.Port()}
+		path := policy.Path{In: m.HostEndpointOn("n1", c.in), Out: m.HostEndpointOn("n1", c.out)}
+		if model := m.EvaluatePath(pkt, path).Allowed; model != c.want {
+			t.Errorf("%s: the model says allowed = %v", c.describes, model)
+		}
 		if got := connectsFrom(c.from, c.src, c.dst); got != c.want {
 			t.Errorf("%s: connected = %v, want %v", c.describes, got, c.want)
 		}

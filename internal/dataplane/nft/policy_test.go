@@ -49,6 +49,16 @@ func golden(t *testing.T, name string, w Wanted) {
 // a forward policy on every interface.
 func hostFixture(t *testing.T) *policy.Program {
 	t.Helper()
+	m := policy.Build(hostFixtureInput(t))
+	if len(m.Problems) > 0 {
+		t.Fatal(m.Problems)
+	}
+	p := policy.Compile(m, "n1")
+	return &p
+}
+
+func hostFixtureInput(t *testing.T) policy.Input {
+	t.Helper()
 	var in policy.Input
 	for _, d := range []string{
 		`{metadata: {name: n1-eth1, labels: {role: gw}}, spec: {node: n1, interfaceName: eth1, expectedIPs: [10.9.0.1]}}`,
@@ -66,12 +76,7 @@ func hostFixture(t *testing.T) *policy.Program {
 	} {
 		in.GlobalNetworkPolicies = append(in.GlobalNetworkPolicies, decode[v3.GlobalNetworkPolicy](t, d))
 	}
-	m := policy.Build(in)
-	if len(m.Problems) > 0 {
-		t.Fatal(m.Problems)
-	}
-	p := policy.Compile(m, "n1")
-	return &p
+	return in
 }
 
 func decode[T any](t *testing.T, doc string) *T {
