@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/calc/policy"
+	"github.com/tortienet/tortie/internal/datastore/kdd"
 )
 
 func (a *App) policyCommand() *cobra.Command {
@@ -28,11 +30,11 @@ func (a *App) policyCommand() *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			rs, err := c.ListKinds(cmd.Context(), policy.Kinds...)
+			rs, err := c.ListKinds(cmd.Context(), slices.Concat(policy.Kinds, []string{"StagedKubernetesNetworkPolicy"})...)
 			if err != nil {
 				return err
 			}
-			m := policy.Build(policy.FromResources(rs))
+			m := policy.Build(policy.FromResources(stagedK8s(rs)))
 			proto := "icmp"
 			if len(args) == 3 {
 				proto = args[2]
@@ -42,6 +44,26 @@ func (a *App) policyCommand() *cobra.Command {
 	}
 	cmd.AddCommand(explain)
 	return cmd
+}
+
+// stagedK8s turns staged Kubernetes NetworkPolicies into the staged Calico
+// policies they stand for (see kdd.StagedPolicy), for the preview.
+func stagedK8s(rs []v3.Resource) []v3.Resource {
+	out := rs[:0:0]
+	for _, r := range rs {
+		s, ok := r.(*v3.StagedKubernetesNetworkPolicy)
+		if !ok {
+			out = append(out, r)
+			continue
+		}
+		np, err := kdd.StagedPolicy(s)
+		if err != nil {
+			continue // validation refuses what does not convert
+		}
+		out = append(out, &v3.StagedNetworkPolicy{ObjectMeta: np.ObjectMeta,
+			Spec: v3.StagedNetworkPolicySpec{StagedAction: s.Spec.StagedAction, NetworkPolicySpec: np.Spec}})
+	}
+	return out
 }
 
 func (a *App) explain(m *policy.Model, src, dst, proto string) error {

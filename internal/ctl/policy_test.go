@@ -39,4 +39,25 @@ spec: {selector: all(), types: [Ingress, Egress]}
 			t.Errorf("explain lacks %q:\n%s", want, out)
 		}
 	}
+	// A staged Kubernetes NetworkPolicy isolating b (and the staged
+	// deny-all gone): previewed as the Calico policy it maps to.
+	const k8s = `apiVersion: projectcalico.org/v3
+kind: StagedKubernetesNetworkPolicy
+metadata: {name: b-in, namespace: ns}
+spec: {podSelector: {matchLabels: {app: b}}, policyTypes: [Ingress], ingress: [{ports: [{port: 8080}]}]}
+`
+	for _, cmd := range [][]string{{"delete", "stagedglobalnetworkpolicy", "deny-all"}, {"create", "-f", "-"}} {
+		if out := s.run(k8s, cmd...); !strings.Contains(out, "[exit 0]") {
+			t.Fatal(out)
+		}
+	}
+	out = s.run("", "policy", "explain", "ns/a", "ns/b", "80/tcp")
+	for _, want := range []string{": allowed\n", "staged, not enforced: ns/knp.default.b-in (Set)", "with the staged policies committed: denied"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain lacks %q:\n%s", want, out)
+		}
+	}
+	if out := s.run("", "policy", "explain", "ns/a", "ns/b", "8080/tcp"); !strings.Contains(out, "with the staged policies committed: allowed") {
+		t.Errorf("the staged Kubernetes policy allows 8080:\n%s", out)
+	}
 }

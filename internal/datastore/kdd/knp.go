@@ -240,3 +240,20 @@ func selector(s *labelSelector) string {
 	}
 	return strings.Join(parts, " && ")
 }
+
+// StagedPolicy is the Calico NetworkPolicy a StagedKubernetesNetworkPolicy
+// stands for: the policy its Kubernetes NetworkPolicy would map to once
+// committed, under the same name (knp.default.<name>). Staged policies are
+// previewed, never enforced.
+func StagedPolicy(s *v3.StagedKubernetesNetworkPolicy) (*v3.NetworkPolicy, error) {
+	var np k8sNetworkPolicy
+	spec, err := json.Marshal(s.Spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(spec, &np.Spec); err != nil {
+		return nil, fmt.Errorf("staged Kubernetes policy %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	np.Metadata = meta{Name: s.Name, Namespace: s.Namespace}
+	return calicoPolicy(&np), nil
+}
