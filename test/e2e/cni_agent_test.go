@@ -46,10 +46,13 @@ func TestCniThroughNodeAgent(t *testing.T) {
 	if w := e.wep(net, b); w == nil || w.Spec.IPNetworks[0] != resB.IPs[0].Address {
 		t.Errorf("endpoint of pod b with the agent dead: %+v, want address %s", w, resB.IPs[0].Address)
 	}
-	// Pod b's interface has no policy while no agent runs (fail-closed);
-	// the restarted agent programs it, and a reaches b.
-	e.StartAgent(t, agentBin)
+	// Pod b's interface has no policy while no agent runs (fail-closed):
+	// a cannot reach it; the restarted agent programs it, and a reaches b.
 	ipB := strings.Split(resB.IPs[0].Address, "/")[0]
+	if out, err := a.Exec("ping", "-c", "1", "-W", "1", ipB); err == nil {
+		t.Errorf("ping a -> b got through before any agent programmed b's interface:\n%s", out)
+	}
+	e.StartAgent(t, agentBin)
 	if out, err := a.Exec("ping", "-c", "1", "-w", "10", ipB); err != nil {
 		t.Errorf("ping a -> b: %v\n%s", err, out)
 	}
