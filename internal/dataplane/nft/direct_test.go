@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"sigs.k8s.io/knftables"
+
 	"github.com/tortienet/tortie/internal/calc/policy"
 	"github.com/tortienet/tortie/internal/ns/nstest"
 )
@@ -48,7 +50,7 @@ func TestDirectElementWrites(t *testing.T) {
 	e.Key, e.Interface, e.Addrs = "ns/pod3", "cali3", []netip.Prefix{netip.MustParsePrefix("10.0.3.1/32")}
 	grown.Endpoints = append(grown.Endpoints, e)
 	for id, s := range grown.Sets {
-		s.Members = append(slices.Clone(s.Members), netip.MustParsePrefix("10.0.3.1/32"), netip.MustParsePrefix("10.0.8.0/22"))
+		s.Members = append(slices.Clone(s.Members), netip.MustParsePrefix("10.0.3.1/32"), netip.MustParsePrefix("10.0.3.2/32"), netip.MustParsePrefix("10.0.8.0/22"))
 		grown.Sets[id] = s
 	}
 	for id, s := range grown.NamedPorts {
@@ -89,5 +91,29 @@ func TestDirectElementWrites(t *testing.T) {
 		if res := apply(&fresh, false, step.p); res.Rebuilt || nft.runs != 0 {
 			t.Errorf("%s: the table written directly differs from nft's:\n%s", step.name, node.MustRun(t, "nft", "list", "table", "ip", "tortie"))
 		}
+	}
+}
+
+// Which element changes go straight to nf_tables: endpoint-shaped ones
+// (dispatch maps, anti-spoofing, selector and named-port sets); not a
+// merged set's (a concatenation of intervals), which nft writes.
+func TestDirectChangesChoice(t *testing.T) {
+	have, err := render(Wanted{NAT: natWant(), Policy: policyFixture(t)}, newRuns(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grown := policyFixture(t)
+	e := grown.Endpoints[0]
+	e.Interface, e.Addrs = "cali3", []netip.Prefix{netip.MustParsePrefix("10.0.3.1/32")}
+	grown.Endpoints = append(grown.Endpoints, e)
+	want, _ := render(Wanted{NAT: natWant(), Policy: grown}, newRuns(nil))
+	changes, ok := directChanges(have, want)
+	if !ok || len(changes) != 3 {
+		t.Fatalf("a new endpoint: %v %+v, want its two dispatch elements and its source", ok, changes)
+	}
+	merged := want
+	merged.sets = append(slices.Clone(want.sets), setDef{name: "run-x", typ: mergedType, flags: []knftables.SetFlag{knftables.IntervalFlag}, elements: []string{"tcp . 0.0.0.0/0 . 0.0.0.0/0 . 0-65535 . 80-80"}})
+	if _, ok := directChanges(want, merged); ok {
+		t.Error("a merged set's elements were to be written directly")
 	}
 }
