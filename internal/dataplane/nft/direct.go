@@ -235,9 +235,15 @@ func writeDirect(ctx context.Context, changes []elementChange) error {
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return fmt.Errorf("nf_tables netlink bind: %w", err)
 	}
+	// The kernel answers at once; never wait on it longer than the
+	// context allows, nor than a few seconds.
+	wait := 5 * time.Second
 	if d, ok := ctx.Deadline(); ok {
-		tv := unix.NsecToTimeval(max(int64(1e6), time.Until(d).Nanoseconds()))
-		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+		wait = min(wait, max(time.Millisecond, time.Until(d)))
+	}
+	tv := unix.NsecToTimeval(wait.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return fmt.Errorf("nf_tables netlink timeout: %w", err)
 	}
 	batch, acks, err := buildBatch(changes)
 	if err != nil {
