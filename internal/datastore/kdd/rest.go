@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tortienet/tortie/internal/datastore"
@@ -118,6 +119,12 @@ type client struct {
 	conn Conn
 	http *http.Client
 	base *url.URL
+	// The first request opens the connection; requests made meanwhile
+	// wait for it (closed) and share it (HTTP/2) rather than each opening
+	// one (a TLS handshake each, which a CNI plugin's concurrent first
+	// requests would pay).
+	first  atomic.Bool
+	opened chan struct{}
 }
 
 func newClient(c Conn) (*client, error) {
@@ -129,7 +136,10 @@ func newClient(c Conn) (*client, error) {
 	tr.TLSClientConfig = c.TLS
 	tr.MaxIdleConnsPerHost = 64
 	tr.ForceAttemptHTTP2 = true
-	return &client{conn: c, http: &http.Client{Transport: tr}, base: u}, nil
+	if c.Dial != nil {
+		tr.DialContext = c.Dial
+	}
+	return &client{conn: c, http: &http.Client{Transport: tr}, base: u, opened: make(chan struct{})}, nil
 }
 
 func (c *client) authorize(req *http.Request) error {
@@ -174,6 +184,15 @@ func (c *client) do(ctx context.Context, method, path string, q url.Values, body
 	}
 	if err := c.authorize(req); err != nil {
 		return nil, err
+	}
+	if c.first.CompareAndSwap(false, true) {
+		defer close(c.opened) // once the answer (or the failure) is in
+	} else {
+		select {
+		case <-c.opened:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
