@@ -442,6 +442,28 @@ func TestPrefetch(t *testing.T) {
 	if _, err := s.Create(ctx, key, val); !errors.Is(err, datastore.ErrAlreadyExists) {
 		t.Fatalf("create of an endpoint that exists, after prefetch: %v, want ErrAlreadyExists", err)
 	}
+	// A Delete at the revision just read (which it need not read again):
+	// refused if the Pod changed since, done if not.
+	for _, pod := range []string{"p0", "p1"} {
+		key, _ := wep(pod, "")
+		kv, err := s.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pod == "p0" {
+			admin(t, http.MethodPut, "/api/v1/namespaces/pf-ns/pods/"+pod, podWithLabel(t, pod), nil)
+			if _, err := s.Delete(ctx, key, kv.Revision); !errors.Is(err, datastore.ErrConflict) {
+				t.Fatalf("delete at a revision the Pod has left: %v, want ErrConflict", err)
+			}
+			continue
+		}
+		if _, err := s.Delete(ctx, key, kv.Revision); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, key); !errors.Is(err, datastore.ErrNotFound) {
+			t.Fatalf("endpoint after delete: %v", err)
+		}
+	}
 }
 
 // podWithLabel reads the pod and returns it with one more label (a

@@ -45,6 +45,16 @@ type Store struct {
 	// its key that follows.
 	prefetchMu sync.Mutex
 	prefetched map[string]*object
+	// lastRead is the last Get of a key held by a Kubernetes object
+	// (a Pod, a Node), for a Delete of it at that revision to skip reading
+	// it again (the CNI plugin's DEL reads the endpoint, then deletes it).
+	lastRead lastRead
+}
+
+type lastRead struct {
+	key string
+	kv  datastore.KV
+	obj *object
 }
 
 type snapshot struct {
@@ -186,7 +196,25 @@ func (s *Store) get(ctx context.Context, key string) (datastore.KV, *object, err
 	if !ok || kv.Key != key {
 		return datastore.KV{}, o, datastore.NewKeyError(key, datastore.ErrNotFound)
 	}
+	if m.style == stylePatch {
+		s.prefetchMu.Lock()
+		s.lastRead = lastRead{key: key, kv: kv, obj: o}
+		s.prefetchMu.Unlock()
+	}
 	return kv, o, nil
+}
+
+// readAt returns the object of key as the last Get read it, if that was
+// at revision rev.
+func (s *Store) readAt(key string, rev int64) (datastore.KV, *object, bool) {
+	s.prefetchMu.Lock()
+	defer s.prefetchMu.Unlock()
+	r := s.lastRead
+	if rev == 0 || r.key != key || r.kv.Revision != rev {
+		return datastore.KV{}, nil, false
+	}
+	s.lastRead = lastRead{}
+	return r.kv, r.obj, true
 }
 
 // wrap names the key in a datastore sentinel error, and the CRD in a
@@ -396,7 +424,12 @@ func (s *Store) delete(ctx context.Context, key string, rev int64) (datastore.KV
 	if m.style == styleReadOnly {
 		return datastore.KV{}, readOnly(key, m)
 	}
-	cur, o, err := s.get(ctx, key)
+	// A Pod's or Node's key read at rev just before: the PATCH below is
+	// conditional on that resourceVersion, so it need not be read again.
+	cur, o, ok := s.readAt(key, rev)
+	if !ok {
+		cur, o, err = s.get(ctx, key)
+	}
 	if err != nil {
 		return datastore.KV{}, err
 	}
