@@ -11,6 +11,7 @@ import (
 
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/calc/policy"
+	"github.com/tortienet/tortie/internal/datastore/kdd"
 )
 
 func (a *App) policyCommand() *cobra.Command {
@@ -32,6 +33,11 @@ func (a *App) policyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			knps, err := kdd.ListKubernetesNetworkPolicies(cmd.Context(), c.Store())
+			if err != nil {
+				return err
+			}
+			rs = append(rs, knps...)
 			m := policy.Build(policy.FromResources(rs))
 			proto := "icmp"
 			if len(args) == 3 {

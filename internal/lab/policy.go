@@ -9,6 +9,7 @@ import (
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/calc/policy"
 	"github.com/tortienet/tortie/internal/client"
+	"github.com/tortienet/tortie/internal/datastore/kdd"
 	"github.com/tortienet/tortie/internal/lab/topo"
 )
 
@@ -34,6 +35,11 @@ func (l *Lab) policyAllows(ctx context.Context, expect string) func(from, to str
 	if err != nil {
 		return all
 	}
+	knps, err := kdd.ListKubernetesNetworkPolicies(ctx, s)
+	if err != nil {
+		return all
+	}
+	rs = append(rs, knps...)
 	m := policy.Build(policy.FromResources(rs))
 	return func(from, to string) bool {
 		src, err1 := netip.ParseAddr(from)

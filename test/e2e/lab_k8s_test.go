@@ -104,6 +104,14 @@ func TestLabKubernetes(t *testing.T) {
 	reach("other/client", "shop/web", false) // podSelector alone: web's namespace only
 	reach("shop/spare", "shop/web", false)
 	reach("shop/web", "other/client", true) // only web's ingress is isolated
+	// The lab's expectations and policy explain read the policy too.
+	if out := l.mustRun("ping"); !strings.Contains(out, "10 of 10 expected pairs connected") {
+		t.Errorf("lab ping with the NetworkPolicy: the matrix should expect the 2 blocked pairs:\n%s", out)
+	}
+	out, errOut, _ := l.run("exec", "underlay", "--", bin("tortiectl"), "policy", "explain", "other/client", "shop/web")
+	if !strings.Contains(out, "denied") || !strings.Contains(out, "knp.default.web-from-clients") {
+		t.Errorf("policy explain other/client shop/web:\n%s%s", out, errOut)
+	}
 	l.mustRun("exec", "underlay", "--", kubectl, "delete", "-f", file)
 	reach("other/client", "shop/web", true)
 	reach("shop/spare", "shop/web", true)

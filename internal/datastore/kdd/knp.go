@@ -1,6 +1,7 @@
 package kdd
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -239,4 +240,24 @@ func selector(s *labelSelector) string {
 		return "all()"
 	}
 	return strings.Join(parts, " && ")
+}
+
+// ListKubernetesNetworkPolicies returns the Calico NetworkPolicies the
+// Kubernetes NetworkPolicies in store stand for (none on etcd), for what
+// evaluates policy as tortie-node does (tortiectl policy explain, the
+// lab's expectations): calicoctl's kinds do not include them.
+func ListKubernetesNetworkPolicies(ctx context.Context, store datastore.Store) ([]v3.Resource, error) {
+	kvs, _, err := store.List(ctx, datastore.ResourceListPrefix(KNPPlural, ""))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]v3.Resource, 0, len(kvs))
+	for _, kv := range kvs {
+		np := &v3.NetworkPolicy{}
+		if err := json.Unmarshal(kv.Value, np); err != nil {
+			return nil, fmt.Errorf("%s: %w", kv.Key, err)
+		}
+		out = append(out, np)
+	}
+	return out, nil
 }
