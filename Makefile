@@ -8,7 +8,7 @@ VERSION  ?= v0.1.0
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X github.com/tortienet/tortie/internal/buildinfo.Version=$(VERSION) \
             -X github.com/tortienet/tortie/internal/buildinfo.GitCommit=$(COMMIT)
-BINARIES := tortiectl tortie tortie-node
+BINARIES := tortiectl tortie tortie-node tortie-controllers
 
 .PHONY: build test test-short vet bench fmt clean setup-test setup-lab
 

@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,7 +14,6 @@ import (
 
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/client"
-	"github.com/tortienet/tortie/internal/cni/cnitest"
 	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/datastore/kdd/kastest"
 	"github.com/tortienet/tortie/internal/ipam"
@@ -214,81 +211,6 @@ func kasMetrics(b *testing.B, kas *kastest.Cluster) kasLoad {
 		}
 	}
 	return l
-}
-
-// BenchmarkCNIKubernetes: "cnitool add" then "del" of 30 pods, one after
-// the other, with the plugin on etcd and on the Kubernetes datastore, in
-// the same run (host-local addresses both times, so the difference is the
-// datastore: the endpoint written to etcd, or the Pod's annotations
-// patched through the apiserver; plus, for Kubernetes, the Node's
-// podCIDR read for usePodCidr). The test acts as the kubelet: the Pods
-// exist before their ADD.
-func BenchmarkCNIKubernetes(b *testing.B) {
-	cnitest.RequireRoot(b)
-	cnitest.RequireTools(b, "cnitool", "host-local")
-	kas := kasCluster(b)
-	tortie := cnitest.TortieBinary(b, b.TempDir())
-	const pods = 30
-	n := cnitest.NewNode(b, "tcnik-"+cnitest.RunID()+"-", "bench-node", tortie, "host-local")
-	cnitest.Forward(b, n.NS, "127.0.0.1:6443", strings.TrimPrefix(kas.Server, "https://"))
-	kc := filepath.Join(b.TempDir(), "kubeconfig")
-	raw, err := os.ReadFile(kas.Kubeconfig)
-	if err == nil {
-		err = os.WriteFile(kc, []byte(strings.Replace(string(raw), kas.Server, "https://127.0.0.1:6443", 1)), 0o600)
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	admin := func(path string, body any) {
-		if err := kas.Admin(ctx, http.MethodPost, path, body, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
-	admin("/api/v1/nodes", map[string]any{"metadata": map[string]any{"name": "bench-node"},
-		"spec": map[string]any{"podCIDR": "10.244.41.0/24", "podCIDRs": []string{"10.244.41.0/24"}}})
-	admin("/api/v1/namespaces", map[string]any{"metadata": map[string]any{"name": "bench"}})
-	admin("/api/v1/namespaces/bench/serviceaccounts", map[string]any{"metadata": map[string]any{"name": "default"}})
-	for i := range pods {
-		admin("/api/v1/namespaces/bench/pods", map[string]any{"metadata": map[string]any{"name": fmt.Sprintf("p%d", i)},
-			"spec": map[string]any{"nodeName": "bench-node", "automountServiceAccountToken": false,
-				"containers": []any{map[string]any{"name": "c", "image": "busybox"}}}})
-	}
-	fmt.Printf("\nCNI ADD/DEL through cnitool, %d pods one after the other (host-local IPAM)\n", pods)
-	for _, mode := range []string{"etcdv3", "kubernetes"} {
-		conf := n.TortieConf(map[string]any{"subnet": "10.244.42.0/24"})
-		conf["log_level"], conf["policy"] = "warning", map[string]any{"type": "k8s"}
-		if mode == "kubernetes" {
-			conf["datastore_type"], conf["kubernetes"] = "kubernetes", map[string]any{"kubeconfig": kc}
-			conf["ipam"] = map[string]any{"type": "host-local", "dataDir": n.IPAMDir, "subnet": "usePodCidr"}
-			delete(conf, "etcd_endpoints")
-		}
-		net := n.Network(b, "bench-"+mode, "1.1.0", conf)
-		var add, del []time.Duration
-		var ns []*cnitest.NetNS
-		before := kasMetrics(b, kas)
-		for i := range pods {
-			ns = append(ns, n.Pod(b, fmt.Sprintf("%s%d", mode[:4], i)))
-		}
-		for i, p := range ns {
-			c := n.Runtime.Cnitool("add", net, p.Path(), fmt.Sprintf("CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=p%d", i))
-			if c.Err != nil {
-				b.Fatalf("%s: %v", mode, c.Err)
-			}
-			add = append(add, c.Took)
-		}
-		for i, p := range ns {
-			c := n.Runtime.Cnitool("del", net, p.Path(), fmt.Sprintf("CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=p%d", i))
-			if c.Err != nil {
-				b.Fatalf("%s: %v", mode, c.Err)
-			}
-			del = append(del, c.Took)
-		}
-		reqs := (kasMetrics(b, kas).requests - before.requests) / pods
-		fmt.Printf("%-11s ADD p50 %v p95 %v   DEL p50 %v p95 %v   apiserver requests per ADD+DEL %.1f\n",
-			mode, pct(add, 50), pct(add, 95), pct(del, 50), pct(del, 95), reqs)
-		b.ReportMetric(float64(pct(add, 50).Microseconds())/1000, "ms-add-p50-"+mode)
-	}
 }
 
 // pct is the p-th percentile of ds.

@@ -2,6 +2,10 @@
 // the IPAM allocations of pods that no longer exist and the block
 // affinities of deleted nodes, one replica at a time (a Lease). It uses
 // the Kubernetes datastore: KUBECONFIG, or the pod's service account.
+//
+// LEAK_GRACE_PERIOD (default 15m) is how long a pod or node must have been
+// seen gone before its addresses or affinities are released;
+// RECONCILER_PERIOD (default 1m) the time between passes.
 package main
 
 import (
@@ -48,8 +52,17 @@ func run(log *slog.Logger) error {
 		id, _ = os.Hostname()
 	}
 	cfg := controllers.Config{Identity: id, LeaseNamespace: os.Getenv("POD_NAMESPACE")}
-	if d, err := time.ParseDuration(os.Getenv("LEAK_GRACE_PERIOD")); err == nil {
-		cfg.Grace = d
+	for _, e := range []struct {
+		name string
+		to   *time.Duration
+	}{{"LEAK_GRACE_PERIOD", &cfg.Grace}, {"RECONCILER_PERIOD", &cfg.Interval}} {
+		if v := os.Getenv(e.name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("%s=%q: want a positive duration such as 5m", e.name, v)
+			}
+			*e.to = d
+		}
 	}
 	c, err := controllers.New(cfg, store, log)
 	if err != nil {

@@ -23,6 +23,11 @@ var defaultTiers = []struct {
 // DefaultAllowProfile is the profile Calico synthesises (it has no key in etcd).
 const DefaultAllowProfile = "projectcalico-default-allow"
 
+// Init does now what the first write does (see ensureInitialized), for a
+// caller with time to spare before it writes (the CNI plugin, while it
+// sets up the interfaces).
+func (c *Client) Init(ctx context.Context) error { return c.ensureInitialized(ctx) }
+
 // ensureInitialized creates, once per process and only if missing, the
 // objects Calico's first write creates: the default tiers and
 // ClusterInformation "default" with a random clusterGUID and

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
@@ -27,7 +28,7 @@ func (p *Plugin) Add(ctx context.Context, args *skel.CmdArgs) (res *current.Resu
 		return nil, err
 	}
 	ph := newPhases()
-	store := p.connect(ctx, p.Conf.ensureProfile)
+	store := p.connect(ctx, p.warmUp(a))
 	defer store.close()
 	if res, err := p.takeOver(ctx, a, store); res != nil || err != nil {
 		return res, err
@@ -50,13 +51,13 @@ func (p *Plugin) Add(ctx context.Context, args *skel.CmdArgs) (res *current.Resu
 	if err != nil {
 		return nil, unreachable(types.ErrTryAgainLater, err)
 	}
-	wep, err := p.finish(ctx, a, cl, store, &undo)
+	wep, err := p.finish(ctx, a, cl, store, &undo, ph)
 	ph.mark("configure_and_record")
 	if err != nil {
 		return nil, err
 	}
 	a.log.Info("workload attached", "addrs", a.spec.Addrs, "wep", wep.Namespace+"/"+wep.Name)
-	a.log.Debug("timing", append(ph.attrs, "datastore_connect", store.took)...)
+	a.log.Debug("timing", append(ph.attrs, "datastore_connect", store.took, "warmup", store.warmTook)...)
 	return result(a.spec, alloc.DNS), nil
 }
 
@@ -91,12 +92,17 @@ func (p *Plugin) allocate(ctx context.Context, a *attachment, undo *undoStack) (
 // finish configures the pair and writes the endpoint at the same time
 // (they do not depend on each other: the pod's MAC is chosen up front),
 // and checks that the profile was made.
-func (p *Plugin) finish(ctx context.Context, a *attachment, cl *client.Client, store *storeFuture, undo *undoStack) (*v3.WorkloadEndpoint, error) {
+func (p *Plugin) finish(ctx context.Context, a *attachment, cl *client.Client, store *storeFuture, undo *undoStack, ph *phases) (*v3.WorkloadEndpoint, error) {
 	wep := endpoint(a.w, a.node, a.spec.HostIfName, a.spec.ContainerMAC, a.spec.Addrs, p.Conf.profiles(a.w))
 	var wg sync.WaitGroup
 	var created bool
 	var wepErr error
-	wg.Go(func() { created, wepErr = writeEndpoint(ctx, cl, wep) })
+	wg.Go(func() {
+		<-store.warmed // the warm-up readies the write (see warmUp)
+		start := time.Now()
+		created, wepErr = writeEndpoint(ctx, cl, wep)
+		ph.note("endpoint_write", time.Since(start))
+	})
 	netErr := p.Net.Configure(a.spec)
 	wg.Wait()
 	if created {

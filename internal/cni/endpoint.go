@@ -78,6 +78,32 @@ func (c *NetConf) ensureProfile(ctx context.Context, cl *client.Client) error {
 	return nil
 }
 
+// warmUp is what ADD does with the datastore as soon as it is connected,
+// while the interfaces are set up: create the network's profile (etcd),
+// or read the Pod the endpoint is written into (Kubernetes datastore), so
+// that writing it later is one request.
+func (p *Plugin) warmUp(a *attachment) func(context.Context, *client.Client) error {
+	return func(ctx context.Context, cl *client.Client) error {
+		s := cl.Store()
+		if k, ok := s.(keepOpen); ok {
+			s = k.Store
+		}
+		pf, ok := s.(interface {
+			Prefetch(ctx context.Context, key string) error
+		})
+		if !ok {
+			return errors.Join(cl.Init(ctx), p.Conf.ensureProfile(ctx, cl))
+		}
+		// One after the other: the first request opens the connection
+		// (TLS), which the second then reuses.
+		if err := cl.Init(ctx); err != nil {
+			return err
+		}
+		return errors.Join(pf.Prefetch(ctx, datastore.ResourceKey("workloadendpoints", a.w.Namespace, a.w.WEPName(a.node))),
+			p.Conf.ensureProfile(ctx, cl))
+	}
+}
+
 // writeEndpoint creates the endpoint, or replaces one of the same name (a
 // pod's new sandbox, or what an interrupted ADD left). created tells
 // whether it is new, and so whether a rollback may delete it.

@@ -53,6 +53,7 @@ type storeFuture struct {
 	err       error
 	warmErr   error
 	took      time.Duration // how long connecting took
+	warmTook  time.Duration // how long the warm-up took
 	once      sync.Once
 }
 
@@ -65,7 +66,9 @@ func (p *Plugin) connect(ctx context.Context, warm func(context.Context, *client
 		f.took = time.Since(start)
 		close(f.connected)
 		if f.err == nil && warm != nil {
+			start := time.Now()
 			f.warmErr = warm(ctx, f.cl)
+			f.warmTook = time.Since(start)
 		}
 	}()
 	return f
@@ -100,6 +103,9 @@ type phases struct {
 }
 
 func newPhases() *phases { return &phases{last: time.Now()} }
+
+// note records a duration measured apart from the marks.
+func (p *phases) note(name string, d time.Duration) { p.attrs = append(p.attrs, name, d) }
 
 // mark records the time since the previous mark under name.
 func (p *phases) mark(name string) {

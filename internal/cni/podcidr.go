@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
 
 	current "github.com/containernetworking/cni/pkg/types/100"
 
@@ -85,6 +88,13 @@ func swapPodCIDRs(stdin []byte, cidrs []string) (_ []byte, changed bool, _ error
 
 // podCIDRIPAM runs an IPAM plugin (host-local) with usePodCidr replaced
 // by the Kubernetes Node's spec.podCIDRs, read through the datastore.
+//
+// The CIDRs are also kept in <state_dir>/podcidrs, so that the next
+// command need not wait for the Node: an ADD runs host-local on the kept
+// CIDRs while it reads the Node, and if the Node's differ (it was
+// registered again with others) releases that address and allocates
+// from the Node's. A DEL releases by container ID, whatever the range, so
+// the kept CIDRs serve it without a read.
 type podCIDRIPAM struct {
 	inner IPAM
 	conf  *NetConf
@@ -93,11 +103,36 @@ type podCIDRIPAM struct {
 
 var nodeKind, _ = v3.LookupKind("Node")
 
-func (p podCIDRIPAM) swap(ctx context.Context, stdin []byte) ([]byte, error) {
-	node, err := p.conf.NodeName()
-	if err != nil {
-		return nil, err
+// podCIDRFile keeps the CIDRs of one node.
+type podCIDRFile struct {
+	Node     string   `json:"node"`
+	PodCIDRs []string `json:"podCIDRs"`
+}
+
+func (p podCIDRIPAM) file() string { return filepath.Join(p.conf.stateDir(), "podcidrs") }
+
+// kept returns the CIDRs kept for node, nil if none.
+func (p podCIDRIPAM) kept(node string) []string {
+	var f podCIDRFile
+	b, err := os.ReadFile(p.file())
+	if err != nil || json.Unmarshal(b, &f) != nil || f.Node != node {
+		return nil
 	}
+	return f.PodCIDRs
+}
+
+// keep writes the file (best effort: without it, the next command reads
+// the Node first).
+func (p podCIDRIPAM) keep(node string, cidrs []string) {
+	b, _ := json.Marshal(podCIDRFile{Node: node, PodCIDRs: cidrs})
+	tmp := p.file() + ".tmp"
+	if os.WriteFile(tmp, b, 0o644) == nil {
+		_ = os.Rename(tmp, p.file())
+	}
+}
+
+// read returns the Node's pod CIDRs.
+func (p podCIDRIPAM) read(ctx context.Context, node string) ([]string, error) {
 	cl, err := p.open(ctx)
 	if err != nil {
 		return nil, err
@@ -110,12 +145,63 @@ func (p podCIDRIPAM) swap(ctx context.Context, stdin []byte) ([]byte, error) {
 	if len(cidrs) == 0 {
 		return nil, fmt.Errorf("usePodCidr: node %s has no spec.podCIDRs (the controller manager allocates them with --allocate-node-cidrs)", node)
 	}
+	return cidrs, nil
+}
+
+// swap returns stdin with the Node's CIDRs, read now.
+func (p podCIDRIPAM) swap(ctx context.Context, stdin []byte) ([]byte, error) {
+	node, err := p.conf.NodeName()
+	if err != nil {
+		return nil, err
+	}
+	cidrs, err := p.read(ctx, node)
+	if err != nil {
+		return nil, err
+	}
+	p.keep(node, cidrs)
 	out, _, err := swapPodCIDRs(stdin, cidrs)
 	return out, err
 }
 
 func (p podCIDRIPAM) Add(ctx context.Context, stdin []byte) (*current.Result, error) {
-	conf, err := p.swap(ctx, stdin)
+	node, err := p.conf.NodeName()
+	if err != nil {
+		return nil, err
+	}
+	kept := p.kept(node)
+	if kept == nil {
+		conf, err := p.swap(ctx, stdin)
+		if err != nil {
+			return nil, err
+		}
+		return p.inner.Add(ctx, conf)
+	}
+	conf, _, err := swapPodCIDRs(stdin, kept)
+	if err != nil {
+		return nil, err
+	}
+	type read struct {
+		cidrs []string
+		err   error
+	}
+	fresh := make(chan read, 1)
+	go func() {
+		cidrs, err := p.read(ctx, node)
+		fresh <- read{cidrs, err}
+	}()
+	res, addErr := p.inner.Add(ctx, conf)
+	f := <-fresh
+	if f.err == nil && slices.Equal(f.cidrs, kept) {
+		return res, addErr
+	}
+	if addErr == nil {
+		_ = p.inner.Del(ctx, conf) // from the wrong range, or unverified
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	p.keep(node, f.cidrs)
+	conf, _, err = swapPodCIDRs(stdin, f.cidrs)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +209,17 @@ func (p podCIDRIPAM) Add(ctx context.Context, stdin []byte) (*current.Result, er
 }
 
 func (p podCIDRIPAM) Del(ctx context.Context, stdin []byte) error {
+	node, err := p.conf.NodeName()
+	if err != nil {
+		return err
+	}
+	if kept := p.kept(node); kept != nil {
+		conf, _, err := swapPodCIDRs(stdin, kept)
+		if err != nil {
+			return err
+		}
+		return p.inner.Del(ctx, conf)
+	}
 	conf, err := p.swap(ctx, stdin)
 	if err != nil {
 		return err

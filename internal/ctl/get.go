@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/client"
+	"github.com/tortienet/tortie/internal/datastore/kdd"
 )
 
 func (a *App) getCommand() *cobra.Command {
@@ -137,6 +139,9 @@ func fetch(ctx context.Context, c *client.Client, ki v3.KindInfo, namespace stri
 	if err != nil {
 		return nil, 0, err
 	}
+	if ki.Kind == "Profile" {
+		rs = listedProfiles(c, rs)
+	}
 	sort.SliceStable(rs, func(i, j int) bool {
 		mi, mj := rs[i].GetObjectMeta(), rs[j].GetObjectMeta()
 		if mi.Namespace != mj.Namespace {
@@ -181,4 +186,17 @@ func parseOutput(o string, k kindColumns) (outputFormat, error) {
 		return outputFormat{kind: "template", template: t}, err
 	}
 	return outputFormat{}, errorf("output format %q is not supported (ps, wide, yaml, json, custom-columns=..., go-template=..., go-template-file=...)", o)
+}
+
+// listedProfiles is what calicoctl lists of the profiles on the Kubernetes
+// datastore: kns.<ns> for every namespace and projectcalico-default-allow,
+// not the ksa.<ns>.<sa> profiles the service accounts stand for (those
+// are read by name, and by tortie-node for their labels).
+func listedProfiles(c *client.Client, rs []v3.Resource) []v3.Resource {
+	if _, ok := c.Store().(*kdd.Store); !ok {
+		return rs
+	}
+	return slices.DeleteFunc(rs, func(r v3.Resource) bool {
+		return strings.HasPrefix(r.GetObjectMeta().Name, kdd.ServiceAccountProfilePrefix)
+	})
 }

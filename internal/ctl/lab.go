@@ -103,7 +103,8 @@ func (a *App) openLab(lf *labFlags) (*lab.Lab, error) {
 
 func (a *App) labUpCommand(lf *labFlags) *cobra.Command {
 	var file string
-	var keep, mustConnect bool
+	var keep, mustConnect, usePodCIDR bool
+	var datastoreType string
 	check := true
 	gen := topo.GenerateOptions{}
 	cmd := &cobra.Command{
@@ -135,6 +136,12 @@ func (a *App) labUpCommand(lf *labFlags) *cobra.Command {
 			if cmd.Flags().Changed("cni") || top.CNI == "" {
 				top.CNI = gen.CNI
 			}
+			if cmd.Flags().Changed("datastore") {
+				top.Datastore = datastoreType
+			}
+			if cmd.Flags().Changed("use-pod-cidr") {
+				top.UsePodCIDR = usePodCIDR
+			}
 			if err := topo.Resolve(top); err != nil {
 				return a.fail("lab up: %v", err)
 			}
@@ -159,6 +166,8 @@ func (a *App) labUpCommand(lf *labFlags) *cobra.Command {
 	f.StringVar(&gen.Underlay, "underlay", topo.UnderlayL2, "l2 (one subnet) or routed (two subnets and a router)")
 	f.BoolVar(&gen.Outside, "outside", true, "add an outside namespace beyond the gateway (for natOutgoing)")
 	f.StringVar(&gen.CNI, "cni", topo.CNIAuto, "CNI plugin: auto (tortie when it works, else ptp), tortie, ptp or bridge")
+	f.StringVar(&datastoreType, "datastore", topo.DatastoreEtcd, "etcdv3, or kubernetes: a kube-apiserver (test/k8s/build-apiserver.sh) on the lab's etcd, the lab acting as kubelet")
+	f.BoolVar(&usePodCIDR, "use-pod-cidr", false, "with --datastore kubernetes: Nodes get podCIDRs, pods take addresses from them (host-local usePodCidr), tortie-node routes them")
 	f.BoolVar(&keep, "keep-on-failure", false, "leave a lab that failed to come up in place, for inspection")
 	f.BoolVar(&check, "check", true, "print the status and the pod-to-pod matrix once up")
 	f.BoolVar(&mustConnect, "must-connect", false, "exit 1 when a pod pair that should connect does not (the lab stays up)")

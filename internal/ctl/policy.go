@@ -34,6 +34,11 @@ func (a *App) policyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			knps, err := kdd.ListKubernetesNetworkPolicies(cmd.Context(), c.Store())
+			if err != nil {
+				return err
+			}
+			rs = append(rs, knps...)
 			m := policy.Build(policy.FromResources(stagedK8s(rs)))
 			proto := "icmp"
 			if len(args) == 3 {

@@ -174,6 +174,14 @@ func (l *Lab) removePod(ctx context.Context, key string, force bool) error {
 			l.log.Warn("CNI DEL failed", "pod", key, "err", err)
 		}
 	}
+	if l.kube() {
+		if err := l.deletePodObject(ctx, key); err != nil {
+			if !force {
+				return err
+			}
+			l.log.Warn("deleting the Pod object failed", "pod", key, "err", err)
+		}
+	}
 	namespace, name, _ := strings.Cut(key, "/")
 	netns := l.podNS(topo.Pod{Namespace: namespace, Name: name})
 	if err := killInside([]string{netns}); err != nil {
@@ -258,7 +266,7 @@ func (l *Lab) Stop(role string, sig syscall.Signal, grace time.Duration) (StopRe
 // Start runs a stopped process again as the lab first ran it: the same
 // argv, namespace, log (appended to) and environment, in a session of
 // its own. The new pid and start time replace the old ones in the record.
-// Start waits until the datastore answers; an agent only has to live
+// Start waits until the datastore (or the apiserver) answers; an agent only has to live
 // through its first moments.
 func (l *Lab) Start(ctx context.Context, role string) (ProcessRecord, error) {
 	var p ProcessRecord
@@ -289,8 +297,11 @@ func (l *Lab) Start(ctx context.Context, role string) (ProcessRecord, error) {
 			return err
 		}
 		p = l.rec.snapshot().Processes[i]
-		if p.Role == datastoreRole {
+		switch p.Role {
+		case datastoreRole:
 			return l.waitDatastore(ctx, p)
+		case kasRole:
+			return l.waitAPIServer(ctx)
 		}
 		time.Sleep(300 * time.Millisecond)
 		if !alive(p) {

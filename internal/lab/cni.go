@@ -31,6 +31,9 @@ func (l *Lab) chooseCNI(ctx context.Context) error {
 			flavor = topo.CNITortie
 		}
 	}
+	if l.kube() && flavor != topo.CNITortie {
+		return fmt.Errorf("datastore kubernetes needs the tortie CNI plugin, and %s does not answer a CNI VERSION request (make build)", filepath.Join(l.cfg.BinDir, "tortie"))
+	}
 	need := map[string][]string{
 		topo.CNITortie: {"tortie", "tortie-ipam"},
 		topo.CNIPtp:    {"ptp", "host-local"},
@@ -80,6 +83,9 @@ func (l *Lab) conflist(node topo.Node, index int, dirs nodeDirs) ([]byte, error)
 			"endpoint_status_dir": filepath.Join(dirs.run, "endpoint-status"),
 			"ipam":                map[string]any{"type": "tortie-ipam"},
 		}
+		if l.kube() {
+			l.kubeConf(plugin, dirs)
+		}
 	case topo.CNIPtp, topo.CNIBridge:
 		subnet, err := nodeSubnet(l.top.Pool.Prefix, index)
 		if err != nil {
@@ -101,6 +107,19 @@ func (l *Lab) conflist(node topo.Node, index int, dirs nodeDirs) ([]byte, error)
 	}
 	list := map[string]any{"cniVersion": "1.0.0", "name": cniNetworkName, "plugins": []any{plugin}}
 	return json.MarshalIndent(list, "", "  ")
+}
+
+// kubeConf turns a tortie plugin configuration to the Kubernetes
+// datastore, as Calico's manifests write it: the kubeconfig, k8s policy,
+// and with usePodCIDR host-local on the node's podCIDR.
+func (l *Lab) kubeConf(plugin map[string]any, dirs nodeDirs) {
+	delete(plugin, "etcd_endpoints")
+	plugin["datastore_type"] = "kubernetes"
+	plugin["kubernetes"] = map[string]any{"kubeconfig": l.Kubeconfig()}
+	plugin["policy"] = map[string]any{"type": "k8s"}
+	if l.top.UsePodCIDR {
+		plugin["ipam"] = map[string]any{"type": "host-local", "subnet": "usePodCidr", "dataDir": filepath.Join(dirs.lib, "host-local")}
+	}
 }
 
 // nodeSubnet is node i's host-local range for the upstream plugins: the

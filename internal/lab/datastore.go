@@ -12,6 +12,9 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
+	"github.com/tortienet/tortie/internal/datastore"
+	"github.com/tortienet/tortie/internal/datastore/etcd"
+	"github.com/tortienet/tortie/internal/datastore/kdd"
 	"github.com/tortienet/tortie/internal/ns"
 )
 
@@ -109,6 +112,24 @@ func (l *Lab) etcdClient(ctx context.Context) (*clientv3.Client, error) {
 		return nil, fmt.Errorf("datastore %s: %w", ep, err)
 	}
 	return cli, nil
+}
+
+// Store opens the lab's datastore from this process: its etcd, or with
+// the Kubernetes datastore its apiserver (both reached through the
+// underlay namespace). The caller closes it.
+func (l *Lab) Store(ctx context.Context) (datastore.Store, error) {
+	if l.kube() {
+		c, err := l.KubeConn()
+		if err != nil {
+			return nil, err
+		}
+		return kdd.New(c, "")
+	}
+	cli, err := l.etcdClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return etcd.Wrap(cli), nil
 }
 
 // baseEnv is the environment of processes the lab starts: enough to find

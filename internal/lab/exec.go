@@ -20,7 +20,7 @@ func (l *Lab) Command(member string, argv []string) (*exec.Cmd, error) {
 	}
 	st := l.rec.snapshot()
 	cmd := nsCommand(m.Netns, argv...)
-	cmd.Env = append(l.procEnv(), "DATASTORE_TYPE=etcdv3", "ETCD_ENDPOINTS="+st.Datastore, "TORTIE_LAB="+l.top.Name)
+	cmd.Env = append(append(l.procEnv(), l.datastoreEnv()...), "TORTIE_LAB="+l.top.Name)
 	if m.Kind == topo.KindNode {
 		d := l.dirsOf(m.Name)
 		cmd.Env = append(cmd.Env, "NODENAME="+m.Name, "CNI_PATH="+strings.Join(st.CNIPath, string(filepath.ListSeparator)), "NETCONFPATH="+d.netd,

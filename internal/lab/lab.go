@@ -122,6 +122,7 @@ func (l *Lab) build(ctx context.Context) error {
 		{"hosts", l.plumbHosts},
 		{"outside", l.plumbOutside},
 		{"datastore", l.startDatastore},
+		{"kubernetes", l.startKubernetes},
 		{"cni", l.chooseCNI},
 		{"nodes", l.setupNodes},
 		{"routers", l.startRouters},

@@ -103,8 +103,6 @@ func (l *Lab) agentEnv(n topo.Node, d nodeDirs) []string {
 	t := l.top
 	env := append(l.procEnv(),
 		"NODENAME="+n.Name,
-		"DATASTORE_TYPE=etcdv3",
-		"ETCD_ENDPOINTS="+l.rec.snapshot().Datastore,
 		"IP=autodetect",
 		"CALICO_NODENAME_FILE="+filepath.Join(d.lib, conventions.NodenameFile),
 		"TORTIE_STATE_DIR="+d.lib,
@@ -115,6 +113,10 @@ func (l *Lab) agentEnv(n topo.Node, d nodeDirs) []string {
 		"CALICO_IPV4POOL_VXLAN="+t.Pool.VXLANMode,
 		"CALICO_IPV4POOL_NAT_OUTGOING="+strconv.FormatBool(*t.Pool.NATOutgoing),
 	)
+	env = append(env, l.datastoreEnv()...)
+	if t.UsePodCIDR {
+		env = append(env, "USE_POD_CIDR=true")
+	}
 	method := n.Autodetect
 	if method == "" {
 		method = t.Autodetect

@@ -51,6 +51,12 @@ func (l *Lab) addPod(ctx context.Context, p topo.Pod) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cniTimeout)
 	defer cancel()
+	if l.kube() {
+		if err := l.createPodObject(ctx, p); err != nil {
+			_ = l.rec.update(func(st *State) { st.Pods[idx].Error = err.Error() })
+			return err
+		}
+	}
 	start := time.Now()
 	res, err := l.cniConfig(p.Node).AddNetworkList(ctx, list, runtimeConf(rec, p))
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/calc/policy"
 	"github.com/tortienet/tortie/internal/client"
-	"github.com/tortienet/tortie/internal/datastore/etcd"
+	"github.com/tortienet/tortie/internal/datastore/kdd"
 	"github.com/tortienet/tortie/internal/lab/topo"
 )
 
@@ -25,16 +25,21 @@ func (l *Lab) policyAllows(ctx context.Context, expect string) func(from, to str
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	cli, err := l.etcdClient(ctx)
+	s, err := l.Store(ctx)
 	if err != nil {
 		return all
 	}
-	c := client.New(etcd.Wrap(cli))
+	c := client.New(s)
 	defer c.Close()
 	rs, err := c.ListKinds(ctx, policy.Kinds...)
 	if err != nil {
 		return all
 	}
+	knps, err := kdd.ListKubernetesNetworkPolicies(ctx, s)
+	if err != nil {
+		return all
+	}
+	rs = append(rs, knps...)
 	m := policy.Build(policy.FromResources(rs))
 	return func(from, to string) bool {
 		src, err1 := netip.ParseAddr(from)
@@ -50,14 +55,14 @@ func (l *Lab) policyAllows(ctx context.Context, expect string) func(from, to str
 // orchestrator does in etcd mode (the CNI plugin knows only the pod's
 // name). Calico's own labels on the endpoint stay.
 func (l *Lab) labelEndpoint(ctx context.Context, p topo.Pod, containerID string) error {
-	if len(p.Labels) == 0 || l.rec.snapshot().CNI != topo.CNITortie {
-		return nil // other plugins write no endpoints
+	if len(p.Labels) == 0 || l.rec.snapshot().CNI != topo.CNITortie || l.kube() {
+		return nil // other plugins write no endpoints; in KDD they are the Pods
 	}
-	cli, err := l.etcdClient(ctx)
+	s, err := l.Store(ctx)
 	if err != nil {
 		return err
 	}
-	c := client.New(etcd.Wrap(cli))
+	c := client.New(s)
 	defer c.Close()
 	kind, _ := v3.LookupKind("WorkloadEndpoint")
 	weps, _, err := c.List(ctx, kind, p.Namespace)

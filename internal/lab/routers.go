@@ -137,7 +137,7 @@ func (l *Lab) tortiectlApply(name, doc string) error {
 		return err
 	}
 	cmd := nsCommand(l.ulNS(), filepath.Join(l.cfg.BinDir, "tortiectl"), "apply", "-f", file)
-	cmd.Env = append(baseEnv(), "DATASTORE_TYPE=etcdv3", "ETCD_ENDPOINTS="+l.rec.snapshot().Datastore)
+	cmd.Env = append(baseEnv(), l.datastoreEnv()...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("apply %s: %w: %s", file, err, out)
 	}

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/lab/topo"
@@ -201,13 +199,13 @@ func (l *Lab) podStatus(inv inventory, recs []PodRecord) []PodStatus {
 func (l *Lab) readDatastore(ctx context.Context, s *Status) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	cli, err := l.etcdClient(ctx)
+	store, err := l.Store(ctx)
 	if err != nil {
 		s.DatastoreErr = err.Error()
 		return
 	}
-	defer cli.Close()
-	nodes, err := cli.Get(ctx, datastore.ResourceListPrefix("nodes", ""), clientv3.WithPrefix())
+	defer store.Close()
+	nodes, _, err := store.List(ctx, datastore.ResourceListPrefix("nodes", ""))
 	if err != nil {
 		s.DatastoreErr = err.Error()
 		return
@@ -216,7 +214,7 @@ func (l *Lab) readDatastore(ctx context.Context, s *Status) {
 	for i := range s.Nodes {
 		byName[s.Nodes[i].Name] = &s.Nodes[i]
 	}
-	for _, kv := range nodes.Kvs {
+	for _, kv := range nodes {
 		var n v3.Node
 		if json.Unmarshal(kv.Value, &n) != nil || n.Spec.BGP == nil {
 			continue
@@ -228,12 +226,12 @@ func (l *Lab) readDatastore(ctx context.Context, s *Status) {
 			}
 		}
 	}
-	blocks, err := cli.Get(ctx, ipamBlockPrefix, clientv3.WithPrefix())
+	blocks, _, err := store.List(ctx, ipamBlockPrefix)
 	if err != nil {
 		s.DatastoreErr = err.Error()
 		return
 	}
-	for _, kv := range blocks.Kvs {
+	for _, kv := range blocks {
 		b, ok := parseBlock(kv.Value)
 		if !ok {
 			continue

@@ -201,3 +201,48 @@ func TestCniKubernetesControllersRelease(t *testing.T) {
 		t.Fatalf("after the grace period, %s is still allocated: %+v (%v)", ip, a, err)
 	}
 }
+
+// TestCniKubernetesForbidden: with a kubeconfig whose user has no RBAC
+// grants, ADD fails naming the verb and the resource refused, and leaves
+// nothing behind: no interface, no address held, no annotation.
+func TestCniKubernetesForbidden(t *testing.T) {
+	e := newK8sCNIEnv(t)
+	e.kubelet("10.244.33.0/24", "shop")
+	e.createPod("shop", "web-3")
+	kc, err := e.kas.KubeconfigFor(kastest.NoRightsToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inNode := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(inNode, []byte(strings.Replace(string(raw), e.kas.Server, "https://"+k8sInNode, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := e.conf()
+	c["kubernetes"] = map[string]any{"kubeconfig": inNode}
+	net := e.network("tcni-k8sfb", "1.0.0", c)
+	pod := e.pod("web3")
+	res := e.rt.Cnitool("add", net, pod.Path(), "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-3")
+	msg := res.Stdout + res.Stderr
+	if res.Err == nil || !strings.Contains(msg, "forbidden") || !strings.Contains(msg, kastest.NoRightsUser) || !strings.Contains(msg, "cannot get resource") {
+		t.Fatalf("ADD without RBAC grants: %v\n%s", res.Err, msg)
+	}
+	if l := e.caliLinks(); len(l) != 0 {
+		t.Errorf("interfaces left behind: %v", l)
+	}
+	if a := e.allocations(net); len(a) != 0 {
+		t.Errorf("addresses left held: %v", a)
+	}
+	var p struct {
+		Metadata struct{ Annotations map[string]string }
+	}
+	if err := e.kas.Admin(t.Context(), http.MethodGet, "/api/v1/namespaces/shop/pods/web-3", nil, &p); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := p.Metadata.Annotations["cni.projectcalico.org/podIP"]; ok {
+		t.Errorf("podIP annotation %q written though ADD failed", v)
+	}
+}

@@ -1,6 +1,7 @@
 package kdd
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -256,4 +257,24 @@ func StagedPolicy(s *v3.StagedKubernetesNetworkPolicy) (*v3.NetworkPolicy, error
 	}
 	np.Metadata = meta{Name: s.Name, Namespace: s.Namespace}
 	return calicoPolicy(&np), nil
+}
+
+// ListKubernetesNetworkPolicies returns the Calico NetworkPolicies the
+// Kubernetes NetworkPolicies in store stand for (none on etcd), for what
+// evaluates policy as tortie-node does (tortiectl policy explain, the
+// lab's expectations): calicoctl's kinds do not include them.
+func ListKubernetesNetworkPolicies(ctx context.Context, store datastore.Store) ([]v3.Resource, error) {
+	kvs, _, err := store.List(ctx, datastore.ResourceListPrefix(KNPPlural, ""))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]v3.Resource, 0, len(kvs))
+	for _, kv := range kvs {
+		np := &v3.NetworkPolicy{}
+		if err := json.Unmarshal(kv.Value, np); err != nil {
+			return nil, fmt.Errorf("%s: %w", kv.Key, err)
+		}
+		out = append(out, np)
+	}
+	return out, nil
 }

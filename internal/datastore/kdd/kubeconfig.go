@@ -1,6 +1,7 @@
 package kdd
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -31,6 +32,9 @@ type Conn struct {
 	Namespace string
 	// Source says where the settings came from, for error messages.
 	Source string
+	// Dial, when set, makes the connections (e.g. from inside another
+	// network namespace); net.Dialer's otherwise.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // kubeconfig is the subset of a kubeconfig file tortie reads.

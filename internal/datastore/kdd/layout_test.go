@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -398,4 +399,80 @@ func TestAffinitiesByHost(t *testing.T) {
 	if err != nil || len(kvs) != 2 || !strings.Contains(kvs[0].Key, "/fs-h1/") || !strings.Contains(kvs[1].Key, "/fs-h1/") {
 		t.Fatalf("fs-h1's affinities: %v (%v)", kvs, err)
 	}
+}
+
+// TestPrefetch: a Create after Prefetch patches the Pod read ahead; if the
+// Pod changed in between (here: a label), the Create reads it again and
+// still writes; a Pod that got its endpoint meanwhile makes the Create
+// fail as without Prefetch.
+func TestPrefetch(t *testing.T) {
+	s, ctx := open(t), t.Context()
+	admin(t, http.MethodPost, "/api/v1/namespaces", map[string]any{"metadata": map[string]any{"name": "pf-ns"}}, nil)
+	admin(t, http.MethodPost, "/api/v1/namespaces/pf-ns/serviceaccounts", map[string]any{"metadata": map[string]any{"name": "default"}}, nil)
+	wep := func(pod, ip string) (string, []byte) {
+		name := kdd.WEPName("pf-node", pod, "eth0")
+		w := v3.WorkloadEndpoint{ObjectMeta: v3.ObjectMeta{Name: name, Namespace: "pf-ns"}}
+		w.Spec.IPNetworks, w.Spec.ContainerID = []string{ip + "/32"}, "cid-"+pod
+		b, _ := json.Marshal(w)
+		return datastore.ResourceKey("workloadendpoints", "pf-ns", name), b
+	}
+	for i, change := range []bool{false, true} {
+		pod := fmt.Sprintf("p%d", i)
+		admin(t, http.MethodPost, "/api/v1/namespaces/pf-ns/pods", map[string]any{"metadata": map[string]any{"name": pod},
+			"spec": map[string]any{"nodeName": "pf-node", "automountServiceAccountToken": false,
+				"containers": []any{map[string]any{"name": "c", "image": "busybox"}}}}, nil)
+		key, val := wep(pod, fmt.Sprintf("10.244.9.%d", i+1))
+		if err := s.Prefetch(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		if change {
+			admin(t, http.MethodPut, "/api/v1/namespaces/pf-ns/pods/"+pod, podWithLabel(t, pod), nil)
+		}
+		if _, err := s.Create(ctx, key, val); err != nil {
+			t.Fatalf("create after prefetch (pod changed: %v): %v", change, err)
+		}
+		if kv, err := s.Get(ctx, key); err != nil || !strings.Contains(string(kv.Value), fmt.Sprintf("10.244.9.%d/32", i+1)) {
+			t.Fatalf("endpoint %s (%v)", kv.Value, err)
+		}
+	}
+	key, val := wep("p0", "10.244.9.9")
+	if err := s.Prefetch(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, key, val); !errors.Is(err, datastore.ErrAlreadyExists) {
+		t.Fatalf("create of an endpoint that exists, after prefetch: %v, want ErrAlreadyExists", err)
+	}
+	// A Delete at the revision just read (which it need not read again):
+	// refused if the Pod changed since, done if not.
+	for _, pod := range []string{"p0", "p1"} {
+		key, _ := wep(pod, "")
+		kv, err := s.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pod == "p0" {
+			admin(t, http.MethodPut, "/api/v1/namespaces/pf-ns/pods/"+pod, podWithLabel(t, pod), nil)
+			if _, err := s.Delete(ctx, key, kv.Revision); !errors.Is(err, datastore.ErrConflict) {
+				t.Fatalf("delete at a revision the Pod has left: %v, want ErrConflict", err)
+			}
+			continue
+		}
+		if _, err := s.Delete(ctx, key, kv.Revision); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, key); !errors.Is(err, datastore.ErrNotFound) {
+			t.Fatalf("endpoint after delete: %v", err)
+		}
+	}
+}
+
+// podWithLabel reads the pod and returns it with one more label (a
+// replace, which changes its resourceVersion).
+func podWithLabel(t *testing.T, pod string) map[string]any {
+	t.Helper()
+	var p map[string]any
+	admin(t, http.MethodGet, "/api/v1/namespaces/pf-ns/pods/"+pod, nil, &p)
+	md := p["metadata"].(map[string]any)
+	md["labels"] = map[string]any{"changed": "yes"}
+	return p
 }

@@ -3,9 +3,11 @@ package kdd_test
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +86,50 @@ func TestManifestsApply(t *testing.T) {
 		if f == "../../../deploy/tortie.yaml" && !strings.Contains(string(out), "daemonset.apps/tortie-node created (server dry run)") {
 			t.Errorf("dry run of %s:\n%s", f, out)
 		}
+	}
+}
+
+// TestGetProfiles: `get profiles` on the Kubernetes datastore lists what
+// calicoctl lists there: kns.<ns> for every namespace and
+// projectcalico-default-allow, not the ksa.<ns>.<sa> profiles of service
+// accounts (which still read by name).
+func TestGetProfiles(t *testing.T) {
+	open(t)
+	admin(t, http.MethodPost, "/api/v1/namespaces", map[string]any{"metadata": map[string]any{"name": "prof-ns"}}, nil)
+	admin(t, http.MethodPost, "/api/v1/namespaces/prof-ns/serviceaccounts", map[string]any{"metadata": map[string]any{"name": "robot"}}, nil)
+	t.Cleanup(func() {
+		_ = cluster.Admin(context.Background(), http.MethodDelete, "/api/v1/namespaces/prof-ns", nil, nil)
+	})
+	var nsList struct {
+		Items []struct{ Metadata struct{ Name string } }
+	}
+	admin(t, http.MethodGet, "/api/v1/namespaces", nil, &nsList)
+	want := []string{"NAME"}
+	for _, n := range nsList.Items {
+		want = append(want, "kns."+n.Metadata.Name)
+	}
+	want = append(want, "projectcalico-default-allow")
+	var out, errb bytes.Buffer
+	app := &ctl.App{Out: &out, Err: &errb, In: strings.NewReader(""), KubectlPlugin: true,
+		Getenv: func(k string) string {
+			if k == "KUBECONFIG" {
+				return cluster.Kubeconfig
+			}
+			return ""
+		}}
+	if code := app.Run(t.Context(), []string{"get", "profiles"}); code != 0 {
+		t.Fatalf("get profiles: exit %d: %s", code, errb.String())
+	}
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		got = append(got, strings.Fields(l)[0])
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("get profiles lists %v, want %v", got, want)
+	}
+	out.Reset()
+	if code := app.Run(t.Context(), []string{"get", "profile", "ksa.prof-ns.robot", "-o", "wide"}); code != 0 ||
+		!strings.Contains(out.String(), "pcsa.projectcalico.org/name=robot") {
+		t.Errorf("get profile ksa.prof-ns.robot: exit %d: %s%s", code, out.String(), errb.String())
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tortienet/tortie/internal/datastore"
@@ -118,6 +119,12 @@ type client struct {
 	conn Conn
 	http *http.Client
 	base *url.URL
+	// The first request opens the connection; requests made meanwhile
+	// wait for it (closed) and share it (HTTP/2) rather than each opening
+	// one (a TLS handshake each, which a CNI plugin's concurrent first
+	// requests would pay).
+	first  atomic.Bool
+	opened chan struct{}
 }
 
 func newClient(c Conn) (*client, error) {
@@ -129,7 +136,10 @@ func newClient(c Conn) (*client, error) {
 	tr.TLSClientConfig = c.TLS
 	tr.MaxIdleConnsPerHost = 64
 	tr.ForceAttemptHTTP2 = true
-	return &client{conn: c, http: &http.Client{Transport: tr}, base: u}, nil
+	if c.Dial != nil {
+		tr.DialContext = c.Dial
+	}
+	return &client{conn: c, http: &http.Client{Transport: tr}, base: u, opened: make(chan struct{})}, nil
 }
 
 func (c *client) authorize(req *http.Request) error {
@@ -150,21 +160,58 @@ func (c *client) authorize(req *http.Request) error {
 	return nil
 }
 
-// do sends one request; a non-2xx answer becomes an error (see apiError).
-// The caller closes the returned body.
+// do sends one request; a non-2xx answer becomes an error (see apiError),
+// after retries of a 429 (see retryAfter). The caller closes the returned
+// body.
 func (c *client) do(ctx context.Context, method, path string, q url.Values, body any, contentType string) (*http.Response, error) {
 	u := *c.base
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	u.RawQuery = q.Encode()
-	var rd io.Reader
+	var b []byte
 	if body != nil {
-		b, err := json.Marshal(body)
+		var err error
+		if b, err = json.Marshal(body); err != nil {
+			return nil, err
+		}
+	}
+	if c.first.CompareAndSwap(false, true) {
+		defer close(c.opened) // once the answer (or the failure) is in
+	} else {
+		select {
+		case <-c.opened:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		resp, err := c.send(ctx, method, u.String(), b, contentType)
 		if err != nil {
 			return nil, err
 		}
-		rd = bytes.NewReader(b)
+		if resp.StatusCode/100 == 2 {
+			return resp, nil
+		}
+		wait, retry := retryAfter(resp, attempt)
+		eb, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if !retry {
+			return nil, c.apiError(method, path, resp.StatusCode, eb)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, c.apiError(method, path, resp.StatusCode, eb)
+		case <-time.After(wait):
+		}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+}
+
+// send sends one request.
+func (c *client) send(ctx context.Context, method, u string, body []byte, contentType string) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return nil, err
 	}
@@ -182,13 +229,26 @@ func (c *client) do(ctx context.Context, method, path string, q url.Values, body
 		}
 		return nil, fmt.Errorf("kube-apiserver %s unreachable (%s): %w", c.conn.Server, c.conn.Source, err)
 	}
-	if resp.StatusCode/100 != 2 {
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return nil, c.apiError(method, path, resp.StatusCode, b)
-	}
 	return resp, nil
 }
+
+// retryAfter says whether an answer is one to send the request again
+// after, and when: 429 Too Many Requests, which an apiserver answers
+// while its storage (re)initializes after a restart and under flow
+// control, with a Retry-After of its own (capped at 2s), a few times.
+func retryAfter(resp *http.Response, attempt int) (time.Duration, bool) {
+	if resp.StatusCode != http.StatusTooManyRequests || attempt >= maxAttempts {
+		return 0, false
+	}
+	wait := 200 * time.Millisecond
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+		wait = min(time.Duration(s)*time.Second, 2*time.Second)
+	}
+	return wait, true
+}
+
+// maxAttempts bounds the sends of one request answered 429.
+const maxAttempts = 10
 
 // apiError turns an error answer into an error wrapping the datastore
 // sentinel it means, with the apiserver's own message.

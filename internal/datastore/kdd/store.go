@@ -40,6 +40,21 @@ type Store struct {
 	// Watch): one slot, taken by the Watch.
 	snapMu sync.Mutex
 	snap   *snapshot
+
+	// prefetched holds objects Prefetch read, each for the one Create of
+	// its key that follows.
+	prefetchMu sync.Mutex
+	prefetched map[string]*object
+	// lastRead is the last Get of a key held by a Kubernetes object
+	// (a Pod, a Node), for a Delete of it at that revision to skip reading
+	// it again (the CNI plugin's DEL reads the endpoint, then deletes it).
+	lastRead lastRead
+}
+
+type lastRead struct {
+	key string
+	kv  datastore.KV
+	obj *object
 }
 
 type snapshot struct {
@@ -181,7 +196,25 @@ func (s *Store) get(ctx context.Context, key string) (datastore.KV, *object, err
 	if !ok || kv.Key != key {
 		return datastore.KV{}, o, datastore.NewKeyError(key, datastore.ErrNotFound)
 	}
+	if m.style == stylePatch {
+		s.prefetchMu.Lock()
+		s.lastRead = lastRead{key: key, kv: kv, obj: o}
+		s.prefetchMu.Unlock()
+	}
 	return kv, o, nil
+}
+
+// readAt returns the object of key as the last Get read it, if that was
+// at revision rev.
+func (s *Store) readAt(key string, rev int64) (datastore.KV, *object, bool) {
+	s.prefetchMu.Lock()
+	defer s.prefetchMu.Unlock()
+	r := s.lastRead
+	if rev == 0 || r.key != key || r.kv.Revision != rev {
+		return datastore.KV{}, nil, false
+	}
+	s.lastRead = lastRead{}
+	return r.kv, r.obj, true
 }
 
 // wrap names the key in a datastore sentinel error, and the CRD in a
@@ -391,7 +424,12 @@ func (s *Store) delete(ctx context.Context, key string, rev int64) (datastore.KV
 	if m.style == styleReadOnly {
 		return datastore.KV{}, readOnly(key, m)
 	}
-	cur, o, err := s.get(ctx, key)
+	// A Pod's or Node's key read at rev just before: the PATCH below is
+	// conditional on that resourceVersion, so it need not be read again.
+	cur, o, ok := s.readAt(key, rev)
+	if !ok {
+		cur, o, err = s.get(ctx, key)
+	}
 	if err != nil {
 		return datastore.KV{}, err
 	}
@@ -418,6 +456,13 @@ func deleteAt(rv string) map[string]any {
 // patchCreate "creates" a key held by an object tortie does not own (a
 // Node, a Pod): the object must exist and hold no value for the key yet.
 func (s *Store) patchCreate(ctx context.Context, key string, value []byte, m *mapping, ns, name string) (int64, error) {
+	if o := s.takePrefetched(key); o != nil {
+		rev, err := s.patchAt(ctx, key, value, m, ns, name, o)
+		if !errors.Is(err, datastore.ErrConflict) {
+			return rev, err
+		}
+		// Changed since it was read: read it again.
+	}
 	_, o, err := s.get(ctx, key)
 	if err == nil {
 		return 0, datastore.NewKeyError(key, datastore.ErrAlreadyExists)
@@ -428,6 +473,12 @@ func (s *Store) patchCreate(ctx context.Context, key string, value []byte, m *ma
 		}
 		return 0, err
 	}
+	return s.patchAt(ctx, key, value, m, ns, name, o)
+}
+
+// patchAt writes value into o's annotations, on condition that o is
+// unchanged (its resourceVersion).
+func (s *Store) patchAt(ctx context.Context, key string, value []byte, m *mapping, ns, name string, o *object) (int64, error) {
 	p, err := m.patch(key, value, o)
 	if err != nil {
 		return 0, err
@@ -436,4 +487,43 @@ func (s *Store) patchCreate(ctx context.Context, key string, value []byte, m *ma
 	var out object
 	err = s.c.call(ctx, http.MethodPatch, m.res.path(ns, name), nil, p, &out)
 	return out.rev(), s.wrap(key, m, err)
+}
+
+// Prefetch reads, ahead of time, the Kubernetes object (a Pod, a Node)
+// that a Create of key writes into, for a caller that knows what it will
+// write and has other work to do meanwhile (the CNI plugin, while it
+// sets up the interfaces). The Create that follows then patches at the
+// resourceVersion read here instead of reading it first; if the object
+// has changed since, it reads it again. Keys of other kinds, and a key
+// whose resource is not there, are not kept.
+func (s *Store) Prefetch(ctx context.Context, key string) error {
+	m, _, _, err := s.find(key)
+	if err != nil || m.style != stylePatch {
+		return err
+	}
+	_, o, err := s.get(ctx, key)
+	switch {
+	case o == nil && errors.Is(err, datastore.ErrNotFound):
+		return nil // no such Pod: the Create says so
+	case o == nil:
+		return err
+	case err == nil:
+		return nil // the key exists already: the Create fails
+	}
+	s.prefetchMu.Lock()
+	defer s.prefetchMu.Unlock()
+	if s.prefetched == nil {
+		s.prefetched = map[string]*object{}
+	}
+	s.prefetched[key] = o
+	return nil
+}
+
+// takePrefetched returns what Prefetch read for key, once.
+func (s *Store) takePrefetched(key string) *object {
+	s.prefetchMu.Lock()
+	defer s.prefetchMu.Unlock()
+	o := s.prefetched[key]
+	delete(s.prefetched, key)
+	return o
 }

@@ -40,6 +40,7 @@ func Resolve(t *Topology) error {
 	default:
 		p.add("cni", t.CNI, "must be one of auto, tortie, ptp, bridge")
 	}
+	checkDatastore(t, &p)
 	resolveSubnets(t, &p)
 	switch {
 	case t.Underlay != UnderlayL2 && t.Underlay != UnderlayRouted:
@@ -62,6 +63,9 @@ func applyDefaults(t *Topology) {
 	}
 	if t.CNI == "" {
 		t.CNI = CNIAuto
+	}
+	if t.Datastore == "" {
+		t.Datastore = DatastoreEtcd
 	}
 	if len(t.Subnets) == 0 {
 		n := 1
@@ -306,4 +310,22 @@ func hosts(t *Topology) []host {
 		hs = append(hs, host{fmt.Sprintf("routers[%d]", i), r.Name, &r.Interfaces})
 	}
 	return hs
+}
+
+// checkDatastore: the Kubernetes datastore is tortie's plugin's alone (the
+// upstream ones write no endpoints), and usePodCIDR is a Kubernetes
+// datastore setting.
+func checkDatastore(t *Topology, p *problems) {
+	switch t.Datastore {
+	case DatastoreEtcd:
+		if t.UsePodCIDR {
+			p.add("usePodCIDR", "true", "needs datastore kubernetes (Nodes carry the podCIDRs)")
+		}
+	case DatastoreKubernetes:
+		if t.CNI == CNIPtp || t.CNI == CNIBridge {
+			p.add("cni", t.CNI, "datastore kubernetes needs the tortie plugin (cni: tortie or auto)")
+		}
+	default:
+		p.add("datastore", t.Datastore, "must be etcdv3 or kubernetes")
+	}
 }

@@ -118,6 +118,13 @@ nodes: [{name: n1}]`, []string{`subnets[0].name: "abcdefghijklm" is 13 bytes lon
 			[]string{`nodes[0].interfaces[0].address: "172.31.1.1" is already used by subnets[0].gateway`}},
 		{"duplicate address", `nodes: [{name: n1, interfaces: [{name: eth0, address: 172.31.1.9}]}, {name: n2, interfaces: [{name: eth0, address: 172.31.1.9}]}]`,
 			[]string{`nodes[1].interfaces[0].address: "172.31.1.9" is already used by nodes[0].interfaces[0].address`}},
+		{"unknown datastore", `datastore: consul
+nodes: [{name: n1}]`, []string{`datastore: "consul" must be etcdv3 or kubernetes`}},
+		{"kubernetes with the upstream plugins", `datastore: kubernetes
+cni: ptp
+nodes: [{name: n1}]`, []string{`cni: "ptp" datastore kubernetes needs the tortie plugin`}},
+		{"usePodCIDR on etcd", `usePodCIDR: true
+nodes: [{name: n1}]`, []string{`usePodCIDR: "true" needs datastore kubernetes`}},
 		{"pod on unknown node", `nodes: [{name: n1}]
 pods: [{name: p, node: n9}]`, []string{`pods[0].node: "n9" is not a node`}},
 		{"duplicate pod", `nodes: [{name: n1}]

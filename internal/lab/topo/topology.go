@@ -29,6 +29,16 @@ const (
 	CNIBridge = "bridge"
 )
 
+// Datastores: where the cluster keeps its resources.
+const (
+	// DatastoreEtcd is the lab's embedded etcd (Calico's etcdv3).
+	DatastoreEtcd = "etcdv3"
+	// DatastoreKubernetes is a kube-apiserver the lab runs (on the same
+	// etcd), the lab acting as each node's kubelet: it registers the
+	// Kubernetes Nodes and creates each Pod object before its CNI ADD.
+	DatastoreKubernetes = "kubernetes"
+)
+
 // Router kinds.
 const (
 	RouterBird2 = "bird2"
@@ -54,6 +64,14 @@ type Topology struct {
 	Pool Pool `json:"pool,omitempty"`
 	// CNI is the plugin flavor: auto, tortie, ptp or bridge.
 	CNI string `json:"cni,omitempty"`
+	// Datastore is etcdv3 (default) or kubernetes (which needs the tortie
+	// CNI flavor and the kube-apiserver test/k8s/build-apiserver.sh builds).
+	Datastore string `json:"datastore,omitempty"`
+	// UsePodCIDR (kubernetes only): the lab gives each Node a podCIDR
+	// (the i-th /24 of the pool), pods take their addresses from it with
+	// host-local (subnet: usePodCidr) and tortie-node routes it
+	// (USE_POD_CIDR=true).
+	UsePodCIDR bool `json:"usePodCIDR,omitempty"`
 	// Autodetect is the default IP_AUTODETECTION_METHOD of the nodes.
 	Autodetect string            `json:"autodetect,omitempty"`
 	Nodes      []Node            `json:"nodes"`

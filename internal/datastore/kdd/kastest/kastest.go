@@ -9,26 +9,14 @@
 package kastest
 
 import (
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/json"
-	"encoding/pem"
-	"errors"
 	"fmt"
-	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -37,11 +25,11 @@ import (
 
 	"github.com/tortienet/tortie/internal/datastore/embedded"
 	"github.com/tortienet/tortie/internal/datastore/kdd"
-	"github.com/tortienet/tortie/internal/datastore/kdd/crds"
+	"github.com/tortienet/tortie/internal/datastore/kdd/kasrun"
 )
 
 // Version is the Kubernetes release the harness runs.
-const Version = "v1.37.0"
+const Version = kasrun.Version
 
 // Tokens of the two users the apiserver knows.
 const (
@@ -56,16 +44,7 @@ var ComponentUsers = []string{"tortie-node-user", "tortie-controllers-user"}
 
 // Binary returns the kube-apiserver binary: $TORTIE_KUBE_APISERVER, else
 // the cache test/k8s/build-apiserver.sh fills.
-func Binary() (string, error) {
-	p := os.Getenv("TORTIE_KUBE_APISERVER")
-	if p == "" {
-		p = "/var/cache/tortie/kube-apiserver-" + Version + "/kube-apiserver"
-	}
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("no kube-apiserver at %s (build it with test/k8s/build-apiserver.sh): %w", p, err)
-	}
-	return p, nil
-}
+func Binary() (string, error) { return kasrun.Binary() }
 
 // Cluster is a running kube-apiserver with its etcd.
 type Cluster struct {
@@ -153,23 +132,11 @@ func (c *Cluster) startEtcd(ctx context.Context) error {
 }
 
 func (c *Cluster) startAPIServer(bin, port string) error {
-	f := func(n string) string { return filepath.Join(c.dir, n) }
-	c.cmd = exec.Command(bin,
-		"--etcd-servers="+strings.Join(c.etcd.Endpoints(), ","),
-		"--etcd-compaction-interval=0",                 // the tests compact when they mean to
-		"--watch-cache="+fmt.Sprint(c.opts.WatchCache), // off: watches read etcd, compaction is what the tests see
-		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file="+f("sa.pub"), "--service-account-signing-key-file="+f("sa.key"),
-		"--authorization-mode=RBAC", "--token-auth-file="+f("tokens.csv"),
-		"--tls-cert-file="+f("apiserver.crt"), "--tls-private-key-file="+f("apiserver.key"),
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
-		"--secure-port="+port, "--service-cluster-ip-range=10.96.0.0/16",
-		"--enable-priority-and-fairness=false",
-		"--allow-privileged=true", // as every real cluster: CNI DaemonSets are privileged
-	)
+	c.cmd = exec.Command(bin, kasrun.Args(kasrun.Flags{Dir: c.dir, Etcd: c.etcd.Endpoints(),
+		Addr: "127.0.0.1", Port: port, WatchCache: c.opts.WatchCache})...)
 	// Dies with the test process, even when that panics or is killed.
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	log, err := os.Create(f("apiserver.log"))
+	log, err := os.Create(filepath.Join(c.dir, "apiserver.log"))
 	if err != nil {
 		return err
 	}
@@ -183,27 +150,25 @@ func (c *Cluster) startAPIServer(bin, port string) error {
 }
 
 func (c *Cluster) waitReady(ctx context.Context) error {
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 2 * time.Second}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.Server+"/readyz", nil)
-		req.Header.Set("Authorization", "Bearer "+AdminToken)
-		if resp, err := hc.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
+	err := c.adminClient().WaitReady(ctx, func() error {
 		select {
 		case err := <-c.exit:
 			c.exit <- err
-			return fmt.Errorf("kube-apiserver exited (%v); log:\n%s", err, c.logTail())
-		case <-ctx.Done():
-			return fmt.Errorf("kube-apiserver not ready: %w; log:\n%s", ctx.Err(), c.logTail())
-		case <-time.After(100 * time.Millisecond):
+			return fmt.Errorf("kube-apiserver exited (%v)", err)
+		default:
+			return nil
 		}
+	})
+	if err != nil {
+		return fmt.Errorf("%w; log:\n%s", err, c.logTail())
 	}
+	return nil
+}
+
+func (c *Cluster) adminClient() *kasrun.Admin {
+	return &kasrun.Admin{Server: c.Server, Token: AdminToken, HTTP: insecure}
 }
 
 func (c *Cluster) logTail() string {
@@ -216,26 +181,7 @@ func (c *Cluster) logTail() string {
 
 // kubeconfig is a kubeconfig for token (server TLS not verified: the
 // certificate is throwaway).
-func (c *Cluster) kubeconfig(token string) string {
-	return fmt.Sprintf(`apiVersion: v1
-kind: Config
-current-context: test
-clusters:
-- name: test
-  cluster:
-    server: %s
-    insecure-skip-tls-verify: true
-users:
-- name: test
-  user:
-    token: %s
-contexts:
-- name: test
-  context:
-    cluster: test
-    user: test
-`, c.Server, token)
-}
+func (c *Cluster) kubeconfig(token string) string { return kasrun.Kubeconfig(c.Server, token, nil) }
 
 // KubeconfigFor writes a kubeconfig for token into the cluster's
 // directory and returns its path.
@@ -287,45 +233,15 @@ func (c *Cluster) Close() {
 // writeFiles writes the serving certificate, the service-account key pair
 // and the token file.
 func writeFiles(dir string) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
+	users := []kasrun.User{
+		{Name: "tortie-admin", Token: AdminToken, Groups: []string{"system:masters"}},
+		{Name: NoRightsUser, Token: NoRightsToken},
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kube-apiserver"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return err
-	}
-	keyDER, _ := x509.MarshalECPrivateKey(key)
-	sa, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	saDER, _ := x509.MarshalECPrivateKey(sa)
-	saPub, _ := x509.MarshalPKIXPublicKey(&sa.PublicKey)
-	tokens := fmt.Sprintf("%s,tortie-admin,tortie-admin,system:masters\n%s,%s,%s\n", AdminToken, NoRightsToken, NoRightsUser, NoRightsUser)
 	for _, u := range ComponentUsers {
-		tokens += fmt.Sprintf("%s,%s,%s\n", u+"-token", u, u)
+		users = append(users, kasrun.User{Name: u, Token: u + "-token"})
 	}
-	files := map[string][]byte{
-		"apiserver.crt": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		"apiserver.key": pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-		"sa.key":        pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: saDER}),
-		"sa.pub":        pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPub}),
-		"tokens.csv":    []byte(tokens),
-	}
-	for n, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, n), b, 0o600); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := kasrun.WriteFiles(dir, nil, users)
+	return err
 }
 
 // Main starts one cluster for a test binary, stores it in *c (nil when
@@ -363,64 +279,12 @@ func Need(t testing.TB, c *Cluster) {
 
 // InstallCRDs creates every tortie storage CRD (package crds) and waits
 // until the apiserver serves them.
-func (c *Cluster) InstallCRDs(ctx context.Context) error {
-	for _, d := range crds.Defs() {
-		err := c.admin(ctx, http.MethodPost, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", d.Object(), nil)
-		if err != nil && !errors.Is(err, errExists) {
-			return fmt.Errorf("install CRD %s: %w", d.Plural, err)
-		}
-	}
-	for _, d := range crds.Defs() {
-		path := "/apis/" + crds.Group + "/" + crds.Version + "/" + d.Plural
-		for {
-			err := c.admin(ctx, http.MethodGet, path, nil, nil)
-			if err == nil {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("CRD %s not served: %w (last: %v)", d.Plural, ctx.Err(), err)
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}
-	return nil
-}
-
-var errExists = errors.New("already exists")
+func (c *Cluster) InstallCRDs(ctx context.Context) error { return c.adminClient().InstallCRDs(ctx) }
 
 // admin sends one request as the administrator; out (if set) receives
 // the JSON answer.
 func (c *Cluster) admin(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.Server+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+AdminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := insecure.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	switch {
-	case resp.StatusCode == http.StatusConflict:
-		return fmt.Errorf("%s %s: %w: %s", method, path, errExists, b)
-	case resp.StatusCode/100 != 2:
-		return fmt.Errorf("%s %s: %d: %s", method, path, resp.StatusCode, b)
-	case out != nil:
-		return json.Unmarshal(b, out)
-	}
-	return nil
+	return c.adminClient().Do(ctx, method, path, body, out)
 }
 
 // Admin sends one request as the administrator (for tests that set up
