@@ -1,6 +1,8 @@
 package simcluster
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"time"
@@ -33,8 +35,12 @@ func (s *Spec) Node(i int) *v3.Node {
 // PodName is the name of node i's pod j.
 func (s *Spec) PodName(i, j int) string { return fmt.Sprintf("%sp%03d", s.NodeName(i), j) }
 
-// ContainerID is the container of node i's pod j.
-func (s *Spec) ContainerID(i, j int) string { return fmt.Sprintf("%032x%032x", i, j) }
+// ContainerID is the container of node i's pod j: 64 hex digits, as
+// containerd's, unique to the cluster's prefix.
+func (s *Spec) ContainerID(i, j int) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s/%d/%d", s.Prefix, i, j))
+	return hex.EncodeToString(sum[:])
+}
 
 // Handle is the IPAM handle of node i's pod j, as the CNI plugin names it.
 func (s *Spec) Handle(i, j int) string { return "k8s-pod-network." + s.ContainerID(i, j) }
