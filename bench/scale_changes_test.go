@@ -25,13 +25,18 @@ type scaleHTTP struct {
 
 func newScaleHTTP(ns *cnitest.NetNS) *scaleHTTP { return &scaleHTTP{c: nsHTTP(ns)} }
 
-// calcCount is the agent's tortie_calc_seconds_count.
+// calcCount is the agent's tortie_calc_seconds_count (or, from an agent
+// older than that metric, tortie_dataplane_apply_seconds_count: one per
+// calculation there too).
 func (h *scaleHTTP) calcCount() (float64, bool) {
 	code, body := httpStatus(h.c, "http://127.0.0.1:9091/metrics")
 	if code != http.StatusOK {
 		return 0, false
 	}
-	return metricValue(body, "tortie_calc_seconds_count")
+	if v, ok := metricValue(body, "tortie_calc_seconds_count"); ok {
+		return v, true
+	}
+	return metricValue(body, "tortie_dataplane_apply_seconds_count")
 }
 
 // scaleChanges writes changes on other nodes of a simulated cluster and
@@ -107,7 +112,7 @@ func (s *scaleChanges) endpoint(i int) (time.Duration, int) {
 	w.Labels["bench-change"] = strconv.Itoa(i)
 	before, ok := s.agent.http.calcCount()
 	if !ok {
-		s.b.Fatal("tortie_calc_seconds_count not found on the agent's /metrics")
+		s.b.Fatal("neither tortie_calc_seconds_count nor tortie_dataplane_apply_seconds_count on the agent's /metrics")
 	}
 	t0 := time.Now()
 	if _, err := s.c.Update(ctx, w); err != nil {

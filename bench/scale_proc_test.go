@@ -41,8 +41,9 @@ func procCPU(pid int) (time.Duration, error) {
 }
 
 // procMem is what process pid holds: its resident set, the private part
-// of it (Private_Clean + Private_Dirty of smaps_rollup: what the process
-// alone costs), and the peak resident set (VmHWM).
+// of it (Private_Dirty of smaps_rollup: the memory the process wrote,
+// heap, stacks and data, which it alone costs; the binary's clean pages
+// are left out), and the peak resident set (VmHWM).
 type procMem struct{ rss, private, peak int64 }
 
 func readProcMem(pid int) (procMem, error) {
@@ -67,7 +68,7 @@ func readProcMem(pid int) (procMem, error) {
 		}
 		return sc.Err()
 	}
-	if err := kb(fmt.Sprintf("/proc/%d/smaps_rollup", pid), map[string]*int64{"Private_Clean": &m.private, "Private_Dirty": &m.private}, true); err != nil {
+	if err := kb(fmt.Sprintf("/proc/%d/smaps_rollup", pid), map[string]*int64{"Private_Dirty": &m.private}, true); err != nil {
 		return m, err
 	}
 	if err := kb(fmt.Sprintf("/proc/%d/status", pid), map[string]*int64{"VmRSS": &m.rss, "VmHWM": &m.peak}, false); err != nil {
