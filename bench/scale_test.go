@@ -14,10 +14,13 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sys/unix"
 
 	"github.com/tortienet/tortie/internal/client"
 	"github.com/tortienet/tortie/internal/cni/cnitest"
+	"github.com/tortienet/tortie/internal/datastore"
+	"github.com/tortienet/tortie/internal/datastore/etcd"
 	"github.com/tortienet/tortie/internal/simcluster"
 )
 
@@ -297,5 +300,72 @@ func printGrowth(rows []scaleRow) {
 				d(x.changes[k].lat.pct(0.5), y.changes[k].lat.pct(0.5)), d(x.changes[k].cpu, y.changes[k].cpu))
 		}
 		fmt.Println()
+	}
+}
+
+// BenchmarkScaleList is the baseline of the scale benchmark's start: the
+// read of everything under /calico/ of the simulated cluster by the test
+// process from the embedded etcd: one range (what List does), ListPages
+// (what the agent's list-watch does: a RangeStream on etcd 3.7), and
+// limited range reads at one revision (ListPages' fallback on older
+// servers, where etcd counts the keys left in the range on every read, so
+// small reads cost more in all).
+func BenchmarkScaleList(b *testing.B) {
+	sizes, _ := scaleSizes(b)
+	fmt.Printf("\nScale baseline: reading /calico/ of the simulated cluster from the embedded etcd (median of 3; load average %s)\n", loadAvg())
+	fmt.Printf("%-22s %8s %6s %11s %11s %11s %11s\n", "endpoints (nodes)", "keys", "MB", "one range", "ListPages", "ranges 500", "ranges 10k")
+	for _, n := range sizes {
+		s := freshStore(b)
+		spec := simcluster.Spec{Nodes: n / scaleEndpointsPerNode, EndpointsPerNode: scaleEndpointsPerNode}
+		if _, err := simcluster.Write(b.Context(), client.New(s), spec); err != nil {
+			b.Fatal(err)
+		}
+		keys, size := 0, 0
+		reads := []func() error{
+			func() error {
+				kvs, _, err := s.List(b.Context(), datastore.Root)
+				keys, size = len(kvs), 0
+				for _, kv := range kvs {
+					size += len(kv.Key) + len(kv.Value)
+				}
+				return err
+			},
+			func() error {
+				_, err := s.ListPages(b.Context(), datastore.Root, 0, func([]datastore.KV) error { return nil })
+				return err
+			},
+			func() error { return rangeReads(b, s, 500) },
+			func() error { return rangeReads(b, s, 10000) },
+		}
+		var cols []string
+		for _, read := range reads {
+			l := &latencies{}
+			for range 3 {
+				t0 := time.Now()
+				if err := read(); err != nil {
+					b.Fatal(err)
+				}
+				l.d = append(l.d, time.Since(t0))
+			}
+			cols = append(cols, round3(l.pct(0.5)).String())
+		}
+		fmt.Printf("%-22s %8d %6d %11s %11s %11s %11s\n", fmt.Sprintf("%d (%d)", n, spec.Nodes), keys, size>>20, cols[0], cols[1], cols[2], cols[3])
+	}
+}
+
+// rangeReads reads /calico/ in range reads of chunk keys at one revision.
+func rangeReads(b *testing.B, s *etcd.Store, chunk int64) error {
+	end := clientv3.GetPrefixRangeEnd(datastore.Root)
+	from, rev := datastore.Root, int64(0)
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(chunk)}
+		if rev != 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		resp, err := s.Client().Get(b.Context(), from, opts...)
+		if err != nil || !resp.More {
+			return err
+		}
+		rev, from = resp.Header.Revision, string(resp.Kvs[len(resp.Kvs)-1].Key)+"\x00"
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -22,6 +23,10 @@ type Config = datastore.EtcdConfig
 // single etcd transactions, so they are atomic across the cluster.
 type Store struct {
 	cli *clientv3.Client
+	// noStream: the server has no RangeStream (etcd before 3.7), or a
+	// test wants the paged fallback (see ListPages).
+	noStream atomic.Bool
+	chunk    int64 // keys per range read of the fallback; 0: rangeChunk
 }
 
 var _ datastore.Store = (*Store)(nil)
@@ -235,46 +240,3 @@ func failure(key string, resp *clientv3.TxnResponse) error {
 // Wrap is a Store on an etcd client the caller made (one that dials
 // through a network namespace, say). Close closes the client.
 func Wrap(cli *clientv3.Client) *Store { return &Store{cli: cli} }
-
-var _ datastore.Pager = (*Store)(nil)
-
-// ListPages implements datastore.Pager: range reads of at most pageSize
-// keys, the first at the current revision and the rest at the revision of
-// the first, each from just after the last key of the page before.
-func (s *Store) ListPages(ctx context.Context, prefix string, pageSize int, fn func([]datastore.KV) error) (int64, error) {
-	if pageSize <= 0 {
-		pageSize = datastore.DefaultPageSize
-	}
-	end := clientv3.GetPrefixRangeEnd(prefix)
-	from, rev := prefix, int64(0)
-	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(int64(pageSize))}
-		if rev != 0 {
-			opts = append(opts, clientv3.WithRev(rev))
-		}
-		resp, err := s.cli.Get(ctx, from, opts...)
-		if errors.Is(err, rpctypes.ErrCompacted) {
-			err = fmt.Errorf("%w (%w)", datastore.ErrCompacted, err)
-		}
-		if err != nil {
-			return 0, fmt.Errorf("etcd list %s (page from %q at revision %d): %w", prefix, from, rev, err)
-		}
-		if rev == 0 {
-			rev = resp.Header.Revision
-		}
-		if len(resp.Kvs) == 0 {
-			return rev, nil
-		}
-		page := make([]datastore.KV, len(resp.Kvs))
-		for i, kv := range resp.Kvs {
-			page[i] = kvOf(kv)
-		}
-		if err := fn(page); err != nil {
-			return 0, err
-		}
-		if !resp.More {
-			return rev, nil
-		}
-		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
-	}
-}
