@@ -62,8 +62,8 @@ var changeKinds = [3]string{"remote endpoint changed (processed)", "remote block
 // change written on other nodes the latency (p50, p95) and the agent's
 // CPU per change: a remote endpoint's labels (done when the agent's
 // tortie_calc_seconds_count moves; its metrics are polled every
-// millisecond, then every 2% of the time waited so far, and the polling's own CPU, measured idle in the same run,
-// is taken off), a new remote block (done when its /26 is in the kernel,
+// millisecond, then every 2% of the time waited so far, and the polling's
+// own CPU, measured idle in the same run, is taken off), a new remote block (done when its /26 is in the kernel,
 // seen through netlink) and an address borrowed from another node's block
 // (its /32 in the kernel). The last rows give each figure's growth per
 // 10x endpoints.
