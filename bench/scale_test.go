@@ -71,23 +71,33 @@ var changeKinds = [3]string{"remote endpoint changed (processed)", "remote block
 // TORTIE_SCALE_SIZES (default 2000,20000; add 100000 for the issue's
 // largest) picks the sizes in endpoints, TORTIE_SCALE_CHANGES (default
 // 20) the changes per kind. TORTIE_BIN names a directory with
-// tortie-node; without it the benchmark builds one.
+// tortie-node; without it the benchmark builds one. TORTIE_SCALE_BASELINE
+// names a directory with another tortie-node (an older build) to run
+// first at each size, on a cluster written afresh, for a comparison under
+// the same conditions.
 func BenchmarkScale(b *testing.B) {
 	if msg := requireRootFor("the scale benchmark"); msg != "" {
 		b.Skip(msg)
 	}
 	sizes, changes := scaleSizes(b)
-	bin := cnitest.AgentBinary(b, b.TempDir())
-	fmt.Printf("\nScale: one tortie-node (%s) against a simulated cluster (nodes x %d endpoints, VXLAN Always), %d changes of each kind (load average %s)\n",
-		bin, scaleEndpointsPerNode, changes, loadAvg())
-	var rows []scaleRow
-	for _, n := range sizes {
-		rows = append(rows, scaleRun(b, bin, n, changes))
-		printScale(rows[len(rows)-1:])
+	bins := []string{cnitest.AgentBinary(b, b.TempDir())}
+	if base := os.Getenv("TORTIE_SCALE_BASELINE"); base != "" {
+		bins = append([]string{filepath.Join(base, "tortie-node")}, bins...)
 	}
-	fmt.Println()
-	printScale(rows)
-	printGrowth(rows)
+	fmt.Printf("\nScale: tortie-node (%s) against a simulated cluster (nodes x %d endpoints, VXLAN Always), %d changes of each kind (load average %s)\n",
+		strings.Join(bins, ", then "), scaleEndpointsPerNode, changes, loadAvg())
+	rows := make([][]scaleRow, len(bins))
+	for _, n := range sizes {
+		for i, bin := range bins {
+			rows[i] = append(rows[i], scaleRun(b, bin, n, changes))
+			printScale(rows[i][len(rows[i])-1:])
+		}
+	}
+	for i, bin := range bins {
+		fmt.Printf("\n%s (load average now %s)\n", bin, loadAvg())
+		printScale(rows[i])
+		printGrowth(rows[i])
+	}
 }
 
 func scaleSizes(b *testing.B) ([]int, int) {
