@@ -98,7 +98,7 @@ func (a *App) rootCommand() *cobra.Command {
 	root.AddCommand(
 		a.writeCommand(verbCreate), a.writeCommand(verbApply), a.writeCommand(verbReplace),
 		a.deleteCommand(), a.getCommand(), a.patchCommand(), a.labelCommand(),
-		a.validateCommand(), a.convertCommand(), a.versionCommand(), a.datastoreCommand(), a.labCommand(), a.ipamCommand(), a.nodeCommand(), a.policyCommand(),
+		a.validateCommand(), a.convertCommand(), a.versionCommand(), a.datastoreCommand(), a.labCommand(), a.ipamCommand(), a.nodeCommand(), a.policyCommand(), a.devCommand(),
 	)
 	return root
 }

@@ -58,11 +58,12 @@ type Agent struct {
 	lastPolicy    *policy.Program
 	policyBuilder *policy.Builder
 	onApplied     func(rev int64) // test and benchmark hook
+	released      sync.Once       // see releaseMemory
 }
 
 // New prepares an agent; Run starts it.
 func New(cfg Config, k Kernel, log *slog.Logger) *Agent {
-	a := &Agent{cfg: cfg, k: k, log: log, view: newView(), health: newHealth(), m: newMetrics()}
+	a := &Agent{cfg: cfg, k: k, log: log, view: newView(), health: newHealth(), m: newMetrics(cfg.GoMetrics, cfg.ProcessMetrics)}
 	if k.StartSpeaker != nil && cfg.Backend == "bird" {
 		a.bgp = &speakerRunner{start: k.StartSpeaker, secretsDir: cfg.BGPSecretsDir, log: log}
 	}
@@ -172,6 +173,7 @@ func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 	}
 	start := time.Now()
 	d := calc.Compute(in)
+	a.m.observeCalc(time.Since(start))
 	// The MTU file first: pods made from now on read it, and the policy
 	// and BGP steps below take longer on a first sync (the speaker starts).
 	if err := a.writeMTU(d.PodMTU); err != nil {
@@ -206,6 +208,7 @@ func (a *Agent) applyDesired(ctx context.Context, d calc.Desired, waiting []stri
 		return err
 	}
 	a.m.inSync.Set(1)
+	a.released.Do(releaseMemory)
 	if hook := a.onApplied; hook != nil {
 		hook(rev)
 	}

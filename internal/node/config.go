@@ -31,14 +31,22 @@ type Config struct {
 	// UsePodCIDR (USE_POD_CIDR): each node's Kubernetes podCIDR is its
 	// block (routed and advertised) and its IPIP tunnel address is the
 	// podCIDR's x.y.z.1; pods get addresses from host-local usePodCidr.
-	UsePodCIDR          bool
-	AS                  string
-	Backend             string // bird, vxlan, none
-	ClusterType         string
-	Datastore           datastore.Config
-	DefaultPool         *PoolDefaults // nil: NO_DEFAULT_POOLS or CALICO_IPV4POOL_CIDR=none
-	HealthAddr          string        // host:port of /liveness and /readiness ("" = off)
-	MetricsAddr         string        // host:port of /metrics ("" = off)
+	UsePodCIDR  bool
+	AS          string
+	Backend     string // bird, vxlan, none
+	ClusterType string
+	Datastore   datastore.Config
+	DefaultPool *PoolDefaults // nil: NO_DEFAULT_POOLS or CALICO_IPV4POOL_CIDR=none
+	HealthAddr  string        // host:port of /liveness and /readiness ("" = off)
+	MetricsAddr string        // host:port of /metrics ("" = off)
+	// GoMetrics and ProcessMetrics add the Go runtime's and the
+	// process's metrics to /metrics (FELIX_PROMETHEUSGOMETRICSENABLED,
+	// FELIX_PROMETHEUSPROCESSMETRICSENABLED; both default true, as in
+	// Felix).
+	GoMetrics, ProcessMetrics bool
+	// DebugAddr is the loopback host:port of the pprof server
+	// (FELIX_DEBUGPORT, FELIX_DEBUGHOST); "" (the default) is off.
+	DebugAddr           string
 	ResyncInterval      time.Duration // routeRefreshInterval
 	EmptyBlockGrace     time.Duration
 	RouteUnencapsulated bool
@@ -86,6 +94,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.UsePodCIDR, err = envBool(getenv, "USE_POD_CIDR", false); err != nil {
+		return c, err
+	}
+	if err := c.observability(getenv); err != nil {
 		return c, err
 	}
 	switch c.Backend {

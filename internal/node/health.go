@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tortienet/tortie/internal/dataplane"
@@ -84,7 +85,12 @@ type metrics struct {
 	errors       *prometheus.CounterVec
 	devices      prometheus.Gauge
 	changes      prometheus.Counter
+	calcSeconds  prometheus.Histogram
 }
+
+// observeCalc records the time one calculation of the desired state took
+// (per event, or per burst of coalesced events).
+func (m *metrics) observeCalc(d time.Duration) { m.calcSeconds.Observe(d.Seconds()) }
 
 // record publishes one dataplane application's figures.
 func (m *metrics) record(s dataplane.Stats) {
@@ -93,7 +99,10 @@ func (m *metrics) record(s dataplane.Stats) {
 	m.changes.Add(float64(s.Changes))
 }
 
-func newMetrics() *metrics {
+// newMetrics makes the agent's metrics; goRuntime and process add the Go
+// runtime's (memory, GC, scheduler, from runtime/metrics) and the
+// process's (CPU, RSS, file descriptors) collectors.
+func newMetrics(goRuntime, process bool) *metrics {
 	m := &metrics{
 		reg:    prometheus.NewRegistry(),
 		inSync: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tortie_dataplane_in_sync", Help: "1 once the dataplane matches the datastore."}),
@@ -103,8 +112,17 @@ func newMetrics() *metrics {
 		errors:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tortie_errors_total", Help: "Errors by subsystem."}, []string{"subsystem"}),
 		devices: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tortie_dataplane_devices", Help: "Tunnel devices programmed."}),
 		changes: prometheus.NewCounter(prometheus.CounterOpts{Name: "tortie_dataplane_changes_total", Help: "Kernel writes made by the reconcilers."}),
+		calcSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tortie_calc_seconds",
+			Help: "Time to calculate the desired state after a change.", Buckets: prometheus.ExponentialBuckets(0.00001, 2, 20)}),
 	}
-	m.reg.MustRegister(m.inSync, m.routes, m.applySeconds, m.errors, m.devices, m.changes)
+	m.reg.MustRegister(m.inSync, m.routes, m.applySeconds, m.errors, m.devices, m.changes, m.calcSeconds)
+	if goRuntime {
+		m.reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+			collectors.MetricsGC, collectors.MetricsMemory, collectors.MetricsScheduler)))
+	}
+	if process {
+		m.reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
 	return m
 }
 
@@ -140,6 +158,10 @@ func (a *Agent) serveHTTP(ctx context.Context) (func(), error) {
 		return stop, err
 	}
 	if err := start(a.cfg.MetricsAddr, promhttp.HandlerFor(a.m.reg, promhttp.HandlerOpts{})); err != nil {
+		stop()
+		return stop, err
+	}
+	if err := start(a.cfg.DebugAddr, debugHandler()); err != nil {
 		stop()
 		return stop, err
 	}

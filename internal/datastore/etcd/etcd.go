@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -22,6 +23,10 @@ type Config = datastore.EtcdConfig
 // single etcd transactions, so they are atomic across the cluster.
 type Store struct {
 	cli *clientv3.Client
+	// noStream: the server has no RangeStream (etcd before 3.7), or a
+	// test wants the paged fallback (see ListPages).
+	noStream atomic.Bool
+	chunk    int64 // keys per range read of the fallback; 0: rangeChunk
 }
 
 var _ datastore.Store = (*Store)(nil)

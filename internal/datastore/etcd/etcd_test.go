@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/datastore/embedded"
 	"github.com/tortienet/tortie/internal/datastore/etcd"
 	"github.com/tortienet/tortie/internal/datastore/storetest"
@@ -39,6 +40,21 @@ func TestConformance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { st.Close() })
+		return storetest.Harness{Store: st, Compact: st.Compact}
+	})
+}
+
+// TestConformanceRanges runs the suite with ListPages reading through
+// limited range reads of 3 keys, as it does on an etcd older than 3.7.
+func TestConformanceRanges(t *testing.T) {
+	srv := startServer(t, embedded.Config{})
+	storetest.Run(t, func(t *testing.T) storetest.Harness {
+		st, err := etcd.New(t.Context(), etcd.Config{Endpoints: srv.Endpoints()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.UseRanges(3)
 		t.Cleanup(func() { st.Close() })
 		return storetest.Harness{Store: st, Compact: st.Compact}
 	})
@@ -81,5 +97,33 @@ func TestNewBadTLSFiles(t *testing.T) {
 	_, err := etcd.New(t.Context(), etcd.Config{Endpoints: []string{"https://127.0.0.1:1"}, CertFile: dir + "/c.pem"})
 	if err == nil || !strings.Contains(err.Error(), "together") {
 		t.Fatalf("cert without key: got %v", err)
+	}
+}
+
+// TestListPagesStreams: on etcd 3.7 (the embedded server), ListPages
+// reads with RangeStream and does not fall back.
+func TestListPagesStreams(t *testing.T) {
+	srv := startServer(t, embedded.Config{})
+	st, err := etcd.New(t.Context(), etcd.Config{Endpoints: srv.Endpoints()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for i := range 5 {
+		if _, err := st.Create(t.Context(), "/s/"+string(rune('a'+i)), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var keys []string
+	if _, err := st.ListPages(t.Context(), "/s/", 2, func(page []datastore.KV) error {
+		for _, kv := range page {
+			keys = append(keys, kv.Key)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 5 || !st.Streams() {
+		t.Errorf("listed %v, streaming %v; want 5 keys through RangeStream", keys, st.Streams())
 	}
 }

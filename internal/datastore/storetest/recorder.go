@@ -13,12 +13,15 @@ import (
 const Timeout = 15 * time.Second
 
 // Call is one call a Recorder received: an OnSync (Sync true, KVs and Rev
-// set) or an OnEvent (Event set).
+// set) or an OnEvent (Event set); for a StreamRecorder also one of
+// OnSyncBegin, OnSyncPage (KVs set) or OnSyncEnd (Rev set), as Stream
+// says.
 type Call struct {
-	Sync  bool
-	KVs   []datastore.KV
-	Rev   int64
-	Event datastore.Event
+	Sync   bool
+	KVs    []datastore.KV
+	Rev    int64
+	Event  datastore.Event
+	Stream StreamCall
 }
 
 // Recorder is a datastore.Handler that queues every call for a test to

@@ -56,6 +56,8 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"WatchCompacted", testWatchCompacted},
 		{"ListWatch", testListWatch},
 		{"Txn", testTxn},
+		{"ListPages", testListPages},
+		{"ListWatchStream", testListWatchStream},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
