@@ -355,16 +355,13 @@ func (e *Engine) Flush() Delta {
 	return d
 }
 
-// Desired is the whole desired state (without Policy). It costs a copy
-// of the routes, neighbours and FDB entries, kept sorted as they change.
-// Call it after Flush: changes not flushed yet are not in it.
+// Desired is the whole desired state (without Policy), as of the last
+// Flush. It is cheap: the routes, neighbours, FDB entries and NAT sets are
+// the Engine's own sorted slices, which a Flush replaces rather than
+// changes; the caller must not change them either.
 func (e *Engine) Desired() Desired {
-	d := Desired{PodMTU: e.glob.PodMTU,
-		Routes:    slices.Clone(e.routes.sorted),
-		Neighbors: slices.Clone(e.neighbors.sorted),
-		FDB:       slices.Clone(e.fdb.sorted),
-		NAT:       NAT{MasqPools: slices.Clone(e.glob.NAT.MasqPools), AllPools: slices.Clone(e.glob.NAT.AllPools)},
-	}
+	d := Desired{PodMTU: e.glob.PodMTU, Routes: e.routes.sorted, Neighbors: e.neighbors.sorted,
+		FDB: e.fdb.sorted, NAT: e.glob.NAT}
 	if e.glob.IPIP != nil {
 		v := *e.glob.IPIP
 		d.IPIP = &v

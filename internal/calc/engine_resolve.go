@@ -131,34 +131,45 @@ func (r *resolver[K, V]) unset(k K, id contribID) {
 }
 
 // flush brings the sorted winners up to date and appends what was added
-// and removed since the last flush (a changed value is both).
+// and removed since the last flush (a changed value is both). The sorted
+// slice is never changed in place: a flush that changes it makes a new
+// one, so that Desired can hand it out without a copy.
 func (r *resolver[K, V]) flush(added, removed *[]V) {
+	a0, r0 := len(*added), len(*removed)
 	for k, p := range r.old {
 		v, ok := r.winner(k)
 		if p.ok && ok && r.eq(p.v, v) {
 			continue
 		}
 		if p.ok {
-			r.remove(p.v)
 			*removed = append(*removed, p.v)
 		}
 		if ok {
-			r.insert(v)
 			*added = append(*added, v)
 		}
 	}
 	clear(r.old)
-	slices.SortFunc(*added, r.cmp)
-	slices.SortFunc(*removed, r.cmp)
-}
-
-func (r *resolver[K, V]) insert(v V) {
-	i, _ := slices.BinarySearchFunc(r.sorted, v, r.cmp)
-	r.sorted = slices.Insert(r.sorted, i, v)
-}
-
-func (r *resolver[K, V]) remove(v V) {
-	if i, ok := slices.BinarySearchFunc(r.sorted, v, r.cmp); ok {
-		r.sorted = slices.Delete(r.sorted, i, i+1)
+	add, rem := (*added)[a0:], (*removed)[r0:]
+	if len(add)+len(rem) == 0 {
+		return
 	}
+	slices.SortFunc(add, r.cmp)
+	slices.SortFunc(rem, r.cmp)
+	out := make([]V, 0, len(r.sorted)-len(rem)+len(add))
+	j, k := 0, 0
+	for _, v := range r.sorted {
+		for j < len(rem) && r.cmp(rem[j], v) < 0 {
+			j++
+		}
+		if j < len(rem) && r.cmp(rem[j], v) == 0 {
+			j++
+			continue
+		}
+		for k < len(add) && r.cmp(add[k], v) < 0 {
+			out = append(out, add[k])
+			k++
+		}
+		out = append(out, v)
+	}
+	r.sorted = append(out, add[k:]...)
 }
