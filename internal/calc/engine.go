@@ -161,6 +161,9 @@ func (e *Engine) SetEnv(env Env) {
 	}
 }
 
+// Bulk says whether a Begin has not been ended yet.
+func (e *Engine) Bulk() bool { return e.bulk }
+
 // Env is what the Engine was told of the node.
 func (e *Engine) Env() Env { return e.env }
 

@@ -380,14 +380,20 @@ func (e *Engine) Desired() Desired {
 // for the calculations that read a whole snapshot (BGP). Endpoints carry
 // only what the Engine keeps of them.
 func (e *Engine) Snapshot() Input {
+	in := e.Resources()
+	for _, key := range slices.Sorted(maps.Keys(e.eps)) {
+		in.Endpoints = append(in.Endpoints, e.eps[key].workload())
+	}
+	return in
+}
+
+// Resources is Snapshot without the endpoints.
+func (e *Engine) Resources() Input {
 	in := Input{Node: e.env.Node, Backend: e.env.Backend, RouteUnencapsulated: e.env.RouteUnencapsulated,
 		ParentDevice: e.env.ParentDevice, HostMTU: e.env.HostMTU, IPIPSupported: e.env.IPIPSupported,
 		Felix: e.felix, Pools: e.sortedPools(), Blocks: e.Blocks()}
 	for _, n := range slices.Sorted(maps.Keys(e.nodes)) {
 		in.Nodes = append(in.Nodes, e.nodes[n])
-	}
-	for _, key := range slices.Sorted(maps.Keys(e.eps)) {
-		in.Endpoints = append(in.Endpoints, e.eps[key].workload())
 	}
 	return in
 }

@@ -31,16 +31,20 @@ type Config struct {
 	// UsePodCIDR (USE_POD_CIDR): each node's Kubernetes podCIDR is its
 	// block (routed and advertised) and its IPIP tunnel address is the
 	// podCIDR's x.y.z.1; pods get addresses from host-local usePodCidr.
-	UsePodCIDR          bool
-	AS                  string
-	Backend             string // bird, vxlan, none
-	ClusterType         string
-	Datastore           datastore.Config
-	DefaultPool         *PoolDefaults // nil: NO_DEFAULT_POOLS or CALICO_IPV4POOL_CIDR=none
-	HealthAddr          string        // host:port of /liveness and /readiness ("" = off)
-	MetricsAddr         string        // host:port of /metrics ("" = off)
-	ResyncInterval      time.Duration // routeRefreshInterval
-	EmptyBlockGrace     time.Duration
+	UsePodCIDR      bool
+	AS              string
+	Backend         string // bird, vxlan, none
+	ClusterType     string
+	Datastore       datastore.Config
+	DefaultPool     *PoolDefaults // nil: NO_DEFAULT_POOLS or CALICO_IPV4POOL_CIDR=none
+	HealthAddr      string        // host:port of /liveness and /readiness ("" = off)
+	MetricsAddr     string        // host:port of /metrics ("" = off)
+	ResyncInterval  time.Duration // routeRefreshInterval
+	EmptyBlockGrace time.Duration
+	// Coalesce bounds how long a sync waits for more of a burst of
+	// changes (TORTIE_COALESCE; 0: no wait). A change alone waits a
+	// quarter of it for company.
+	Coalesce            time.Duration
 	RouteUnencapsulated bool
 	// BGPSecretsDir holds BGP passwords in etcd mode: a secretKeyRef
 	// {name, key} is the file <dir>/<name>/<key> (TORTIE_BGP_SECRETS_DIR).
@@ -102,6 +106,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.EmptyBlockGrace, err = envDuration(getenv, "TORTIE_EMPTY_BLOCK_GRACE", 15*time.Minute); err != nil {
+		return c, err
+	}
+	if c.Coalesce, err = envDuration(getenv, "TORTIE_COALESCE", 2*time.Millisecond); err != nil {
 		return c, err
 	}
 	if c.Datastore, err = datastore.LoadConfig("", false, getenv); err != nil {

@@ -10,8 +10,17 @@ import (
 // view. A policy or profile that does not compile is reported in d's
 // problems (so in the log and on /readiness, by name); while there is
 // one, the program last enforced stays as it is rather than enforcing
-// the rest without it.
-func (a *Agent) withPolicy(d *calc.Desired, felix *v3.FelixConfigurationSpec) {
+// the rest without it. Unless rebuild (something policy reads changed),
+// the program last built stands.
+func (a *Agent) withPolicy(d *calc.Desired, felix *v3.FelixConfigurationSpec, rebuild bool) {
+	a.mu.Lock()
+	last, problems := a.lastPolicy, a.policyProblems
+	a.mu.Unlock()
+	if !rebuild && last != nil {
+		d.Problems = append(d.Problems, problems...)
+		d.Policy = last
+		return
+	}
 	if a.policyBuilder == nil {
 		a.policyBuilder = policy.NewBuilder()
 	}
@@ -27,6 +36,7 @@ func (a *Agent) withPolicy(d *calc.Desired, felix *v3.FelixConfigurationSpec) {
 	if len(m.Problems) == 0 || a.lastPolicy == nil {
 		a.lastPolicy = &prog
 	}
+	a.policyProblems = m.Problems
 	d.Policy = a.lastPolicy
 }
 

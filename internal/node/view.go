@@ -2,6 +2,7 @@ package node
 
 import (
 	"encoding/json"
+	"reflect"
 	"sort"
 	"sync"
 
@@ -12,17 +13,31 @@ import (
 )
 
 // view is the agent's decoded copy of the datastore, fed by a list-watch
-// on /calico/. Objects are decoded once, when they change, so building a
-// calc.Input costs a walk over maps. What it decodes is the table in
-// kinds.go; every other key is ignored.
+// on /calico/. What it decodes is the table in kinds.go; every other key
+// is ignored. Routing lives in an incremental calc.Engine, fed as the
+// changes come; the view remembers what else changed (policy, BGP) so
+// that the agent rebuilds only those. Remote workload endpoints are kept
+// in a compact form (what routing and policy read); a change that alters
+// nothing of that form is no change at all.
 type view struct {
 	mu      sync.Mutex
+	node    string
 	synced  bool
 	rev     int64
 	objs    [numKinds]map[string]any // by kind, then by key
-	changed chan struct{}            // signalled (without blocking) on every change
+	eng     *calc.Engine
+	dirty   dirt
+	strs    interner      // the strings of remote endpoints
+	changed chan struct{} // signalled (without blocking) on every change that matters
 	onEvent func(key string)
 	down    error // why the watch is interrupted; nil once resynced
+}
+
+// dirt is what changed since the agent last took the view.
+type dirt struct {
+	policy bool // a policy resource, an endpoint, the FelixConfiguration
+	bgp    bool // a BGPPeer or BGPConfiguration
+	felix  bool
 }
 
 // interrupt records that the watch failed: the view may be stale until
@@ -41,13 +56,14 @@ func (v *view) interrupted() error {
 	return v.down
 }
 
-func newView() *view {
-	v := &view{changed: make(chan struct{}, 1)}
+func newView(env calc.Env) *view {
+	v := &view{node: env.Node, changed: make(chan struct{}, 1), eng: calc.NewEngine(env)}
 	v.reset()
 	return v
 }
 
 func (v *view) reset() {
+	v.strs = interner{}
 	for i := range v.objs {
 		v.objs[i] = map[string]any{}
 	}
@@ -57,10 +73,14 @@ func (v *view) reset() {
 func (v *view) OnSync(kvs []datastore.KV, rev int64) {
 	v.mu.Lock()
 	v.reset()
+	v.eng.Begin()
 	for _, kv := range kvs {
 		v.put(kv.Key, kv.Value)
 	}
+	v.eng.SetFelix(v.felixFor(v.node))
+	v.eng.End()
 	v.synced, v.rev, v.down = true, rev, nil
+	v.dirty = dirt{policy: true, bgp: true, felix: true}
 	v.mu.Unlock()
 	v.signal()
 }
@@ -68,11 +88,12 @@ func (v *view) OnSync(kvs []datastore.KV, rev int64) {
 // OnEvent implements datastore.Handler.
 func (v *view) OnEvent(ev datastore.Event) {
 	v.mu.Lock()
+	changed := false
 	switch ev.Type {
 	case datastore.EventPut:
-		v.put(ev.KV.Key, ev.KV.Value)
+		changed = v.put(ev.KV.Key, ev.KV.Value)
 	case datastore.EventDelete:
-		v.del(ev.KV.Key)
+		changed = v.del(ev.KV.Key)
 	}
 	v.rev = ev.KV.Revision
 	hook := v.onEvent
@@ -80,7 +101,9 @@ func (v *view) OnEvent(ev datastore.Event) {
 	if hook != nil {
 		hook(ev.KV.Key)
 	}
-	v.signal()
+	if changed {
+		v.signal()
+	}
 }
 
 func (v *view) signal() {
@@ -90,39 +113,152 @@ func (v *view) signal() {
 	}
 }
 
-// put decodes a value of a kind the agent uses; everything else is
-// ignored. A value it cannot decode is dropped (and so treated as absent).
-func (v *view) put(key string, value []byte) {
+// put decodes a value of a kind the agent uses and feeds it on; it says
+// whether anything the agent uses changed. A value it cannot decode is
+// dropped (and so treated as absent).
+func (v *view) put(key string, value []byte) bool {
+	k, ok := kindOf(key)
+	if !ok || !v.uses(k, key) {
+		return false
+	}
+	obj, ok := kinds[k].decode(value)
+	if !ok {
+		return v.del(key)
+	}
+	if w, ok := obj.(*v3.WorkloadEndpoint); ok && w.Spec.Node != v.node {
+		if len(v.strs) > maxInterned {
+			v.strs = interner{}
+		}
+		obj = compactEndpoint(w, v.strs)
+	}
+	old, had := v.objs[k][key]
+	if had && reflect.DeepEqual(old, obj) {
+		return false // nothing the agent reads changed
+	}
+	v.objs[k][key] = obj
+	v.fed(k, key, obj, old)
+	return true
+}
+
+// uses says whether the agent reads a key of kind k: of the per-node
+// FelixConfigurations, only this node's.
+func (v *view) uses(k watchedKind, key string) bool {
+	if k != kindFelix {
+		return true
+	}
+	name := key[len(kinds[kindFelix].prefix):]
+	return name == "default" || name == "node."+v.node
+}
+
+func (v *view) del(key string) bool {
 	k, ok := kindOf(key)
 	if !ok {
-		return
+		return false
 	}
-	if obj, ok := kinds[k].decode(value); ok {
-		v.objs[k][key] = obj
-	} else {
-		delete(v.objs[k], key)
+	old, ok := v.objs[k][key]
+	if !ok {
+		return false
+	}
+	delete(v.objs[k], key)
+	v.fed(k, key, nil, old)
+	return true
+}
+
+// fed passes a change (obj nil: a delete of old) to the Engine and notes
+// what else it touches.
+func (v *view) fed(k watchedKind, key string, obj, old any) {
+	switch k {
+	case kindNodes:
+		if n, ok := obj.(*v3.Node); ok {
+			v.eng.PutNode(n)
+		} else {
+			v.eng.DeleteNode(key[len(kinds[k].prefix):])
+		}
+	case kindPools:
+		if p, ok := obj.(*v3.IPPool); ok {
+			v.eng.PutPool(p)
+		} else {
+			v.eng.DeletePool(key[len(kinds[k].prefix):])
+		}
+	case kindBlocks:
+		if b, ok := obj.(calc.Block); ok {
+			if o, ok := old.(calc.Block); ok && o.CIDR != b.CIDR {
+				v.eng.DeleteBlock(o.CIDR)
+			}
+			v.eng.PutBlock(b)
+		} else if o, ok := old.(calc.Block); ok {
+			v.eng.DeleteBlock(o.CIDR)
+		}
+	case kindEndpoints:
+		if w, ok := obj.(*v3.WorkloadEndpoint); ok {
+			v.eng.PutEndpoint(key, calc.EndpointOf(w))
+		} else {
+			v.eng.DeleteEndpoint(key)
+		}
+		v.dirty.policy = true
+	case kindFelix:
+		v.dirty.felix, v.dirty.policy = true, true
+		if !v.eng.Bulk() {
+			v.eng.SetFelix(v.felixFor(v.node))
+		}
+	case kindBGPPeers, kindBGPConfigs:
+		v.dirty.bgp = true
+	default:
+		v.dirty.policy = true
 	}
 }
 
-func (v *view) del(key string) {
-	if k, ok := kindOf(key); ok {
-		delete(v.objs[k], key)
-	}
-}
-
-// input builds the calculation's input, in a stable order.
-func (v *view) input(node string) (calc.Input, bool) {
+// take is what changed since the last take, with the Engine's state as of
+// now (env applied first); ok is false until the initial list is in.
+func (v *view) take(env calc.Env) (taken, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	in := calc.Input{
-		Node:      node,
-		Nodes:     values[*v3.Node](v, kindNodes),
-		Pools:     values[*v3.IPPool](v, kindPools),
-		Endpoints: values[*v3.WorkloadEndpoint](v, kindEndpoints),
-		Blocks:    values[calc.Block](v, kindBlocks),
-		Felix:     v.felixFor(node),
+	if !v.synced {
+		return taken{}, false
 	}
-	return in, v.synced
+	v.eng.SetEnv(env)
+	t := taken{delta: v.eng.Flush(), dirt: v.dirty, rev: v.rev}
+	t.desired = v.eng.Desired()
+	t.felix = v.felixFor(v.node)
+	t.self = v.eng.Node(v.node)
+	v.dirty = dirt{}
+	return t, true
+}
+
+// taken is one take of the view.
+type taken struct {
+	delta   calc.Delta
+	dirt    dirt
+	desired calc.Desired
+	felix   *v3.FelixConfigurationSpec
+	self    *v3.Node
+	rev     int64
+}
+
+// input is the whole snapshot as calc.Input, for the calculations that
+// read one (BGP): local workload endpoints as they are stored.
+func (v *view) input() calc.Input {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	in := v.eng.Resources()
+	for _, w := range values[*v3.WorkloadEndpoint](v, kindEndpoints) {
+		if w.Spec.Node == v.node {
+			in.Endpoints = append(in.Endpoints, w)
+		}
+	}
+	return in
+}
+
+// tunnelInput is what the tunnel addresses are decided from: this node
+// and the pools.
+func (v *view) tunnelInput() calc.Input {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	in := calc.Input{Node: v.node, Pools: values[*v3.IPPool](v, kindPools)}
+	if n := v.eng.Node(v.node); n != nil {
+		in.Nodes = []*v3.Node{n}
+	}
+	return in
 }
 
 // bgpInput is what calc.BGP reads beyond the Input.
