@@ -182,6 +182,9 @@ func (e *Engine) PutNode(n *v3.Node) {
 	e.nodes[n.Name] = n
 	e.indexNode(n)
 	e.delta.BGP = true
+	if n.Name == e.env.Node {
+		e.delta.Tunnel = true // its labels choose the pools of its tunnel addresses
+	}
 	if e.env.UsePodCIDR {
 		e.setPodCIDRs(n.Name, PodCIDRBlocks([]*v3.Node{n}))
 	}

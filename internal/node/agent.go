@@ -208,7 +208,8 @@ func (a *Agent) env() calc.Env {
 // applied when nothing changed since the last successful Apply; full
 // re-reads the kernel state to repair drift.
 func (a *Agent) syncOnce(ctx context.Context, full bool) error {
-	t, synced := a.view.take(a.env())
+	env := a.env()
+	t, synced := a.view.take(env)
 	if !synced {
 		return nil
 	}
@@ -223,10 +224,14 @@ func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 	if !full && !p.dataplane && !p.policy && !p.bgp && !p.tunnel && a.applied && !a.tunnelErr {
 		return nil // nothing this node programs changed
 	}
+	ins, ok := a.view.inputs(p.tunnel || full || a.tunnelErr, a.needBGP(p.bgp || full), p.policy || full || a.lastPolicy == nil)
+	if !ok {
+		return nil // a full list is coming in: the sync after it applies
+	}
 	a.pend = pending{}
-	if p.tunnel || full || a.tunnelErr {
+	if ins.tunnel != nil {
 		a.tunnelErr = false
-		if err := a.ensureTunnelAddresses(ctx, a.view.tunnelInput()); err != nil {
+		if err := a.ensureTunnelAddresses(ctx, *ins.tunnel); err != nil {
 			a.tunnelErr = true
 			a.m.errors.WithLabelValues("tunnel-address").Inc()
 			a.log.Warn("tunnel addresses", "error", err)
@@ -239,8 +244,8 @@ func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 	if err := a.writeMTU(d.PodMTU); err != nil {
 		return err
 	}
-	a.withPolicy(&d, t.felix, p.policy || full)
-	waiting := a.syncBGP(ctx, &d, t.rev, p.bgp || full)
+	a.withPolicy(&d, t.felix, ins.policy)
+	waiting := a.syncBGP(ctx, &d, t.rev, env, ins.bgp, ins.bgpIn)
 	return a.applyDesired(ctx, d, waiting, full, start, t.rev)
 }
 

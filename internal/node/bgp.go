@@ -237,6 +237,12 @@ type learnBase struct {
 	rev int64
 }
 
+// needBGP says whether the BGP calculation is to be redone: something it
+// reads changed, or the last one could not be applied.
+func (a *Agent) needBGP(changed bool) bool {
+	return a.bgp != nil && (changed || a.bgpLast == nil || a.bgpLast.err != nil)
+}
+
 // bgpState is the last BGP calculation and how applying it went.
 type bgpState struct {
 	in  calc.Input
@@ -249,16 +255,14 @@ type bgpState struct {
 // what it learned into d (once it has re-learned everything after a
 // start: until then the datastore's routes stand in, so a restart moves
 // no route). It returns the sessions that keep the node from being ready.
-// The calculation is redone only when rebuild (something it reads
-// changed) or the last one could not be applied.
-func (a *Agent) syncBGP(ctx context.Context, d *calc.Desired, rev int64, rebuild bool) []string {
+// The calculation is redone when in is given (see needBGP).
+func (a *Agent) syncBGP(ctx context.Context, d *calc.Desired, rev int64, env calc.Env, inp *calc.Input, bin calc.BGPInput) []string {
 	if a.bgp == nil {
 		return nil
 	}
 	st := a.bgpLast
-	if rebuild || st == nil || st.err != nil {
-		in, bin := a.view.input(), a.view.bgpInput()
-		env := a.env()
+	if inp != nil {
+		in := *inp
 		in.Backend, in.RouteUnencapsulated, in.ParentDevice = env.Backend, env.RouteUnencapsulated, env.ParentDevice
 		st = &bgpState{in: in, bin: bin, bd: calc.BGP(in, bin)}
 		if st.err = a.bgp.apply(ctx, st.bd); st.err != nil {

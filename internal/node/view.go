@@ -23,6 +23,7 @@ type view struct {
 	mu      sync.Mutex
 	node    string
 	synced  bool
+	syncing bool // between syncBegin and syncEnd
 	rev     int64
 	objs    [numKinds]map[string]any // by kind, then by key
 	eng     *calc.Engine
@@ -71,15 +72,34 @@ func (v *view) reset() {
 
 // OnSync implements datastore.Handler: the whole state, replacing the old.
 func (v *view) OnSync(kvs []datastore.KV, rev int64) {
+	v.syncBegin()
+	for _, kv := range kvs {
+		v.syncPut(kv)
+	}
+	v.syncEnd(rev)
+}
+
+// syncBegin, syncPut and syncEnd take a full list in pieces (the Engine
+// is fed one key at a time); until syncEnd the agent sees no view.
+func (v *view) syncBegin() {
 	v.mu.Lock()
+	defer v.mu.Unlock()
 	v.reset()
 	v.eng.Begin()
-	for _, kv := range kvs {
-		v.put(kv.Key, kv.Value)
-	}
+	v.syncing = true
+}
+
+func (v *view) syncPut(kv datastore.KV) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.put(kv.Key, kv.Value)
+}
+
+func (v *view) syncEnd(rev int64) {
+	v.mu.Lock()
 	v.eng.SetFelix(v.felixFor(v.node))
 	v.eng.End()
-	v.synced, v.rev, v.down = true, rev, nil
+	v.synced, v.syncing, v.rev, v.down = true, false, rev, nil
 	v.dirty = dirt{policy: true, bgp: true, felix: true}
 	v.mu.Unlock()
 	v.signal()
@@ -213,7 +233,7 @@ func (v *view) fed(k watchedKind, key string, obj, old any) {
 func (v *view) take(env calc.Env) (taken, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if !v.synced {
+	if !v.synced || v.syncing {
 		return taken{}, false
 	}
 	v.eng.SetEnv(env)
@@ -235,11 +255,41 @@ type taken struct {
 	rev     int64
 }
 
+// syncInputs are the snapshots a sync reads beyond the Engine's state;
+// nil when not asked for.
+type syncInputs struct {
+	tunnel *calc.Input
+	bgp    *calc.Input
+	bgpIn  calc.BGPInput
+	policy *policy.Input
+}
+
+// inputs takes the snapshots asked for, all at one point; ok is false
+// while a full list is coming in.
+func (v *view) inputs(tunnel, bgp, pol bool) (in syncInputs, ok bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !v.synced || v.syncing {
+		return in, false
+	}
+	if tunnel {
+		t := v.tunnelInput()
+		in.tunnel = &t
+	}
+	if bgp {
+		b := v.input()
+		in.bgp, in.bgpIn = &b, v.bgpInput()
+	}
+	if pol {
+		p := v.policyInputLocked()
+		in.policy = &p
+	}
+	return in, true
+}
+
 // input is the whole snapshot as calc.Input, for the calculations that
 // read one (BGP): local workload endpoints as they are stored.
 func (v *view) input() calc.Input {
-	v.mu.Lock()
-	defer v.mu.Unlock()
 	in := v.eng.Resources()
 	for _, w := range values[*v3.WorkloadEndpoint](v, kindEndpoints) {
 		if w.Spec.Node == v.node {
@@ -252,8 +302,6 @@ func (v *view) input() calc.Input {
 // tunnelInput is what the tunnel addresses are decided from: this node
 // and the pools.
 func (v *view) tunnelInput() calc.Input {
-	v.mu.Lock()
-	defer v.mu.Unlock()
 	in := calc.Input{Node: v.node, Pools: values[*v3.IPPool](v, kindPools)}
 	if n := v.eng.Node(v.node); n != nil {
 		in.Nodes = []*v3.Node{n}
@@ -263,8 +311,6 @@ func (v *view) tunnelInput() calc.Input {
 
 // bgpInput is what calc.BGP reads beyond the Input.
 func (v *view) bgpInput() calc.BGPInput {
-	v.mu.Lock()
-	defer v.mu.Unlock()
 	return calc.BGPInput{
 		Peers:   values[*v3.BGPPeer](v, kindBGPPeers),
 		Configs: values[*v3.BGPConfiguration](v, kindBGPConfigs),
@@ -304,6 +350,10 @@ func values[T any](v *view, k watchedKind) []T {
 func (v *view) policyInput() policy.Input {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	return v.policyInputLocked()
+}
+
+func (v *view) policyInputLocked() policy.Input {
 	nps := append(values[*v3.NetworkPolicy](v, kindNetworkPolicies),
 		values[*v3.NetworkPolicy](v, kindKubernetesNetworkPolicies)...)
 	return policy.Input{
