@@ -57,8 +57,11 @@ type Agent struct {
 	// policyBuilder compiles only the policies that changed.
 	lastPolicy     *policy.Program
 	policyProblems []string // the problems of the last policy build
-	policyBuilder  *policy.Builder
-	bgpLast        *bgpState // the last BGP calculation (see syncBGP)
+	// policyRemote says that the policy enforced reads other nodes'
+	// endpoints (selector and named-port sets): their changes rebuild it.
+	policyRemote  bool
+	policyBuilder *policy.Builder
+	bgpLast       *bgpState // the last BGP calculation (see syncBGP)
 	// pend is what changed since the last sync that applied; applied
 	// says the last Apply succeeded with nothing left waiting, and
 	// tunnelErr that the tunnel addresses are to be tried again.
@@ -70,12 +73,13 @@ type Agent struct {
 
 // pending accumulates what the view reported changed.
 type pending struct {
-	dataplane, policy, bgp, tunnel bool
+	dataplane, policy, remote, bgp, tunnel bool
 }
 
 func (p *pending) add(t taken) {
 	p.dataplane = p.dataplane || t.delta.Dataplane()
 	p.policy = p.policy || t.dirt.policy
+	p.remote = p.remote || t.dirt.remote
 	p.bgp = p.bgp || t.dirt.bgp || t.delta.BGP
 	p.tunnel = p.tunnel || t.delta.Tunnel
 }
@@ -221,10 +225,11 @@ func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 		return nil
 	}
 	p := a.pend
-	if !full && !p.dataplane && !p.policy && !p.bgp && !p.tunnel && a.applied && !a.tunnelErr {
+	policy := p.policy || full || a.lastPolicy == nil || p.remote && a.policyRemote
+	if !full && !p.dataplane && !policy && !p.bgp && !p.tunnel && a.applied && !a.tunnelErr {
 		return nil // nothing this node programs changed
 	}
-	ins, ok := a.view.inputs(p.tunnel || full || a.tunnelErr, a.needBGP(p.bgp || full), p.policy || full || a.lastPolicy == nil)
+	ins, ok := a.view.inputs(p.tunnel || full || a.tunnelErr, a.needBGP(p.bgp || full), policy)
 	if !ok {
 		return nil // a full list is coming in: the sync after it applies
 	}

@@ -37,6 +37,7 @@ func (a *Agent) withPolicy(d *calc.Desired, felix *v3.FelixConfigurationSpec, in
 		a.lastPolicy = &prog
 	}
 	a.policyProblems = m.Problems
+	a.policyRemote = len(a.lastPolicy.Sets) > 0 || len(a.lastPolicy.NamedPorts) > 0 || len(m.Problems) > 0
 	d.Policy = a.lastPolicy
 }
 

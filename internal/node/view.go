@@ -36,7 +36,8 @@ type view struct {
 
 // dirt is what changed since the agent last took the view.
 type dirt struct {
-	policy bool // a policy resource, an endpoint, the FelixConfiguration
+	policy bool // a policy resource, a local endpoint, the FelixConfiguration
+	remote bool // another node's workload endpoint (policy reads it through selectors)
 	bgp    bool // a BGPPeer or BGPConfiguration
 	felix  bool
 }
@@ -215,7 +216,11 @@ func (v *view) fed(k watchedKind, key string, obj, old any) {
 		} else {
 			v.eng.DeleteEndpoint(key)
 		}
-		v.dirty.policy = true
+		if v.local(obj) || v.local(old) {
+			v.dirty.policy = true
+		} else {
+			v.dirty.remote = true
+		}
 	case kindFelix:
 		v.dirty.felix, v.dirty.policy = true, true
 		if !v.eng.Bulk() {
@@ -226,6 +231,12 @@ func (v *view) fed(k watchedKind, key string, obj, old any) {
 	default:
 		v.dirty.policy = true
 	}
+}
+
+// local says whether obj is a workload endpoint on this node.
+func (v *view) local(obj any) bool {
+	w, ok := obj.(*v3.WorkloadEndpoint)
+	return ok && w.Spec.Node == v.node
 }
 
 // take is what changed since the last take, with the Engine's state as of

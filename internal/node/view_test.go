@@ -30,7 +30,8 @@ const remoteEndpoint = `{"kind":"WorkloadEndpoint","metadata":{"name":"w1","name
 
 // TestViewOnlyWhatMatters: keys the agent does not use, and changes of
 // what it does not read, signal nothing; a remote block change reaches
-// routing and not policy, a label change policy and not the dataplane.
+// routing and not policy, a remote label change what policy reads of
+// other nodes' endpoints and not the dataplane.
 func TestViewOnlyWhatMatters(t *testing.T) {
 	v := newView(calc.Env{Node: "node-a", Backend: "vxlan"})
 	epKey := datastore.ResourceKey("workloadendpoints", "ns", "w1")
@@ -71,13 +72,13 @@ func TestViewOnlyWhatMatters(t *testing.T) {
 
 	v.OnEvent(put(blockKey, `{"cidr":"10.244.1.0/26","affinity":"host:node-c"}`))
 	tk, _ := v.take(calc.Env{Node: "node-a", Backend: "vxlan"})
-	if !signalled(v) || !tk.delta.Dataplane() || tk.dirt.policy {
+	if !signalled(v) || !tk.delta.Dataplane() || tk.dirt.policy || tk.dirt.remote {
 		t.Errorf("a remote block moving: signalled, dataplane %v, policy %v", tk.delta.Dataplane(), tk.dirt.policy)
 	}
 
 	v.OnEvent(put(epKey, `{"kind":"WorkloadEndpoint","metadata":{"name":"w1","namespace":"ns","labels":{"app":"db"}},"spec":{"node":"node-b","ipNetworks":["10.244.1.5/32"]}}`))
 	tk, _ = v.take(calc.Env{Node: "node-a", Backend: "vxlan"})
-	if !signalled(v) || tk.delta.Dataplane() || !tk.dirt.policy {
-		t.Errorf("a remote label change: dataplane %v, policy %v", tk.delta.Dataplane(), tk.dirt.policy)
+	if !signalled(v) || tk.delta.Dataplane() || tk.dirt.policy || !tk.dirt.remote {
+		t.Errorf("a remote label change: dataplane %v, policy %v, remote endpoints %v", tk.delta.Dataplane(), tk.dirt.policy, tk.dirt.remote)
 	}
 }
