@@ -225,11 +225,11 @@ func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 		return nil
 	}
 	p := a.pend
-	policy := p.policy || full || a.lastPolicy == nil || p.remote && a.policyRemote
-	if !full && !p.dataplane && !policy && !p.bgp && !p.tunnel && a.applied && !a.tunnelErr {
+	rebuild := p.policy || full || a.lastPolicy == nil || p.remote && a.policyRemote
+	if !full && !p.dataplane && !rebuild && !p.bgp && !p.tunnel && a.applied && !a.tunnelErr {
 		return nil // nothing this node programs changed
 	}
-	ins, ok := a.view.inputs(p.tunnel || full || a.tunnelErr, a.needBGP(p.bgp || full), policy)
+	ins, ok := a.view.inputs(p.tunnel || full || a.tunnelErr, a.needBGP(p.bgp || full), rebuild)
 	if !ok {
 		return nil // a full list is coming in: the sync after it applies
 	}
