@@ -68,6 +68,7 @@ type Agent struct {
 	pend      pending
 	applied   bool
 	tunnelErr bool
+	lastSync  time.Time       // when the last sync ended (see coalesce)
 	onApplied func(rev int64) // test and benchmark hook
 }
 
@@ -167,31 +168,26 @@ func (a *Agent) Run(ctx context.Context) error {
 		if err := sync(ctx, full); err != nil && ctx.Err() == nil {
 			a.log.Error("dataplane sync", "error", err)
 		}
+		a.lastSync = time.Now()
 	}
 }
 
-// coalesce waits for the rest of a burst of changes: until none came
-// for a quarter of cfg.Coalesce, or cfg.Coalesce has passed. It is false
-// when ctx ended.
+// coalesce makes changes that follow a sync closely wait for the rest of
+// their burst: a change more than cfg.Coalesce after the last sync is
+// synced at once, one sooner waits until cfg.Coalesce has passed (while
+// the view gathers what else comes). It is false when ctx ended.
 func (a *Agent) coalesce(ctx context.Context) bool {
-	if a.cfg.Coalesce <= 0 {
+	wait := a.cfg.Coalesce - time.Since(a.lastSync)
+	if wait <= 0 {
 		return true
 	}
-	limit := time.NewTimer(a.cfg.Coalesce)
-	defer limit.Stop()
-	quiet := time.NewTimer(a.cfg.Coalesce / 4)
-	defer quiet.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-limit.C:
-			return true
-		case <-quiet.C:
-			return true
-		case <-a.view.changed:
-			quiet.Reset(a.cfg.Coalesce / 4)
-		}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

@@ -41,9 +41,9 @@ type Config struct {
 	MetricsAddr     string        // host:port of /metrics ("" = off)
 	ResyncInterval  time.Duration // routeRefreshInterval
 	EmptyBlockGrace time.Duration
-	// Coalesce bounds how long a sync waits for more of a burst of
-	// changes (TORTIE_COALESCE; 0: no wait). A change alone waits a
-	// quarter of it for company.
+	// Coalesce is the least time between two syncs of a burst of changes
+	// (TORTIE_COALESCE; 0: none): a change after a quiet spell is synced at
+	// once, the ones following it within Coalesce wait for the rest.
 	Coalesce            time.Duration
 	RouteUnencapsulated bool
 	// BGPSecretsDir holds BGP passwords in etcd mode: a secretKeyRef
