@@ -28,8 +28,9 @@ type view struct {
 	objs    [numKinds]map[string]any // by kind, then by key
 	eng     *calc.Engine
 	dirty   dirt
-	strs    interner      // the strings of remote endpoints
-	changed chan struct{} // signalled (without blocking) on every change that matters
+	strs    interner                   // the strings of remote endpoints
+	felix   *v3.FelixConfigurationSpec // this node's, merged (felixFor)
+	changed chan struct{}              // signalled (without blocking) on every change that matters
 	onEvent func(key string)
 	down    error // why the watch is interrupted; nil once resynced
 }
@@ -98,7 +99,8 @@ func (v *view) syncPut(kv datastore.KV) {
 
 func (v *view) syncEnd(rev int64) {
 	v.mu.Lock()
-	v.eng.SetFelix(v.felixFor(v.node))
+	v.felix = v.felixFor(v.node)
+	v.eng.SetFelix(v.felix)
 	v.eng.End()
 	v.synced, v.syncing, v.rev, v.down = true, false, rev, nil
 	v.dirty = dirt{policy: true, bgp: true, felix: true}
@@ -224,7 +226,8 @@ func (v *view) fed(k watchedKind, key string, obj, old any) {
 	case kindFelix:
 		v.dirty.felix, v.dirty.policy = true, true
 		if !v.eng.Bulk() {
-			v.eng.SetFelix(v.felixFor(v.node))
+			v.felix = v.felixFor(v.node)
+			v.eng.SetFelix(v.felix)
 		}
 	case kindBGPPeers, kindBGPConfigs:
 		v.dirty.bgp = true
@@ -250,7 +253,7 @@ func (v *view) take(env calc.Env) (taken, bool) {
 	v.eng.SetEnv(env)
 	t := taken{delta: v.eng.Flush(), dirt: v.dirty, rev: v.rev}
 	t.desired = v.eng.Desired()
-	t.felix = v.felixFor(v.node)
+	t.felix = v.felix
 	t.self = v.eng.Node(v.node)
 	v.dirty = dirt{}
 	return t, true
