@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"testing"
 
 	v3 "github.com/tortienet/tortie/api/v3"
@@ -86,6 +87,30 @@ func BenchmarkViewRemoteChange(b *testing.B) {
 				v.OnEvent(datastore.Event{Type: datastore.EventPut, KV: datastore.KV{Key: key, Value: evs[1-i%2]}})
 				v.take(env)
 			}
+		})
+	}
+}
+
+// BenchmarkViewMemory is the heap the view (with its Engine) holds after
+// the initial list of the simulated cluster, per endpoint.
+//
+//	go test -run '^$' -bench ViewMemory -benchtime 1x ./internal/node/
+func BenchmarkViewMemory(b *testing.B) {
+	for _, nodes := range []int{100, 1000, 5000} {
+		b.Run(fmt.Sprintf("endpoints=%d", nodes*20), func(b *testing.B) {
+			kvs := simulated(b, nodes)
+			for b.Loop() {
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				v := newView(calc.Env{Node: "node-0", Backend: "bird"})
+				v.OnSync(kvs, 1)
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(nodes*20), "heap-B/endpoint")
+				runtime.KeepAlive(v)
+			}
+			runtime.KeepAlive(kvs)
 		})
 	}
 }
