@@ -98,11 +98,14 @@ func (b *bgpBuilder) withCommunities(r BGPRoute) BGPRoute {
 }
 
 // hostOfBlock is the node the block holding a is affine to ("" for none).
+// Should blocks overlap (a pool re-made with another block size while
+// blocks of the old one remain), the most specific block holding a says.
 func hostOfBlock(blocks []Block, a netip.Addr) string {
+	host, bits := "", -1
 	for _, blk := range blocks {
-		if blk.CIDR.Contains(a) {
-			return blk.Host
+		if blk.CIDR.Bits() > bits && blk.CIDR.Contains(a) {
+			host, bits = blk.Host, blk.CIDR.Bits()
 		}
 	}
-	return ""
+	return host
 }

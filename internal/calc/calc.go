@@ -1,6 +1,7 @@
 package calc
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"fmt"
 	"net"
@@ -42,8 +43,24 @@ type builder struct {
 	problems  map[string]bool
 }
 
-// Compute is the node's desired dataplane state for a snapshot.
+// Compute is the node's desired dataplane state for a snapshot. It is
+// the oracle of the incremental Engine: both must always agree.
 func Compute(in Input) Desired {
+	b := newBuilder(in)
+	b.blocks = in.Blocks
+	b.nat()
+	if in.Backend == "none" {
+		b.d.PodMTU = b.hostMTU()
+		return b.finish()
+	}
+	b.devices()
+	b.blockRoutes()
+	b.endpointRoutes()
+	return b.finish()
+}
+
+// newBuilder indexes the nodes and pools of in.
+func newBuilder(in Input) *builder {
 	b := &builder{in: in, nodes: map[string]*v3.Node{}, routes: map[netip.Prefix]Route{},
 		neighbors: map[string]Neighbor{}, fdb: map[string]FDBEntry{}, problems: map[string]bool{}}
 	for _, n := range in.Nodes {
@@ -58,16 +75,7 @@ func Compute(in Input) Desired {
 			b.pools = append(b.pools, pool{p, c.Masked()})
 		}
 	}
-	b.blocks = in.Blocks
-	b.nat()
-	if in.Backend == "none" {
-		b.d.PodMTU = b.hostMTU()
-		return b.finish()
-	}
-	b.devices()
-	b.blockRoutes()
-	b.endpointRoutes()
-	return b.finish()
+	return b
 }
 
 func (b *builder) problem(format string, args ...any) {
@@ -235,14 +243,7 @@ func (b *builder) endpointRoutes() {
 	}
 }
 
-func (b *builder) blockHost(a netip.Addr) string {
-	for _, blk := range b.blocks {
-		if blk.CIDR.Contains(a) {
-			return blk.Host
-		}
-	}
-	return ""
-}
+func (b *builder) blockHost(a netip.Addr) string { return hostOfBlock(b.blocks, a) }
 
 // routeTo adds the route for dst to node peer, encapsulated as dst's pool
 // says for that peer.
@@ -335,12 +336,21 @@ func (b *builder) finish() Desired {
 	for _, f := range b.fdb {
 		b.d.FDB = append(b.d.FDB, f)
 	}
-	sort.Slice(b.d.FDB, func(i, j int) bool { return b.d.FDB[i].Dst.Less(b.d.FDB[j].Dst) })
+	sort.Slice(b.d.FDB, func(i, j int) bool { return fdbCompare(b.d.FDB[i], b.d.FDB[j]) < 0 })
 	for p := range b.problems {
 		b.d.Problems = append(b.d.Problems, p)
 	}
 	sort.Strings(b.d.Problems)
 	return b.d
+}
+
+// fdbCompare orders FDB entries by destination, then MAC (two nodes may
+// share an address while one of them is being re-addressed).
+func fdbCompare(x, y FDBEntry) int {
+	if c := x.Dst.Compare(y.Dst); c != 0 {
+		return c
+	}
+	return bytes.Compare(x.MAC, y.MAC)
 }
 
 func sortPrefixes(ps []netip.Prefix) {

@@ -7,4 +7,11 @@
 // blackhole is for. It is a pure function — no kernel, no clock, no I/O —
 // and is table-tested; the reconcilers in internal/dataplane apply its
 // output.
+//
+// Compute works from a whole snapshot. Engine is the same calculation
+// made incremental, for the node agent: it is fed one change at a time
+// and keeps the desired state through indexes, so that a change costs
+// work in proportion to what it touches. Compute is its oracle: a
+// property test feeds both random change sequences and requires equal
+// results.
 package calc

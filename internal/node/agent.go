@@ -55,15 +55,42 @@ type Agent struct {
 	problems  []string
 	// lastPolicy is the policy program last enforced (see withPolicy);
 	// policyBuilder compiles only the policies that changed.
-	lastPolicy    *policy.Program
+	lastPolicy     *policy.Program
+	policyProblems []string // the problems of the last policy build
+	// policyRemote says that the policy enforced reads other nodes'
+	// endpoints (selector and named-port sets): their changes rebuild it.
+	policyRemote  bool
 	policyBuilder *policy.Builder
-	onApplied     func(rev int64) // test and benchmark hook
-	released      sync.Once       // see releaseMemory
+	bgpLast       *bgpState // the last BGP calculation (see syncBGP)
+	// pend is what changed since the last sync that applied; applied
+	// says the last Apply succeeded with nothing left waiting, and
+	// tunnelErr that the tunnel addresses are to be tried again.
+	pend      pending
+	applied   bool
+	tunnelErr bool
+	lastSync  time.Time       // when the last sync ended (see coalesce)
+	onApplied func(rev int64) // test and benchmark hook
+	released  sync.Once       // see releaseMemory
+}
+
+// pending accumulates what the view reported changed.
+type pending struct {
+	dataplane, policy, remote, bgp, tunnel bool
+}
+
+func (p *pending) add(t taken) {
+	p.dataplane = p.dataplane || t.delta.Dataplane()
+	p.policy = p.policy || t.dirt.policy
+	p.remote = p.remote || t.dirt.remote
+	p.bgp = p.bgp || t.dirt.bgp || t.delta.BGP
+	p.tunnel = p.tunnel || t.delta.Tunnel
 }
 
 // New prepares an agent; Run starts it.
 func New(cfg Config, k Kernel, log *slog.Logger) *Agent {
-	a := &Agent{cfg: cfg, k: k, log: log, view: newView(), health: newHealth(), m: newMetrics(cfg.GoMetrics, cfg.ProcessMetrics)}
+	a := &Agent{cfg: cfg, k: k, log: log, health: newHealth(), m: newMetrics(cfg.GoMetrics, cfg.ProcessMetrics)}
+	a.view = newView(calc.Env{Node: cfg.NodeName, Backend: cfg.Backend, UsePodCIDR: cfg.UsePodCIDR})
+	a.view.observeCalc = a.m.observeCalc
 	if k.StartSpeaker != nil && cfg.Backend == "bird" {
 		a.bgp = &speakerRunner{start: k.StartSpeaker, secretsDir: cfg.BGPSecretsDir, log: log}
 	}
@@ -122,6 +149,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-a.view.changed:
+			if !a.coalesce(ctx) {
+				return nil
+			}
 		case <-a.bgpChanged():
 			learnedOnly = true
 		case <-resync.C:
@@ -140,48 +170,86 @@ func (a *Agent) Run(ctx context.Context) error {
 		if err := sync(ctx, full); err != nil && ctx.Err() == nil {
 			a.log.Error("dataplane sync", "error", err)
 		}
+		a.lastSync = time.Now()
 	}
 }
 
-// syncOnce computes and applies the desired state from the current view;
-// full re-reads the kernel state to repair drift.
+// coalesce makes changes that follow a sync closely wait for the rest of
+// their burst: a change more than cfg.Coalesce after the last sync is
+// synced at once, one sooner waits until cfg.Coalesce has passed (while
+// the view gathers what else comes). It is false when ctx ended.
+func (a *Agent) coalesce(ctx context.Context) bool {
+	wait := a.cfg.Coalesce - time.Since(a.lastSync)
+	if wait <= 0 {
+		return true
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// env is what the calculation is told of this node beside the datastore.
+func (a *Agent) env() calc.Env {
+	env := calc.Env{Node: a.cfg.NodeName, Backend: a.cfg.Backend, UsePodCIDR: a.cfg.UsePodCIDR,
+		RouteUnencapsulated: a.cfg.RouteUnencapsulated && a.cfg.Backend != "none",
+		ParentDevice:        a.addr.Interface,
+		IPIPSupported:       a.k.IPIPSupported != nil && a.k.IPIPSupported()}
+	if a.k.HostMTU != nil {
+		env.HostMTU = a.k.HostMTU(a.addr.Interface)
+	}
+	return env
+}
+
+// syncOnce applies the desired state the view's Engine holds; policy and
+// BGP are recomputed only when something they read changed. Nothing is
+// applied when nothing changed since the last successful Apply; full
+// re-reads the kernel state to repair drift.
 func (a *Agent) syncOnce(ctx context.Context, full bool) error {
-	in, synced := a.view.input(a.cfg.NodeName)
+	env := a.env()
+	t, synced := a.view.take(env)
 	if !synced {
 		return nil
 	}
-	if a.cfg.UsePodCIDR {
-		in.Blocks = calc.PodCIDRBlocks(in.Nodes)
-	}
+	a.pend.add(t)
 	if err := a.view.interrupted(); err != nil {
 		// Keep the dataplane as it is; say so until the view is whole again.
 		a.health.setReady(false, nil, fmt.Errorf("datastore unreachable, dataplane kept as it was: %w", err))
 		a.m.inSync.Set(0)
 		return nil
 	}
-	rev := a.view.revision()
-	if err := a.ensureTunnelAddresses(ctx, in); err != nil {
-		a.m.errors.WithLabelValues("tunnel-address").Inc()
-		a.log.Warn("tunnel addresses", "error", err)
+	p := a.pend
+	rebuild := p.policy || full || a.lastPolicy == nil || p.remote && a.policyRemote
+	if !full && !p.dataplane && !rebuild && !p.bgp && !p.tunnel && a.applied && !a.tunnelErr {
+		return nil // nothing this node programs changed
 	}
-	in.Backend = a.cfg.Backend
-	in.RouteUnencapsulated = a.cfg.RouteUnencapsulated && a.cfg.Backend != "none"
-	in.ParentDevice = a.addr.Interface
-	in.IPIPSupported = a.k.IPIPSupported != nil && a.k.IPIPSupported()
-	if a.k.HostMTU != nil {
-		in.HostMTU = a.k.HostMTU(a.addr.Interface)
+	ins, ok := a.view.inputs(p.tunnel || full || a.tunnelErr, a.needBGP(p.bgp || full), rebuild)
+	if !ok {
+		return nil // a full list is coming in: the sync after it applies
+	}
+	a.pend = pending{}
+	if ins.tunnel != nil {
+		a.tunnelErr = false
+		if err := a.ensureTunnelAddresses(ctx, *ins.tunnel); err != nil {
+			a.tunnelErr = true
+			a.m.errors.WithLabelValues("tunnel-address").Inc()
+			a.log.Warn("tunnel addresses", "error", err)
+		}
 	}
 	start := time.Now()
-	d := calc.Compute(in)
-	a.m.observeCalc(time.Since(start))
+	d := t.desired
 	// The MTU file first: pods made from now on read it, and the policy
 	// and BGP steps below take longer on a first sync (the speaker starts).
 	if err := a.writeMTU(d.PodMTU); err != nil {
 		return err
 	}
-	a.withPolicy(&d, in.Felix)
-	waiting := a.syncBGP(ctx, in, &d, rev)
-	return a.applyDesired(ctx, d, waiting, full, start, rev)
+	a.withPolicy(&d, t.felix, ins.policy)
+	waiting := a.syncBGP(ctx, &d, t.rev, env, ins.bgp, ins.bgpIn)
+	return a.applyDesired(ctx, d, waiting, full, start, t.rev)
 }
 
 // applyDesired writes d to the kernel (Resync when full re-reads it first)
@@ -197,6 +265,7 @@ func (a *Agent) applyDesired(ctx context.Context, d calc.Desired, waiting []stri
 		apply = a.k.Dataplane.Resync
 	}
 	stats, err := apply(ctx, d)
+	a.applied = err == nil && stats.RoutesSkipped == 0 && stats.SysctlDeferred == 0
 	a.m.applySeconds.Observe(time.Since(start).Seconds())
 	a.m.record(stats)
 	for _, c := range stats.Conflicts {

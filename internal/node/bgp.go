@@ -237,30 +237,52 @@ type learnBase struct {
 	rev int64
 }
 
+// needBGP says whether the BGP calculation is to be redone: something it
+// reads changed, or the last one could not be applied.
+func (a *Agent) needBGP(changed bool) bool {
+	return a.bgp != nil && (changed || a.bgpLast == nil || a.bgpLast.err != nil)
+}
+
+// bgpState is the last BGP calculation and how applying it went.
+type bgpState struct {
+	in  calc.Input
+	bin calc.BGPInput
+	bd  calc.BGPDesired
+	err error
+}
+
 // syncBGP applies the BGP part of the snapshot to the speaker and puts
 // what it learned into d (once it has re-learned everything after a
 // start: until then the datastore's routes stand in, so a restart moves
 // no route). It returns the sessions that keep the node from being ready.
-func (a *Agent) syncBGP(ctx context.Context, in calc.Input, d *calc.Desired, rev int64) []string {
+// The calculation is redone when in is given (see needBGP).
+func (a *Agent) syncBGP(ctx context.Context, d *calc.Desired, rev int64, env calc.Env, inp *calc.Input, bin calc.BGPInput) []string {
 	if a.bgp == nil {
 		return nil
 	}
-	bin := a.view.bgpInput()
-	bd := calc.BGP(in, bin)
-	if err := a.bgp.apply(ctx, bd); err != nil {
-		a.m.errors.WithLabelValues("bgp").Inc()
-		a.log.Warn("BGP speaker", "error", err)
-		d.Problems = append(d.Problems, err.Error())
+	st := a.bgpLast
+	if inp != nil {
+		in := *inp
+		in.Backend, in.RouteUnencapsulated, in.ParentDevice = env.Backend, env.RouteUnencapsulated, env.ParentDevice
+		st = &bgpState{in: in, bin: bin, bd: calc.BGP(in, bin)}
+		if st.err = a.bgp.apply(ctx, st.bd); st.err != nil {
+			a.m.errors.WithLabelValues("bgp").Inc()
+			a.log.Warn("BGP speaker", "error", st.err)
+		}
+		a.bgpLast = st
 	}
-	d.Problems = append(d.Problems, bd.Problems...)
-	base := &learnBase{in: in, bin: bin, d: *d, rev: rev}
-	base.d.Routes = slices.Clone(d.Routes)
+	if st.err != nil {
+		d.Problems = append(d.Problems, st.err.Error())
+	}
+	d.Problems = append(d.Problems, st.bd.Problems...)
+	// d's routes are the Engine's, never changed in place: no copy needed.
+	base := &learnBase{in: st.in, bin: st.bin, d: *d, rev: rev}
 	base.d.Problems = slices.Clone(d.Problems)
 	a.mu.Lock()
 	a.learnBase = base
 	a.mu.Unlock()
 	if learned, complete := a.bgp.learned(); complete {
-		*d = calc.InstallLearned(in, bin, *d, learned, a.bgp.established())
+		*d = calc.InstallLearned(st.in, st.bin, *d, learned, a.bgp.established())
 	}
 	return notReady(a.bgp.status())
 }

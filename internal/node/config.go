@@ -46,9 +46,13 @@ type Config struct {
 	GoMetrics, ProcessMetrics bool
 	// DebugAddr is the loopback host:port of the pprof server
 	// (FELIX_DEBUGPORT, FELIX_DEBUGHOST); "" (the default) is off.
-	DebugAddr           string
-	ResyncInterval      time.Duration // routeRefreshInterval
-	EmptyBlockGrace     time.Duration
+	DebugAddr       string
+	ResyncInterval  time.Duration // routeRefreshInterval
+	EmptyBlockGrace time.Duration
+	// Coalesce is the least time between two syncs of a burst of changes
+	// (TORTIE_COALESCE; 0: none): a change after a quiet spell is synced at
+	// once, the ones following it within Coalesce wait for the rest.
+	Coalesce            time.Duration
 	RouteUnencapsulated bool
 	// BGPSecretsDir holds BGP passwords in etcd mode: a secretKeyRef
 	// {name, key} is the file <dir>/<name>/<key> (TORTIE_BGP_SECRETS_DIR).
@@ -113,6 +117,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.EmptyBlockGrace, err = envDuration(getenv, "TORTIE_EMPTY_BLOCK_GRACE", 15*time.Minute); err != nil {
+		return c, err
+	}
+	if c.Coalesce, err = envDuration(getenv, "TORTIE_COALESCE", 2*time.Millisecond); err != nil {
 		return c, err
 	}
 	if c.Datastore, err = datastore.LoadConfig("", false, getenv); err != nil {

@@ -10,12 +10,21 @@ import (
 // view. A policy or profile that does not compile is reported in d's
 // problems (so in the log and on /readiness, by name); while there is
 // one, the program last enforced stays as it is rather than enforcing
-// the rest without it.
-func (a *Agent) withPolicy(d *calc.Desired, felix *v3.FelixConfigurationSpec) {
+// the rest without it. Without in (nothing policy reads changed), the
+// program last built stands.
+func (a *Agent) withPolicy(d *calc.Desired, felix *v3.FelixConfigurationSpec, in *policy.Input) {
+	a.mu.Lock()
+	last, problems := a.lastPolicy, a.policyProblems
+	a.mu.Unlock()
+	if in == nil && last != nil {
+		d.Problems = append(d.Problems, problems...)
+		d.Policy = last
+		return
+	}
 	if a.policyBuilder == nil {
 		a.policyBuilder = policy.NewBuilder()
 	}
-	m := a.policyBuilder.Build(a.view.policyInput())
+	m := a.policyBuilder.Build(*in)
 	prog := policy.Compile(m, a.cfg.NodeName)
 	if felix != nil {
 		prog.EndpointToHost = felix.DefaultEndpointToHostAction
@@ -27,6 +36,8 @@ func (a *Agent) withPolicy(d *calc.Desired, felix *v3.FelixConfigurationSpec) {
 	if len(m.Problems) == 0 || a.lastPolicy == nil {
 		a.lastPolicy = &prog
 	}
+	a.policyProblems = m.Problems
+	a.policyRemote = len(a.lastPolicy.Sets) > 0 || len(a.lastPolicy.NamedPorts) > 0 || len(m.Problems) > 0
 	d.Policy = a.lastPolicy
 }
 

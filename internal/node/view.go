@@ -2,8 +2,10 @@ package node
 
 import (
 	"encoding/json"
+	"reflect"
 	"sort"
 	"sync"
+	"time"
 
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/calc"
@@ -12,17 +14,37 @@ import (
 )
 
 // view is the agent's decoded copy of the datastore, fed by a list-watch
-// on /calico/. Objects are decoded once, when they change, so building a
-// calc.Input costs a walk over maps. What it decodes is the table in
-// kinds.go; every other key is ignored.
+// on /calico/. What it decodes is the table in kinds.go; every other key
+// is ignored. Routing lives in an incremental calc.Engine, fed as the
+// changes come; the view remembers what else changed (policy, BGP) so
+// that the agent rebuilds only those. Remote workload endpoints are kept
+// in a compact form (what routing and policy read); a change that alters
+// nothing of that form is no change at all.
 type view struct {
 	mu      sync.Mutex
+	node    string
 	synced  bool
+	syncing bool // between syncBegin and syncEnd
 	rev     int64
 	objs    [numKinds]map[string]any // by kind, then by key
-	changed chan struct{}            // signalled (without blocking) on every change
+	eng     *calc.Engine
+	dirty   dirt
+	strs    interner                   // the strings of remote endpoints
+	felix   *v3.FelixConfigurationSpec // this node's, merged (felixFor)
+	changed chan struct{}              // signalled (without blocking) on every change that matters
 	onEvent func(key string)
-	down    error // why the watch is interrupted; nil once resynced
+	// observeCalc is told how long the view and the Engine took over one
+	// event that mattered (the agent's tortie_calc_seconds).
+	observeCalc func(time.Duration)
+	down        error // why the watch is interrupted; nil once resynced
+}
+
+// dirt is what changed since the agent last took the view.
+type dirt struct {
+	policy bool // a policy resource, a local endpoint, the FelixConfiguration
+	remote bool // another node's workload endpoint (policy reads it through selectors)
+	bgp    bool // a BGPPeer or BGPConfiguration
+	felix  bool
 }
 
 // interrupt records that the watch failed: the view may be stale until
@@ -41,13 +63,14 @@ func (v *view) interrupted() error {
 	return v.down
 }
 
-func newView() *view {
-	v := &view{changed: make(chan struct{}, 1)}
+func newView(env calc.Env) *view {
+	v := &view{node: env.Node, changed: make(chan struct{}, 1), eng: calc.NewEngine(env)}
 	v.reset()
 	return v
 }
 
 func (v *view) reset() {
+	v.strs = interner{}
 	for i := range v.objs {
 		v.objs[i] = map[string]any{}
 	}
@@ -55,12 +78,53 @@ func (v *view) reset() {
 
 // OnSync implements datastore.Handler: the whole state, replacing the old.
 func (v *view) OnSync(kvs []datastore.KV, rev int64) {
-	v.mu.Lock()
-	v.reset()
+	v.syncBegin()
 	for _, kv := range kvs {
-		v.put(kv.Key, kv.Value)
+		v.syncPut(kv)
 	}
-	v.synced, v.rev, v.down = true, rev, nil
+	v.syncEnd(rev)
+}
+
+var _ datastore.SyncStreamer = (*view)(nil)
+
+// OnSyncBegin, OnSyncPage and OnSyncEnd implement datastore.SyncStreamer:
+// the initial list is decoded and fed to the Engine page by page as it
+// streams in, never held whole.
+func (v *view) OnSyncBegin() { v.syncBegin() }
+
+// OnSyncPage implements datastore.SyncStreamer.
+func (v *view) OnSyncPage(kvs []datastore.KV) {
+	for _, kv := range kvs {
+		v.syncPut(kv)
+	}
+}
+
+// OnSyncEnd implements datastore.SyncStreamer.
+func (v *view) OnSyncEnd(rev int64) { v.syncEnd(rev) }
+
+// syncBegin, syncPut and syncEnd take a full list in pieces (the Engine
+// is fed one key at a time); until syncEnd the agent sees no view.
+func (v *view) syncBegin() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.reset()
+	v.eng.Begin()
+	v.syncing = true
+}
+
+func (v *view) syncPut(kv datastore.KV) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.put(kv.Key, kv.Value)
+}
+
+func (v *view) syncEnd(rev int64) {
+	v.mu.Lock()
+	v.felix = v.felixFor(v.node)
+	v.eng.SetFelix(v.felix)
+	v.eng.End()
+	v.synced, v.syncing, v.rev, v.down = true, false, rev, nil
+	v.dirty = dirt{policy: true, bgp: true, felix: true}
 	v.mu.Unlock()
 	v.signal()
 }
@@ -68,19 +132,26 @@ func (v *view) OnSync(kvs []datastore.KV, rev int64) {
 // OnEvent implements datastore.Handler.
 func (v *view) OnEvent(ev datastore.Event) {
 	v.mu.Lock()
+	start := time.Now()
+	changed := false
 	switch ev.Type {
 	case datastore.EventPut:
-		v.put(ev.KV.Key, ev.KV.Value)
+		changed = v.put(ev.KV.Key, ev.KV.Value)
 	case datastore.EventDelete:
-		v.del(ev.KV.Key)
+		changed = v.del(ev.KV.Key)
 	}
 	v.rev = ev.KV.Revision
-	hook := v.onEvent
+	hook, observe := v.onEvent, v.observeCalc
 	v.mu.Unlock()
+	if observe != nil && changed {
+		observe(time.Since(start))
+	}
 	if hook != nil {
 		hook(ev.KV.Key)
 	}
-	v.signal()
+	if changed {
+		v.signal()
+	}
 }
 
 func (v *view) signal() {
@@ -90,45 +161,195 @@ func (v *view) signal() {
 	}
 }
 
-// put decodes a value of a kind the agent uses; everything else is
-// ignored. A value it cannot decode is dropped (and so treated as absent).
-func (v *view) put(key string, value []byte) {
+// put decodes a value of a kind the agent uses and feeds it on; it says
+// whether anything the agent uses changed. A value it cannot decode is
+// dropped (and so treated as absent).
+func (v *view) put(key string, value []byte) bool {
+	k, ok := kindOf(key)
+	if !ok || !v.uses(k, key) {
+		return false
+	}
+	obj, ok := kinds[k].decode(value)
+	if !ok {
+		return v.del(key)
+	}
+	if w, ok := obj.(*v3.WorkloadEndpoint); ok && w.Spec.Node != v.node {
+		if len(v.strs) > maxInterned {
+			v.strs = interner{}
+		}
+		obj = compactEndpoint(w, v.strs)
+	}
+	old, had := v.objs[k][key]
+	if had && reflect.DeepEqual(old, obj) {
+		return false // nothing the agent reads changed
+	}
+	v.objs[k][key] = obj
+	v.fed(k, key, obj, old)
+	return true
+}
+
+// uses says whether the agent reads a key of kind k: of the per-node
+// FelixConfigurations, only this node's.
+func (v *view) uses(k watchedKind, key string) bool {
+	if k != kindFelix {
+		return true
+	}
+	name := key[len(kinds[kindFelix].prefix):]
+	return name == "default" || name == "node."+v.node
+}
+
+func (v *view) del(key string) bool {
 	k, ok := kindOf(key)
 	if !ok {
-		return
+		return false
 	}
-	if obj, ok := kinds[k].decode(value); ok {
-		v.objs[k][key] = obj
-	} else {
-		delete(v.objs[k], key)
+	old, ok := v.objs[k][key]
+	if !ok {
+		return false
+	}
+	delete(v.objs[k], key)
+	v.fed(k, key, nil, old)
+	return true
+}
+
+// fed passes a change (obj nil: a delete of old) to the Engine and notes
+// what else it touches.
+func (v *view) fed(k watchedKind, key string, obj, old any) {
+	switch k {
+	case kindNodes:
+		if n, ok := obj.(*v3.Node); ok {
+			v.eng.PutNode(n)
+		} else {
+			v.eng.DeleteNode(key[len(kinds[k].prefix):])
+		}
+	case kindPools:
+		if p, ok := obj.(*v3.IPPool); ok {
+			v.eng.PutPool(p)
+		} else {
+			v.eng.DeletePool(key[len(kinds[k].prefix):])
+		}
+	case kindBlocks:
+		if b, ok := obj.(calc.Block); ok {
+			if o, ok := old.(calc.Block); ok && o.CIDR != b.CIDR {
+				v.eng.DeleteBlock(o.CIDR)
+			}
+			v.eng.PutBlock(b)
+		} else if o, ok := old.(calc.Block); ok {
+			v.eng.DeleteBlock(o.CIDR)
+		}
+	case kindEndpoints:
+		if w, ok := obj.(*v3.WorkloadEndpoint); ok {
+			v.eng.PutEndpoint(key, calc.EndpointOf(w))
+		} else {
+			v.eng.DeleteEndpoint(key)
+		}
+		if v.local(obj) || v.local(old) {
+			v.dirty.policy = true
+		} else {
+			v.dirty.remote = true
+		}
+	case kindFelix:
+		v.dirty.felix, v.dirty.policy = true, true
+		if !v.eng.Bulk() {
+			v.felix = v.felixFor(v.node)
+			v.eng.SetFelix(v.felix)
+		}
+	case kindBGPPeers, kindBGPConfigs:
+		v.dirty.bgp = true
+	default:
+		v.dirty.policy = true
 	}
 }
 
-func (v *view) del(key string) {
-	if k, ok := kindOf(key); ok {
-		delete(v.objs[k], key)
-	}
+// local says whether obj is a workload endpoint on this node.
+func (v *view) local(obj any) bool {
+	w, ok := obj.(*v3.WorkloadEndpoint)
+	return ok && w.Spec.Node == v.node
 }
 
-// input builds the calculation's input, in a stable order.
-func (v *view) input(node string) (calc.Input, bool) {
+// take is what changed since the last take, with the Engine's state as of
+// now (env applied first); ok is false until the initial list is in.
+func (v *view) take(env calc.Env) (taken, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	in := calc.Input{
-		Node:      node,
-		Nodes:     values[*v3.Node](v, kindNodes),
-		Pools:     values[*v3.IPPool](v, kindPools),
-		Endpoints: values[*v3.WorkloadEndpoint](v, kindEndpoints),
-		Blocks:    values[calc.Block](v, kindBlocks),
-		Felix:     v.felixFor(node),
+	if !v.synced || v.syncing {
+		return taken{}, false
 	}
-	return in, v.synced
+	v.eng.SetEnv(env)
+	t := taken{delta: v.eng.Flush(), dirt: v.dirty, rev: v.rev}
+	t.desired = v.eng.Desired()
+	t.felix = v.felix
+	t.self = v.eng.Node(v.node)
+	v.dirty = dirt{}
+	return t, true
+}
+
+// taken is one take of the view.
+type taken struct {
+	delta   calc.Delta
+	dirt    dirt
+	desired calc.Desired
+	felix   *v3.FelixConfigurationSpec
+	self    *v3.Node
+	rev     int64
+}
+
+// syncInputs are the snapshots a sync reads beyond the Engine's state;
+// nil when not asked for.
+type syncInputs struct {
+	tunnel *calc.Input
+	bgp    *calc.Input
+	bgpIn  calc.BGPInput
+	policy *policy.Input
+}
+
+// inputs takes the snapshots asked for, all at one point; ok is false
+// while a full list is coming in.
+func (v *view) inputs(tunnel, bgp, pol bool) (in syncInputs, ok bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !v.synced || v.syncing {
+		return in, false
+	}
+	if tunnel {
+		t := v.tunnelInput()
+		in.tunnel = &t
+	}
+	if bgp {
+		b := v.input()
+		in.bgp, in.bgpIn = &b, v.bgpInput()
+	}
+	if pol {
+		p := v.policyInputLocked()
+		in.policy = &p
+	}
+	return in, true
+}
+
+// input is the whole snapshot as calc.Input, for the calculations that
+// read one (BGP): local workload endpoints as they are stored.
+func (v *view) input() calc.Input {
+	in := v.eng.Resources()
+	for _, w := range values[*v3.WorkloadEndpoint](v, kindEndpoints) {
+		if w.Spec.Node == v.node {
+			in.Endpoints = append(in.Endpoints, w)
+		}
+	}
+	return in
+}
+
+// tunnelInput is what the tunnel addresses are decided from: this node
+// and the pools.
+func (v *view) tunnelInput() calc.Input {
+	in := calc.Input{Node: v.node, Pools: values[*v3.IPPool](v, kindPools)}
+	if n := v.eng.Node(v.node); n != nil {
+		in.Nodes = []*v3.Node{n}
+	}
+	return in
 }
 
 // bgpInput is what calc.BGP reads beyond the Input.
 func (v *view) bgpInput() calc.BGPInput {
-	v.mu.Lock()
-	defer v.mu.Unlock()
 	return calc.BGPInput{
 		Peers:   values[*v3.BGPPeer](v, kindBGPPeers),
 		Configs: values[*v3.BGPConfiguration](v, kindBGPConfigs),
@@ -168,6 +389,10 @@ func values[T any](v *view, k watchedKind) []T {
 func (v *view) policyInput() policy.Input {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	return v.policyInputLocked()
+}
+
+func (v *view) policyInputLocked() policy.Input {
 	nps := append(values[*v3.NetworkPolicy](v, kindNetworkPolicies),
 		values[*v3.NetworkPolicy](v, kindKubernetesNetworkPolicies)...)
 	return policy.Input{

@@ -1,0 +1,116 @@
+package node
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"testing"
+
+	v3 "github.com/tortienet/tortie/api/v3"
+	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/datastore"
+	"github.com/tortienet/tortie/internal/ipam"
+)
+
+// simulated is issue 11's simulated cluster as datastore keys: nodes × 20
+// endpoints, a /26 block per node, one VXLAN Always pool.
+func simulated(b *testing.B, nodes int) []datastore.KV {
+	b.Helper()
+	kv := func(key string, v any) datastore.KV {
+		j, err := json.Marshal(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return datastore.KV{Key: key, Value: j}
+	}
+	pool := &v3.IPPool{ObjectMeta: v3.ObjectMeta{Name: "default"}, Spec: v3.IPPoolSpec{CIDR: "10.64.0.0/10", VXLANMode: v3.EncapAlways, NATOutgoing: true}}
+	out := []datastore.KV{kv(datastore.ResourceKey("ippools", "", "default"), pool)}
+	for i := range nodes {
+		name := fmt.Sprintf("node-%d", i)
+		blk := benchBlock(i)
+		n := &v3.Node{ObjectMeta: v3.ObjectMeta{Name: name}, Spec: v3.NodeSpec{
+			BGP: &v3.NodeBGPSpec{IPv4Address: fmt.Sprintf("172.16.%d.%d/16", i/250, i%250+1)}, IPv4VXLANTunnelAddr: blk.Addr().Next().String()}}
+		out = append(out, kv(datastore.ResourceKey("nodes", "", name), n),
+			kv(ipam.BlockKey(blk), map[string]any{"cidr": blk.String(), "affinity": "host:" + name}))
+		for j := range 20 {
+			out = append(out, kv(datastore.ResourceKey("workloadendpoints", "ns", fmt.Sprintf("%s-pod-%d", name, j)), benchEndpoint(i, j, "a")))
+		}
+	}
+	return out
+}
+
+func benchBlock(i int) netip.Prefix {
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(64 + i>>10), byte(i >> 2), byte(i % 4 * 64)}), 26)
+}
+
+func benchEndpoint(i, j int, label string) *v3.WorkloadEndpoint {
+	a := benchBlock(i).Addr().As4()
+	a[3] += byte(j + 2)
+	w := &v3.WorkloadEndpoint{ObjectMeta: v3.ObjectMeta{Name: fmt.Sprintf("node-%d-pod-%d", i, j), Namespace: "ns",
+		Labels: map[string]string{"app": fmt.Sprintf("app-%d", j), "v": label}, Annotations: map[string]string{"cni.projectcalico.org/containerID": "0123456789abcdef"}}}
+	w.Spec = v3.WorkloadEndpointSpec{Orchestrator: "k8s", Node: fmt.Sprintf("node-%d", i), Pod: w.Name, Endpoint: "eth0",
+		ContainerID: "0123456789abcdef0123456789abcdef", IPNetworks: []string{netip.AddrFrom4(a).String() + "/32"},
+		InterfaceName: fmt.Sprintf("cali%011d", i*20+j), MAC: "ee:ee:ee:ee:ee:ee", Profiles: []string{"kns.ns", "ksa.ns.default"}}
+	return w
+}
+
+// BenchmarkViewRemoteChange is the agent's cost of one remote change up to
+// the Desired handed to the dataplane (decode, the Engine, take), at 2k,
+// 20k and 100k endpoints; policy, BGP and the kernel are not in it.
+//
+//	go test -run '^$' -bench ViewRemoteChange -benchtime 2000x ./internal/node/
+func BenchmarkViewRemoteChange(b *testing.B) {
+	for _, nodes := range []int{100, 1000, 5000} {
+		v := newView(calc.Env{Node: "node-0", Backend: "bird", ParentDevice: "eth0"})
+		v.OnSync(simulated(b, nodes), 1)
+		env := calc.Env{Node: "node-0", Backend: "bird", ParentDevice: "eth0", HostMTU: 1500}
+		v.take(env)
+		b.Run(fmt.Sprintf("endpoints=%d/endpoint-label", nodes*20), func(b *testing.B) {
+			evs := [2][]byte{}
+			for k, l := range []string{"a", "b"} {
+				evs[k], _ = json.Marshal(benchEndpoint(1, 0, l))
+			}
+			key := datastore.ResourceKey("workloadendpoints", "ns", "node-1-pod-0")
+			for i := 0; b.Loop(); i++ {
+				v.OnEvent(datastore.Event{Type: datastore.EventPut, KV: datastore.KV{Key: key, Value: evs[i%2]}})
+				v.take(env)
+			}
+		})
+		b.Run(fmt.Sprintf("endpoints=%d/block-move", nodes*20), func(b *testing.B) {
+			evs := [2][]byte{}
+			for k, host := range []string{"node-1", "node-2"} {
+				evs[k], _ = json.Marshal(map[string]any{"cidr": benchBlock(1).String(), "affinity": "host:" + host})
+			}
+			key := ipam.BlockKey(benchBlock(1))
+			for i := 0; b.Loop(); i++ {
+				v.OnEvent(datastore.Event{Type: datastore.EventPut, KV: datastore.KV{Key: key, Value: evs[1-i%2]}})
+				v.take(env)
+			}
+		})
+	}
+}
+
+// BenchmarkViewMemory is the heap the view (with its Engine) holds after
+// the initial list of the simulated cluster, per endpoint.
+//
+//	go test -run '^$' -bench ViewMemory -benchtime 1x ./internal/node/
+func BenchmarkViewMemory(b *testing.B) {
+	for _, nodes := range []int{100, 1000, 5000} {
+		b.Run(fmt.Sprintf("endpoints=%d", nodes*20), func(b *testing.B) {
+			kvs := simulated(b, nodes)
+			for b.Loop() {
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				v := newView(calc.Env{Node: "node-0", Backend: "bird"})
+				v.OnSync(kvs, 1)
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(nodes*20), "heap-B/endpoint")
+				runtime.KeepAlive(v)
+			}
+			runtime.KeepAlive(kvs)
+		})
+	}
+}

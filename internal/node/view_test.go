@@ -1,0 +1,84 @@
+package node
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+
+	v3 "github.com/tortienet/tortie/api/v3"
+	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/datastore"
+	"github.com/tortienet/tortie/internal/ipam"
+)
+
+func put(key, value string) datastore.Event {
+	return datastore.Event{Type: datastore.EventPut, KV: datastore.KV{Key: key, Value: []byte(value)}}
+}
+
+// signalled says whether the view signalled a change, and clears it.
+func signalled(v *view) bool {
+	select {
+	case <-v.changed:
+		return true
+	default:
+		return false
+	}
+}
+
+const remoteEndpoint = `{"kind":"WorkloadEndpoint","metadata":{"name":"w1","namespace":"ns","labels":{"app":"web"}%s},
+	"spec":{"node":"node-b","containerID":"%s","interfaceName":"cali1","mac":"ee:ee:ee:ee:ee:ee","ipNetworks":["10.244.1.5/32"],"profiles":["kns.ns"]}}`
+
+// TestViewOnlyWhatMatters: keys the agent does not use, and changes of
+// what it does not read, signal nothing; a remote block change reaches
+// routing and not policy, a remote label change what policy reads of
+// other nodes' endpoints and not the dataplane.
+func TestViewOnlyWhatMatters(t *testing.T) {
+	v := newView(calc.Env{Node: "node-a", Backend: "vxlan"})
+	epKey := datastore.ResourceKey("workloadendpoints", "ns", "w1")
+	blockKey := ipam.BlockKey(netip.MustParsePrefix("10.244.1.0/26"))
+	v.OnSync([]datastore.KV{
+		{Key: datastore.ResourceKey("ippools", "", "p"), Value: []byte(`{"kind":"IPPool","metadata":{"name":"p"},"spec":{"cidr":"10.244.0.0/16","vxlanMode":"Always"}}`)},
+		{Key: datastore.ResourceKey("nodes", "", "node-a"), Value: []byte(`{"kind":"Node","metadata":{"name":"node-a"},"spec":{"bgp":{"ipv4Address":"10.0.0.1/24"},"ipv4VXLANTunnelAddr":"10.244.0.1"}}`)},
+		{Key: datastore.ResourceKey("nodes", "", "node-b"), Value: []byte(`{"kind":"Node","metadata":{"name":"node-b"},"spec":{"bgp":{"ipv4Address":"10.0.0.2/24"},"ipv4VXLANTunnelAddr":"10.244.1.1"}}`)},
+		{Key: blockKey, Value: []byte(`{"cidr":"10.244.1.0/26","affinity":"host:node-b"}`)},
+		{Key: epKey, Value: []byte(`{"kind":"WorkloadEndpoint","metadata":{"name":"w1","namespace":"ns","labels":{"app":"web"}},"spec":{"node":"node-b","ipNetworks":["10.244.1.5/32"]}}`)},
+	}, 1)
+	if _, ok := v.take(calc.Env{Node: "node-a", Backend: "vxlan"}); !ok || !signalled(v) {
+		t.Fatal("the initial list did not make the view ready")
+	}
+
+	quiet := []datastore.Event{
+		put(datastore.ResourceKey("felixconfigurations", "", "node.node-b"), `{"kind":"FelixConfiguration","metadata":{"name":"node.node-b"},"spec":{"vxlanMTU":1000}}`),
+		put(ipam.HandleKey("k8s-pod-network.abc"), `{"block":{"10.244.1.0/26":1}}`),
+		put(epKey, fmt.Sprintf(remoteEndpoint, `,"annotations":{"x":"y"}`, "c1")),
+		put(epKey, fmt.Sprintf(remoteEndpoint, "", "c2")),
+	}
+	for _, ev := range quiet[:2] {
+		v.OnEvent(ev)
+		if signalled(v) {
+			t.Errorf("%s signalled a change", ev.KV.Key)
+		}
+	}
+	v.OnEvent(quiet[2]) // the endpoint gains its profile: a change for policy
+	signalled(v)
+	v.take(calc.Env{Node: "node-a", Backend: "vxlan"})
+	v.OnEvent(quiet[3]) // another container ID and no annotation: nothing read
+	if signalled(v) {
+		t.Error("a remote endpoint change of nothing routing or policy reads signalled a change")
+	}
+	if w := v.objs[kindEndpoints][epKey].(*v3.WorkloadEndpoint); w.Annotations != nil || w.Spec.ContainerID != "" || w.Spec.MAC != "" {
+		t.Errorf("a remote endpoint is kept whole: %+v", w)
+	}
+
+	v.OnEvent(put(blockKey, `{"cidr":"10.244.1.0/26","affinity":"host:node-c"}`))
+	tk, _ := v.take(calc.Env{Node: "node-a", Backend: "vxlan"})
+	if !signalled(v) || !tk.delta.Dataplane() || tk.dirt.policy || tk.dirt.remote {
+		t.Errorf("a remote block moving: signalled, dataplane %v, policy %v", tk.delta.Dataplane(), tk.dirt.policy)
+	}
+
+	v.OnEvent(put(epKey, `{"kind":"WorkloadEndpoint","metadata":{"name":"w1","namespace":"ns","labels":{"app":"db"}},"spec":{"node":"node-b","ipNetworks":["10.244.1.5/32"]}}`))
+	tk, _ = v.take(calc.Env{Node: "node-a", Backend: "vxlan"})
+	if !signalled(v) || tk.delta.Dataplane() || tk.dirt.policy || !tk.dirt.remote {
+		t.Errorf("a remote label change: dataplane %v, policy %v, remote endpoints %v", tk.delta.Dataplane(), tk.dirt.policy, tk.dirt.remote)
+	}
+}
