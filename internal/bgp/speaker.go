@@ -79,6 +79,10 @@ type Peer struct {
 	Multihop bool
 	// BFD turns on BFD for the session (fast failure detection).
 	BFD bool
+	// Import and Export are the session's filters (BGPFilters), tried
+	// before the defaults; changing them resets no session.
+	Import []FilterRule
+	Export []FilterRule
 }
 
 // Route is a prefix this node originates.
