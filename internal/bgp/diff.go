@@ -42,6 +42,7 @@ func diffPeers(held map[netip.Addr]Peer, want []Peer) peerDiff {
 // change without one (setFilters).
 func samePeer(a, b Peer) bool {
 	a.Import, a.Export, b.Import, b.Export = nil, nil, nil, nil
+	a.NextHopKeep, a.NextHopSelf, b.NextHopKeep, b.NextHopSelf = false, false, false, false
 	return reflect.DeepEqual(a, b)
 }
 

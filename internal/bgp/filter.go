@@ -62,15 +62,15 @@ func (g *GoBGP) setFilters(ctx context.Context, held map[netip.Addr]Peer, want [
 	var changed []netip.Addr
 	for _, p := range want {
 		old, ok := held[p.Address]
-		if ok && !(reflect.DeepEqual(old.Import, p.Import) && reflect.DeepEqual(old.Export, p.Export)) {
+		if ok && !reflect.DeepEqual(policyOf(old), policyOf(p)) {
 			changed = append(changed, p.Address)
 		}
-		if !ok && len(p.Import)+len(p.Export) > 0 {
+		if !ok && policyOf(p).any() {
 			changed = append(changed, netip.Addr{}) // a new filtered session: rebuild, nothing to reset
 		}
 	}
 	for a, p := range held {
-		if !slices.ContainsFunc(want, func(w Peer) bool { return w.Address == a }) && len(p.Import)+len(p.Export) > 0 {
+		if !slices.ContainsFunc(want, func(w Peer) bool { return w.Address == a }) && policyOf(p).any() {
 			changed = append(changed, netip.Addr{})
 		}
 	}
@@ -83,14 +83,14 @@ func (g *GoBGP) setFilters(ctx context.Context, held map[netip.Addr]Peer, want [
 	slices.SortFunc(sorted, func(x, y Peer) int { return x.Address.Compare(y.Address) })
 	for _, p := range sorted {
 		for _, dir := range []string{"import", "export"} {
-			rules := p.Import
+			rules, nh := p.Import, (*api.NexthopAction)(nil)
 			if dir == "export" {
-				rules = p.Export
+				rules, nh = p.Export, nextHopAction(p)
 			}
-			if len(rules) == 0 {
+			if len(rules) == 0 && nh == nil {
 				continue
 			}
-			name, sets, err := g.addFilterPolicy(ctx, next.gen, dir, p.Address, rules)
+			name, sets, err := g.addFilterPolicy(ctx, next.gen, dir, p.Address, rules, nh)
 			next.sets = append(next.sets, sets...)
 			if err != nil {
 				g.dropFilterPolicies(ctx, append(next.imports, next.exports...), next.sets)
@@ -122,7 +122,7 @@ func (g *GoBGP) setFilters(ctx context.Context, held map[netip.Addr]Peer, want [
 
 // addFilterPolicy defines the policy of one session's filter in one
 // direction: each rule a statement on the session's neighbor set.
-func (g *GoBGP) addFilterPolicy(ctx context.Context, gen int, dir string, peer netip.Addr, rules []FilterRule) (string, []string, error) {
+func (g *GoBGP) addFilterPolicy(ctx context.Context, gen int, dir string, peer netip.Addr, rules []FilterRule, nh *api.NexthopAction) (string, []string, error) {
 	name := fmt.Sprintf("tortie-%d-%s-%s", gen, dir, peer)
 	nset := name + "-peer"
 	err := g.s.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: &api.DefinedSet{
@@ -133,6 +133,11 @@ func (g *GoBGP) addFilterPolicy(ctx context.Context, gen int, dir string, peer n
 	}
 	sets := []string{nset}
 	pol := &api.Policy{Name: name}
+	if nh != nil { // first, and decides nothing: the rules still apply
+		pol.Statements = append(pol.Statements, &api.Statement{Name: name + "-nexthop",
+			Conditions: &api.Conditions{NeighborSet: &api.MatchSet{Type: api.MatchSet_TYPE_ANY, Name: nset}},
+			Actions:    &api.Actions{RouteAction: api.RouteAction_ROUTE_ACTION_UNSPECIFIED, Nexthop: nh}})
+	}
 	for i, r := range rules {
 		cond := &api.Conditions{NeighborSet: &api.MatchSet{Type: api.MatchSet_TYPE_ANY, Name: nset}}
 		if len(r.Prefixes) > 0 {
@@ -173,6 +178,30 @@ func (g *GoBGP) addFilterPolicy(ctx context.Context, gen int, dir string, peer n
 		return "", sets, err
 	}
 	return name, sets, nil
+}
+
+// sessionPolicy is what of a Peer its policies carry.
+type sessionPolicy struct {
+	Import, Export []FilterRule
+	Keep, Self     bool
+}
+
+func policyOf(p Peer) sessionPolicy {
+	return sessionPolicy{Import: p.Import, Export: p.Export, Keep: p.NextHopKeep, Self: p.NextHopSelf}
+}
+
+func (s sessionPolicy) any() bool { return len(s.Import)+len(s.Export) > 0 || s.Keep || s.Self }
+
+// nextHopAction is the session's next-hop mode: Keep (BIRD's "next hop
+// keep": the next hop a route came with, also towards eBGP peers) or Self.
+func nextHopAction(p Peer) *api.NexthopAction {
+	switch {
+	case p.NextHopSelf:
+		return &api.NexthopAction{Self: true}
+	case p.NextHopKeep:
+		return &api.NexthopAction{Unchanged: true}
+	}
+	return nil
 }
 
 func cloneConditions(c *api.Conditions) *api.Conditions {

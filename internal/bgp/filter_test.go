@@ -65,3 +65,33 @@ func TestGoBGPFilters(t *testing.T) {
 		return hasRoute(b.sp, "10.244.1.64/26", a.addr)() && hasRoute(b.sp, "10.244.1.128/26", a.addr)()
 	})
 }
+
+// A route reflector passes its client's block to an eBGP peer with itself
+// as the next hop; with NextHopKeep on that session, with the client's
+// address it came with. The change resets no session.
+func TestGoBGPNextHopKeep(t *testing.T) {
+	a := startNode(t, 61, 65001)
+	b, c := startNode(t, 62, 64512), startNode(t, 63, 64512)
+	announce(t, c, "10.244.3.0/26")
+	set := func(n *node, ps ...Peer) {
+		t.Helper()
+		if err := n.sp.SetPeers(context.Background(), ps); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client := b.peerOf(c)
+	client.RRClient, client.RRClusterID = true, "1.0.0.1"
+	ba := b.peerOf(a)
+	ba.Multihop = true
+	set(a, a.peerOf(b))
+	set(b, ba, client)
+	set(c, c.peerOf(b))
+	waitFor(t, a.sp, "c's block at a via b", hasRoute(a.sp, "10.244.3.0/26", b.addr))
+	since := a.sp.Status()[0].Since
+	ba.NextHopKeep = true
+	set(b, ba, client)
+	waitFor(t, a.sp, "c's block at a via c", hasRoute(a.sp, "10.244.3.0/26", c.addr))
+	if st := a.sp.Status()[0]; !st.Since.Equal(since) {
+		t.Errorf("a's session was reset: %+v, since %v", st, since)
+	}
+}

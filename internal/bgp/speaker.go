@@ -83,6 +83,12 @@ type Peer struct {
 	// before the defaults; changing them resets no session.
 	Import []FilterRule
 	Export []FilterRule
+	// NextHopKeep (keepOriginalNextHop, nextHopMode Keep) sends routes
+	// with the next hop they came with, even to eBGP peers; NextHopSelf
+	// (nextHopMode Self) with this node's address. Neither resets a
+	// session when it changes.
+	NextHopKeep bool
+	NextHopSelf bool
 }
 
 // Route is a prefix this node originates.

@@ -27,7 +27,11 @@ type bgpBuilder struct {
 }
 
 // BGP is the node's desired BGP state for a snapshot.
-func BGP(in Input, bin BGPInput) BGPDesired {
+func BGP(in Input, bin BGPInput) BGPDesired { return buildBGP(in, bin, true) }
+
+// buildBGP computes BGPDesired; FastPath only with fast (it computes the
+// other nodes' sessions).
+func buildBGP(in Input, bin BGPInput, fast bool) BGPDesired {
 	b := &bgpBuilder{in: in, bin: bin, configs: map[string]*v3.BGPConfiguration{},
 		peers: map[netip.Addr]BGPPeer{}, problems: map[string]bool{}}
 	for _, c := range bin.Configs {
@@ -63,11 +67,15 @@ func BGP(in Input, bin BGPInput) BGPDesired {
 	b.explicitPeers()
 	b.meshPeers()
 	b.reflect()
+	d.Routes = b.routes()
+	b.peerFilters(d.Routes)
+	if fast {
+		d.FastPath = b.fastPath()
+	}
 	for _, p := range b.peers {
 		d.Peers = append(d.Peers, p)
 	}
 	sort.Slice(d.Peers, func(i, j int) bool { return d.Peers[i].Address.Less(d.Peers[j].Address) })
-	d.Routes = b.routes()
 	for p := range b.problems {
 		d.Problems = append(d.Problems, p)
 	}

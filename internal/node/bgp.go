@@ -36,6 +36,7 @@ type speakerRunner struct {
 	sp      bgp.Speaker
 	global  bgp.Global
 	started time.Time
+	fast    map[netip.Addr]bool // calc's FastPath of the last apply
 }
 
 // apply makes the speaker hold d: started, restarted when its global
@@ -44,6 +45,10 @@ type speakerRunner struct {
 func (r *speakerRunner) apply(ctx context.Context, d calc.BGPDesired) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.fast = map[netip.Addr]bool{}
+	for _, a := range d.FastPath {
+		r.fast[a] = true
+	}
 	if !d.Enabled {
 		r.stopLocked()
 		return nil
@@ -97,7 +102,9 @@ func (r *speakerRunner) peer(p calc.BGPPeer) (bgp.Peer, error) {
 	bp := bgp.Peer{Name: p.Name, Address: p.Address, Port: p.Port, ASN: p.ASN, LocalASN: p.LocalASN,
 		SourceAddress: p.SourceAddress, Passive: p.Passive, RestartTime: p.RestartTime,
 		KeepaliveTime: p.KeepaliveTime, RRClient: p.RRClient, RRClusterID: p.RRClusterID,
-		TTLSecurity: p.TTLSecurity, Multihop: true}
+		TTLSecurity: p.TTLSecurity, Multihop: true,
+		Import: filterRules(p.Import), Export: filterRules(p.Export),
+		NextHopKeep: p.NextHopKeep, NextHopSelf: p.NextHopSelf}
 	if p.KeepaliveTime > 0 {
 		bp.HoldTime = 3 * p.KeepaliveTime
 	}
@@ -113,6 +120,24 @@ func (r *speakerRunner) peer(p calc.BGPPeer) (bgp.Peer, error) {
 	}
 	bp.Password = pw
 	return bp, nil
+}
+
+func filterRules(rs []calc.BGPFilterRule) []bgp.FilterRule {
+	var out []bgp.FilterRule
+	for _, r := range rs {
+		fr := bgp.FilterRule{Invert: r.Invert, Accept: r.Accept}
+		switch r.Source {
+		case calc.BGPSourceLocal:
+			fr.Source = bgp.SourceLocal
+		case calc.BGPSourceRemote:
+			fr.Source = bgp.SourceRemote
+		}
+		for _, p := range r.Prefixes {
+			fr.Prefixes = append(fr.Prefixes, bgp.PrefixRange{Prefix: p.Prefix, Min: p.Min, Max: p.Max})
+		}
+		out = append(out, fr)
+	}
+	return out
 }
 
 // password reads secretKeyRef {name, key} in etcd mode: the file
@@ -154,17 +179,18 @@ func (r *speakerRunner) learned() ([]calc.LearnedRoute, bool) {
 	return out, complete
 }
 
-// established is the addresses of the Established sessions.
+// established is the addresses of the Established sessions whose blocks
+// the datastore may stand in for (calc's FastPath).
 func (r *speakerRunner) established() []netip.Addr {
 	r.mu.Lock()
-	sp := r.sp
+	sp, fast := r.sp, r.fast
 	r.mu.Unlock()
 	if sp == nil {
 		return nil
 	}
 	var out []netip.Addr
 	for _, s := range sp.Status() {
-		if s.State == bgp.StateEstablished {
+		if s.State == bgp.StateEstablished && fast[s.Address] {
 			out = append(out, s.Address)
 		}
 	}
