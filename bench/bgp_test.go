@@ -129,23 +129,33 @@ func birdRun(b *testing.B, n int) bgpResult {
 	return r
 }
 
-func tortieRun(b *testing.B, bin string, n int) bgpResult {
+// tortieLab brings up a lab of n nodes with one pod each, no
+// encapsulation, and waits until every kernel has every other node's
+// block. It is taken down when the benchmark ends (down, to end it
+// sooner).
+func tortieLab(b *testing.B, bin, tag string, n int) (l *lab.Lab, nodes, roles []string, down func()) {
 	ctx := context.Background()
-	name := fmt.Sprintf("tbg%d-%d", n, os.Getpid()%10000)
+	name := fmt.Sprintf("%s%d-%d", tag, n, os.Getpid()%10000)
 	cfg := lab.Config{Root: b.TempDir(), BinDir: bin, ReadyTimeout: 120 * time.Second}
-	b.Cleanup(func() { _ = lab.Down(ctx, cfg, name) })
+	down = func() { _ = lab.Down(ctx, cfg, name) }
+	b.Cleanup(down)
 	top := topo.Generate(topo.GenerateOptions{Name: name, Nodes: n, PodsPerNode: 1, Underlay: topo.UnderlayL2, CNI: topo.CNITortie})
 	top.Pool.IPIPMode, top.Pool.VXLANMode = "Never", "Never"
 	l, err := lab.Up(ctx, cfg, top)
 	if err != nil {
 		b.Fatalf("lab up (%d nodes): %v", n, err)
 	}
-	var nodes, roles []string
 	for _, nd := range l.Topology().Nodes {
 		nodes = append(nodes, topo.NamespaceName(name, topo.KindNode, nd.Name))
 		roles = append(roles, "tortie-node/"+nd.Name)
 	}
 	waitComplete(b, nodes, n-1, 80, 120*time.Second)
+	return l, nodes, roles, down
+}
+
+func tortieRun(b *testing.B, bin string, n int) bgpResult {
+	l, nodes, roles, _ := tortieLab(b, bin, "tbg", n)
+	name := l.State().Name
 	r := bgpResult{name: "tortie"}
 	r.bringUp = tortieBringUp(b, l, nodes, roles)
 	w := watchRoutes(b, nodes)

@@ -95,3 +95,27 @@ func TestGoBGPNextHopKeep(t *testing.T) {
 		t.Errorf("a's session was reset: %+v, since %v", st, since)
 	}
 }
+
+// An import filter taken off lets in again what it kept out (the session's
+// routes are judged again from what the peer sent, without a reset).
+func TestGoBGPImportFilterOff(t *testing.T) {
+	a, b := startNode(t, 71, 64512), startNode(t, 72, 64512)
+	announce(t, a, "10.244.7.0/26", "10.244.7.64/26")
+	ba := b.peerOf(a)
+	ba.Import = []FilterRule{{Prefixes: []PrefixRange{pr("10.244.7.64/26", 26, 26)}}}
+	if err := a.sp.SetPeers(context.Background(), []Peer{a.peerOf(b)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.sp.SetPeers(context.Background(), []Peer{ba}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b.sp, "the first block at b", hasRoute(b.sp, "10.244.7.0/26", a.addr))
+	if !lacks(b.sp, "10.244.7.64/26")() {
+		t.Fatalf("the import filter let 10.244.7.64/26 in: %v", b.sp.Learned())
+	}
+	ba.Import = nil
+	if err := b.sp.SetPeers(context.Background(), []Peer{ba}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b.sp, "the second block at b once the filter is off", hasRoute(b.sp, "10.244.7.64/26", a.addr))
+}
