@@ -132,3 +132,37 @@ func readStatus(t *testing.T, sock string) bgpstatus.Status {
 	}
 	return st
 }
+
+// A BGPPeer's filters and next-hop mode reach the speaker's session; an
+// edit of the BGPFilter alone changes the session's rules in place.
+func TestAgentBGPFilters(t *testing.T) {
+	h := newHarness(t, map[string]string{"CALICO_IPV4POOL_IPIP": "Never"})
+	filter := &v3.BGPFilter{ObjectMeta: v3.ObjectMeta{Name: "no-default"}, Spec: v3.BGPFilterSpec{
+		ImportV4: []v3.BGPFilterRule{{Action: "Reject", CIDR: "0.0.0.0/0", MatchOperator: "Equal"}}}}
+	peer := &v3.BGPPeer{ObjectMeta: v3.ObjectMeta{Name: "tor"}, Spec: v3.BGPPeerSpec{PeerIP: "172.31.1.1",
+		ASNumber: 65000, Filters: []string{"no-default"}, KeepOriginalNextHop: true}}
+	for _, o := range []v3.Resource{filter, peer} {
+		if _, err := h.c.Create(h.ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fake := bgp.NewFake()
+	h.startBGP("172.31.1.20/24", fake)
+	zero := bgp.PrefixRange{Prefix: netip.MustParsePrefix("0.0.0.0/0")}
+	waitSpeaker(t, fake, "the ToR session with its filter and next hop keep", func() bool {
+		ps := fake.Peers()
+		return len(ps) == 1 && ps[0].NextHopKeep && len(ps[0].Import) == 1 &&
+			!ps[0].Import[0].Accept && slices.Equal(ps[0].Import[0].Prefixes, []bgp.PrefixRange{zero})
+	})
+	filter.Spec.ImportV4[0].Action = "Accept"
+	if _, err := h.c.Update(h.ctx, filter); err != nil {
+		t.Fatal(err)
+	}
+	waitSpeaker(t, fake, "the filter's new action", func() bool {
+		ps := fake.Peers()
+		return len(ps) == 1 && len(ps[0].Import) == 1 && ps[0].Import[0].Accept
+	})
+	if slices.ContainsFunc(fake.Ops, func(op string) bool { return strings.HasPrefix(op, "delete ") }) {
+		t.Errorf("the session was replaced for a filter change: %v", fake.Ops)
+	}
+}
