@@ -43,6 +43,9 @@ const (
 // only: the V4 rule lists). A name with no BGPFilter is a problem and is
 // skipped; the others still apply.
 func (b *bgpBuilder) peerFilters(routes []BGPRoute) {
+	if !slices.ContainsFunc(b.bin.Peers, func(bp *v3.BGPPeer) bool { return len(bp.Spec.Filters) > 0 }) {
+		return // no session has a filter
+	}
 	byName := map[string]*v3.BGPFilter{}
 	for _, f := range b.bin.Filters {
 		byName[f.Name] = f
