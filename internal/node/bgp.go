@@ -37,6 +37,12 @@ type speakerRunner struct {
 	global  bgp.Global
 	started time.Time
 	fast    map[netip.Addr]bool // calc's FastPath of the last apply
+	// complete latches once the speaker has learned everything after its
+	// start: a session that drops later does not bring the datastore's
+	// routes back for every pool.
+	complete bool
+	wake     chan struct{} // the speaker's changes, and the end of the grace
+	stopWake chan struct{}
 }
 
 // apply makes the speaker hold d: started, restarted when its global
@@ -63,7 +69,9 @@ func (r *speakerRunner) apply(ctx context.Context, d calc.BGPDesired) error {
 		if err != nil {
 			return err
 		}
-		r.sp, r.global, r.started = sp, g, time.Now()
+		r.sp, r.global, r.started, r.complete = sp, g, time.Now(), false
+		r.wake, r.stopWake = make(chan struct{}, 1), make(chan struct{})
+		go forwardChanges(sp.Changed(), r.wake, r.stopWake)
 	}
 	routes := make([]bgp.Route, 0, len(d.Routes))
 	for _, rt := range d.Routes {
@@ -88,7 +96,31 @@ func (r *speakerRunner) apply(ctx context.Context, d calc.BGPDesired) error {
 	return errors.Join(errs...)
 }
 
+// forwardChanges passes the speaker's change notifications on, and one
+// more when the restart grace (bgpSyncTimeout) ends, so that the learned
+// routes take over then even if no peer sends anything.
+func forwardChanges(from <-chan struct{}, to chan struct{}, stop <-chan struct{}) {
+	grace := time.NewTimer(bgpSyncTimeout)
+	defer grace.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-from:
+		case <-grace.C:
+		}
+		select {
+		case to <- struct{}{}:
+		default:
+		}
+	}
+}
+
 func (r *speakerRunner) stopLocked() {
+	if r.stopWake != nil {
+		close(r.stopWake)
+		r.stopWake, r.wake = nil, nil
+	}
 	if r.sp != nil {
 		if err := r.sp.Close(); err != nil {
 			r.log.Warn("stopping the BGP speaker", "error", err)
@@ -157,20 +189,28 @@ func (r *speakerRunner) password(name, key string) (string, error) {
 }
 
 // learned is what the speaker learned, and whether it is complete: every
-// peer has sent End-of-RIB, or the restart grace has run out.
+// peer has sent End-of-RIB, or the restart grace has run out, once since
+// the speaker started.
 func (r *speakerRunner) learned() ([]calc.LearnedRoute, bool) {
 	r.mu.Lock()
-	sp, started := r.sp, r.started
+	sp, started, done := r.sp, r.started, r.complete
 	r.mu.Unlock()
 	if sp == nil {
 		return nil, true
 	}
-	complete := time.Since(started) > bgpSyncTimeout
+	complete := done || time.Since(started) > bgpSyncTimeout
 	if !complete {
 		complete = true
 		for _, s := range sp.Status() {
 			complete = complete && s.EndOfRIB
 		}
+	}
+	if complete && !done {
+		r.mu.Lock()
+		if r.sp == sp {
+			r.complete = true
+		}
+		r.mu.Unlock()
 	}
 	var out []calc.LearnedRoute
 	for _, l := range sp.Learned() {
@@ -201,10 +241,7 @@ func (r *speakerRunner) established() []netip.Addr {
 func (r *speakerRunner) changed() <-chan struct{} {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.sp == nil {
-		return nil
-	}
-	return r.sp.Changed()
+	return r.wake // nil without a speaker
 }
 
 // status is what node status shows.

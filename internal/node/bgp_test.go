@@ -18,6 +18,7 @@ import (
 	"github.com/tortienet/tortie/internal/bgp/bgpstatus"
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/conventions"
+	"github.com/tortienet/tortie/internal/ipam"
 )
 
 // startBGP runs an agent whose speaker is fake.
@@ -165,4 +166,37 @@ func TestAgentBGPFilters(t *testing.T) {
 	if slices.ContainsFunc(fake.Ops, func(op string) bool { return strings.HasPrefix(op, "delete ") }) {
 		t.Errorf("the session was replaced for a filter change: %v", fake.Ops)
 	}
+}
+
+// Once the speaker has learned everything after its start, a peer that
+// goes away later takes its block with it: the datastore does not stand in
+// again (a silent failure is routed around after the hold time, not at the
+// next resync).
+func TestAgentBGPPeerLostAfterSync(t *testing.T) {
+	h := newHarness(t, map[string]string{"CALICO_IPV4POOL_IPIP": "Never"})
+	nodeB := &v3.Node{ObjectMeta: v3.ObjectMeta{Name: "node-b"}}
+	nodeB.Spec.BGP = &v3.NodeBGPSpec{IPv4Address: "172.31.1.11/24"}
+	if _, err := h.c.Create(h.ctx, nodeB); err != nil {
+		t.Fatal(err)
+	}
+	block := netip.MustParsePrefix("10.244.9.0/26")
+	value := `{"cidr":"10.244.9.0/26","affinity":"host:node-b","allocations":[],"unallocated":[],"attributes":[],"deleted":false}`
+	if _, err := h.c.Store().Create(h.ctx, ipam.BlockKey(block), []byte(value)); err != nil {
+		t.Fatal(err)
+	}
+	fake := bgp.NewFake()
+	a := h.startBGP("172.31.1.20/24", fake)
+	b := netip.MustParseAddr("172.31.1.11")
+	waitSpeaker(t, fake, "the mesh peer", func() bool { return len(fake.Peers()) == 1 })
+	via := hasRoute("10.244.9.0/26", "10.244.9.0/26 via 172.31.1.11 dev eth0")
+	h.dp.waitFor(t, "b's block from the datastore while the speaker starts", via)
+
+	fake.Learn(bgp.Learned{Prefix: block, NextHop: b, Peer: b})
+	fake.SetState(b, bgp.PeerStatus{State: bgp.StateEstablished, EndOfRIB: true, Since: time.Now()})
+	waitSpeaker(t, fake, "ready: a sync saw the session up with End-of-RIB", func() bool { return a.health.report().Ready })
+	h.dp.waitFor(t, "b's block with the session up", via)
+
+	fake.Forget(block)
+	fake.SetState(b, bgp.PeerStatus{State: bgp.StateActive, Info: "Hold timer expired", Since: time.Now()})
+	h.dp.waitFor(t, "b's block gone with its session", func(d calc.Desired) bool { return !via(d) })
 }
