@@ -298,6 +298,23 @@ type learnBase struct {
 	bin calc.BGPInput
 	d   calc.Desired
 	rev int64
+	// applied is what the last sync wrote of what the learned routes
+	// change (guarded by Agent.mu): a change of the learned routes that
+	// changes none of it (a direct peer's block, already in from the
+	// datastore) writes nothing.
+	applied *learnedResult
+}
+
+// learnedResult is the part of a sync's result the learned routes change.
+type learnedResult struct {
+	routes   []calc.Route
+	problems []string
+	waiting  []string
+}
+
+func (r *learnedResult) same(d calc.Desired, waiting []string) bool {
+	return r != nil && slices.Equal(r.routes, d.Routes) && slices.Equal(r.problems, d.Problems) &&
+		slices.Equal(r.waiting, waiting)
 }
 
 // syncBGP applies the BGP part of the snapshot to the speaker and puts
@@ -325,7 +342,15 @@ func (a *Agent) syncBGP(ctx context.Context, in calc.Input, d *calc.Desired, rev
 	if learned, complete := a.bgp.learned(); complete {
 		*d = calc.InstallLearned(in, bin, *d, learned, a.bgp.established())
 	}
-	return notReady(a.bgp.status())
+	waiting := notReady(a.bgp.status())
+	// What the full sync is about to write (the learned routes' part): set
+	// here, before the write, so a failed write is retried by the next
+	// change of the learned routes only if that changes something. The
+	// periodic resync repairs the rest.
+	a.mu.Lock()
+	base.applied = &learnedResult{routes: slices.Clone(d.Routes), problems: slices.Clone(d.Problems), waiting: waiting}
+	a.mu.Unlock()
+	return waiting
 }
 
 // syncLearned applies a change of the learned routes (or of the sessions)
@@ -343,5 +368,18 @@ func (a *Agent) syncLearned(ctx context.Context) error {
 	if learned, complete := a.bgp.learned(); complete {
 		d = calc.InstallLearned(base.in, base.bin, base.d, learned, a.bgp.established())
 	}
-	return a.applyDesired(ctx, d, notReady(a.bgp.status()), false, start, base.rev)
+	waiting := notReady(a.bgp.status())
+	a.mu.Lock()
+	same := base.applied.same(d, waiting)
+	a.mu.Unlock()
+	if same {
+		return nil // the kernel and the health already say this
+	}
+	if err := a.applyDesired(ctx, d, waiting, false, start, base.rev); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	base.applied = &learnedResult{routes: d.Routes, problems: d.Problems, waiting: waiting}
+	a.mu.Unlock()
+	return nil
 }
