@@ -46,6 +46,14 @@ spec:
   filters: [apart]
 `, n2.blocks[0], n1.blocks[0], n2.ip)
 	l.tortiectlIn("apply", "-f", l.writeFile(t, "filters.yaml", doc))
+	for _, node := range []string{"node1", "node2"} {
+		waitFor(t, node+": the filtered session and one mesh session up", func() error {
+			if st := l.nodeStatus(node); sessions(st, "node specific") != 1 || sessions(st, "node-to-node mesh") != 1 {
+				return fmt.Errorf("want one node specific and one mesh session up:\n%s", st)
+			}
+			return nil
+		})
+	}
 	want(t, "import Reject: node2's block gone from node1; export Reject: node1's block gone from node2", func() bool {
 		return !has(n1, n2.blocks[0]) && !has(n2, n1.blocks[0])
 	})
@@ -55,12 +63,6 @@ spec:
 	}{{n1, n3.blocks[0]}, {n2, n3.blocks[0]}, {n3, n1.blocks[0]}, {n3, n2.blocks[0]}} {
 		if !has(x.n, x.block) {
 			t.Errorf("%s lost its route to %s: the filter took more than it matches", x.n.name, x.block)
-		}
-	}
-	for _, node := range []string{"node1", "node2"} {
-		st := l.nodeStatus(node)
-		if sessions(st, "node specific") != 1 || sessions(st, "node-to-node mesh") != 1 {
-			t.Errorf("%s: want the filtered session and one mesh session up:\n%s", node, st)
 		}
 	}
 	l.tortiectlIn("delete", "bgpfilter", "apart")
