@@ -25,6 +25,7 @@ import (
 
 type birdMesh struct {
 	nodes []string // namespace of node i+1
+	sw    string   // the bridge's namespace; node i+1's port is p<i+1>
 	procs []*exec.Cmd
 	dir   string
 }
@@ -40,6 +41,7 @@ func newBirdMesh(b *testing.B, n int) *birdMesh {
 	b.Helper()
 	m := &birdMesh{dir: b.TempDir()}
 	sw := newPlainNS(b, fmt.Sprintf("bsw%d", n))
+	m.sw = sw
 	sh(b, "ip", "-n", sw, "link", "add", "br0", "type", "bridge")
 	sh(b, "ip", "-n", sw, "link", "set", "br0", "up")
 	for i := 1; i <= n; i++ {
@@ -91,15 +93,21 @@ template bgp bgp_template { local as 64512;
 func (m *birdMesh) start(b *testing.B) time.Time {
 	b.Helper()
 	t0 := time.Now()
-	for i, node := range m.nodes {
-		cmd := exec.Command("ip", "netns", "exec", node, "bird", "-f", "-R",
-			"-c", filepath.Join(m.dir, fmt.Sprintf("bird%d.conf", i+1)), "-s", filepath.Join(m.dir, fmt.Sprintf("bird%d.ctl", i+1)))
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		m.procs = append(m.procs, cmd)
+	for i := range m.nodes {
+		m.startOne(b, i)
 	}
 	return t0
+}
+
+// startOne starts node i+1's bird.
+func (m *birdMesh) startOne(b *testing.B, i int) {
+	b.Helper()
+	cmd := exec.Command("ip", "netns", "exec", m.nodes[i], "bird", "-f", "-R",
+		"-c", filepath.Join(m.dir, fmt.Sprintf("bird%d.conf", i+1)), "-s", filepath.Join(m.dir, fmt.Sprintf("bird%d.ctl", i+1)))
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	m.procs = append(m.procs, cmd)
 }
 
 func (m *birdMesh) stop() {

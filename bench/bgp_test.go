@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -61,6 +62,10 @@ func BenchmarkBGPConvergence(b *testing.B) {
 			o50, omax := stats(r.rel)
 			fmt.Printf("%-4d %-7s %10.2f %9.2f / %6.2f %9.2f / %6.2f %9.2f / %6.2f %7.1f / %6.1f\n",
 				n, r.name, r.bringUp.Seconds(), a50, amax, o50, omax, d50, dmax, r.rss, r.anon)
+			if r.syncs > 0 {
+				fmt.Printf("     (tortie: %.0f syncs per agent during the %d trials, %.2f ms each on average, view to kernel)\n",
+					r.syncs, bgpTrials, r.syncMs)
+			}
 		}
 	}
 }
@@ -73,6 +78,8 @@ type bgpResult struct {
 	add, del  []time.Duration
 	rel       []time.Duration // add, from the origin node's own kernel change
 	rss, anon float64         // median per speaker, MiB
+	// tortie: syncs per agent during the trials, and their mean duration
+	syncs, syncMs float64
 }
 
 func medianRSS(pids []int) (rss, anon float64) {
@@ -129,23 +136,33 @@ func birdRun(b *testing.B, n int) bgpResult {
 	return r
 }
 
-func tortieRun(b *testing.B, bin string, n int) bgpResult {
+// tortieLab brings up a lab of n nodes with one pod each, no
+// encapsulation, and waits until every kernel has every other node's
+// block. It is taken down when the benchmark ends (down, to end it
+// sooner).
+func tortieLab(b *testing.B, bin, tag string, n int) (l *lab.Lab, nodes, roles []string, down func()) {
 	ctx := context.Background()
-	name := fmt.Sprintf("tbg%d-%d", n, os.Getpid()%10000)
+	name := fmt.Sprintf("%s%d-%d", tag, n, os.Getpid()%10000)
 	cfg := lab.Config{Root: b.TempDir(), BinDir: bin, ReadyTimeout: 120 * time.Second}
-	b.Cleanup(func() { _ = lab.Down(ctx, cfg, name) })
+	down = func() { _ = lab.Down(ctx, cfg, name) }
+	b.Cleanup(down)
 	top := topo.Generate(topo.GenerateOptions{Name: name, Nodes: n, PodsPerNode: 1, Underlay: topo.UnderlayL2, CNI: topo.CNITortie})
 	top.Pool.IPIPMode, top.Pool.VXLANMode = "Never", "Never"
 	l, err := lab.Up(ctx, cfg, top)
 	if err != nil {
 		b.Fatalf("lab up (%d nodes): %v", n, err)
 	}
-	var nodes, roles []string
 	for _, nd := range l.Topology().Nodes {
 		nodes = append(nodes, topo.NamespaceName(name, topo.KindNode, nd.Name))
 		roles = append(roles, "tortie-node/"+nd.Name)
 	}
 	waitComplete(b, nodes, n-1, 80, 120*time.Second)
+	return l, nodes, roles, down
+}
+
+func tortieRun(b *testing.B, bin string, n int) bgpResult {
+	l, nodes, roles, _ := tortieLab(b, bin, "tbg", n)
+	name := l.State().Name
 	r := bgpResult{name: "tortie"}
 	r.bringUp = tortieBringUp(b, l, nodes, roles)
 	w := watchRoutes(b, nodes)
@@ -154,6 +171,7 @@ func tortieRun(b *testing.B, bin string, n int) bgpResult {
 	put("/calico/bench/warm-up", "x") // the connection is opened once, before timing
 	block := netip.MustParsePrefix("10.244.250.0/26")
 	value := fmt.Sprintf(`{"cidr":"%s","affinity":"host:node1","allocations":[],"unallocated":[],"attributes":[],"deleted":false}`, block)
+	before := applyStats(b, nodes)
 	r.add, r.rel, r.del = trials(b, w, nodes[1:], block, func(add bool) {
 		if add {
 			put(ipam.BlockKey(block), value)
@@ -168,7 +186,47 @@ func tortieRun(b *testing.B, bin string, n int) bgpResult {
 		}
 	}
 	r.rss, r.anon = medianRSS(pids)
+	after := applyStats(b, nodes)
+	r.syncs, r.syncMs = (after[1]-before[1])/float64(n), 1000*(after[0]-before[0])/max(after[1]-before[1], 1)
 	return r
+}
+
+// applyStats is the sum (s) and count of tortie_dataplane_apply_seconds
+// over the agents: how long each sync took, from the view to the kernel.
+func applyStats(b *testing.B, nodes []string) [2]float64 {
+	b.Helper()
+	var out [2]float64
+	for _, nd := range nodes {
+		c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var conn net.Conn
+			err := ns.Do(nd, func() error {
+				var err error
+				conn, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+				return err
+			})
+			return conn, err
+		}}, Timeout: 5 * time.Second}
+		resp, err := c.Get("http://localhost:9091/metrics")
+		if err != nil {
+			b.Fatalf("metrics of %s: %v", nd, err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Fields(line)
+			if len(f) != 2 {
+				continue
+			}
+			v, _ := strconv.ParseFloat(f[1], 64)
+			switch f[0] {
+			case "tortie_dataplane_apply_seconds_sum":
+				out[0] += v
+			case "tortie_dataplane_apply_seconds_count":
+				out[1] += v
+			}
+		}
+	}
+	return out
 }
 
 // tortieBringUp kills every agent, removes the routes they learned, starts

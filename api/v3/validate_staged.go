@@ -134,6 +134,10 @@ func validateLabelSelector(e *errs, f string, s *LabelSelector) {
 	}
 }
 
+// bgpFilterIfaceRe is a BGPFilter rule's interface: a name, or a pattern
+// with * wildcards (BIRD's ifname match: "*.calico", "eth*").
+var bgpFilterIfaceRe = lazyRegexp(`^[a-zA-Z0-9_.*-]{1,15}$`)
+
 // validateBGPFilter checks every rule against its address family.
 func validateBGPFilter(e *errs, s *BGPFilterSpec) {
 	for _, fam := range []struct {
@@ -166,8 +170,8 @@ func validateBGPFilterRule(e *errs, f string, r *BGPFilterRule, bits int) {
 	if r.Source != "" {
 		e.oneOf(f+".source", r.Source, "RemotePeers")
 	}
-	if r.Interface != "" {
-		e.iface(f+".interface", r.Interface)
+	if r.Interface != "" && !bgpFilterIfaceRe().MatchString(r.Interface) {
+		e.add(f+".interface", r.Interface, "must be an interface name or pattern of 1-15 characters from [a-zA-Z0-9_.-] and * (any run)")
 	}
 	if r.PeerType != "" {
 		e.oneOf(f+".peerType", r.PeerType, "eBGP", "iBGP")

@@ -85,6 +85,8 @@ func TestValidateBGPFilter(t *testing.T) {
 		ok("prefix length", func(f F) { f.Spec.ExportV4[0].PrefixLength = &BGPFilterPrefixLength{Max: &hi} }),
 		bad("source", "spec.importV6[0].source", `"Local"`, func(f F) { f.Spec.ImportV6[0].Source = "Local" }),
 		bad("peer type", "spec.importV6[0].peerType", `"any"`, func(f F) { f.Spec.ImportV6[0].PeerType = "any" }),
+		ok("interface pattern", func(f F) { f.Spec.ExportV4[0].Interface = "*.calico" }),
+		bad("interface", "spec.exportV4[0].interface", `"eth 0"`, func(f F) { f.Spec.ExportV4[0].Interface = "eth 0" }),
 	})
 }
 

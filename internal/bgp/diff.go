@@ -38,7 +38,13 @@ func diffPeers(held map[netip.Addr]Peer, want []Peer) peerDiff {
 	return d
 }
 
-func samePeer(a, b Peer) bool { return reflect.DeepEqual(a, b) }
+// samePeer says whether two forms of a session need no reset: filters
+// change without one (setFilters).
+func samePeer(a, b Peer) bool {
+	a.Import, a.Export, b.Import, b.Export = nil, nil, nil, nil
+	a.NextHopKeep, a.NextHopSelf, b.NextHopKeep, b.NextHopSelf = false, false, false, false
+	return reflect.DeepEqual(a, b)
+}
 
 // routeDiff is what turns the routes originated into the routes wanted.
 type routeDiff struct {

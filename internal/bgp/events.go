@@ -119,7 +119,11 @@ func (g *GoBGP) initPolicies(ctx context.Context) error {
 }
 
 func (g *GoBGP) exportAssignment(reflect bool) *api.PolicyAssignment {
-	ps := []*api.Policy{{Name: policyLocal}}
+	var ps []*api.Policy
+	for _, n := range g.filters.exports {
+		ps = append(ps, &api.Policy{Name: n})
+	}
+	ps = append(ps, &api.Policy{Name: policyLocal})
 	if reflect {
 		ps = append(ps, &api.Policy{Name: policyReflect})
 	}

@@ -52,6 +52,9 @@ func (f *Fake) SetPeers(_ context.Context, peers []Peer) error {
 		f.peers[p.Address] = p
 		f.status[p.Address] = PeerStatus{Name: p.Name, Address: p.Address, Passive: p.Passive, State: StateIdle}
 	}
+	for _, p := range peers {
+		f.peers[p.Address] = p // filters change without a reset
+	}
 	return nil
 }
 

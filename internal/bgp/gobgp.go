@@ -30,6 +30,7 @@ type GoBGP struct {
 	learned map[netip.Prefix]Learned
 	status  map[netip.Addr]*PeerStatus
 	reflect bool // the export policy lets iBGP routes through
+	filters filterPolicies
 	closed  bool
 }
 
@@ -133,8 +134,11 @@ func (g *GoBGP) SetPeers(ctx context.Context, peers []Peer) error {
 			return err
 		}
 	}
-	d := diffPeers(g.peers, peers)
 	var errs []error
+	if err := g.setFilters(ctx, g.peers, peers); err != nil {
+		errs = append(errs, err)
+	}
+	d := diffPeers(g.peers, peers)
 	for _, p := range d.Delete {
 		errs = append(errs, g.deletePeer(ctx, p))
 	}
@@ -143,6 +147,11 @@ func (g *GoBGP) SetPeers(ctx context.Context, peers []Peer) error {
 	}
 	for _, p := range d.Add {
 		errs = append(errs, g.addPeer(ctx, p))
+	}
+	for _, p := range peers {
+		if _, ok := g.peers[p.Address]; ok {
+			g.peers[p.Address] = p // the same session, perhaps with new filters
+		}
 	}
 	if len(d.Delete)+len(d.Replace)+len(d.Add) > 0 {
 		g.notify()

@@ -79,6 +79,16 @@ type Peer struct {
 	Multihop bool
 	// BFD turns on BFD for the session (fast failure detection).
 	BFD bool
+	// Import and Export are the session's filters (BGPFilters), tried
+	// before the defaults; changing them resets no session.
+	Import []FilterRule
+	Export []FilterRule
+	// NextHopKeep (keepOriginalNextHop, nextHopMode Keep) sends routes
+	// with the next hop they came with, even to eBGP peers; NextHopSelf
+	// (nextHopMode Self) with this node's address. Neither resets a
+	// session when it changes.
+	NextHopKeep bool
+	NextHopSelf bool
 }
 
 // Route is a prefix this node originates.

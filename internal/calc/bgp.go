@@ -27,7 +27,11 @@ type bgpBuilder struct {
 }
 
 // BGP is the node's desired BGP state for a snapshot.
-func BGP(in Input, bin BGPInput) BGPDesired {
+func BGP(in Input, bin BGPInput) BGPDesired { return buildBGP(in, bin, true) }
+
+// buildBGP computes BGPDesired; FastPath only with fast (it computes the
+// other nodes' sessions).
+func buildBGP(in Input, bin BGPInput, fast bool) BGPDesired {
 	b := &bgpBuilder{in: in, bin: bin, configs: map[string]*v3.BGPConfiguration{},
 		peers: map[netip.Addr]BGPPeer{}, problems: map[string]bool{}}
 	for _, c := range bin.Configs {
@@ -63,11 +67,20 @@ func BGP(in Input, bin BGPInput) BGPDesired {
 	b.explicitPeers()
 	b.meshPeers()
 	b.reflect()
-	for _, p := range b.peers {
-		d.Peers = append(d.Peers, p)
-	}
-	sort.Slice(d.Peers, func(i, j int) bool { return d.Peers[i].Address.Less(d.Peers[j].Address) })
 	d.Routes = b.routes()
+	b.peerFilters(d.Routes)
+	if fast {
+		d.FastPath = b.fastPath()
+	}
+	addrs := make([]netip.Addr, 0, len(b.peers))
+	for a := range b.peers {
+		addrs = append(addrs, a)
+	}
+	slices.SortFunc(addrs, netip.Addr.Compare) // sorting the addresses, not the large peers
+	d.Peers = make([]BGPPeer, 0, len(addrs))
+	for _, a := range addrs {
+		d.Peers = append(d.Peers, b.peers[a])
+	}
 	for p := range b.problems {
 		d.Problems = append(d.Problems, p)
 	}
@@ -156,9 +169,11 @@ func (b *bgpBuilder) nodePeer(prefix, typ string, n *v3.Node, ip netip.Addr) BGP
 	return p
 }
 
+var nameReplacer = strings.NewReplacer(".", "_", ":", "_")
+
 // peerName is BIRD's protocol name for a peer (§7.1).
 func peerName(prefix string, ip netip.Addr, port uint16) string {
-	s := prefix + strings.NewReplacer(".", "_", ":", "_").Replace(ip.String())
+	s := prefix + nameReplacer.Replace(ip.String())
 	if port != 0 {
 		s += "_port_" + strconv.Itoa(int(port))
 	}

@@ -215,8 +215,11 @@ func TestBGPRoutes(t *testing.T) {
 	}
 	bin := BGPInput{Configs: []*v3.BGPConfiguration{bgpCfg("default", func(s *v3.BGPConfigurationSpec) {
 		s.ServiceClusterIPs = []v3.ServiceClusterIPBlock{{CIDR: "10.96.0.0/12"}}
+		s.ServiceExternalIPs = []v3.ServiceExternalIPBlock{{CIDR: "192.0.2.0/24"}, {CIDR: "fd00:1::/112"}}
+		s.ServiceLoadBalancerIPs = []v3.ServiceLoadBalancerIPBlock{{CIDR: "198.51.100.7/32"}}
+		s.PrefixAdvertisements = append(s.PrefixAdvertisements, v3.PrefixAdvertisement{CIDR: "192.0.2.0/24", Communities: []string{"65000:7"}})
 		s.Communities = []v3.Community{{Name: "pods", Value: "65000:100"}}
-		s.PrefixAdvertisements = []v3.PrefixAdvertisement{{CIDR: "10.244.0.0/16", Communities: []string{"pods", "65000:1:2"}}}
+		s.PrefixAdvertisements = append(s.PrefixAdvertisements, v3.PrefixAdvertisement{CIDR: "10.244.0.0/16", Communities: []string{"pods", "65000:1:2"}})
 	})}}
 	var got []string
 	for _, r := range BGP(in, bin).Routes {
@@ -227,7 +230,9 @@ func TestBGPRoutes(t *testing.T) {
 		"10.244.1.0/26 [65000:100] [65000:1:2]",
 		"10.244.1.64/26 [65000:100] [65000:1:2]",
 		"10.244.2.7/32 [65000:100] [65000:1:2]",
-		"10.244.9.1/32 [65000:100] [65000:1:2]")
+		"10.244.9.1/32 [65000:100] [65000:1:2]",
+		"192.0.2.0/24 [65000:7] []",
+		"198.51.100.7/32 [] []")
 	if g := strings.Join(got, "\n"); g != want {
 		t.Errorf("routes:\n%s\nwant:\n%s", g, want)
 	}

@@ -11,6 +11,7 @@ import (
 type BGPInput struct {
 	Configs []*v3.BGPConfiguration
 	Peers   []*v3.BGPPeer
+	Filters []*v3.BGPFilter
 }
 
 // Calico's BGP defaults (calico-reference.md §2.3).
@@ -50,8 +51,11 @@ type BGPPeer struct {
 	// NextHopKeep and NextHopSelf are nextHopMode Keep and Self.
 	NextHopKeep bool
 	NextHopSelf bool
-	// Filters names the BGPFilters applied, in order.
+	// Filters names the BGPFilters applied, in order; Import and Export
+	// are their rules, resolved for this session.
 	Filters []string
+	Import  []BGPFilterRule
+	Export  []BGPFilterRule
 	// Node is the peer's node name when the peer is a Calico node.
 	Node string
 }
@@ -74,6 +78,10 @@ type BGPDesired struct {
 	ListenAddresses []netip.Addr
 	Peers           []BGPPeer
 	Routes          []BGPRoute
+	// FastPath is the sessions to Calico nodes whose blocks the datastore
+	// may stand in for (InstallLearned's direct peers): no BGPFilter
+	// applies on either side.
+	FastPath []netip.Addr
 	// Problems are conditions that keep part of it from working.
 	Problems []string
 }

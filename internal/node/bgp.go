@@ -36,6 +36,13 @@ type speakerRunner struct {
 	sp      bgp.Speaker
 	global  bgp.Global
 	started time.Time
+	fast    map[netip.Addr]bool // calc's FastPath of the last apply
+	// complete latches once the speaker has learned everything after its
+	// start: a session that drops later does not bring the datastore's
+	// routes back for every pool.
+	complete bool
+	wake     chan struct{} // the speaker's changes, and the end of the grace
+	stopWake chan struct{}
 }
 
 // apply makes the speaker hold d: started, restarted when its global
@@ -44,6 +51,10 @@ type speakerRunner struct {
 func (r *speakerRunner) apply(ctx context.Context, d calc.BGPDesired) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.fast = map[netip.Addr]bool{}
+	for _, a := range d.FastPath {
+		r.fast[a] = true
+	}
 	if !d.Enabled {
 		r.stopLocked()
 		return nil
@@ -58,7 +69,9 @@ func (r *speakerRunner) apply(ctx context.Context, d calc.BGPDesired) error {
 		if err != nil {
 			return err
 		}
-		r.sp, r.global, r.started = sp, g, time.Now()
+		r.sp, r.global, r.started, r.complete = sp, g, time.Now(), false
+		r.wake, r.stopWake = make(chan struct{}, 1), make(chan struct{})
+		go forwardChanges(sp.Changed(), r.wake, r.stopWake)
 	}
 	routes := make([]bgp.Route, 0, len(d.Routes))
 	for _, rt := range d.Routes {
@@ -83,7 +96,31 @@ func (r *speakerRunner) apply(ctx context.Context, d calc.BGPDesired) error {
 	return errors.Join(errs...)
 }
 
+// forwardChanges passes the speaker's change notifications on, and one
+// more when the restart grace (bgpSyncTimeout) ends, so that the learned
+// routes take over then even if no peer sends anything.
+func forwardChanges(from <-chan struct{}, to chan struct{}, stop <-chan struct{}) {
+	grace := time.NewTimer(bgpSyncTimeout)
+	defer grace.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-from:
+		case <-grace.C:
+		}
+		select {
+		case to <- struct{}{}:
+		default:
+		}
+	}
+}
+
 func (r *speakerRunner) stopLocked() {
+	if r.stopWake != nil {
+		close(r.stopWake)
+		r.stopWake, r.wake = nil, nil
+	}
 	if r.sp != nil {
 		if err := r.sp.Close(); err != nil {
 			r.log.Warn("stopping the BGP speaker", "error", err)
@@ -97,7 +134,9 @@ func (r *speakerRunner) peer(p calc.BGPPeer) (bgp.Peer, error) {
 	bp := bgp.Peer{Name: p.Name, Address: p.Address, Port: p.Port, ASN: p.ASN, LocalASN: p.LocalASN,
 		SourceAddress: p.SourceAddress, Passive: p.Passive, RestartTime: p.RestartTime,
 		KeepaliveTime: p.KeepaliveTime, RRClient: p.RRClient, RRClusterID: p.RRClusterID,
-		TTLSecurity: p.TTLSecurity, Multihop: true}
+		TTLSecurity: p.TTLSecurity, Multihop: true,
+		Import: filterRules(p.Import), Export: filterRules(p.Export),
+		NextHopKeep: p.NextHopKeep, NextHopSelf: p.NextHopSelf}
 	if p.KeepaliveTime > 0 {
 		bp.HoldTime = 3 * p.KeepaliveTime
 	}
@@ -113,6 +152,24 @@ func (r *speakerRunner) peer(p calc.BGPPeer) (bgp.Peer, error) {
 	}
 	bp.Password = pw
 	return bp, nil
+}
+
+func filterRules(rs []calc.BGPFilterRule) []bgp.FilterRule {
+	var out []bgp.FilterRule
+	for _, r := range rs {
+		fr := bgp.FilterRule{Invert: r.Invert, Accept: r.Accept}
+		switch r.Source {
+		case calc.BGPSourceLocal:
+			fr.Source = bgp.SourceLocal
+		case calc.BGPSourceRemote:
+			fr.Source = bgp.SourceRemote
+		}
+		for _, p := range r.Prefixes {
+			fr.Prefixes = append(fr.Prefixes, bgp.PrefixRange{Prefix: p.Prefix, Min: p.Min, Max: p.Max})
+		}
+		out = append(out, fr)
+	}
+	return out
 }
 
 // password reads secretKeyRef {name, key} in etcd mode: the file
@@ -132,20 +189,28 @@ func (r *speakerRunner) password(name, key string) (string, error) {
 }
 
 // learned is what the speaker learned, and whether it is complete: every
-// peer has sent End-of-RIB, or the restart grace has run out.
+// peer has sent End-of-RIB, or the restart grace has run out, once since
+// the speaker started.
 func (r *speakerRunner) learned() ([]calc.LearnedRoute, bool) {
 	r.mu.Lock()
-	sp, started := r.sp, r.started
+	sp, started, done := r.sp, r.started, r.complete
 	r.mu.Unlock()
 	if sp == nil {
 		return nil, true
 	}
-	complete := time.Since(started) > bgpSyncTimeout
+	complete := done || time.Since(started) > bgpSyncTimeout
 	if !complete {
 		complete = true
 		for _, s := range sp.Status() {
 			complete = complete && s.EndOfRIB
 		}
+	}
+	if complete && !done {
+		r.mu.Lock()
+		if r.sp == sp {
+			r.complete = true
+		}
+		r.mu.Unlock()
 	}
 	var out []calc.LearnedRoute
 	for _, l := range sp.Learned() {
@@ -154,17 +219,18 @@ func (r *speakerRunner) learned() ([]calc.LearnedRoute, bool) {
 	return out, complete
 }
 
-// established is the addresses of the Established sessions.
+// established is the addresses of the Established sessions whose blocks
+// the datastore may stand in for (calc's FastPath).
 func (r *speakerRunner) established() []netip.Addr {
 	r.mu.Lock()
-	sp := r.sp
+	sp, fast := r.sp, r.fast
 	r.mu.Unlock()
 	if sp == nil {
 		return nil
 	}
 	var out []netip.Addr
 	for _, s := range sp.Status() {
-		if s.State == bgp.StateEstablished {
+		if s.State == bgp.StateEstablished && fast[s.Address] {
 			out = append(out, s.Address)
 		}
 	}
@@ -175,10 +241,7 @@ func (r *speakerRunner) established() []netip.Addr {
 func (r *speakerRunner) changed() <-chan struct{} {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.sp == nil {
-		return nil
-	}
-	return r.sp.Changed()
+	return r.wake // nil without a speaker
 }
 
 // status is what node status shows.
@@ -235,6 +298,23 @@ type learnBase struct {
 	bin calc.BGPInput
 	d   calc.Desired
 	rev int64
+	// applied is what the last sync wrote of what the learned routes
+	// change (guarded by Agent.mu): a change of the learned routes that
+	// changes none of it (a direct peer's block, already in from the
+	// datastore) writes nothing.
+	applied *learnedResult
+}
+
+// learnedResult is the part of a sync's result the learned routes change.
+type learnedResult struct {
+	routes   []calc.Route
+	problems []string
+	waiting  []string
+}
+
+func (r *learnedResult) same(d calc.Desired, waiting []string) bool {
+	return r != nil && slices.Equal(r.routes, d.Routes) && slices.Equal(r.problems, d.Problems) &&
+		slices.Equal(r.waiting, waiting)
 }
 
 // needBGP says whether the BGP calculation is to be redone: something it
@@ -284,7 +364,15 @@ func (a *Agent) syncBGP(ctx context.Context, d *calc.Desired, rev int64, env cal
 	if learned, complete := a.bgp.learned(); complete {
 		*d = calc.InstallLearned(st.in, st.bin, *d, learned, a.bgp.established())
 	}
-	return notReady(a.bgp.status())
+	waiting := notReady(a.bgp.status())
+	// What the full sync is about to write (the learned routes' part): set
+	// here, before the write, so a failed write is retried by the next
+	// change of the learned routes only if that changes something. The
+	// periodic resync repairs the rest.
+	a.mu.Lock()
+	base.applied = &learnedResult{routes: slices.Clone(d.Routes), problems: slices.Clone(d.Problems), waiting: waiting}
+	a.mu.Unlock()
+	return waiting
 }
 
 // syncLearned applies a change of the learned routes (or of the sessions)
@@ -302,5 +390,18 @@ func (a *Agent) syncLearned(ctx context.Context) error {
 	if learned, complete := a.bgp.learned(); complete {
 		d = calc.InstallLearned(base.in, base.bin, base.d, learned, a.bgp.established())
 	}
-	return a.applyDesired(ctx, d, notReady(a.bgp.status()), false, start, base.rev)
+	waiting := notReady(a.bgp.status())
+	a.mu.Lock()
+	same := base.applied.same(d, waiting)
+	a.mu.Unlock()
+	if same {
+		return nil // the kernel and the health already say this
+	}
+	if err := a.applyDesired(ctx, d, waiting, false, start, base.rev); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	base.applied = &learnedResult{routes: d.Routes, problems: d.Problems, waiting: waiting}
+	a.mu.Unlock()
+	return nil
 }

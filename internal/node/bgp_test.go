@@ -18,6 +18,7 @@ import (
 	"github.com/tortienet/tortie/internal/bgp/bgpstatus"
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/conventions"
+	"github.com/tortienet/tortie/internal/ipam"
 )
 
 // startBGP runs an agent whose speaker is fake.
@@ -131,4 +132,71 @@ func readStatus(t *testing.T, sock string) bgpstatus.Status {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// A BGPPeer's filters and next-hop mode reach the speaker's session; an
+// edit of the BGPFilter alone changes the session's rules in place.
+func TestAgentBGPFilters(t *testing.T) {
+	h := newHarness(t, map[string]string{"CALICO_IPV4POOL_IPIP": "Never"})
+	filter := &v3.BGPFilter{ObjectMeta: v3.ObjectMeta{Name: "no-default"}, Spec: v3.BGPFilterSpec{
+		ImportV4: []v3.BGPFilterRule{{Action: "Reject", CIDR: "0.0.0.0/0", MatchOperator: "Equal"}}}}
+	peer := &v3.BGPPeer{ObjectMeta: v3.ObjectMeta{Name: "tor"}, Spec: v3.BGPPeerSpec{PeerIP: "172.31.1.1",
+		ASNumber: 65000, Filters: []string{"no-default"}, KeepOriginalNextHop: true}}
+	for _, o := range []v3.Resource{filter, peer} {
+		if _, err := h.c.Create(h.ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fake := bgp.NewFake()
+	h.startBGP("172.31.1.20/24", fake)
+	zero := bgp.PrefixRange{Prefix: netip.MustParsePrefix("0.0.0.0/0")}
+	waitSpeaker(t, fake, "the ToR session with its filter and next hop keep", func() bool {
+		ps := fake.Peers()
+		return len(ps) == 1 && ps[0].NextHopKeep && len(ps[0].Import) == 1 &&
+			!ps[0].Import[0].Accept && slices.Equal(ps[0].Import[0].Prefixes, []bgp.PrefixRange{zero})
+	})
+	filter.Spec.ImportV4[0].Action = "Accept"
+	if _, err := h.c.Update(h.ctx, filter); err != nil {
+		t.Fatal(err)
+	}
+	waitSpeaker(t, fake, "the filter's new action", func() bool {
+		ps := fake.Peers()
+		return len(ps) == 1 && len(ps[0].Import) == 1 && ps[0].Import[0].Accept
+	})
+	if slices.ContainsFunc(fake.Ops, func(op string) bool { return strings.HasPrefix(op, "delete ") }) {
+		t.Errorf("the session was replaced for a filter change: %v", fake.Ops)
+	}
+}
+
+// Once the speaker has learned everything after its start, a peer that
+// goes away later takes its block with it: the datastore does not stand in
+// again (a silent failure is routed around after the hold time, not at the
+// next resync).
+func TestAgentBGPPeerLostAfterSync(t *testing.T) {
+	h := newHarness(t, map[string]string{"CALICO_IPV4POOL_IPIP": "Never"})
+	nodeB := &v3.Node{ObjectMeta: v3.ObjectMeta{Name: "node-b"}}
+	nodeB.Spec.BGP = &v3.NodeBGPSpec{IPv4Address: "172.31.1.11/24"}
+	if _, err := h.c.Create(h.ctx, nodeB); err != nil {
+		t.Fatal(err)
+	}
+	block := netip.MustParsePrefix("10.244.9.0/26")
+	value := `{"cidr":"10.244.9.0/26","affinity":"host:node-b","allocations":[],"unallocated":[],"attributes":[],"deleted":false}`
+	if _, err := h.c.Store().Create(h.ctx, ipam.BlockKey(block), []byte(value)); err != nil {
+		t.Fatal(err)
+	}
+	fake := bgp.NewFake()
+	a := h.startBGP("172.31.1.20/24", fake)
+	b := netip.MustParseAddr("172.31.1.11")
+	waitSpeaker(t, fake, "the mesh peer", func() bool { return len(fake.Peers()) == 1 })
+	via := hasRoute("10.244.9.0/26", "10.244.9.0/26 via 172.31.1.11 dev eth0")
+	h.dp.waitFor(t, "b's block from the datastore while the speaker starts", via)
+
+	fake.Learn(bgp.Learned{Prefix: block, NextHop: b, Peer: b})
+	fake.SetState(b, bgp.PeerStatus{State: bgp.StateEstablished, EndOfRIB: true, Since: time.Now()})
+	waitSpeaker(t, fake, "ready: a sync saw the session up with End-of-RIB", func() bool { return a.health.report().Ready })
+	h.dp.waitFor(t, "b's block with the session up", via)
+
+	fake.Forget(block)
+	fake.SetState(b, bgp.PeerStatus{State: bgp.StateActive, Info: "Hold timer expired", Since: time.Now()})
+	h.dp.waitFor(t, "b's block gone with its session", func(d calc.Desired) bool { return !via(d) })
 }

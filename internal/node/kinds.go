@@ -32,6 +32,7 @@ const (
 	kindKubernetesNetworkPolicies
 	kindBGPPeers
 	kindBGPConfigs
+	kindBGPFilters
 	numKinds
 )
 
@@ -61,6 +62,7 @@ var kinds = [numKinds]kindSpec{
 	kindKubernetesNetworkPolicies: resource[v3.NetworkPolicy]("kubernetesnetworkpolicies"),
 	kindBGPPeers:                  resource[v3.BGPPeer]("bgppeers"),
 	kindBGPConfigs:                resource[v3.BGPConfiguration]("bgpconfigurations"),
+	kindBGPFilters:                resource[v3.BGPFilter]("bgpfilters"),
 }
 
 // kindOf finds the kind of a key; ok is false for keys the agent ignores.

@@ -353,6 +353,7 @@ func (v *view) bgpInput() calc.BGPInput {
 	return calc.BGPInput{
 		Peers:   values[*v3.BGPPeer](v, kindBGPPeers),
 		Configs: values[*v3.BGPConfiguration](v, kindBGPConfigs),
+		Filters: values[*v3.BGPFilter](v, kindBGPFilters),
 	}
 }
 
