@@ -254,7 +254,7 @@ func (v *view) fed(k watchedKind, key string, obj, old any) {
 			v.felix = v.felixFor(v.node)
 			v.eng.SetFelix(v.felix)
 		}
-	case kindBGPPeers, kindBGPConfigs:
+	case kindBGPPeers, kindBGPConfigs, kindBGPFilters:
 		v.dirty.bgp = true
 	default:
 		v.dirty.policy = true

@@ -81,4 +81,16 @@ func TestViewOnlyWhatMatters(t *testing.T) {
 	if !signalled(v) || tk.delta.Dataplane() || tk.dirt.policy || !tk.dirt.remote {
 		t.Errorf("a remote label change: dataplane %v, policy %v, remote endpoints %v", tk.delta.Dataplane(), tk.dirt.policy, tk.dirt.remote)
 	}
+
+	for _, kv := range []datastore.Event{
+		put(datastore.ResourceKey("bgppeers", "", "tor"), `{"kind":"BGPPeer","metadata":{"name":"tor"},"spec":{"peerIP":"10.0.0.254","asNumber":64513}}`),
+		put(datastore.ResourceKey("bgpconfigurations", "", "default"), `{"kind":"BGPConfiguration","metadata":{"name":"default"},"spec":{}}`),
+		put(datastore.ResourceKey("bgpfilters", "", "f"), `{"kind":"BGPFilter","metadata":{"name":"f"},"spec":{}}`),
+	} {
+		v.OnEvent(kv)
+		tk, _ = v.take(calc.Env{Node: "node-a", Backend: "vxlan"})
+		if !signalled(v) || !tk.dirt.bgp || tk.dirt.policy {
+			t.Errorf("%s: bgp %v, policy %v; want a BGP change and no policy one", kv.KV.Key, tk.dirt.bgp, tk.dirt.policy)
+		}
+	}
 }
