@@ -16,15 +16,13 @@ import (
 // a tier, a run of consecutive policies whose rules only Allow, on nothing
 // but protocol, addresses and port numbers, decides the same whatever the
 // order of its rules: allowed when any rule matches, on to the next policy
-// otherwise. Such a run is one lookup in one set of (protocol, source,
-// destination, source port, destination port) intervals instead of a jump
-// per policy and a rule per rule: a thousand policies of ten rules each
-// cost a new connection one set lookup.
+// otherwise. Such a run is a few set lookups (one per key shape, see
+// shapeOf) instead of a jump per policy and a rule per rule.
 
-// mergeChunk bounds the policies one merged set holds. An interval set is
-// re-indexed whole when it changes, so a set of every policy would make
-// one policy's change cost as much as writing them all; chunks keep that
-// cost small and a new connection's lookups few (a thousand policies: 32).
+// mergeChunk bounds the policies one merged run holds. An interval set is
+// re-indexed whole when it changes, and a run whose membership changes is
+// new sets written whole; chunks keep that cost small, for a few cheap
+// hash lookups more per new connection (a thousand policies: 32 chunks).
 const mergeChunk = 32
 
 // mergedKey is the packet's key in a merged set.
