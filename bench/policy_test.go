@@ -39,19 +39,64 @@ func BenchmarkPolicy(b *testing.B) {
 	fmt.Printf("%-9s %-7s %10s %11s %13s %12s %12s %12s %12s %8s %9s\n", "endpoints", "rules", "build", "from zero", "change: model", "change: nft",
 		"+1 ep: model", "+1 ep (nft)", "+1 ep (direct)", "objs/ep", "conn/s")
 	for _, n := range policyEndpoints {
+		var rs []policyResult
 		for _, pols := range policyCounts {
-			r := runPolicyBench(b, n, pols)
-			fmt.Printf("%-9d %-7d %10s %11s %13s %12s %12s %12s %12s %8.1f %9.0f\n", n, pols*10,
+			rs = append(rs, runPolicyBench(b, n, pols))
+		}
+		ratio := interleavedRates(b, rs)
+		for i, pols := range policyCounts {
+			r := rs[i]
+			fmt.Printf("%-9d %-7d %10s %11s %13s %12s %12s %12s %12s %8.1f %9.0f", n, pols*10,
 				round3(r.build), round3(r.fromZero), round3(r.changeModel), round3(r.change),
 				round3(r.addModel), round3(r.addEndpoint), round3(r.addDirect), r.objsPerEndpoint, r.connPerSec)
+			if i > 0 {
+				fmt.Printf(" (%.0f %% of no policy)", 100*ratio[i])
+			}
+			fmt.Println()
 		}
 	}
+}
+
+// Connection rates are measured with every table of an endpoint count in
+// place at once (each in its own node), in short windows taken in turn,
+// so that the load of a shared machine weighs on each side alike: the
+// rate of each is the median of its windows, and the fraction of the
+// baseline (the first) the median of the rounds' ratios.
+const (
+	rateRounds = 15
+	rateWindow = 400 * time.Millisecond
+)
+
+func interleavedRates(b *testing.B, rs []policyResult) (ratio []float64) {
+	rates := make([][]float64, len(rs))
+	ratios := make([][]float64, len(rs))
+	for range rateRounds {
+		var round []float64
+		for i, r := range rs {
+			round = append(round, r.conn(rateWindow))
+			rates[i] = append(rates[i], round[i])
+			ratios[i] = append(ratios[i], round[i]/round[0])
+		}
+	}
+	for i := range rs {
+		rs[i].connPerSec = median(rates[i])
+		ratio = append(ratio, median(ratios[i]))
+	}
+	return ratio
+}
+
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	return xs[len(xs)/2]
 }
 
 type policyResult struct {
 	build, fromZero, changeModel, change, addEndpoint time.Duration
 	addModel, addDirect                               time.Duration
 	objsPerEndpoint, connPerSec                       float64
+	// conn measures new connections per second through this node's table
+	// for a while.
+	conn func(time.Duration) float64
 }
 
 func runPolicyBench(b *testing.B, endpoints, pols int) policyResult {
@@ -59,8 +104,7 @@ func runPolicyBench(b *testing.B, endpoints, pols int) policyResult {
 	client := benchPod(b, node, "calic", "10.244.1.1", "10.244.1.254")
 	server := benchPod(b, node, "calis", "10.244.2.1", "10.244.2.254")
 	node.MustRun(b, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-	stop := acceptLoop(b, server, "10.244.2.1:5201")
-	defer stop()
+	b.Cleanup(acceptLoop(b, server, "10.244.2.1:5201"))
 
 	in := policyInput(endpoints, pols)
 	var r policyResult
@@ -84,7 +128,7 @@ func runPolicyBench(b *testing.B, endpoints, pols int) policyResult {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r.connPerSec = connRate(b, client, "10.244.2.1:5201", 1500*time.Millisecond)
+	r.conn = func(d time.Duration) float64 { return connRate(b, client, "10.244.2.1:5201", d) }
 	r.objsPerEndpoint = float64(len(prog.Endpoints)*2+spoofElements(prog)) / float64(len(prog.Endpoints))
 	if pols > 0 {
 		start := time.Now()

@@ -16,15 +16,13 @@ import (
 // a tier, a run of consecutive policies whose rules only Allow, on nothing
 // but protocol, addresses and port numbers, decides the same whatever the
 // order of its rules: allowed when any rule matches, on to the next policy
-// otherwise. Such a run is one lookup in one set of (protocol, source,
-// destination, source port, destination port) intervals instead of a jump
-// per policy and a rule per rule: a thousand policies of ten rules each
-// cost a new connection one set lookup.
+// otherwise. Such a run is a few set lookups (one per key shape, see
+// shapeOf) instead of a jump per policy and a rule per rule.
 
-// mergeChunk bounds the policies one merged set holds. An interval set is
-// re-indexed whole when it changes, so a set of every policy would make
-// one policy's change cost as much as writing them all; chunks keep that
-// cost small and a new connection's lookups few (a thousand policies: 32).
+// mergeChunk bounds the policies one merged run holds. An interval set is
+// re-indexed whole when it changes, and a run whose membership changes is
+// new sets written whole; chunks keep that cost small, for a few cheap
+// hash lookups more per new connection (a thousand policies: 32 chunks).
 const mergeChunk = 32
 
 // mergedKey is the packet's key in a merged set.
@@ -60,9 +58,10 @@ func simpleSide(s policy.Side) bool {
 
 // mergedElements are the set elements of a run of rule lists: every
 // combination of each rule's protocol, nets and ports, with "any" as the
-// whole range.
-func mergedElements(lists []policy.RuleList) []string {
-	var out []string
+// whole range, split by key shape (see shapeOf): exact keys go to hash
+// sets, one per shape; the rest ("" shape) to the interval set.
+func mergedElements(lists []policy.RuleList) map[string][]string {
+	out := map[string][]string{}
 	for _, l := range lists {
 		for _, r := range l.Rules {
 			proto := "0-255"
@@ -73,15 +72,81 @@ func mergedElements(lists []policy.RuleList) []string {
 				for _, dst := range netsOrAny(r.Dst.Nets) {
 					for _, sp := range portsOrAny(r.Src.Ports) {
 						for _, dp := range portsOrAny(r.Dst.Ports) {
-							out = append(out, strings.Join([]string{proto, src, dst, sp, dp}, " . "))
+							shape, key := shapeOf([]string{proto, src, dst, sp, dp})
+							out[shape] = append(out[shape], key)
 						}
 					}
 				}
 			}
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	for shape, els := range out {
+		slices.Sort(els)
+		out[shape] = slices.Compact(els)
+	}
+	return out
+}
+
+// Pipapo, the kernel's concatenated interval set, costs a lookup time in
+// proportion to all its elements (a 10k-element set, or 32 sets of 320,
+// cost a new connection as much as the rest of its path together), while
+// a hash set's lookup is constant. So an element whose fields are each
+// exact (a protocol, a /32, one port) or "any" goes to a hash set keyed by
+// its exact fields only, one set per such shape; a lookup per shape
+// replaces the scan. Only the rest (prefixes, port ranges) stays in the
+// interval set.
+
+// keyFields are the packet's fields in a merged key, in order, with the
+// element's "any" text for each and its type.
+var keyFields = []struct{ expr, any, typ string }{
+	{"meta l4proto", "0-255", "inet_proto"},
+	{"ip saddr", "0.0.0.0/0", "ipv4_addr"},
+	{"ip daddr", "0.0.0.0/0", "ipv4_addr"},
+	{"th sport", "0-65535", "inet_service"},
+	{"th dport", "0-65535", "inet_service"},
+}
+
+// shapeOf is the element's shape (a letter per field: x exact, a any) and
+// its hash-set key, or "" and its interval key when some field is a
+// prefix or range, the protocol is any, or the protocol is the only exact
+// field.
+func shapeOf(parts []string) (shape, key string) {
+	var sh []byte
+	var exact []string
+	for i, p := range parts {
+		switch {
+		case p == keyFields[i].any:
+			sh = append(sh, 'a')
+		case i >= 3 && exactPort(p):
+			sh, exact = append(sh, 'x'), append(exact, p[:strings.IndexByte(p, '-')])
+		case i >= 1 && i <= 2 && strings.HasSuffix(p, "/32"):
+			sh, exact = append(sh, 'x'), append(exact, strings.TrimSuffix(p, "/32"))
+		case i == 0:
+			sh, exact = append(sh, 'x'), append(exact, p)
+		default:
+			return "", strings.Join(parts, " . ")
+		}
+	}
+	if sh[0] != 'x' || len(exact) < 2 {
+		return "", strings.Join(parts, " . ")
+	}
+	return string(sh), strings.Join(exact, " . ")
+}
+
+func exactPort(p string) bool {
+	lo, hi, ok := strings.Cut(p, "-")
+	return ok && lo == hi
+}
+
+// shapeKey is the lookup key and set type of a hash-set shape.
+func shapeKey(shape string) (key, typ string) {
+	var exprs, types []string
+	for i, c := range shape {
+		if c == 'x' {
+			exprs, types = append(exprs, keyFields[i].expr), append(types, keyFields[i].typ)
+		}
+	}
+	return strings.Join(exprs, " . "), strings.Join(types, " . ")
 }
 
 func netsOrAny(ns []netip.Prefix) []string {
@@ -117,8 +182,9 @@ func endpointChain(p *policy.Program, c policy.EndpointChain, sets *runs) []stri
 				j++
 			}
 			if j-i >= 1 && ruleCount(p, t.Policies[i:j]) > 1 {
-				name := mergedSet(p, t.Policies[i:j], sets)
-				rules = append(rules, ifUndecided+" "+mergedKey+" @"+name+" "+action(v3.Allow))
+				for _, l := range mergedSets(p, t.Policies[i:j], sets) {
+					rules = append(rules, ifUndecided+" "+l.key+" @"+l.set+" "+action(v3.Allow))
+				}
 				i = j
 				continue
 			}
@@ -159,15 +225,16 @@ func ruleCount(p *policy.Program, ids []string) int {
 // change elsewhere does not rebuild every merged set's elements (with
 // 10k rules, most of a rendering's work).
 type runs struct {
-	sets map[string]setDef
-	keys map[string]string // digests of each set's rule lists
-	prev *runs
+	sets    map[string]setDef
+	lookups map[string][]lookup // by run name
+	keys    map[string]string   // digests of each run's rule lists
+	prev    *runs
 	// canMerge remembers mergeable's answers by rule list digest.
 	canMerge map[string]bool
 }
 
 func newRuns(prev *runs) *runs {
-	r := &runs{sets: map[string]setDef{}, keys: map[string]string{}, prev: prev, canMerge: map[string]bool{}}
+	r := &runs{sets: map[string]setDef{}, lookups: map[string][]lookup{}, keys: map[string]string{}, prev: prev, canMerge: map[string]bool{}}
 	if prev != nil {
 		prev.prev = nil // one rendering back is enough
 		r.canMerge = prev.canMerge
@@ -191,12 +258,20 @@ func (r *runs) mergeable(l policy.RuleList) bool {
 	return ok
 }
 
-// mergedSet adds (once) the set of a run of policies and returns its name.
-func mergedSet(p *policy.Program, ids []string, r *runs) string {
+// lookup is one set lookup of a merged run: the packet's key and the set.
+type lookup struct{ key, set string }
+
+// mergedSets adds (once) the sets of a run of policies and returns their
+// lookups, hash sets first.
+func mergedSets(p *policy.Program, ids []string, r *runs) []lookup {
 	name := policy.ID("run-", ids...)
-	if _, ok := r.sets[name]; ok {
-		return name
+	if _, ok := r.lookups[name]; !ok {
+		r.lookups[name] = r.addRun(p, ids, name)
 	}
+	return r.lookups[name]
+}
+
+func (r *runs) addRun(p *policy.Program, ids []string, name string) []lookup {
 	lists := make([]policy.RuleList, 0, len(ids))
 	key := ""
 	for _, id := range ids {
@@ -210,9 +285,25 @@ func mergedSet(p *policy.Program, ids []string, r *runs) string {
 	}
 	r.keys[name] = key
 	if prev := r.prev; key != "" && prev != nil && prev.keys[name] == key {
-		r.sets[name] = prev.sets[name]
-		return name
+		for _, l := range prev.lookups[name] {
+			r.sets[l.set] = prev.sets[l.set]
+		}
+		return prev.lookups[name]
 	}
-	r.sets[name] = setDef{name: name, typ: mergedType, flags: []knftables.SetFlag{knftables.IntervalFlag}, elements: mergedElements(lists)}
-	return name
+	var out []lookup
+	byShape := mergedElements(lists)
+	for _, shape := range sortedKeys(byShape) {
+		if shape == "" {
+			continue
+		}
+		k, typ := shapeKey(shape)
+		set := name + "-" + shape
+		r.sets[set] = setDef{name: set, typ: typ, elements: byShape[shape]}
+		out = append(out, lookup{k, set})
+	}
+	if els := byShape[""]; len(els) > 0 {
+		r.sets[name] = setDef{name: name, typ: mergedType, flags: []knftables.SetFlag{knftables.IntervalFlag}, elements: els}
+		out = append(out, lookup{mergedKey, name})
+	}
+	return out
 }
