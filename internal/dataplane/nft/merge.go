@@ -155,7 +155,7 @@ func netsOrAny(ns []netip.Prefix) []string {
 	}
 	var out []string
 	for _, n := range ns {
-		out = append(out, n.String())
+		out = append(out, n.Masked().String())
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package nft
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -17,10 +18,15 @@ var ctx = context.Background()
 type counting struct {
 	knftables.Interface
 	runs, reads int
+	// onRun, when set, sees every transaction run.
+	onRun func(tx string)
 }
 
 func (c *counting) Run(ctx context.Context, tx *knftables.Transaction) error {
 	c.runs++
+	if c.onRun != nil {
+		c.onRun(tx.String())
+	}
 	return c.Interface.Run(ctx, tx)
 }
 
@@ -32,6 +38,15 @@ func (c *counting) ListRules(ctx context.Context, chain string) ([]*knftables.Ru
 func (c *counting) ListElements(ctx context.Context, t, name string) ([]*knftables.Element, error) {
 	c.reads++
 	return c.Interface.ListElements(ctx, t, name)
+}
+
+func (c *counting) listSetJSON(ctx context.Context, name string) ([]byte, error) {
+	l, ok := c.Interface.(setJSONLister)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	c.reads++
+	return l.listSetJSON(ctx, name)
 }
 
 func prefixes(ss ...string) []netip.Prefix {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os/exec"
 	"slices"
 
 	"sigs.k8s.io/knftables"
@@ -20,7 +21,11 @@ func NewNFTables() (knftables.Interface, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w", err)
 	}
-	return nft, nil
+	path, err := exec.LookPath("nft")
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	return &kernelNFT{Interface: nft, path: path}, nil
 }
 
 // Config configures an Owner.

@@ -2,6 +2,7 @@ package nft
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -92,6 +93,17 @@ func (o *Owner) chainMatches(ctx context.Context, ch chainDef, comment string) (
 // when the set is missing or holds something tortie would not have
 // written.
 func (o *Owner) elements(ctx context.Context, s setDef) ([]string, bool, error) {
+	if l, ok := o.nft.(setJSONLister); ok && readsJSON(s) {
+		data, err := l.listSetJSON(ctx, s.name)
+		switch {
+		case errors.Is(err, errSetMissing):
+			return nil, false, nil
+		case err == nil:
+			return jsonElements(s, data)
+		case !errors.Is(err, errors.ErrUnsupported):
+			return nil, false, fmt.Errorf("read nftables set %s: %w", s.name, err)
+		}
+	}
 	es, err := o.nft.ListElements(ctx, "set", s.name)
 	if knftables.IsNotFound(err) {
 		return nil, false, nil
