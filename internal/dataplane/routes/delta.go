@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/tortienet/tortie/internal/calc"
 )
@@ -25,16 +26,12 @@ func (r *Reconciler) ApplyDelta(ctx context.Context, added, removed []calc.Route
 	if !r.known || r.waiting || len(r.unwantedSince) > 0 || len(r.reported) > 0 {
 		return Result{}, ErrDeltaUnusable
 	}
-	add, skipped, waiting, errs := r.resolve(added)
-	add = append([]Route(nil), add...)
-	if skipped > 0 || len(waiting) > 0 || len(errs) > 0 {
-		return Result{}, ErrDeltaUnusable
-	}
-	rem, _, _, _ := r.resolve(removed) // a removed route's interface may be gone
-	write, stale, ok := r.planDelta(add, rem)
+	add, rem, write, stale, ok := r.resolveDelta(added, removed)
 	if !ok {
 		return Result{}, ErrDeltaUnusable
 	}
+	// Look up afresh the interfaces of the routes about to be written, as
+	// Apply does; plan again if that changed anything.
 	if len(write) > 0 {
 		var names []string
 		for _, w := range write {
@@ -48,10 +45,26 @@ func (r *Reconciler) ApplyDelta(ctx context.Context, added, removed []calc.Route
 			return Result{}, err
 		}
 		if r.links.Version() != v {
-			return Result{}, ErrDeltaUnusable
+			if add, rem, write, stale, ok = r.resolveDelta(added, removed); !ok {
+				return Result{}, ErrDeltaUnusable
+			}
 		}
 	}
 	return r.writeDelta(ctx, write, stale, r.programmed+len(add)-len(rem)-len(write))
+}
+
+// resolveDelta resolves the change and plans it; ok is false when it
+// cannot be applied as a delta.
+func (r *Reconciler) resolveDelta(added, removed []calc.Route) (add, rem, write, stale []Route, ok bool) {
+	add, skipped, waiting, errs := r.resolve(added)
+	add = slices.Clone(add)
+	if skipped > 0 || len(waiting) > 0 || len(errs) > 0 {
+		return nil, nil, nil, nil, false
+	}
+	rem, _, _, _ = r.resolve(removed) // a removed route's interface may be gone
+	rem = slices.Clone(rem)
+	write, stale, ok = r.planDelta(add, rem)
+	return add, rem, write, stale, ok
 }
 
 // planDelta is plan for a change: the routes to write and those to delete;
