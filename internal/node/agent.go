@@ -257,11 +257,17 @@ func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 	}
 	a.withPolicy(&d, t.felix, ins.policy)
 	waiting := a.syncBGP(ctx, &d, t.rev, env, ins.bgp, ins.bgpIn)
-	var delta *calc.Delta
-	if !full && a.applied && a.bgp == nil && p.deltas == 1 {
-		delta = &p.delta // the one change since the last apply that wrote all
+	return a.applyDesired(ctx, d, a.deltaOf(p, full), waiting, full, start, t.rev)
+}
+
+// deltaOf is the change to pass to the dataplane with the state: p's one
+// delta, when the last Apply wrote all (not with BGP: learned routes are
+// applied beside the Engine's); nil for a full Apply.
+func (a *Agent) deltaOf(p pending, full bool) *calc.Delta {
+	if full || !a.applied || a.bgp != nil || p.deltas != 1 {
+		return nil
 	}
-	return a.applyDesired(ctx, d, delta, waiting, full, start, t.rev)
+	return &p.delta
 }
 
 // deltaApplier is a Dataplane that can apply a known change in
