@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/tortienet/tortie/internal/calc"
+	"github.com/tortienet/tortie/internal/calc/policy"
 	"github.com/tortienet/tortie/internal/dataplane/linklayer"
 	"github.com/tortienet/tortie/internal/dataplane/links"
 	"github.com/tortienet/tortie/internal/dataplane/nft"
@@ -53,6 +54,11 @@ type Dataplane struct {
 	started bool
 	// workloads is reused by apply.
 	workloads []string
+	// last is the outcome of the last apply, and lastPolicy the program it
+	// enforced (see ApplyDelta); lastOK says it wrote all it was asked.
+	last       Stats
+	lastPolicy *policy.Program
+	lastOK     bool
 }
 
 // New builds a Dataplane. With real kernel access it opens a netlink
@@ -214,6 +220,8 @@ func (d *Dataplane) apply(ctx context.Context, want calc.Desired) (Stats, error)
 	fail("sysctl", err)
 
 	st.Duration = time.Since(start)
+	d.last, d.lastPolicy = st, want.Policy
+	d.lastOK = len(errs) == 0 && st.RoutesSkipped == 0 && st.SysctlDeferred == 0 && len(st.Conflicts) == 0
 	if st.Changes > 0 || len(errs) > 0 {
 		d.log.Info("dataplane applied", "changes", st.Changes, "routes", st.Routes, "skipped", st.RoutesSkipped,
 			"devices", st.Devices, "errors", st.Errors, "duration", st.Duration)

@@ -30,6 +30,13 @@
 // full read: the agent calls Apply on each change and Resync on a timer,
 // which re-reads everything and repairs drift.
 //
+// Apply still compares every wanted route and entry with that memory. When
+// the caller knows the change (the calc Engine's Delta), ApplyDelta writes
+// just it, in work proportional to the change rather than to the table:
+// a remote block or borrowed address is one route planned and written. It
+// does so only for a change of routes alone, none of a local workload, on
+// top of an apply that wrote all it was asked; anything else is an Apply.
+//
 // The per-interface sysctls of the interfaces present at the first Apply
 // are not read before the agent is in sync: the CNI plugin set them when it
 // made each interface, so their check is deferred to the following Applies,

@@ -176,3 +176,53 @@ func nodeNamespace(t *testing.T) *nstest.NS {
 	}
 	return ns
 }
+
+// TestKernelDelta applies a remote route change as a delta in a namespace,
+// then Resync (which reads everything back) must find nothing to write: the
+// delta left the kernel as a full Apply would.
+func TestKernelDelta(t *testing.T) {
+	ns := nodeNamespace(t)
+	want := desired()
+	add := calc.Route{Dst: pfx("10.244.3.0/26"), Dev: "vxlan.calico", Gw: addr("10.244.2.0"), OnLink: true}
+	borrowed := calc.Route{Dst: pfx("10.244.1.9/32"), Dev: "vxlan.calico", Gw: addr("10.244.2.0"), OnLink: true}
+	next := want
+	next.Routes = []calc.Route{want.Routes[0], want.Routes[2], add, borrowed}
+	delta := calc.Delta{AddedRoutes: []calc.Route{add, borrowed}, RemovedRoutes: []calc.Route{want.Routes[1]}}
+	err := ns.Do(func() error {
+		d, err := New(Config{})
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		for range 2 { // the second does the deferred sysctl checks
+			if _, err := d.Apply(ctx, want); err != nil {
+				return err
+			}
+		}
+		if !d.deltaUsable(next, delta) {
+			return fmt.Errorf("the delta is not usable")
+		}
+		st, err := d.ApplyDelta(ctx, next, delta)
+		if err != nil || st.Changes != 3 {
+			return fmt.Errorf("delta: %+v, %v; want 3 changes", st, err)
+		}
+		st, err = d.Resync(ctx, next)
+		if err != nil || st.Changes != 0 {
+			return fmt.Errorf("resync after the delta: %+v, %v; want no change", st, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := ns.MustRun(t, "ip", "route")
+	for _, s := range []string{"10.244.3.0/26 via 10.244.2.0 dev vxlan.calico proto 80 onlink",
+		"10.244.1.9 via 10.244.2.0 dev vxlan.calico proto 80 onlink"} {
+		if !strings.Contains(out, s) {
+			t.Fatalf("ip route lacks %q:\n%s", s, out)
+		}
+	}
+	if strings.Contains(out, "10.244.2.0/26") {
+		t.Fatalf("ip route still has the removed block:\n%s", out)
+	}
+}

@@ -76,9 +76,17 @@ type Agent struct {
 // pending accumulates what the view reported changed.
 type pending struct {
 	dataplane, policy, remote, bgp, tunnel bool
+	// deltas counts the takes whose delta changed the dataplane; with one,
+	// delta is it (see deltaApplier).
+	deltas int
+	delta  calc.Delta
 }
 
 func (p *pending) add(t taken) {
+	if t.delta.Dataplane() {
+		p.deltas++
+		p.delta = t.delta
+	}
 	p.dataplane = p.dataplane || t.delta.Dataplane()
 	p.policy = p.policy || t.dirt.policy
 	p.remote = p.remote || t.dirt.remote
@@ -249,13 +257,30 @@ func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 	}
 	a.withPolicy(&d, t.felix, ins.policy)
 	waiting := a.syncBGP(ctx, &d, t.rev, env, ins.bgp, ins.bgpIn)
-	return a.applyDesired(ctx, d, waiting, full, start, t.rev)
+	return a.applyDesired(ctx, d, a.deltaOf(p, full), waiting, full, start, t.rev)
 }
 
-// applyDesired writes d to the kernel (Resync when full re-reads it first)
-// and reports the outcome in the log, metrics and health; waiting names
-// what else keeps the node from being ready.
-func (a *Agent) applyDesired(ctx context.Context, d calc.Desired, waiting []string, full bool, start time.Time, rev int64) error {
+// deltaOf is the change to pass to the dataplane with the state: p's one
+// delta, when the last Apply wrote all (not with BGP: learned routes are
+// applied beside the Engine's); nil for a full Apply.
+func (a *Agent) deltaOf(p pending, full bool) *calc.Delta {
+	if full || !a.applied || a.bgp != nil || p.deltas != 1 {
+		return nil
+	}
+	return &p.delta
+}
+
+// deltaApplier is a Dataplane that can apply a known change in
+// proportion to it (dataplane.Dataplane.ApplyDelta).
+type deltaApplier interface {
+	ApplyDelta(ctx context.Context, d calc.Desired, delta calc.Delta) (dataplane.Stats, error)
+}
+
+// applyDesired writes d to the kernel (Resync when full re-reads it first;
+// ApplyDelta when delta, non-nil, is the change since the last Apply) and
+// reports the outcome in the log, metrics and health; waiting names what
+// else keeps the node from being ready.
+func (a *Agent) applyDesired(ctx context.Context, d calc.Desired, delta *calc.Delta, waiting []string, full bool, start time.Time, rev int64) error {
 	a.reportProblems(d.Problems)
 	if err := a.writeMTU(d.PodMTU); err != nil {
 		return err
@@ -263,6 +288,10 @@ func (a *Agent) applyDesired(ctx context.Context, d calc.Desired, waiting []stri
 	apply := a.k.Dataplane.Apply
 	if full {
 		apply = a.k.Dataplane.Resync
+	} else if da, ok := a.k.Dataplane.(deltaApplier); ok && delta != nil {
+		apply = func(ctx context.Context, d calc.Desired) (dataplane.Stats, error) {
+			return da.ApplyDelta(ctx, d, *delta)
+		}
 	}
 	stats, err := apply(ctx, d)
 	a.applied = err == nil && stats.RoutesSkipped == 0 && stats.SysctlDeferred == 0

@@ -397,7 +397,7 @@ func (a *Agent) syncLearned(ctx context.Context) error {
 	if same {
 		return nil // the kernel and the health already say this
 	}
-	if err := a.applyDesired(ctx, d, waiting, false, start, base.rev); err != nil {
+	if err := a.applyDesired(ctx, d, nil, waiting, false, start, base.rev); err != nil {
 		return err
 	}
 	a.mu.Lock()

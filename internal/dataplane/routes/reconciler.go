@@ -59,6 +59,10 @@ type Reconciler struct {
 	table *table
 	// buf is reused by resolve.
 	buf []Route
+	// waiting says that the last Apply left routes waiting for their
+	// interface; programmed is its Result.Programmed (see ApplyDelta).
+	waiting    bool
+	programmed int
 }
 
 // New returns a Reconciler; cfg.Kernel and cfg.Links are required.
@@ -137,6 +141,7 @@ func (r *Reconciler) Apply(ctx context.Context, want []calc.Route) (Result, erro
 	if o.failed || o.retry { // o.retry: the context ended before the retry
 		r.known = false
 	}
+	r.waiting, r.programmed = o.waiting || res.Skipped > 0, res.Programmed
 	if res.Written+res.Deleted > 0 {
 		r.log.Info("routes reconciled", "written", res.Written, "deleted", res.Deleted,
 			"programmed", res.Programmed, "skipped", res.Skipped, "conflicts", len(res.Conflicts), "read", res.Read)
@@ -149,6 +154,8 @@ type outcome struct {
 	retry  bool     // a write found the memory wrong: read back and retry
 	names  []string // interfaces to look up again for the retry
 	failed bool     // a write failed: read everything next time
+	// waiting: routes wait for their interface, or one is missing.
+	waiting bool
 }
 
 // pass does one Apply against the remembered table, reading the table
@@ -185,11 +192,12 @@ func (r *Reconciler) pass(ctx context.Context, want []calc.Route, read, mayRetry
 			return res, o, err
 		}
 		if r.links.Version() != v {
-			wanted, skipped, _, errs = r.resolve(want)
+			wanted, skipped, waiting, errs = r.resolve(want)
 			p = r.table.plan(wanted)
 		}
 	}
 	res.Skipped = skipped
+	o.waiting = len(waiting) > 0 || len(errs) > 0
 	res.Programmed = p.kept
 	res.Conflicts = p.conflicts
 	r.logConflicts(p.conflicts)

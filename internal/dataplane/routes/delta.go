@@ -1,0 +1,151 @@
+package routes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/tortienet/tortie/internal/calc"
+)
+
+// ErrDeltaUnusable says that ApplyDelta could not apply the change as a
+// delta and wrote nothing: the caller applies the whole want instead.
+var ErrDeltaUnusable = errors.New("routes: the change cannot be applied as a delta")
+
+// ApplyDelta makes the change from the last wanted routes: removed are no
+// longer wanted, added are (a changed route is in both). Its work is in
+// proportion to the change, not to the table. It applies only what a full
+// Apply would do the same way, and otherwise returns ErrDeltaUnusable
+// having written nothing: when the table is not known (first Apply,
+// Forget, a failed write), when routes are waiting for their interface or
+// an adopted route for its grace period, when there are conflicts, or when
+// the change meets any of those. Programmed in the Result counts the
+// wanted routes as the last Apply did, adjusted by the change.
+func (r *Reconciler) ApplyDelta(ctx context.Context, added, removed []calc.Route) (Result, error) {
+	if !r.known || r.waiting || len(r.unwantedSince) > 0 || len(r.reported) > 0 {
+		return Result{}, ErrDeltaUnusable
+	}
+	add, rem, write, stale, ok := r.resolveDelta(added, removed)
+	if !ok {
+		return Result{}, ErrDeltaUnusable
+	}
+	// Look up afresh the interfaces of the routes about to be written, as
+	// Apply does; plan again if that changed anything.
+	if len(write) > 0 {
+		var names []string
+		for _, w := range write {
+			if w.LinkIndex != 0 {
+				names = append(names, r.links.Name(w.LinkIndex))
+			}
+		}
+		v := r.links.Version()
+		if err := r.links.Refresh(names); err != nil {
+			r.known = false
+			return Result{}, err
+		}
+		if r.links.Version() != v {
+			if add, rem, write, stale, ok = r.resolveDelta(added, removed); !ok {
+				return Result{}, ErrDeltaUnusable
+			}
+		}
+	}
+	return r.writeDelta(ctx, write, stale, r.programmed+len(add)-len(rem)-len(write))
+}
+
+// resolveDelta resolves the change and plans it; ok is false when it
+// cannot be applied as a delta.
+func (r *Reconciler) resolveDelta(added, removed []calc.Route) (add, rem, write, stale []Route, ok bool) {
+	add, skipped, waiting, errs := r.resolve(added)
+	add = slices.Clone(add)
+	if skipped > 0 || len(waiting) > 0 || len(errs) > 0 {
+		return nil, nil, nil, nil, false
+	}
+	rem, _, _, _ = r.resolve(removed) // a removed route's interface may be gone
+	rem = slices.Clone(rem)
+	write, stale, ok = r.planDelta(add, rem)
+	return add, rem, write, stale, ok
+}
+
+// planDelta is plan for a change: the routes to write and those to delete;
+// ok is false when the change needs what only a full Apply does
+// (a conflict, an adopted route to delete).
+func (r *Reconciler) planDelta(add, rem []Route) (write []Route, stale []Route, ok bool) {
+	addKeys := make(map[key]bool, len(add))
+	for _, w := range add {
+		addKeys[w.key()] = true
+		s := r.table.slots[w.key()]
+		if s != nil && s.holds(w) {
+			continue
+		}
+		if len(r.table.foreign[w.Dst]) > 0 {
+			return nil, nil, false
+		}
+		write = append(write, w)
+	}
+	for _, d := range rem {
+		if addKeys[d.key()] {
+			continue
+		}
+		s := r.table.slots[d.key()]
+		if s == nil {
+			continue
+		}
+		for _, h := range s.routes {
+			switch h.owner {
+			case adopted:
+				return nil, nil, false
+			case written:
+				stale = append(stale, h.Route)
+			}
+		}
+	}
+	return write, stale, true
+}
+
+// writeDelta writes and deletes what planDelta found; kept is the number
+// of wanted routes already right (every wanted route is programmed when a
+// delta is usable).
+func (r *Reconciler) writeDelta(ctx context.Context, write, stale []Route, kept int) (Result, error) {
+	res := Result{Programmed: kept}
+	var errs []error
+	for _, w := range write {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		replace := r.table.has(w.key())
+		var err error
+		if replace {
+			err = r.k.ReplaceRoute(w)
+		} else {
+			err = r.k.AddRoute(w)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("program route %s: %w", w, err))
+			continue
+		}
+		r.table.wrote(w, replace)
+		r.log.Debug("route programmed", "route", w.String())
+		res.Written++
+		res.Programmed++
+	}
+	for _, s := range stale {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		if err := r.k.DeleteRoute(s); err != nil {
+			errs = append(errs, fmt.Errorf("delete stale route %s: %w", s, err))
+			continue
+		}
+		r.table.deleted(s)
+		r.log.Debug("stale route deleted", "route", s.String())
+		res.Deleted++
+	}
+	if len(errs) > 0 {
+		r.known = false // the next Apply reads the table back
+	}
+	r.programmed = res.Programmed
+	return res, errors.Join(errs...)
+}

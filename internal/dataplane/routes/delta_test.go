@@ -1,0 +1,140 @@
+package routes
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tortienet/tortie/internal/calc"
+)
+
+// diff is the change from old to new, as the Engine's Flush reports it.
+func diff(old, new []calc.Route) (added, removed []calc.Route) {
+	for _, n := range new {
+		if !slices.Contains(old, n) {
+			added = append(added, n)
+		}
+	}
+	for _, o := range old {
+		if !slices.Contains(new, o) {
+			removed = append(removed, o)
+		}
+	}
+	return added, removed
+}
+
+// randomRemote is a random set of remote routes: blocks over the tunnel,
+// borrowed /32s, blackholes.
+func randomRemote(rng *rand.Rand) []calc.Route {
+	var out []calc.Route
+	for i := range 40 {
+		if rng.IntN(2) == 0 {
+			continue
+		}
+		switch rng.IntN(3) {
+		case 0:
+			gw := netip.AddrFrom4([4]byte{10, 244, byte(i), byte(1 + rng.IntN(2))})
+			out = append(out, calc.Route{Dst: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 244, byte(i), 0}), 26),
+				Dev: "vxlan.calico", Gw: gw, OnLink: true})
+		case 1:
+			out = append(out, calc.Route{Dst: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 245, 0, byte(i)}), 32),
+				Dev: "eth0", Gw: netip.AddrFrom4([4]byte{192, 168, 0, byte(1 + rng.IntN(3))})})
+		default:
+			out = append(out, calc.Route{Dst: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 246, byte(i), 0}), 26),
+				Type: calc.Blackhole})
+		}
+	}
+	return out
+}
+
+func kernelText(t *testing.T, f *Fake) string {
+	t.Helper()
+	rs, err := f.Routes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := make([]string, len(rs))
+	for i, r := range rs {
+		ss[i] = r.String()
+	}
+	slices.Sort(ss)
+	return strings.Join(ss, "\n")
+}
+
+// TestDeltaEqualsFullApply drives two kernels through the same random
+// changes, one with ApplyDelta (Apply when it says the delta is unusable),
+// the other with Apply: they must hold the same routes after each step.
+func TestDeltaEqualsFullApply(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(11, 3))
+	fd, rd, _ := newTest()
+	ff, rf, _ := newTest()
+	var last []calc.Route
+	deltas := 0
+	for step := range 200 {
+		want := randomRemote(rng)
+		added, removed := diff(last, want)
+		res, err := rd.ApplyDelta(ctx, added, removed)
+		if step == 0 {
+			if !errors.Is(err, ErrDeltaUnusable) {
+				t.Fatalf("first ApplyDelta: %v, want ErrDeltaUnusable", err)
+			}
+		}
+		if errors.Is(err, ErrDeltaUnusable) {
+			res, err = rd.Apply(ctx, want)
+		} else {
+			deltas++
+		}
+		if err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		full, err := rf.Apply(ctx, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, exp := kernelText(t, fd), kernelText(t, ff); got != exp {
+			t.Fatalf("step %d: delta kernel\n%s\nfull kernel\n%s", step, got, exp)
+		}
+		if res.Programmed != full.Programmed {
+			t.Fatalf("step %d: Programmed %d, full Apply %d", step, res.Programmed, full.Programmed)
+		}
+		last = want
+	}
+	if deltas < 190 {
+		t.Fatalf("only %d of 200 steps applied as a delta", deltas)
+	}
+}
+
+// TestDeltaUnusableWritesNothing: a change meeting a foreign route, or
+// one after a failed write, is refused whole.
+func TestDeltaUnusableWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	f, r, _ := newTest()
+	base := []calc.Route{{Dst: pfx("10.244.2.0/26"), Dev: "vxlan.calico", Gw: addr("10.244.2.1"), OnLink: true}}
+	if _, err := r.Apply(ctx, base); err != nil {
+		t.Fatal(err)
+	}
+	foreign := Route{Dst: pfx("10.244.9.0/26"), Type: TypeUnicast, Protocol: 3, Scope: ScopeLink, LinkIndex: 2}
+	if err := f.AddRoute(foreign); err != nil {
+		t.Fatal(err)
+	}
+	r.Forget()
+	if _, err := r.Apply(ctx, base); err != nil {
+		t.Fatal(err)
+	}
+	before := kernelText(t, f)
+	add := []calc.Route{
+		{Dst: pfx("10.244.3.0/26"), Dev: "vxlan.calico", Gw: addr("10.244.3.1"), OnLink: true},
+		{Dst: pfx("10.244.9.0/26"), Dev: "eth0"},
+	}
+	if _, err := r.ApplyDelta(ctx, add, nil); !errors.Is(err, ErrDeltaUnusable) {
+		t.Fatalf("delta meeting a foreign route: %v, want ErrDeltaUnusable", err)
+	}
+	if got := kernelText(t, f); got != before {
+		t.Fatalf("refused delta wrote:\n%s\nwas\n%s", got, before)
+	}
+}
