@@ -125,7 +125,9 @@ func (s *scaleChanges) endpoint(i int) (time.Duration, int) {
 		}
 		time.Sleep(max(time.Millisecond, time.Since(t0)/50))
 	}
-	s.b.Fatalf("the agent did not calculate within a minute of endpoint change %d", i)
+	log, _ := os.ReadFile(s.agent.log)
+	now, ok := s.agent.http.calcCount()
+	s.b.Fatalf("the agent did not calculate within a minute of endpoint change %d (count %v before, %v now, read %v); its log:\n%s", i, before, now, ok, tail(log, 4000))
 	return 0, 0
 }
 
