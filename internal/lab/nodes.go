@@ -149,8 +149,27 @@ func (l *Lab) waitAgents(ctx context.Context) error {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
+		// The agent's first sync writes the MTU file; pods made before it
+		// get the plugin's default MTU (as in Calico). Give it a moment so
+		// the lab's pods get the node's MTU, but an agent that cannot sync
+		// yet (a test's unreachable datastore) does not fail the lab.
+		waitFile(ctx, filepath.Join(l.dirsOf(n.Name).lib, conventions.MTUFile), 5*time.Second)
 	}
 	return nil
+}
+
+// waitFile waits until path exists, at most d; it reports whether it does.
+func waitFile(ctx context.Context, path string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // bootstrapPool applies the lab's IPPool with tortiectl, run inside the
