@@ -88,7 +88,7 @@ func scalePolicyRun(b *testing.B, bin string, n, changes int) scalePolicyRow {
 	ch := &scaleChanges{b: b, c: c, spec: spec, agent: a}
 	pc := &policyChanges{scaleChanges: ch}
 	if os.Getenv("TORTIE_SCALE_POLICY_PROCESSED") != "" {
-		row.before = ch.measure(changes, pc.endpoint)
+		row.before = ch.measure(changes, ch.endpoint)
 	}
 
 	if err := bns.addWorkloadLink(benchIfName(0)); err != nil {
@@ -108,7 +108,7 @@ func scalePolicyRun(b *testing.B, bin string, n, changes int) scalePolicyRow {
 	mon := startNftMonitor(b, ns)
 	pc.mon = mon
 	if os.Getenv("TORTIE_SCALE_POLICY_PROCESSED") != "" {
-		row.after = ch.measure(changes, pc.endpoint)
+		row.after = ch.measure(changes, ch.endpoint)
 	}
 	row.policy = ch.measure(changes, pc.port)
 	if os.Getenv("TORTIE_SCALE_POLICY_LABELS") != "" { // the agent does not see remote endpoint changes here yet: see docs/benchmarks-policy.md
@@ -299,42 +299,3 @@ func printScalePolicy(rows []scalePolicyRow) {
 	}
 }
 
-// counts are the agent's tortie_calc_seconds_count and
-// tortie_dataplane_apply_seconds_count, summed.
-func (s *policyChanges) counts() float64 {
-	code, body := httpStatus(s.agent.http.c, "http://127.0.0.1:9091/metrics")
-	if code != 200 {
-		return 0
-	}
-	a, _ := metricValue(body, "tortie_calc_seconds_count")
-	d, _ := metricValue(body, "tortie_dataplane_apply_seconds_count")
-	return a + d
-}
-
-// endpoint changes a label of a remote endpoint no selector reads and
-// waits until the agent has calculated or applied after it (either
-// metric moves), polling as scaleChanges.endpoint does.
-func (s *policyChanges) endpoint(i int) (time.Duration, int) {
-	ctx := context.Background()
-	node := i % s.spec.Nodes
-	kind, _ := v3.LookupKind("WorkloadEndpoint")
-	r, err := s.c.Get(ctx, kind, s.spec.Namespace(), s.spec.Endpoint(node, 0, s.spec.EndpointAddr(node, 0)).Name)
-	if err != nil {
-		s.b.Fatal(err)
-	}
-	w := r.(*v3.WorkloadEndpoint)
-	w.Labels["bench-change"] = strconv.Itoa(i)
-	before := s.counts()
-	t0 := time.Now()
-	if _, err := s.c.Update(ctx, w); err != nil {
-		s.b.Fatal(err)
-	}
-	for scrapes := 1; time.Since(t0) < time.Minute; scrapes++ {
-		if s.counts() > before {
-			return time.Since(t0), scrapes
-		}
-		time.Sleep(max(time.Millisecond, time.Since(t0)/50))
-	}
-	s.b.Fatalf("the agent neither calculated nor applied within a minute of endpoint change %d", i)
-	return 0, 0
-}
