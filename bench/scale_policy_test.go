@@ -298,4 +298,3 @@ func printScalePolicy(rows []scalePolicyRow) {
 			round3(r.ready), round3(r.enforced), r.sets, fc(r.before), fc(r.after), fc(r.policy), fc(r.member))
 	}
 }
-
