@@ -14,9 +14,7 @@ import (
 	"time"
 
 	v3 "github.com/tortienet/tortie/api/v3"
-	"github.com/tortienet/tortie/internal/client"
 	"github.com/tortienet/tortie/internal/cni/cnitest"
-	"github.com/tortienet/tortie/internal/simcluster"
 )
 
 // The policy set of BenchmarkScalePolicy: scalePolicies
@@ -71,13 +69,7 @@ func BenchmarkScalePolicy(b *testing.B) {
 
 func scalePolicyRun(b *testing.B, bin string, n, changes int) scalePolicyRow {
 	b.Helper()
-	c := client.New(freshStore(b))
-	spec := simcluster.Spec{Nodes: n / scaleEndpointsPerNode, EndpointsPerNode: scaleEndpointsPerNode}
-	spec.Defaults()
-	res, err := simcluster.Write(b.Context(), c, spec)
-	if err != nil {
-		b.Fatal(err)
-	}
+	c, spec, res := writeScaleCluster(b, n)
 	row := scalePolicyRow{endpoints: res.Endpoints, nodes: res.Nodes}
 	bns := newBenchNS(b, "scpol")
 	ns := &cnitest.NetNS{Name: bns.name}

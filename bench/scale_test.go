@@ -131,8 +131,9 @@ type scaleAgent struct {
 	log  string
 }
 
-// scaleRun writes a cluster of n endpoints and measures one agent on it.
-func scaleRun(b *testing.B, bin string, n, changes int) scaleRow {
+// writeScaleCluster writes a simulated cluster of n endpoints into a
+// fresh store.
+func writeScaleCluster(b *testing.B, n int) (*client.Client, simcluster.Spec, simcluster.Result) {
 	b.Helper()
 	c := client.New(freshStore(b))
 	spec := simcluster.Spec{Nodes: n / scaleEndpointsPerNode, EndpointsPerNode: scaleEndpointsPerNode}
@@ -141,7 +142,15 @@ func scaleRun(b *testing.B, bin string, n, changes int) scaleRow {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return c, spec, res
+}
+
+// scaleRun writes a cluster of n endpoints and measures one agent on it.
+func scaleRun(b *testing.B, bin string, n, changes int) scaleRow {
+	b.Helper()
+	c, spec, res := writeScaleCluster(b, n)
 	row := scaleRow{endpoints: res.Endpoints, nodes: res.Nodes, write: res.Took}
+	var err error
 	bns := newBenchNS(b, "scale")
 	ns := &cnitest.NetNS{Name: bns.name}
 	cnitest.Forward(b, ns, "127.0.0.1:2379", strings.TrimPrefix(etcdEndpoints[0], "http://"))
