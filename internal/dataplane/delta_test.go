@@ -2,27 +2,11 @@ package dataplane
 
 import (
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/conventions"
-	"github.com/tortienet/tortie/internal/dataplane/routes"
 )
-
-func routeText(t *testing.T, f *routes.Fake) string {
-	t.Helper()
-	rs, err := f.Routes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss := make([]string, len(rs))
-	for i, r := range rs {
-		ss[i] = r.String()
-	}
-	slices.Sort(ss)
-	return strings.Join(ss, "\n")
-}
 
 // TestApplyDeltaEqualsApply: a remote block added and one removed, as a
 // delta, leave the kernel as Apply of the whole state does, with only the
@@ -59,7 +43,7 @@ func TestApplyDeltaEqualsApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, exp := routeText(t, fd.routes), routeText(t, ff.routes); got != exp {
+	if got, exp := fd.routes.Text(), ff.routes.Text(); got != exp {
 		t.Fatalf("after the delta:\n%s\nafter Apply:\n%s", got, exp)
 	}
 	if st.Routes != full.Routes || st.Changes != 3 || st.Devices != full.Devices || st.NATPools != full.NATPools {
@@ -81,7 +65,7 @@ func TestApplyDeltaEqualsApply(t *testing.T) {
 	if _, err := df.Apply(ctx, next2); err != nil {
 		t.Fatal(err)
 	}
-	if got, exp := routeText(t, fd.routes), routeText(t, ff.routes); got != exp {
+	if got, exp := fd.routes.Text(), ff.routes.Text(); got != exp {
 		t.Fatalf("after the fallback:\n%s\nafter Apply:\n%s", got, exp)
 	}
 }

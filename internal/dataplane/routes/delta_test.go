@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/tortienet/tortie/internal/calc"
@@ -51,20 +50,6 @@ func randomRemote(rng *rand.Rand) []calc.Route {
 	return out
 }
 
-func kernelText(t *testing.T, f *Fake) string {
-	t.Helper()
-	rs, err := f.Routes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss := make([]string, len(rs))
-	for i, r := range rs {
-		ss[i] = r.String()
-	}
-	slices.Sort(ss)
-	return strings.Join(ss, "\n")
-}
-
 // TestDeltaEqualsFullApply drives two kernels through the same random
 // changes, one with ApplyDelta (Apply when it says the delta is unusable),
 // the other with Apply: they must hold the same routes after each step.
@@ -96,7 +81,7 @@ func TestDeltaEqualsFullApply(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, exp := kernelText(t, fd), kernelText(t, ff); got != exp {
+		if got, exp := fd.Text(), ff.Text(); got != exp {
 			t.Fatalf("step %d: delta kernel\n%s\nfull kernel\n%s", step, got, exp)
 		}
 		if res.Programmed != full.Programmed {
@@ -126,7 +111,7 @@ func TestDeltaUnusableWritesNothing(t *testing.T) {
 	if _, err := r.Apply(ctx, base); err != nil {
 		t.Fatal(err)
 	}
-	before := kernelText(t, f)
+	before := f.Text()
 	add := []calc.Route{
 		{Dst: pfx("10.244.3.0/26"), Dev: "vxlan.calico", Gw: addr("10.244.3.1"), OnLink: true},
 		{Dst: pfx("10.244.9.0/26"), Dev: "eth0"},
@@ -134,7 +119,7 @@ func TestDeltaUnusableWritesNothing(t *testing.T) {
 	if _, err := r.ApplyDelta(ctx, add, nil); !errors.Is(err, ErrDeltaUnusable) {
 		t.Fatalf("delta meeting a foreign route: %v, want ErrDeltaUnusable", err)
 	}
-	if got := kernelText(t, f); got != before {
+	if got := f.Text(); got != before {
 		t.Fatalf("refused delta wrote:\n%s\nwas\n%s", got, before)
 	}
 }

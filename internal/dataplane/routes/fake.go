@@ -3,6 +3,7 @@ package routes
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/tortienet/tortie/internal/dataplane/links"
 )
@@ -119,4 +120,16 @@ func (f *Fake) hasIndex(i int) bool {
 		}
 	}
 	return false
+}
+
+// Text is the fake kernel's routes, one per line, sorted: what tests
+// compare between two kernels.
+func (f *Fake) Text() string {
+	rs, _ := f.Routes()
+	ss := make([]string, len(rs))
+	for i, r := range rs {
+		ss[i] = r.String()
+	}
+	slices.Sort(ss)
+	return strings.Join(ss, "\n")
 }
