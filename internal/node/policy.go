@@ -28,7 +28,7 @@ func (a *Agent) withPolicy(d *calc.Desired, felix *v3.FelixConfigurationSpec, in
 	prog := policy.Compile(m, a.cfg.NodeName)
 	if felix != nil {
 		prog.EndpointToHost = felix.DefaultEndpointToHostAction
-		prog.FailsafeIn, prog.FailsafeOut = protoPorts(felix.FailsafeInboundHostPorts), protoPorts(felix.FailsafeOutboundHostPorts)
+		prog.Failsafes = policy.FailsafesFrom(felix.FailsafeInboundHostPorts, felix.FailsafeOutboundHostPorts)
 	}
 	d.Problems = append(d.Problems, m.Problems...)
 	a.mu.Lock()
@@ -39,17 +39,4 @@ func (a *Agent) withPolicy(d *calc.Desired, felix *v3.FelixConfigurationSpec, in
 	a.policyProblems = m.Problems
 	a.policyRemote = len(a.lastPolicy.Sets) > 0 || len(a.lastPolicy.NamedPorts) > 0 || len(m.Problems) > 0
 	d.Policy = a.lastPolicy
-}
-
-func protoPorts(ps *[]v3.ProtoPort) *[]policy.ProtoPort {
-	if ps == nil {
-		return nil
-	}
-	out := []policy.ProtoPort{}
-	for _, p := range *ps {
-		if p.Port > 0 && p.Port < 65536 && p.Net == "" {
-			out = append(out, policy.ProtoPort{Protocol: p.Protocol, Port: uint16(p.Port)})
-		}
-	}
-	return &out
 }

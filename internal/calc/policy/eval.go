@@ -147,6 +147,9 @@ type Decision struct {
 	Direction Direction
 	Stage     Stage
 	Allowed   bool
+	// Failsafe is set when a failsafe port allowed the packet before any
+	// policy of a host endpoint's normal stage (see Failsafes).
+	Failsafe bool
 	// Steps are the rules that matched (Log and Pass among them) and what
 	// decided, in order.
 	Steps []Step

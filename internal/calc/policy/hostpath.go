@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 
+	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/conventions"
 )
 
@@ -42,6 +43,8 @@ func (m *Model) HostEndpointOn(node, iface string) *Entity {
 // processes.
 type Path struct {
 	In, Out *Entity
+	// Failsafes are the node's failsafe ports (nil: Calico's defaults).
+	Failsafes *Failsafes
 }
 
 // EvaluatePath decides p on its way through a node along path. With no
@@ -50,11 +53,15 @@ type Path struct {
 // skips In's later stages); the sending workload's egress; In's Normal
 // stage (to the host) or Forward stage (forwarded); the receiving
 // workload's ingress; Out's untracked and Normal stages (from the host) or
-// its Forward stage (forwarded). Everything met must allow. Failsafe ports
-// are the dataplane's, not the model's.
+// its Forward stage (forwarded). Everything met must allow. Failsafe
+// ports come before every host endpoint stage (see Failsafes).
 func (m *Model) EvaluatePath(p Packet, path Path) Verdict {
 	if path.In == nil && path.Out == nil {
 		return m.Evaluate(p)
+	}
+	fs := DefaultFailsafes()
+	if path.Failsafes != nil {
+		fs = *path.Failsafes
 	}
 	var srcWL, dstWL *Entity
 	if path.In == nil {
@@ -68,7 +75,7 @@ func (m *Model) EvaluatePath(p Packet, path Path) Verdict {
 	v := Verdict{Allowed: true}
 	ok := true
 	if path.In != nil {
-		ok = m.hostIn(&v, path.In, p, toHost)
+		ok = m.hostIn(&v, path.In, p, toHost, fs)
 	}
 	if ok && srcWL != nil {
 		d := m.Decide(srcWL, Egress, p)
@@ -79,20 +86,26 @@ func (m *Model) EvaluatePath(p Packet, path Path) Verdict {
 		v.Ingress, ok = &d, v.add(d)
 	}
 	if ok && path.Out != nil {
-		m.hostOut(&v, path.Out, p, fromHost)
+		m.hostOut(&v, path.Out, p, fromHost, fs)
 	}
 	return v
 }
 
 // hostIn runs the stages of the host endpoint a packet arrives through;
 // ok is false when one dropped it.
-func (m *Model) hostIn(v *Verdict, hep *Entity, p Packet, toHost bool) (ok bool) {
+func (m *Model) hostIn(v *Verdict, hep *Entity, p Packet, toHost bool, fs Failsafes) (ok bool) {
 	for _, s := range []Stage{Untracked, PreDNAT} {
+		if (s == Untracked && fs.untrackedIn(p)) || (s == PreDNAT && fs.Inbound(p)) {
+			continue // failsafe: the stage is skipped
+		}
 		dec, decided := m.decideStage(hep, s, Ingress, p)
 		if !decided {
 			continue
 		}
 		return v.add(dec)
+	}
+	if toHost && fs.Inbound(p) {
+		return v.add(failsafeDecision(hep, Ingress))
 	}
 	s := Forward
 	if toHost {
@@ -102,18 +115,31 @@ func (m *Model) hostIn(v *Verdict, hep *Entity, p Packet, toHost bool) (ok bool)
 	return v.add(dec)
 }
 
-func (m *Model) hostOut(v *Verdict, hep *Entity, p Packet, fromHost bool) {
+func (m *Model) hostOut(v *Verdict, hep *Entity, p Packet, fromHost bool, fs Failsafes) {
 	if !fromHost {
 		dec, _ := m.decideStage(hep, Forward, Egress, p)
 		v.add(dec)
 		return
 	}
-	if dec, decided := m.decideStage(hep, Untracked, Egress, p); decided {
-		v.add(dec)
+	if !fs.untrackedOut(p) {
+		if dec, decided := m.decideStage(hep, Untracked, Egress, p); decided {
+			v.add(dec)
+			return
+		}
+	}
+	if fs.Outbound(p) {
+		v.add(failsafeDecision(hep, Egress))
 		return
 	}
 	dec, _ := m.decideStage(hep, Normal, Egress, p)
 	v.add(dec)
+}
+
+// failsafeDecision is a host endpoint's normal stage allowing a packet on
+// a failsafe port, before any policy.
+func failsafeDecision(hep *Entity, d Direction) Decision {
+	return Decision{Endpoint: hep.Key, Direction: d, Stage: Normal, Allowed: true, Failsafe: true,
+		Steps: []Step{{Rule: -1, Action: v3.Allow}}}
 }
 
 // add records a decision on the path; ok is false when it dropped.

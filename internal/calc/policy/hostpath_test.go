@@ -91,7 +91,7 @@ func TestHostEndpointStages(t *testing.T) {
 	runPaths(t, in, []pathCheck{
 		{pkt: tcp(outsider, hostIP, 8080), in: "n1-eth0", allow: true, describe: "to the host, allowed by normal policy",
 			trace: "normal:n1-eth0/ingress[edge-in/0:Allow]"},
-		{pkt: tcp(outsider, hostIP, 22), in: "n1-eth0", allow: false, describe: "to the host, nothing allows: end of tier",
+		{pkt: tcp(outsider, hostIP, 2222), in: "n1-eth0", allow: false, describe: "to the host, nothing allows: end of tier",
 			trace: "normal:n1-eth0/ingress[/-1:Deny]"},
 		{pkt: tcp(outsider, web, 8080), in: "n1-eth0", allow: false, describe: "forwarded to a workload: applyOnForward policy decides, not edge-in",
 			trace: "forward:n1-eth0/ingress[/-1:Deny]"},

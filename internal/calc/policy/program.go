@@ -30,9 +30,9 @@ type Program struct {
 	// (Calico's default), "Accept" or "Return" (host endpoint policy
 	// decides). FelixConfiguration defaultEndpointToHostAction.
 	EndpointToHost string
-	// FailsafeIn and FailsafeOut replace the default failsafe ports of host
-	// endpoints when set (failsafeInboundHostPorts, ...OutboundHostPorts).
-	FailsafeIn, FailsafeOut *[]ProtoPort
+	// Failsafes are the ports host endpoint policy never closes (Compile
+	// sets Calico's defaults; FailsafesFrom reads FelixConfiguration's).
+	Failsafes Failsafes
 	// Chains are the endpoint chains by ID.
 	Chains map[string]EndpointChain
 	// Policies and Profiles are the rule lists by ID ("pol-" or "prof-"
@@ -46,12 +46,6 @@ type Program struct {
 	NamedPorts map[string][]AddrPort
 
 	chainOf map[string]string // chain IDs by endpoint signature (Compile only)
-}
-
-// ProtoPort is a failsafe port: protocol name ("tcp", "udp") and port.
-type ProtoPort struct {
-	Protocol string
-	Port     uint16
 }
 
 // ProgramEndpoint is a local endpoint: its interface, its addresses (the
@@ -134,7 +128,7 @@ func NamedPortID(s *EntitySelector, name string) string {
 // Compile is the Program for the endpoints on node.
 func Compile(m *Model, node string) Program {
 	p := Program{Chains: map[string]EndpointChain{}, Rules: map[string]RuleList{}, Sets: map[string]AddrSet{}, NamedPorts: map[string][]AddrPort{},
-		chainOf: map[string]string{}}
+		chainOf: map[string]string{}, Failsafes: DefaultFailsafes()}
 	for _, e := range m.Entities {
 		if e.Kind == NetworkSet || e.Node != node || e.Interface == "" {
 			continue

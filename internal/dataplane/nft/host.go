@@ -2,6 +2,7 @@ package nft
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/tortienet/tortie/internal/calc/policy"
 
@@ -52,12 +53,7 @@ const (
 	ctInvalid        = "ct state invalid drop"
 )
 
-// Felix's default failsafe ports (failsafeInboundHostPorts and
-// failsafeOutboundHostPorts).
 var (
-	failsafeIn  = []string{"tcp dport { 22, 179, 2379, 2380, 5473, 6443, 6666, 6667 } accept", "udp dport 68 accept"}
-	failsafeOut = []string{"tcp dport { 179, 2379, 2380, 5473, 6443, 6666, 6667 } accept", "udp dport { 53, 67 } accept"}
-
 	ifEarly    = fmt.Sprintf("meta mark & 0x%x == 0x%x", markEarly, markEarly)
 	ifNotEarly = fmt.Sprintf("meta mark & 0x%x == 0", markEarly)
 	setEarly   = fmt.Sprintf("meta mark set meta mark | 0x%x", markEarly)
@@ -123,13 +119,11 @@ func hostPart(p *policy.Program) content {
 	if p == nil || len(hostEndpoints(p)) == 0 {
 		return content{}
 	}
-	fsIn, fsOut := failsafeIn, failsafeOut
-	if p.FailsafeIn != nil {
-		fsIn = failsafe(*p.FailsafeIn)
-	}
-	if p.FailsafeOut != nil {
-		fsOut = failsafe(*p.FailsafeOut)
-	}
+	// Failsafe ports (policy.Failsafes): before connection tracking the
+	// answers to the other direction's failsafe ports pass too.
+	fsIn, fsOut := failsafeRules(p.Failsafes.In, "dport", true), failsafeRules(p.Failsafes.Out, "dport", false)
+	rawIn := append(slices.Clone(fsIn), failsafeRules(p.Failsafes.Out, "sport", true)...)
+	rawOut := append(slices.Clone(fsOut), failsafeRules(p.Failsafes.In, "sport", false)...)
 	var c content
 	if p.AllInterfaces != nil {
 		ifaces := setDef{name: HostIfacesSet, typ: "ifname"}
@@ -166,8 +160,8 @@ func hostPart(p *policy.Program) content {
 	}
 	if stageRawIn.used(p) || stageRawOut.used(p) {
 		untracked := []string{ifAccepted + " " + setEarly + " notrack accept"}
-		hook(HostRawInChain, knftables.PreroutingHook, knftables.RawPriority, fsIn, stage(stageRawIn, ""), untracked)
-		hook(HostRawOutChain, knftables.OutputHook, knftables.RawPriority, fsOut, stage(stageRawOut, ""), untracked)
+		hook(HostRawInChain, knftables.PreroutingHook, knftables.RawPriority, rawIn, stage(stageRawIn, ""), untracked)
+		hook(HostRawOutChain, knftables.OutputHook, knftables.RawPriority, rawOut, stage(stageRawOut, ""), untracked)
 	}
 	return c
 }

@@ -29,16 +29,35 @@ func toHostChain(p *policy.Program) chainDef {
 	return chainDef{name: WLToHostChain, typ: knftables.FilterType, hook: knftables.InputHook, priority: knftables.FilterPriority, rules: rules}
 }
 
-// failsafe renders failsafe ports as accept rules, one per protocol.
-func failsafe(ports []policy.ProtoPort) []string {
+// failsafeRules renders failsafe entries as accept rules: those without a
+// net grouped by protocol, one rule each, and one rule per entry with a
+// net (the peer's address: the source for in, the destination for out).
+// port is "dport", or "sport" for the answers let through before
+// connection tracking.
+func failsafeRules(ports []policy.ProtoPort, port string, in bool) []string {
+	peer := "ip daddr "
+	if in {
+		peer = "ip saddr "
+	}
 	byProto := map[string][]string{}
+	var netted []string
 	for _, p := range ports {
-		proto := strings.ToLower(p.Protocol)
-		byProto[proto] = append(byProto[proto], fmt.Sprint(p.Port))
+		if p.Net.IsValid() {
+			netted = append(netted, fmt.Sprintf("%s%s %s %s %d accept", peer, p.Net, p.Protocol, port, p.Port))
+			continue
+		}
+		if s := fmt.Sprint(p.Port); !slices.Contains(byProto[p.Protocol], s) {
+			byProto[p.Protocol] = append(byProto[p.Protocol], s)
+		}
 	}
 	var out []string
 	for _, proto := range slices.Sorted(maps.Keys(byProto)) {
-		out = append(out, fmt.Sprintf("%s dport { %s } accept", proto, strings.Join(byProto[proto], ", ")))
+		ps := byProto[proto]
+		list := ps[0]
+		if len(ps) > 1 {
+			list = "{ " + strings.Join(ps, ", ") + " }"
+		}
+		out = append(out, fmt.Sprintf("%s %s %s accept", proto, port, list))
 	}
-	return out
+	return append(out, netted...)
 }
