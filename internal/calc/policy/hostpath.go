@@ -52,8 +52,8 @@ type Path struct {
 // kernel meets them: In's untracked, then preDNAT stages (an Allow there
 // skips In's later stages); the sending workload's egress; In's Normal
 // stage (to the host) or Forward stage (forwarded); the receiving
-// workload's ingress; Out's untracked and Normal stages (from the host) or
-// its Forward stage (forwarded). Everything met must allow. Failsafe
+// workload's ingress; Out's untracked stage, then its Normal stage (from
+// the host) or its Forward stage (forwarded). Everything met must allow. Failsafe
 // ports come before every host endpoint stage (see Failsafes).
 func (m *Model) EvaluatePath(p Packet, path Path) Verdict {
 	if path.In == nil && path.Out == nil {
@@ -115,8 +115,15 @@ func (m *Model) hostIn(v *Verdict, hep *Entity, p Packet, toHost bool, fs Failsa
 	return v.add(dec)
 }
 
+// hostOut runs the stages of the host endpoint a packet leaves by: from
+// the host, untracked then normal; forwarded, untracked then forward (an
+// untracked Allow skips the later stage either way).
 func (m *Model) hostOut(v *Verdict, hep *Entity, p Packet, fromHost bool, fs Failsafes) {
 	if !fromHost {
+		if dec, decided := m.decideStage(hep, Untracked, Egress, p); decided {
+			v.add(dec)
+			return
+		}
 		dec, _ := m.decideStage(hep, Forward, Egress, p)
 		v.add(dec)
 		return

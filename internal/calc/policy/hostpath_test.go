@@ -204,3 +204,25 @@ spec: {stagedAction: Delete}`)}
 		t.Errorf("preview of deleting web-in: %s, want web's profile to allow", trace(v))
 	}
 }
+
+// Untracked egress policy applies to traffic forwarded out of the host
+// endpoint too: a Deny drops it, an Allow skips the endpoint's forward
+// stage (not the workload's own policy).
+func TestUntrackedEgressOnForwarded(t *testing.T) {
+	in := hostInput(t,
+		`{metadata: {name: edge-fwd-out}, spec: {selector: role == 'edge', applyOnForward: true, types: [Egress]}}`,
+		`{metadata: {name: edge-untracked-out}, spec: {order: 1, selector: role == 'edge', doNotTrack: true, applyOnForward: true, egress: [
+		   {action: Deny, destination: {nets: [198.51.100.0/24]}},
+		   {action: Allow, protocol: TCP, destination: {ports: [443]}}]}}`,
+	)
+	runPaths(t, in, []pathCheck{
+		{pkt: tcp(web, blocked, 80), out: "n1-eth0", allow: false, describe: "a workload forwarded out: the untracked deny",
+			trace: "normal:a/web/egress[kns.a/0:Allow] untracked:n1-eth0/egress[edge-untracked-out/0:Deny]"},
+		{pkt: tcp(web, outsider, 443), out: "n1-eth0", allow: true, describe: "an untracked allow skips the forward stage's deny",
+			trace: "normal:a/web/egress[kns.a/0:Allow] untracked:n1-eth0/egress[edge-untracked-out/1:Allow]"},
+		{pkt: tcp(web, outsider, 80), out: "n1-eth0", allow: false, describe: "undecided by untracked policy: the forward stage's end of tier",
+			trace: "normal:a/web/egress[kns.a/0:Allow] forward:n1-eth0/egress[/-1:Deny]"},
+		{pkt: tcp(outsider, blocked, 443), in: "n1-all", out: "n1-eth0", allow: false, describe: "host interface to host interface: the leaving endpoint's untracked deny"},
+		{pkt: tcp(hostIP, blocked, 2379), out: "n1-eth0", allow: true, describe: "from the host: a failsafe port skips the untracked stage"},
+	})
+}

@@ -8,9 +8,13 @@ import v3 "github.com/tortienet/tortie/api/v3"
 // policies):
 //
 //   - Untracked: GlobalNetworkPolicies with doNotTrack, before connection
-//     tracking, in both directions. Allow lets the packet through without a
-//     conntrack entry and skips every later host endpoint stage; Deny
-//     drops; no decision carries on (no end-of-tier drop, no profiles).
+//     tracking, in both directions: ingress on traffic arriving through
+//     the endpoint, egress on traffic leaving by it, from the host or
+//     forwarded (a workload's, or another host interface's). Allow lets
+//     the packet through without a conntrack entry and skips the
+//     endpoint's later stages (arriving: preDNAT, normal and forward;
+//     leaving: normal or forward); Deny drops; no decision carries on (no
+//     end-of-tier drop, no profiles).
 //     Host endpoints with interfaceName "*" have no untracked stage.
 //   - PreDNAT: GlobalNetworkPolicies with preDNAT, ingress only, before
 //     DNAT, on traffic to the host and traffic forwarded through it. Allow

@@ -3,6 +3,7 @@ package nft
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"testing"
 
 	v3 "github.com/tortienet/tortie/api/v3"
@@ -86,5 +87,65 @@ func TestFailsafePortsInTheKernel(t *testing.T) {
 	check(node, "10.9.0.1", "10.9.0.2:2379", false, "none: the host to a datastore")
 	if err := udpRoundTrip(node, "10.9.0.2:53"); err == nil {
 		t.Error("none: DNS from the host got through")
+	}
+}
+
+// Untracked egress policy on traffic forwarded out of a host endpoint: a
+// workload behind the node reaches eth1's outside only as eth1's
+// untracked policy says, before conntrack (its Allow skips eth1's
+// forward stage, which here denies everything, and leaves no conntrack
+// entry); the model says the same.
+func TestUntrackedForwardedEgressInTheKernel(t *testing.T) {
+	node := nstest.New(t, "tuf")
+	ext := pod(t, node, "eth1", "10.9.0.2", "10.9.0.1")
+	wl := pod(t, node, "cali1", "10.0.1.1", "10.0.1.254")
+	node.MustRun(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	for _, addr := range []string{"10.9.0.2:7000", "10.9.0.2:7001", "10.9.0.2:7002"} {
+		listen(t, ext, addr)
+	}
+	udpEcho(t, ext, "10.9.0.2:5353")
+	node.MustRun(t, "nft", "add table ip probe; add chain ip probe c { type filter hook forward priority 10 ; }; add rule ip probe c ct state untracked counter")
+
+	var in policy.Input
+	in.HostEndpoints = append(in.HostEndpoints, decode[v3.HostEndpoint](t,
+		`{metadata: {name: n1-eth1, labels: {role: gw}}, spec: {node: n1, interfaceName: eth1, expectedIPs: [10.9.0.1]}}`))
+	for _, d := range []string{
+		`{metadata: {name: fwd-out}, spec: {selector: role == 'gw', applyOnForward: true, types: [Egress]}}`,
+		`{metadata: {name: untracked}, spec: {selector: role == 'gw', doNotTrack: true, applyOnForward: true,
+		   egress: [{action: Deny, protocol: TCP, destination: {ports: [7001]}}, {action: Allow, protocol: TCP, destination: {ports: [7002]}}, {action: Allow, protocol: UDP, destination: {ports: [5353]}}],
+		   ingress: [{action: Allow, protocol: TCP, source: {ports: [7002]}}, {action: Allow, protocol: UDP, source: {ports: [5353]}}]}}`,
+	} {
+		in.GlobalNetworkPolicies = append(in.GlobalNetworkPolicies, decode[v3.GlobalNetworkPolicy](t, d))
+	}
+	in.Profiles = append(in.Profiles, decode[v3.Profile](t, `{metadata: {name: open}, spec: {ingress: [{action: Allow}], egress: [{action: Allow}]}}`))
+	in.WorkloadEndpoints = append(in.WorkloadEndpoints, decode[v3.WorkloadEndpoint](t,
+		`{metadata: {name: pod1, namespace: ns}, spec: {node: n1, interfaceName: cali1, ipNetworks: [10.0.1.1/32], profiles: [open]}}`))
+	m := policy.Build(in)
+	prog := policy.Compile(m, "n1")
+	if err := node.Do(func() error {
+		real, err := NewNFTables()
+		if err != nil {
+			return err
+		}
+		_, err = New(Config{NFT: real}).Apply(context.Background(), Wanted{NAT: natWant(), Policy: &prog})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for dst, want := range map[string]bool{"10.9.0.2:7000": false, "10.9.0.2:7001": false, "10.9.0.2:7002": true} {
+		d := netip.MustParseAddrPort(dst)
+		pkt := policy.Packet{Src: netip.MustParseAddr("10.0.1.1"), Dst: d.Addr(), Protocol: policy.ProtoTCP, SrcPort: 40000, DstPort: d.Port()}
+		if model := m.EvaluatePath(pkt, policy.Path{Out: m.HostEndpointOn("n1", "eth1")}).Allowed; model != want {
+			t.Errorf("workload → %s out of eth1: the model says allowed = %v", dst, model)
+		}
+		if got := connectsFrom(wl, "10.0.1.1", dst); got != want {
+			t.Errorf("workload → %s out of eth1: connected = %v, want %v", dst, got, want)
+		}
+	}
+	if err := udpRoundTrip(wl, "10.9.0.2:5353"); err != nil {
+		t.Errorf("untracked UDP 5353 forwarded out of eth1: %v", err)
+	}
+	if out := node.MustRun(t, "nft", "list", "chain", "ip", "probe", "c"); strings.Contains(out, "packets 0 ") {
+		t.Errorf("the untracked exchanges were tracked:\n%s", out)
 	}
 }

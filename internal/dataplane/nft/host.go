@@ -19,12 +19,15 @@ import (
 // priority where Calico applies it:
 //
 //	untracked  prerouting and output at raw priority (-300), before
-//	           connection tracking: Allow sets the early mark and notrack
+//	           connection tracking: Allow sets the early mark and notrack;
+//	           egress on forwarded traffic at raw + 1, by the interface
+//	           a route lookup (fib) says the packet will leave by: Allow
+//	           sets the early-out mark and notrack
 //	preDNAT    prerouting at mangle priority (-150), before DNAT (-100):
 //	           Allow sets the early mark
 //	normal     input and output at filter priority: the early mark accepts
 //	forward    forward at filter priority: the early mark skips the
-//	           ingress side
+//	           ingress side, the early-out mark the egress side
 //
 // A stage's dispatch is a verdict map from interface to the endpoint's
 // chain; the all-interfaces endpoint (interfaceName "*") catches, after the
@@ -39,6 +42,7 @@ const (
 	HostPreDNATChain = "host-prednat"
 	HostRawInChain   = "host-untracked-in"
 	HostRawOutChain  = "host-untracked-out"
+	HostRawFwdChain  = "host-untracked-fwd"
 	HostInMap        = "hep-in-dispatch"
 	HostOutMap       = "hep-out-dispatch"
 	HostFwdInMap     = "hep-fwd-in-dispatch"
@@ -48,6 +52,7 @@ const (
 	HostRawOutMap    = "hep-untracked-out-dispatch"
 	HostIfacesSet    = "hep-ifaces"
 	markEarly        = 0x40000 // an untracked or preDNAT policy allowed the packet
+	markEarlyOut     = 0x80000 // an untracked egress policy allowed a forwarded packet
 	loopback         = "lo"
 	ctFirst          = "ct state established,related accept"
 	ctInvalid        = "ct state invalid drop"
@@ -57,6 +62,9 @@ var (
 	ifEarly    = fmt.Sprintf("meta mark & 0x%x == 0x%x", markEarly, markEarly)
 	ifNotEarly = fmt.Sprintf("meta mark & 0x%x == 0", markEarly)
 	setEarly   = fmt.Sprintf("meta mark set meta mark | 0x%x", markEarly)
+	// The early-out mark is set, and so tested, only on forwarded traffic.
+	ifNotEarlyOut = fmt.Sprintf("meta mark & 0x%x == 0", markEarlyOut)
+	setEarlyOut   = fmt.Sprintf("meta mark set meta mark | 0x%x", markEarlyOut)
 )
 
 // hostStage is one stage and direction of host endpoint dispatch: the
@@ -152,7 +160,7 @@ func hostPart(p *policy.Program) content {
 		// The ingress side is skipped when an early stage allowed the
 		// packet; the egress side applies regardless.
 		hook(HostFwdChain, knftables.ForwardHook, knftables.FilterPriority, []string{ctFirst, ctInvalid},
-			stage(stageFwdIn, ifNotEarly+" "), stage(stageFwdOut, ""))
+			stage(stageFwdIn, ifNotEarly+" "), stage(stageFwdOut, ifNotEarlyOut+" "))
 	}
 	if stagePreDNAT.used(p) {
 		hook(HostPreDNATChain, knftables.PreroutingHook, knftables.ManglePriority, []string{ctFirst, ctInvalid}, fsIn,
@@ -163,5 +171,24 @@ func hostPart(p *policy.Program) content {
 		hook(HostRawInChain, knftables.PreroutingHook, knftables.RawPriority, rawIn, stage(stageRawIn, ""), untracked)
 		hook(HostRawOutChain, knftables.OutputHook, knftables.RawPriority, rawOut, stage(stageRawOut, ""), untracked)
 	}
+	if stageRawOut.used(p) {
+		hook(HostRawFwdChain, knftables.PreroutingHook, knftables.RawPriority+" + 1", untrackedForwardOut(p))
+	}
 	return c
+}
+
+// untrackedForwardOut is the untracked egress stage of forwarded traffic,
+// in prerouting, where only a route lookup tells the interface a packet
+// will leave by: one rule per host endpoint (the all-interfaces one has no
+// untracked stage; a node has few host interfaces), as fib's interface
+// name is a string that an ifname map cannot be keyed by. It runs after
+// the untracked ingress stage, whose Allow does not skip it.
+func untrackedForwardOut(p *policy.Program) []string {
+	rules := []string{"fib daddr type local return", clearMarks}
+	for _, e := range p.HostEndpoints {
+		if e.UntrackedOut != "" {
+			rules = append(rules, fmt.Sprintf("fib daddr oifname %s jump %s", quote(e.Interface), e.UntrackedOut))
+		}
+	}
+	return append(rules, ifAccepted+" "+setEarlyOut+" notrack accept")
 }
