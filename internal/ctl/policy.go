@@ -17,10 +17,14 @@ import (
 
 func (a *App) policyCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "policy", Short: "Explain network policy"}
+	var via [2]string // --in, --out
 	explain := &cobra.Command{
 		Use:   "explain SRC DST [PORT/PROTO]",
 		Short: "Say whether SRC may reach DST and which tier, policy and rule decided",
-		Long: "SRC and DST are a workload endpoint (its name, or a pod as NAMESPACE/POD) or an address.\n" +
+		Long: "SRC and DST are a workload endpoint (its name, or a pod as NAMESPACE/POD), a host endpoint (its name)\n" +
+			"or an address. A host endpoint's address as DST is its host receiving through it, as SRC its host\n" +
+			"sending out of it; --in and --out name the host endpoints crossed where the addresses do not tell\n" +
+			"(an outside address reaching a pod through eth0: --in <eth0's host endpoint>).\n" +
 			"PORT/PROTO is e.g. 80/tcp, 53/udp or icmp (the default: an ICMP echo, as ping sends).\n" +
 			"The answer comes from the same model tortie-node enforces.",
 		Args: cobra.RangeArgs(2, 3),
@@ -39,14 +43,20 @@ func (a *App) policyCommand() *cobra.Command {
 				return err
 			}
 			rs = append(rs, knps...)
+			felix, err := c.ListKinds(cmd.Context(), "FelixConfiguration")
+			if err != nil {
+				return err
+			}
 			m := policy.Build(policy.FromResources(stagedK8s(rs)))
 			proto := "icmp"
 			if len(args) == 3 {
 				proto = args[2]
 			}
-			return a.explain(m, args[0], args[1], proto)
+			return a.explain(m, felix, args[0], args[1], proto, via)
 		},
 	}
+	explain.Flags().StringVar(&via[0], "in", "", "the host endpoint (by name) the packet arrives through, where its addresses do not tell")
+	explain.Flags().StringVar(&via[1], "out", "", "the host endpoint (by name) the packet leaves by, where its addresses do not tell")
 	cmd.AddCommand(explain)
 	return cmd
 }
@@ -71,7 +81,22 @@ func stagedK8s(rs []v3.Resource) []v3.Resource {
 	return out
 }
 
-func (a *App) explain(m *policy.Model, src, dst, proto string) error {
+func (a *App) explain(m *policy.Model, felix []v3.Resource, src, dst, proto string, via [2]string) error {
+	var path policy.Path
+	for i, name := range via {
+		if name == "" {
+			continue
+		}
+		e := hostEndpointNamed(m, name)
+		if e == nil {
+			return a.fail("--%s %q: no host endpoint by that name", []string{"in", "out"}[i], name)
+		}
+		if i == 0 {
+			path.In = e
+		} else {
+			path.Out = e
+		}
+	}
 	s, err := resolveEndpoint(m, src)
 	if err != nil {
 		return a.fail("SRC %q: %v", src, err)
@@ -85,16 +110,24 @@ func (a *App) explain(m *policy.Model, src, dst, proto string) error {
 		return a.fail("PORT/PROTO %q: %v", proto, err)
 	}
 	pkt.Src, pkt.Dst = s, d
-	v := m.Evaluate(pkt)
+	v, notes := explainPath(m, felix, pkt, path)
 	verdict := "allowed"
 	if !v.Allowed {
 		verdict = "denied"
 	}
 	fmt.Fprintf(a.Out, "%s -> %s %s: %s\n", describeAddr(m, s), describeAddr(m, d), strings.ToUpper(proto), verdict)
+	if v.Path != nil {
+		for i := range v.Path {
+			writeDecision(a.Out, &v.Path[i])
+		}
+	}
 	for _, dec := range []*policy.Decision{v.Egress, v.Ingress} {
-		if dec != nil {
+		if dec != nil && v.Path == nil {
 			writeDecision(a.Out, dec)
 		}
+	}
+	for _, n := range notes {
+		fmt.Fprintln(a.Out, n)
 	}
 	if len(m.Staged) > 0 {
 		a.previewStaged(m, pkt)
@@ -129,9 +162,17 @@ func (a *App) previewStaged(m *policy.Model, pkt policy.Packet) {
 }
 
 func writeDecision(w io.Writer, d *policy.Decision) {
-	fmt.Fprintf(w, "%s of %s:\n", d.Direction, d.Endpoint)
+	if d.Stage != policy.Normal || d.Failsafe {
+		fmt.Fprintf(w, "%s of %s (%s stage):\n", d.Direction, d.Endpoint, d.Stage)
+	} else {
+		fmt.Fprintf(w, "%s of %s:\n", d.Direction, d.Endpoint)
+	}
 	for _, s := range d.Steps {
 		switch {
+		case d.Failsafe:
+			fmt.Fprintf(w, "  failsafe port, before any policy: %s\n", s.Action)
+		case d.Stage == policy.Forward && s.Tier == "" && s.Policy == "":
+			fmt.Fprintf(w, "  no applyOnForward policy decided: forwarded traffic is allowed\n")
 		case s.Tier != "" && s.Policy != "":
 			fmt.Fprintf(w, "  tier %s: policy %s: rule %d: %s\n", s.Tier, s.Policy, s.Rule, s.Action)
 		case s.Tier != "":
@@ -144,27 +185,41 @@ func writeDecision(w io.Writer, d *policy.Decision) {
 	}
 }
 
-// resolveEndpoint turns an address, a workload endpoint's name or a pod
-// (NAMESPACE/POD) into an address.
+// resolveEndpoint turns an address, a workload endpoint's name, a pod
+// (NAMESPACE/POD) or a host endpoint's name (its first expected IP) into
+// an address.
 func resolveEndpoint(m *policy.Model, s string) (netip.Addr, error) {
 	if a, err := netip.ParseAddr(s); err == nil {
 		return a, nil
 	}
 	ns, name, namespaced := strings.Cut(s, "/")
 	for _, e := range m.Entities {
-		if e.Kind != policy.WorkloadEndpoint || len(e.Nets) == 0 {
+		if e.Kind == policy.NetworkSet || len(e.Nets) == 0 {
 			continue
 		}
 		eNS, eName, _ := strings.Cut(e.Key, "/")
-		if (namespaced && eNS == ns && (eName == name || e.Pod == name)) ||
-			(!namespaced && eName == s) {
+		if (e.Kind == policy.WorkloadEndpoint && namespaced && eNS == ns && (eName == name || e.Pod == name)) ||
+			(e.Kind == policy.WorkloadEndpoint && !namespaced && eName == s) ||
+			(e.Kind == policy.HostEndpoint && e.Key == s) {
 			return e.Nets[0].Addr(), nil
 		}
 	}
-	return netip.Addr{}, fmt.Errorf("no workload endpoint or address by that name")
+	return netip.Addr{}, fmt.Errorf("no workload endpoint, host endpoint (with an expected IP) or address by that name")
+}
+
+func hostEndpointNamed(m *policy.Model, name string) *policy.Entity {
+	for _, e := range m.Entities {
+		if e.Kind == policy.HostEndpoint && e.Key == name {
+			return e
+		}
+	}
+	return nil
 }
 
 func describeAddr(m *policy.Model, a netip.Addr) string {
+	if e := m.HostEndpointAt(a); e != nil {
+		return fmt.Sprintf("%s (%s, host endpoint on %s %s)", e.Key, a, e.Node, e.Interface)
+	}
 	if e := m.Endpoint(a); e != nil {
 		return fmt.Sprintf("%s (%s)", e.Key, a)
 	}

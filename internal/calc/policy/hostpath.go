@@ -167,3 +167,46 @@ func (m *Model) workloadAt(a netip.Addr) *Entity {
 	}
 	return nil
 }
+
+// HostEndpointAt is the host endpoint holding address a (one named for an
+// interface before the all-interfaces one, then by key), or nil.
+func (m *Model) HostEndpointAt(a netip.Addr) *Entity {
+	var wildcard *Entity
+	for _, e := range m.byAddr[a] {
+		switch {
+		case e.Kind != HostEndpoint:
+		case e.Interface != AllInterfaces:
+			return e
+		case wildcard == nil:
+			wildcard = e
+		}
+	}
+	return wildcard
+}
+
+// PathBetween is the path, as far as addresses tell it, of a packet from
+// src to dst: a host endpoint's address as the source is the host sending
+// out of that endpoint (Out), as the destination the host receiving
+// through it (In). A host talking to itself, or to or from a workload of
+// its own, crosses no host endpoint on that side (a workload reaching its
+// own host meets defaultEndpointToHostAction instead: ToOwnHost).
+func (m *Model) PathBetween(src, dst netip.Addr) Path {
+	out, in := m.HostEndpointAt(src), m.HostEndpointAt(dst)
+	if out != nil && in != nil && out.Node == in.Node {
+		return Path{}
+	}
+	if wl := m.workloadAt(dst); out != nil && wl != nil && wl.Node == out.Node {
+		out = nil
+	}
+	if wl := m.workloadAt(src); in != nil && wl != nil && wl.Node == in.Node {
+		in = nil
+	}
+	return Path{In: in, Out: out}
+}
+
+// ToOwnHost reports whether a packet from src to dst goes from a workload
+// to an address of a host endpoint of the workload's own node.
+func (m *Model) ToOwnHost(src, dst netip.Addr) bool {
+	wl, hep := m.workloadAt(src), m.HostEndpointAt(dst)
+	return wl != nil && hep != nil && wl.Node == hep.Node
+}

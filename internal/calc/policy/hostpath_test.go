@@ -226,3 +226,40 @@ func TestUntrackedEgressOnForwarded(t *testing.T) {
 		{pkt: tcp(hostIP, blocked, 2379), out: "n1-eth0", allow: true, describe: "from the host: a failsafe port skips the untracked stage"},
 	})
 }
+
+func TestPathBetween(t *testing.T) {
+	in := hostInput(t)
+	in.HostEndpoints = append(in.HostEndpoints,
+		obj[v3.HostEndpoint](t, `{metadata: {name: n1-eth1}, spec: {node: n1, interfaceName: eth1, expectedIPs: [10.8.0.1]}}`),
+		obj[v3.HostEndpoint](t, `{metadata: {name: n2-eth0}, spec: {node: n2, interfaceName: eth0, expectedIPs: [10.9.0.2]}}`))
+	m := Build(in)
+	key := func(e *Entity) string {
+		if e == nil {
+			return "-"
+		}
+		return e.Key
+	}
+	n1eth1, n2 := netip.MustParseAddr("10.8.0.1"), netip.MustParseAddr("10.9.0.2")
+	for _, c := range []struct {
+		src, dst netip.Addr
+		want     string
+		ownHost  bool
+	}{
+		{outsider, hostIP, "in n1-eth0 out -", false},
+		{hostIP, outsider, "in - out n1-eth0", false},
+		{hostIP, n2, "in n2-eth0 out n1-eth0", false},
+		{hostIP, n1eth1, "in - out -", false}, // the host to itself
+		{web, hostIP, "in - out -", true},     // a workload of n1 to its own host
+		{hostIP, web, "in - out -", false},    // n1 to its own workload
+		{web, n2, "in n2-eth0 out -", false},  // a workload to another host
+		{outsider, web, "in - out -", false},  // addresses do not tell
+	} {
+		p := m.PathBetween(c.src, c.dst)
+		if got := "in " + key(p.In) + " out " + key(p.Out); got != c.want {
+			t.Errorf("%v → %v: %s, want %s", c.src, c.dst, got, c.want)
+		}
+		if got := m.ToOwnHost(c.src, c.dst); got != c.ownHost {
+			t.Errorf("%v → %v: ToOwnHost = %v", c.src, c.dst, got)
+		}
+	}
+}
