@@ -32,16 +32,27 @@ var (
 // (only the last rule of the last policy opens the server's port), each
 // beside the no-policy baseline of the same run.
 func BenchmarkPolicy(b *testing.B) {
+	benchPolicy(b, "GlobalNetworkPolicies × 10 rules, each selecting every endpoint", policyEndpoints, exactRule)
+}
+
+// BenchmarkPolicyPrefixRange is BenchmarkPolicy (1,000 endpoints) with
+// rules on a source prefix (/24) and a destination port range (16 ports)
+// instead of a /32 and one port.
+func BenchmarkPolicyPrefixRange(b *testing.B) {
+	benchPolicy(b, "GlobalNetworkPolicies × 10 rules on a /24 and a 16-port range, each selecting every endpoint", []int{1000}, prefixRangeRule)
+}
+
+func benchPolicy(b *testing.B, title string, endpointCounts []int, rule ruleShape) {
 	if msg := requireRootFor("the policy benchmark"); msg != "" {
 		b.Skip(msg)
 	}
-	fmt.Printf("\nPolicy: %s (load average %s)\n", "GlobalNetworkPolicies × 10 rules, each selecting every endpoint", loadAvg())
+	fmt.Printf("\nPolicy: %s (load average %s)\n", title, loadAvg())
 	fmt.Printf("%-9s %-7s %10s %11s %13s %12s %12s %12s %12s %8s %9s\n", "endpoints", "rules", "build", "from zero", "change: model", "change: nft",
 		"+1 ep: model", "+1 ep (nft)", "+1 ep (direct)", "objs/ep", "conn/s")
-	for _, n := range policyEndpoints {
+	for _, n := range endpointCounts {
 		var rs []policyResult
 		for _, pols := range policyCounts {
-			rs = append(rs, runPolicyBench(b, n, pols))
+			rs = append(rs, runPolicyBench(b, n, pols, rule))
 		}
 		ratio := interleavedRates(b, rs)
 		for i, pols := range policyCounts {
@@ -99,14 +110,14 @@ type policyResult struct {
 	conn func(time.Duration) float64
 }
 
-func runPolicyBench(b *testing.B, endpoints, pols int) policyResult {
+func runPolicyBench(b *testing.B, endpoints, pols int, rule ruleShape) policyResult {
 	node := nstest.New(b, "tbp")
 	client := benchPod(b, node, "calic", "10.244.1.1", "10.244.1.254")
 	server := benchPod(b, node, "calis", "10.244.2.1", "10.244.2.254")
 	node.MustRun(b, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	b.Cleanup(acceptLoop(b, server, "10.244.2.1:5201"))
 
-	in := policyInput(endpoints, pols)
+	in := policyInput(endpoints, pols, rule)
 	var r policyResult
 	builder := policy.NewBuilder()
 	start := time.Now()
@@ -147,10 +158,32 @@ func runPolicyBench(b *testing.B, endpoints, pols int) policyResult {
 	return r
 }
 
+// ruleShape is the source net and destination port of rule k of policy
+// p, and of the last rule (the one that lets the client reach 5201).
+type ruleShape func(p, k int, last bool) (string, v3.Port)
+
+// exactRule: Allow TCP from its own /32 to its own port.
+func exactRule(p, k int, last bool) (string, v3.Port) {
+	if last {
+		return "10.244.1.1/32", v3.SinglePort(5201)
+	}
+	return fmt.Sprintf("10.200.%d.%d/32", (p*10+k)/250, (p*10+k)%250+1), v3.SinglePort(uint16(20000 + k))
+}
+
+// prefixRangeRule: Allow TCP from its own /24 to an aligned range of 16
+// ports.
+func prefixRangeRule(p, k int, last bool) (string, v3.Port) {
+	if last {
+		return "10.244.1.0/24", v3.PortRange(5200, 5215)
+	}
+	i := p*10 + k
+	return fmt.Sprintf("10.%d.%d.0/24", 100+i/250, i%250), v3.PortRange(uint16(20000+16*k), uint16(20015+16*k))
+}
+
 // policyInput: the profile fp-net (allow all), endpoints labelled fp-net,
-// and pols policies of 10 rules, each Allow TCP from its own /32 to its own
-// port; the last rule of the last policy lets the client reach 5201.
-func policyInput(endpoints, pols int) policy.Input {
+// and pols policies of 10 rules, each Allow TCP from the net to the port
+// rule says; the last rule of the last policy lets the client reach 5201.
+func policyInput(endpoints, pols int, rule ruleShape) policy.Input {
 	var in policy.Input
 	prof := &v3.Profile{ObjectMeta: v3.ObjectMeta{Name: "fp-net"}}
 	prof.Spec.Ingress, prof.Spec.Egress = []v3.Rule{{Action: v3.Allow}}, []v3.Rule{{Action: v3.Allow}}
@@ -171,13 +204,9 @@ func policyInput(endpoints, pols int) policy.Input {
 		order := float64(p + 1)
 		g.Spec.Order, g.Spec.Selector, g.Spec.Types = &order, "has(fp-net)", []v3.PolicyType{v3.PolicyTypeIngress}
 		for k := range 10 {
-			src := fmt.Sprintf("10.200.%d.%d/32", (p*10+k)/250, (p*10+k)%250+1)
-			port := uint16(20000 + k)
-			if p == pols-1 && k == 9 {
-				src, port = "10.244.1.1/32", 5201
-			}
+			src, port := rule(p, k, p == pols-1 && k == 9)
 			g.Spec.Ingress = append(g.Spec.Ingress, v3.Rule{Action: v3.Allow, Protocol: &tcp,
-				Source: v3.EntityRule{Nets: []string{src}}, Destination: v3.EntityRule{Ports: []v3.Port{v3.SinglePort(port)}}})
+				Source: v3.EntityRule{Nets: []string{src}}, Destination: v3.EntityRule{Ports: []v3.Port{port}}})
 		}
 		in.GlobalNetworkPolicies = append(in.GlobalNetworkPolicies, g)
 	}

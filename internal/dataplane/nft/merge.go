@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"sigs.k8s.io/knftables"
 
@@ -58,10 +57,12 @@ func simpleSide(s policy.Side) bool {
 
 // mergedElements are the set elements of a run of rule lists: every
 // combination of each rule's protocol, nets and ports, with "any" as the
-// whole range, split by key shape (see shapeOf): exact keys go to hash
-// sets, one per shape; the rest ("" shape) to the interval set.
+// whole range, split by key shape (see split): keys of exact and masked
+// fields go to hash sets, one per shape; the rest ("" shape) to the
+// interval set.
 func mergedElements(lists []policy.RuleList) map[string][]string {
 	out := map[string][]string{}
+	var split []splitElement
 	for _, l := range lists {
 		for _, r := range l.Rules {
 			proto := "0-255"
@@ -72,14 +73,14 @@ func mergedElements(lists []policy.RuleList) map[string][]string {
 				for _, dst := range netsOrAny(r.Dst.Nets) {
 					for _, sp := range portsOrAny(r.Src.Ports) {
 						for _, dp := range portsOrAny(r.Dst.Ports) {
-							shape, key := shapeOf([]string{proto, src, dst, sp, dp})
-							out[shape] = append(out[shape], key)
+							split = append(split, splitParts([]string{proto, src, dst, sp, dp}))
 						}
 					}
 				}
 			}
 		}
 	}
+	addSplit(out, split)
 	for shape, els := range out {
 		slices.Sort(els)
 		out[shape] = slices.Compact(els)
@@ -104,49 +105,6 @@ var keyFields = []struct{ expr, any, typ string }{
 	{"ip daddr", "0.0.0.0/0", "ipv4_addr"},
 	{"th sport", "0-65535", "inet_service"},
 	{"th dport", "0-65535", "inet_service"},
-}
-
-// shapeOf is the element's shape (a letter per field: x exact, a any) and
-// its hash-set key, or "" and its interval key when some field is a
-// prefix or range, the protocol is any, or the protocol is the only exact
-// field.
-func shapeOf(parts []string) (shape, key string) {
-	var sh []byte
-	var exact []string
-	for i, p := range parts {
-		switch {
-		case p == keyFields[i].any:
-			sh = append(sh, 'a')
-		case i >= 3 && exactPort(p):
-			sh, exact = append(sh, 'x'), append(exact, p[:strings.IndexByte(p, '-')])
-		case i >= 1 && i <= 2 && strings.HasSuffix(p, "/32"):
-			sh, exact = append(sh, 'x'), append(exact, strings.TrimSuffix(p, "/32"))
-		case i == 0:
-			sh, exact = append(sh, 'x'), append(exact, p)
-		default:
-			return "", strings.Join(parts, " . ")
-		}
-	}
-	if sh[0] != 'x' || len(exact) < 2 {
-		return "", strings.Join(parts, " . ")
-	}
-	return string(sh), strings.Join(exact, " . ")
-}
-
-func exactPort(p string) bool {
-	lo, hi, ok := strings.Cut(p, "-")
-	return ok && lo == hi
-}
-
-// shapeKey is the lookup key and set type of a hash-set shape.
-func shapeKey(shape string) (key, typ string) {
-	var exprs, types []string
-	for i, c := range shape {
-		if c == 'x' {
-			exprs, types = append(exprs, keyFields[i].expr), append(types, keyFields[i].typ)
-		}
-	}
-	return strings.Join(exprs, " . "), strings.Join(types, " . ")
 }
 
 func netsOrAny(ns []netip.Prefix) []string {

@@ -19,7 +19,7 @@ func TestMergedRunsInTheKernel(t *testing.T) {
 	pod1 := pod(t, node, "cali1", "10.0.1.1", "10.0.1.254")
 	pod2 := pod(t, node, "cali2", "10.0.2.1", "10.0.2.254")
 	node.MustRun(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-	for _, port := range []string{"80", "81", "443", "8080", "9000", "9100"} {
+	for _, port := range []string{"80", "81", "443", "8080", "9000", "9050", "9051", "9100", "9101"} {
 		listen(t, pod2, "10.0.2.1:"+port)
 	}
 	tcp := v3.ProtocolFromString("TCP")
@@ -81,13 +81,22 @@ func TestMergedRunsInTheKernel(t *testing.T) {
 		t.Errorf("restart: %+v, %d runs:\n%s", res, nft.runs, node.MustRun(t, "nft", "list", "table", "ip", "tortie"))
 	}
 	g := in.GlobalNetworkPolicies[1]
-	g.Spec.Ingress = append(g.Spec.Ingress, allow([]string{"10.0.1.1/32"}, v3.PortRange(9000, 9050)))
+	// A prefix with a range of a few aligned blocks: masked hash sets; a
+	// range of many blocks: the interval set.
+	g.Spec.Ingress = append(g.Spec.Ingress, allow([]string{"10.0.1.0/24"}, v3.PortRange(9000, 9050)),
+		allow([]string{"10.0.1.1/32"}, v3.PortRange(9101, 9998)))
 	if m = policy.Build(in); len(m.Problems) > 0 {
 		t.Fatal(m.Problems)
 	}
 	prog = policy.Compile(m, "n1")
 	apply(false)
-	check(map[string]bool{"80": true, "443": true, "9000": true, "81": false, "8080": false, "9100": false})
+	check(map[string]bool{"80": true, "443": true, "9000": true, "9050": true, "9101": true, "81": false, "8080": false, "9051": false, "9100": false})
+	table := node.MustRun(t, "nft", "list", "table", "ip", "tortie")
+	for _, w := range []string{"ip saddr & 255.255.255.0 . th dport & 65528 @run-", "tcp . 10.0.1.1/32 . 0.0.0.0/0 . 0-65535 . 9101-9998"} {
+		if !strings.Contains(table, w) {
+			t.Errorf("table lacks %q (the test no longer covers it):\n%s", w, table)
+		}
+	}
 	if res := apply(true); res.Rebuilt || nft.runs != 0 {
 		t.Errorf("restart with an interval set: %+v, %d runs:\n%s", res, nft.runs, node.MustRun(t, "nft", "list", "table", "ip", "tortie"))
 	}
@@ -106,7 +115,8 @@ func TestFreshOwnerReadsMergedSets(t *testing.T) {
 	g := &v3.GlobalNetworkPolicy{ObjectMeta: v3.ObjectMeta{Name: "ranges"}}
 	g.Spec.Selector, g.Spec.Types = "all()", []v3.PolicyType{v3.PolicyTypeIngress}
 	g.Spec.Ingress = []v3.Rule{
-		rule(&tcp, []string{"10.1.0.0/16"}, v3.PortRange(9000, 9050)),
+		rule(&tcp, []string{"10.1.0.0/16"}, v3.PortRange(9001, 9998)),
+		rule(&tcp, []string{"10.2.0.0/16"}, v3.PortRange(9000, 9050)),
 		rule(&tcp, []string{"10.0.1.1/32"}, v3.SinglePort(80)),
 		rule(nil, []string{"192.168.0.0/24"}),
 		rule(&icmp, []string{"10.0.1.1/32"}),
@@ -147,7 +157,7 @@ func TestFreshOwnerReadsMergedSets(t *testing.T) {
 	}
 	apply(true, compile())
 	sets := node.MustRun(t, "nft", "list", "table", "ip", "tortie")
-	for _, w := range []string{"flags interval", "tcp . 10.1.0.0/16 . 0.0.0.0/0 . 0-65535 . 9000-9050", "0-255 . 192.168.0.0/24 . 0.0.0.0/0 . 0-65535 . 0-65535", "icmp . 10.0.1.1", "tcp . 10.0.1.1 . 80"} {
+	for _, w := range []string{"flags interval", "tcp . 10.1.0.0/16 . 0.0.0.0/0 . 0-65535 . 9001-9998", "tcp . 10.2.0.0 . 9024", "0-255 . 192.168.0.0/24 . 0.0.0.0/0 . 0-65535 . 0-65535", "icmp . 10.0.1.1", "tcp . 10.0.1.1 . 80"} {
 		if !strings.Contains(sets, w) {
 			t.Fatalf("table lacks %q (the test no longer covers it):\n%s", w, sets)
 		}
@@ -160,7 +170,7 @@ func TestFreshOwnerReadsMergedSets(t *testing.T) {
 	}
 	restart("restart", compile())
 
-	g.Spec.Ingress[0].Destination.Ports[0] = v3.PortRange(9000, 9060)
+	g.Spec.Ingress[0].Destination.Ports[0] = v3.PortRange(9001, 9999)
 	changed := compile()
 	res := apply(false, changed)
 	var ops []string
@@ -170,8 +180,8 @@ func TestFreshOwnerReadsMergedSets(t *testing.T) {
 		}
 	}
 	if !res.ElementsOnly || nft.runs != 1 || len(ops) != 2 ||
-		!strings.Contains(tx, "delete element ip tortie run-") || !strings.Contains(tx, "9000-9050") ||
-		!strings.Contains(tx, "add element ip tortie run-") || !strings.Contains(tx, "9000-9060") {
+		!strings.Contains(tx, "delete element ip tortie run-") || !strings.Contains(tx, "9001-9998") ||
+		!strings.Contains(tx, "add element ip tortie run-") || !strings.Contains(tx, "9001-9999") {
 		t.Errorf("one element changed: %+v, %d runs, transaction:\n%s", res, nft.runs, tx)
 	}
 	restart("restart after the change", changed)
