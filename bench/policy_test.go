@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"testing"
@@ -47,14 +48,15 @@ func benchPolicy(b *testing.B, title string, endpointCounts []int, rule ruleShap
 		b.Skip(msg)
 	}
 	fmt.Printf("\nPolicy: %s (load average %s)\n", title, loadAvg())
-	fmt.Printf("%-9s %-7s %10s %11s %13s %12s %12s %12s %12s %8s %9s\n", "endpoints", "rules", "build", "from zero", "change: model", "change: nft",
-		"+1 ep: model", "+1 ep (nft)", "+1 ep (direct)", "objs/ep", "conn/s")
+	fmt.Printf("%-9s %-7s %10s %11s %13s %12s %12s %12s %12s %8s %9s %s\n", "endpoints", "rules", "build", "from zero", "change: model", "change: nft",
+		"+1 ep: model", "+1 ep (nft)", "+1 ep (direct)", "objs/ep", "conn/s", "(bulk Gbit/s)")
 	for _, n := range endpointCounts {
 		var rs []policyResult
 		for _, pols := range policyCounts {
 			rs = append(rs, runPolicyBench(b, n, pols, rule))
 		}
 		ratio := interleavedRates(b, rs)
+		bulk := interleavedBulk(b, rs)
 		for i, pols := range policyCounts {
 			r := rs[i]
 			fmt.Printf("%-9d %-7d %10s %11s %13s %12s %12s %12s %12s %8.1f %9.0f", n, pols*10,
@@ -63,7 +65,11 @@ func benchPolicy(b *testing.B, title string, endpointCounts []int, rule ruleShap
 			if i > 0 {
 				fmt.Printf(" (%.0f %% of no policy)", 100*ratio[i])
 			}
-			fmt.Println()
+			fmt.Printf(" (bulk %.2f Gbit/s", r.bulkGbps)
+			if i > 0 {
+				fmt.Printf(", %.0f %% of no policy", 100*bulk[i])
+			}
+			fmt.Println(")")
 		}
 	}
 }
@@ -104,10 +110,12 @@ func median(xs []float64) float64 {
 type policyResult struct {
 	build, fromZero, changeModel, change, addEndpoint time.Duration
 	addModel, addDirect                               time.Duration
-	objsPerEndpoint, connPerSec                       float64
+	objsPerEndpoint, connPerSec, bulkGbps             float64
 	// conn measures new connections per second through this node's table
 	// for a while.
 	conn func(time.Duration) float64
+	// bulk measures one connection's throughput through it (Gbit/s).
+	bulk func(time.Duration) float64
 }
 
 func runPolicyBench(b *testing.B, endpoints, pols int, rule ruleShape) policyResult {
@@ -140,6 +148,7 @@ func runPolicyBench(b *testing.B, endpoints, pols int, rule ruleShape) policyRes
 		b.Fatal(err)
 	}
 	r.conn = func(d time.Duration) float64 { return connRate(b, client, "10.244.2.1:5201", d) }
+	r.bulk = func(d time.Duration) float64 { return bulkRate(b, client, "10.244.2.1:5201", d) }
 	r.objsPerEndpoint = float64(len(prog.Endpoints)*2+spoofElements(prog)) / float64(len(prog.Endpoints))
 	if pols > 0 {
 		start := time.Now()
@@ -292,10 +301,61 @@ func acceptLoop(b *testing.B, p *nstest.NS, addr string) func() {
 			if err != nil {
 				return
 			}
-			c.Close()
+			go func() { // reads what a bulk sender sends; a connection-rate client sends nothing
+				_, _ = io.Copy(io.Discard, c)
+				c.Close()
+			}()
 		}
 	}()
 	return func() { ln.Close() }
+}
+
+// bulkRate sends to addr from inside p on one TCP connection for d and
+// returns the rate in Gbit/s.
+func bulkRate(b *testing.B, p *nstest.NS, addr string, d time.Duration) float64 {
+	n := 0
+	err := p.Do(func() error {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return fmt.Errorf("connect %s: %w", addr, err)
+		}
+		defer c.Close()
+		buf := make([]byte, 128<<10)
+		c.SetWriteDeadline(time.Now().Add(d))
+		for {
+			m, err := c.Write(buf)
+			n += m
+			if err != nil {
+				return nil // the deadline
+			}
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return float64(n) * 8 / d.Seconds() / 1e9
+}
+
+// interleavedBulk is interleavedRates for bulk throughput: rounds of one
+// window per table, the rate the median of its windows, the fraction the
+// median of the rounds' ratios.
+func interleavedBulk(b *testing.B, rs []policyResult) (ratio []float64) {
+	const rounds, window = 5, time.Second
+	rates := make([][]float64, len(rs))
+	ratios := make([][]float64, len(rs))
+	for range rounds {
+		var round []float64
+		for i, r := range rs {
+			round = append(round, r.bulk(window))
+			rates[i] = append(rates[i], round[i])
+			ratios[i] = append(ratios[i], round[i]/round[0])
+		}
+	}
+	for i := range rs {
+		rs[i].bulkGbps = median(rates[i])
+		ratio = append(ratio, median(ratios[i]))
+	}
+	return ratio
 }
 
 // connRate opens new TCP connections to addr from inside p for d and
