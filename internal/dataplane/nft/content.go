@@ -48,6 +48,10 @@ type chainDef struct {
 	hook     knftables.BaseChainHook
 	priority knftables.BaseChainPriority
 	rules    []string
+	// stale marks a chain read back from the kernel whose rules are not
+	// what tortie wants (readBack): its rules, and for a base chain its
+	// declaration, are unknown.
+	stale bool
 }
 
 // merge adds o's objects to c; a name used twice is a programming error

@@ -141,22 +141,48 @@ func (o *Owner) Apply(ctx context.Context, w Wanted) (Result, error) {
 		}
 	}
 	o.known = nil
-	same, err := o.matches(ctx, want)
-	if err != nil {
+	if err := o.writeFresh(ctx, want, &res); err != nil {
 		return res, err
-	}
-	if !same {
-		tx := o.nft.NewTransaction()
-		want.rebuild(tx)
-		if err := o.nft.Run(ctx, tx); err != nil {
-			return res, fmt.Errorf("write nftables table %s %s: %w", Family, Table, err)
-		}
-		res.Rebuilt = true
-		o.log.Info("nftables table written", "sets", len(want.sets), "chains", len(want.chains),
-			"masqPools", fmt.Sprint(want.sets[0].elements), "allPools", fmt.Sprint(want.sets[1].elements))
 	}
 	o.known = &want
 	return res, nil
+}
+
+// writeFresh makes the table, as read back from the kernel, hold want: a
+// table that holds it already is not written (a restart writes nothing);
+// one that differs gets the difference, as the known table would (a
+// restart after a change writes that change); a table that cannot be read
+// as tortie's (missing, another version's, or the difference failing) is
+// written whole.
+func (o *Owner) writeFresh(ctx context.Context, want content, res *Result) error {
+	have, ok, err := o.readBack(ctx, want)
+	if err != nil {
+		return err
+	}
+	if ok && holds(have, want) {
+		return nil
+	}
+	if ok {
+		tx := o.nft.NewTransaction()
+		if planUpdate(tx, have, want) {
+			err := o.nft.Run(ctx, tx)
+			if err == nil {
+				res.Rebuilt = true
+				o.log.Info("nftables table updated from what it held", "sets", len(want.sets), "chains", len(want.chains))
+				return nil
+			}
+			o.log.Warn("nftables update of the table read back failed; rebuilding it", "error", err)
+		}
+	}
+	tx := o.nft.NewTransaction()
+	want.rebuild(tx)
+	if err := o.nft.Run(ctx, tx); err != nil {
+		return fmt.Errorf("write nftables table %s %s: %w", Family, Table, err)
+	}
+	res.Rebuilt = true
+	o.log.Info("nftables table written", "sets", len(want.sets), "chains", len(want.chains),
+		"masqPools", fmt.Sprint(want.sets[0].elements), "allPools", fmt.Sprint(want.sets[1].elements))
+	return nil
 }
 
 // writeDirect writes the element changes from the known table to want
@@ -186,6 +212,36 @@ func equal(a, b content) bool {
 	}
 	for i := range a.maps {
 		if !slices.Equal(a.maps[i].elements, b.maps[i].elements) {
+			return false
+		}
+	}
+	return true
+}
+
+// holds reports whether have, a table read back (readBack), is want:
+// the same chains, none stale, and the same sets and maps with the same
+// elements.
+func holds(have, want content) bool {
+	if len(have.chains) != len(want.chains) || len(have.sets) != len(want.sets) || len(have.maps) != len(want.maps) {
+		return false
+	}
+	chains := byName(want.chains, chainName)
+	for _, ch := range have.chains {
+		if _, ok := chains[ch.name]; !ok || ch.stale {
+			return false
+		}
+	}
+	sets := byName(want.sets, setName)
+	for _, s := range have.sets {
+		w, ok := sets[s.name]
+		if !ok || !slices.Equal(s.elements, w.elements) {
+			return false
+		}
+	}
+	maps := byName(want.maps, mapName)
+	for _, m := range have.maps {
+		w, ok := maps[m.name]
+		if !ok || !slices.Equal(m.elements, w.elements) {
 			return false
 		}
 	}

@@ -10,45 +10,75 @@ import (
 	"sigs.k8s.io/knftables"
 )
 
-// matches reports whether the table holds exactly want: no chain or set
-// besides want's, every rule marked with want's definition digest, and
-// every set's elements.
-func (o *Owner) matches(ctx context.Context, want content) (bool, error) {
+// readBack reads the table as far as want's objects tell how to read it:
+// have is what planUpdate needs to turn it into want (chains whose rules
+// carry want's digest are want's own; others are stale, to be rewritten;
+// sets and maps with the elements read; objects want lacks, to be
+// removed). ok is false when the table is missing, none of its chains
+// carries want's digest (another version's table: its sets' types may
+// differ under the same names), or an element of a wanted set is not one
+// tortie would write: then only a rebuild will do.
+func (o *Owner) readBack(ctx context.Context, want content) (have content, ok bool, err error) {
+	names := map[string][]string{}
 	for _, kind := range []string{"chains", "sets", "maps"} {
-		names, err := o.nft.List(ctx, kind)
+		names[kind], err = o.nft.List(ctx, kind)
 		if knftables.IsNotFound(err) {
-			return false, nil
+			return content{}, false, nil
 		}
 		if err != nil {
-			return false, fmt.Errorf("list nftables %s of table %s: %w", kind, Table, err)
-		}
-		if len(names) != map[string]int{"chains": len(want.chains), "sets": len(want.sets), "maps": len(want.maps)}[kind] {
-			return false, nil
+			return content{}, false, fmt.Errorf("list nftables %s of table %s: %w", kind, Table, err)
 		}
 	}
-	for _, ch := range want.chains {
-		ok, err := o.chainMatches(ctx, ch, ch.comment())
-		if err != nil || !ok {
-			return false, err
+	matched := 0
+	wantChains := byName(want.chains, chainName)
+	for _, name := range names["chains"] {
+		ch, wanted := wantChains[name]
+		if !wanted {
+			have.chains = append(have.chains, chainDef{name: name})
+			continue
+		}
+		same, err := o.chainMatches(ctx, ch, ch.comment())
+		if err != nil {
+			return content{}, false, err
+		}
+		if same {
+			matched++
+			have.chains = append(have.chains, ch)
+		} else {
+			have.chains = append(have.chains, chainDef{name: name, typ: ch.typ, hook: ch.hook, priority: ch.priority, stale: true})
 		}
 	}
-	for _, s := range want.sets {
-		got, ok, err := o.elements(ctx, s)
-		if err != nil || !ok {
-			return false, err
-		}
-		if !slices.Equal(got, s.elements) {
-			return false, nil
-		}
+	if matched == 0 {
+		return content{}, false, nil
 	}
-	for _, m := range want.maps {
-		got, ok, err := o.mapElements(ctx, m.name)
-		if err != nil || !ok {
-			return false, err
+	if ok, err := o.readSets(ctx, want, names["sets"], &have); !ok || err != nil {
+		return content{}, false, err
+	}
+	wantMaps := byName(want.maps, mapName)
+	for _, name := range names["maps"] {
+		m, wanted := wantMaps[name]
+		if wanted {
+			if m.elements, ok, err = o.mapElements(ctx, name); !ok || err != nil {
+				return content{}, false, err
+			}
 		}
-		if !slices.Equal(got, m.elements) {
-			return false, nil
+		have.maps = append(have.maps, mapDef{name: name, typ: m.typ, elements: m.elements})
+	}
+	return have, true, nil
+}
+
+// readSets adds to have the sets the table holds, with the elements of
+// those want has.
+func (o *Owner) readSets(ctx context.Context, want content, names []string, have *content) (ok bool, err error) {
+	wantSets := byName(want.sets, setName)
+	for _, name := range names {
+		s, wanted := wantSets[name]
+		if wanted {
+			if s.elements, ok, err = o.elements(ctx, s); !ok || err != nil {
+				return false, err
+			}
 		}
+		have.sets = append(have.sets, setDef{name: name, typ: s.typ, flags: s.flags, elements: s.elements})
 	}
 	return true, nil
 }

@@ -34,9 +34,15 @@ func planUpdate(tx *knftables.Transaction, have, want content) (ok bool) {
 		case !found:
 			addChain(tx, ch)
 			rewrite = append(rewrite, ch)
+		case o.stale && ch.hook != "":
+			// A base chain of unknown declaration: made anew.
+			tx.Flush(&knftables.Chain{Name: ch.name})
+			tx.Delete(&knftables.Chain{Name: ch.name})
+			addChain(tx, ch)
+			rewrite = append(rewrite, ch)
 		case o.typ != ch.typ || o.hook != ch.hook || o.priority != ch.priority:
 			return false
-		case !slices.Equal(o.rules, ch.rules):
+		case o.stale || !slices.Equal(o.rules, ch.rules):
 			tx.Flush(&knftables.Chain{Name: ch.name})
 			rewrite = append(rewrite, ch)
 		}
