@@ -3,7 +3,8 @@
 //
 // The table is built from parts, each in its own file, each the rendering
 // of one piece of the desired state that lives in nftables: natOutgoing
-// (nat.go) today, policy next. A part says which sets and chains it wants
+// (nat.go), workload policy (policy.go, merge.go, shape.go) and host
+// endpoints (host.go, tohost.go). A part says which sets and chains it wants
 // (content.go); the Owner merges every part into one table and writes it
 // in one knftables transaction, so no part can erase another's objects and
 // the kernel never holds a half-written table.
@@ -25,10 +26,12 @@
 // Apply compares the table with the wanted one before writing anything, so
 // neither a repeated Apply nor a restart rewrites a table that is already
 // right (existing connections keep their conntrack entries in any case).
-// When something differs, the whole table is replaced in one nft
-// transaction (add, delete, then define it afresh), which the kernel
-// applies atomically: there is no moment without the rules. Every rule
-// carries a comment with a digest of the table's definition (everything
-// but set elements), so a tortie version that defines the table
-// differently rebuilds it.
+// When something differs, the difference is written in one nft
+// transaction (update.go), which the kernel applies atomically: there is
+// no moment without the rules. Every rule carries a comment with a digest
+// of its chain's definition, so a fresh Owner (a restart) reads back which
+// chains are right and which sets and maps hold what (read.go) and writes
+// the rest; a table written by a tortie version that defines it
+// differently (no chain with a wanted digest) is replaced whole (add,
+// delete, then define it afresh).
 package nft
