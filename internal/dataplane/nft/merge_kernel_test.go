@@ -92,7 +92,7 @@ func TestMergedRunsInTheKernel(t *testing.T) {
 	apply(false)
 	check(map[string]bool{"80": true, "443": true, "9000": true, "9050": true, "9101": true, "81": false, "8080": false, "9051": false, "9100": false})
 	table := node.MustRun(t, "nft", "list", "table", "ip", "tortie")
-	for _, w := range []string{"ip saddr & 255.255.255.0 . th dport & 65528 @run-", "tcp . 10.0.1.1/32 . 0.0.0.0/0 . 0-65535 . 9101-9998"} {
+	for _, w := range []string{"ip saddr & 255.255.255.0 . th dport & 65528 @run-", "tcp . 10.0.1.1 . 0.0.0.0/0 . 0-65535 . 9101-9998"} {
 		if !strings.Contains(table, w) {
 			t.Errorf("table lacks %q (the test no longer covers it):\n%s", w, table)
 		}
