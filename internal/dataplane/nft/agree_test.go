@@ -15,10 +15,11 @@ import (
 )
 
 // The nftables program and the model agree: random policies (tiers,
-// Allow/Deny/Pass/Log, selectors, nets, ports; some runs merged into
-// sets, some not) are written to a real table, and every pod-to-pod TCP
-// connection on every port either connects or not exactly as the model's
-// Evaluate says. The seeds are fixed, so a failure is reproducible.
+// Allow/Deny/Pass/Log, selectors, nets (/32s and prefixes), ports (and
+// ranges); some runs merged into exact, masked and interval sets, some
+// not) are written to a real table, and every pod-to-pod TCP connection
+// on every port either connects or not exactly as the model's Evaluate
+// says. The seeds are fixed, so a failure is reproducible.
 func TestProgramAgreesWithModel(t *testing.T) {
 	node := nstest.New(t, "tpa")
 	pods := []struct {
@@ -27,7 +28,7 @@ func TestProgramAgreesWithModel(t *testing.T) {
 		app string
 		ifc string
 	}{{nil, "10.0.1.1", "a", "cali1"}, {nil, "10.0.2.1", "b", "cali2"}, {nil, "10.0.3.1", "c", "cali3"}}
-	ports := []int{80, 443, 8080}
+	ports := []int{80, 81, 443, 8080, 8191} // 81 and 8191: inside port ranges of the random rules
 	for i := range pods {
 		pods[i].ns = pod(t, node, pods[i].ifc, pods[i].ip, fmt.Sprintf("10.0.%d.254", i+1))
 		for _, port := range ports {
@@ -116,15 +117,15 @@ func randomPolicyInput(rng *rand.Rand, pods int) policy.Input {
 			r := v3.Rule{Action: []v3.Action{v3.Allow, v3.Allow, v3.Deny, v3.Pass, v3.Log}[rng.IntN(5)]}
 			if rng.IntN(3) > 0 {
 				r.Protocol = &tcp
-				for _, p := range []uint16{80, 443, 8080} {
-					if rng.IntN(2) == 0 {
-						r.Destination.Ports = append(r.Destination.Ports, v3.SinglePort(p))
+				for _, p := range []v3.Port{v3.SinglePort(80), v3.SinglePort(443), v3.SinglePort(8080), v3.PortRange(79, 81), v3.PortRange(440, 450), v3.PortRange(8000, 8191)} {
+					if rng.IntN(3) == 0 {
+						r.Destination.Ports = append(r.Destination.Ports, p)
 					}
 				}
 			}
 			switch rng.IntN(3) {
-			case 0:
-				r.Source.Nets = []string{fmt.Sprintf("10.0.%d.1/32", 1+rng.IntN(pods))}
+			case 0: // a pod's /32, its /24, or a /16 holding every pod
+				r.Source.Nets = []string{[]string{fmt.Sprintf("10.0.%d.1/32", 1+rng.IntN(pods)), fmt.Sprintf("10.0.%d.0/24", 1+rng.IntN(pods)), "10.0.0.0/16"}[rng.IntN(3)]}
 			case 1:
 				r.Source.Selector = "app == '" + apps[rng.IntN(pods)] + "'"
 			}
