@@ -15,6 +15,7 @@ import (
 	"time"
 
 	v3 "github.com/tortienet/tortie/api/v3"
+	"github.com/tortienet/tortie/internal/calc/policy"
 	"github.com/tortienet/tortie/internal/conventions"
 	"github.com/tortienet/tortie/internal/datastore"
 )
@@ -22,6 +23,10 @@ import (
 // Config is the agent's configuration, read from calico-node's environment
 // variables (calico-reference.md §8.3) plus tortie's own.
 type Config struct {
+	// FailsafeIn and FailsafeOut, when set (FELIX_FAILSAFE*HOSTPORTS),
+	// override FelixConfiguration's failsafe ports, as in Felix.
+	FailsafeIn, FailsafeOut *[]policy.ProtoPort
+
 	NodeName     string
 	NodenameFile string
 	StateDir     string // nodename and mtu files for the CNI plugin
@@ -101,6 +106,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if err := c.observability(getenv); err != nil {
+		return c, err
+	}
+	if err := c.failsafeEnv(getenv); err != nil {
 		return c, err
 	}
 	switch c.Backend {

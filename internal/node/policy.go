@@ -1,6 +1,9 @@
 package node
 
 import (
+	"fmt"
+	"strings"
+
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/calc/policy"
@@ -30,6 +33,12 @@ func (a *Agent) withPolicy(d *calc.Desired, felix *v3.FelixConfigurationSpec, in
 		prog.EndpointToHost = felix.DefaultEndpointToHostAction
 		prog.Failsafes = policy.FailsafesFrom(felix.FailsafeInboundHostPorts, felix.FailsafeOutboundHostPorts)
 	}
+	if a.cfg.FailsafeIn != nil {
+		prog.Failsafes.In = *a.cfg.FailsafeIn
+	}
+	if a.cfg.FailsafeOut != nil {
+		prog.Failsafes.Out = *a.cfg.FailsafeOut
+	}
 	d.Problems = append(d.Problems, m.Problems...)
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -39,4 +48,24 @@ func (a *Agent) withPolicy(d *calc.Desired, felix *v3.FelixConfigurationSpec, in
 	a.policyProblems = m.Problems
 	a.policyRemote = len(a.lastPolicy.Sets) > 0 || len(a.lastPolicy.NamedPorts) > 0 || len(m.Problems) > 0
 	d.Policy = a.lastPolicy
+}
+
+// failsafeEnv reads FELIX_FAILSAFEINBOUNDHOSTPORTS and
+// FELIX_FAILSAFEOUTBOUNDHOSTPORTS ("none", or [protocol:][net:]port, ...).
+func (c *Config) failsafeEnv(getenv func(string) string) error {
+	for _, f := range []struct {
+		key string
+		to  **[]policy.ProtoPort
+	}{{"FELIX_FAILSAFEINBOUNDHOSTPORTS", &c.FailsafeIn}, {"FELIX_FAILSAFEOUTBOUNDHOSTPORTS", &c.FailsafeOut}} {
+		v := getenv(f.key)
+		if strings.TrimSpace(v) == "" {
+			continue
+		}
+		ps, err := policy.ParseFailsafes(v)
+		if err != nil {
+			return fmt.Errorf("%s = %q: %w", f.key, v, err)
+		}
+		*f.to = &ps
+	}
+	return nil
 }

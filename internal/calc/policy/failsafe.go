@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	v3 "github.com/tortienet/tortie/api/v3"
@@ -149,4 +151,55 @@ func (f Failsafes) untrackedIn(pkt Packet) bool {
 // outbound failsafe, or the answer to an inbound one.
 func (f Failsafes) untrackedOut(pkt Packet) bool {
 	return f.Outbound(pkt) || anyMatches(f.In, pkt, pkt.SrcPort, pkt.Dst)
+}
+
+// ParseFailsafes reads Felix's environment form of a failsafe list
+// (FELIX_FAILSAFEINBOUNDHOSTPORTS, ...OUTBOUNDHOSTPORTS): "none" for no
+// port, else comma-separated entries "[protocol:][net:]port" (protocol
+// tcp, udp or sctp, tcp when left out; net a CIDR, any peer when left
+// out). An IPv6 net, which the IPv4 dataplane cannot match, is refused.
+func ParseFailsafes(s string) ([]ProtoPort, error) {
+	out := []ProtoPort{}
+	if strings.EqualFold(strings.TrimSpace(s), "none") {
+		return out, nil
+	}
+	for _, entry := range strings.Split(s, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		p, err := parseFailsafe(entry)
+		if err != nil {
+			return nil, fmt.Errorf("entry %q: %w", entry, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func parseFailsafe(entry string) (ProtoPort, error) {
+	p := ProtoPort{Protocol: "tcp"}
+	parts := strings.Split(entry, ":")
+	if len(parts) > 1 {
+		if proto := strings.ToLower(parts[0]); proto == "tcp" || proto == "udp" || proto == "sctp" {
+			p.Protocol, parts = proto, parts[1:]
+		}
+	}
+	switch len(parts) {
+	case 1:
+	case 2:
+		n, err := parseNet(parts[0])
+		if err != nil || !n.Addr().Is4() {
+			return p, fmt.Errorf("net %q: want an IPv4 CIDR", parts[0])
+		}
+		p.Net, parts = n, parts[1:]
+	default:
+		return p, fmt.Errorf("want [protocol:][net:]port (protocol tcp, udp or sctp)")
+	}
+	port, err := strconv.ParseUint(parts[0], 10, 16)
+	if err != nil {
+		return p, fmt.Errorf("port %q: want a number from 0 to 65535", parts[0])
+	}
+	p.Port = uint16(port)
+	return p, nil
 }

@@ -87,3 +87,26 @@ func TestFailsafesBeforeHostPolicy(t *testing.T) {
 		}
 	}
 }
+
+func TestParseFailsafes(t *testing.T) {
+	for in, want := range map[string]string{
+		"none":                           "[]",
+		" NONE ":                         "[]",
+		"":                               "[]",
+		"22, udp:68,tcp:179":             "[{tcp 22 invalid Prefix} {udp 68 invalid Prefix} {tcp 179 invalid Prefix}]",
+		"tcp:10.0.0.0/8:22,10.1.2.3:443": "[{tcp 22 10.0.0.0/8} {tcp 443 10.1.2.3/32}]",
+		"SCTP:9":                         "[{sctp 9 invalid Prefix}]",
+		"icmp:8":                         `error: entry "icmp:8": net "icmp": want an IPv4 CIDR`,
+		"tcp:70000":                      `error: entry "tcp:70000": port "70000": want a number from 0 to 65535`,
+		"tcp:a:b:c":                      `error: entry "tcp:a:b:c": want [protocol:][net:]port (protocol tcp, udp or sctp)`,
+	} {
+		ps, err := ParseFailsafes(in)
+		got := fmt.Sprint(ps)
+		if err != nil {
+			got = "error: " + err.Error()
+		}
+		if got != want {
+			t.Errorf("ParseFailsafes(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
