@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"math"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -167,9 +168,11 @@ func scaleRun(b *testing.B, bin string, n, changes int) scaleRow {
 	}
 	row.kernelRoutes = countVXLANRoutes(b, bns)
 	ch := &scaleChanges{b: b, c: c, spec: spec, agent: a, inKernel: inKernel}
+	profiled := a.profile(b, n)
 	row.changes[0] = ch.measure(changes, ch.endpoint)
 	row.changes[1] = ch.measure(changes, ch.block)
 	row.changes[2] = ch.measure(changes, ch.borrow)
+	profiled()
 	a.stop(b)
 	return row
 }
@@ -194,6 +197,9 @@ func startScaleAgent(b *testing.B, bin string, ns *cnitest.NetNS) *scaleAgent {
 		"FELIX_PROMETHEUSMETRICSHOST=127.0.0.1", "FELIX_PROMETHEUSMETRICSPORT=9091",
 		"FELIX_PROMETHEUSGOMETRICSENABLED=false", "FELIX_PROMETHEUSPROCESSMETRICSENABLED=false",
 		"FELIX_ROUTEREFRESHINTERVAL=1h")
+	if os.Getenv("TORTIE_SCALE_PPROF") != "" {
+		a.cmd.Env = append(a.cmd.Env, "FELIX_DEBUGHOST=127.0.0.1", "FELIX_DEBUGPORT="+scalePprofPort)
+	}
 	a.cmd.Stdout, a.cmd.Stderr = logf, logf
 	if err := ns.Start(a.cmd); err != nil {
 		b.Fatalf("start %s: %v", bin, err)
@@ -387,4 +393,33 @@ func rangeReads(b *testing.B, s *etcd.Store, chunk int64) error {
 		}
 		rev, from = resp.Header.Revision, string(resp.Kvs[len(resp.Kvs)-1].Key)+"\x00"
 	}
+}
+
+// scalePprofPort is where the agent serves pprof with TORTIE_SCALE_PPROF.
+const scalePprofPort = "6061"
+
+// profile, with TORTIE_SCALE_PPROF=DIR, starts a CPU profile of the agent
+// (TORTIE_SCALE_PPROF_SECONDS long, default 30) to be written to
+// DIR/cpu-<n>.pprof; the function it returns waits for it. Without the
+// setting it does nothing.
+func (a *scaleAgent) profile(b *testing.B, n int) func() {
+	dir := os.Getenv("TORTIE_SCALE_PPROF")
+	if dir == "" {
+		return func() {}
+	}
+	secs := envOr("TORTIE_SCALE_PPROF_SECONDS", "30")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c := &http.Client{Transport: a.http.c.Transport}
+		code, body := httpStatus(c, "http://127.0.0.1:"+scalePprofPort+"/debug/pprof/profile?seconds="+secs)
+		if code != http.StatusOK {
+			b.Errorf("pprof of the agent: status %d: %s", code, tail(body, 200))
+			return
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("cpu-%d.pprof", n)), body, 0o644); err != nil {
+			b.Error(err)
+		}
+	}()
+	return func() { <-done }
 }
