@@ -56,7 +56,7 @@ type scaleChanges struct {
 func (s *scaleChanges) measure(k int, change func(i int) (took time.Duration, scrapes int)) changeFigures {
 	pid := s.agent.cmd.Process.Pid
 	waitIdle(pid, 300*time.Millisecond, 30*time.Second)
-	cpu0, err := procCPU(pid)
+	cpu0, err := procRunTime(pid)
 	if err != nil {
 		s.b.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func (s *scaleChanges) measure(k int, change func(i int) (took time.Duration, sc
 		scrapes += n
 		waitIdle(pid, 300*time.Millisecond, 30*time.Second)
 	}
-	cpu1, err := procCPU(pid)
+	cpu1, err := procRunTime(pid)
 	if err != nil {
 		s.b.Fatal(err)
 	}
@@ -86,13 +86,13 @@ func (s *scaleChanges) scrapeCost() time.Duration {
 	}
 	pid := s.agent.cmd.Process.Pid
 	waitIdle(pid, 300*time.Millisecond, 30*time.Second)
-	cpu0, _ := procCPU(pid)
+	cpu0, _ := procRunTime(pid)
 	const n = 300
 	for range n {
 		s.agent.http.calcCount()
 		time.Sleep(time.Millisecond)
 	}
-	cpu1, _ := procCPU(pid)
+	cpu1, _ := procRunTime(pid)
 	s.scrapeCPU = max(time.Nanosecond, (cpu1-cpu0)/n)
 	return s.scrapeCPU
 }

@@ -400,7 +400,7 @@ const scalePprofPort = "6061"
 
 // profile, with TORTIE_SCALE_PPROF=DIR, starts a CPU profile of the agent
 // (TORTIE_SCALE_PPROF_SECONDS long, default 30) to be written to
-// DIR/cpu-<n>.pprof; the function it returns waits for it. Without the
+// DIR/cpu-<n>-<pid>.pprof; the function it returns waits for it. Without the
 // setting it does nothing.
 func (a *scaleAgent) profile(b *testing.B, n int) func() {
 	dir := os.Getenv("TORTIE_SCALE_PPROF")
@@ -417,7 +417,7 @@ func (a *scaleAgent) profile(b *testing.B, n int) func() {
 			b.Errorf("pprof of the agent: status %d: %s", code, tail(body, 200))
 			return
 		}
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("cpu-%d.pprof", n)), body, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("cpu-%d-%d.pprof", n, a.cmd.Process.Pid)), body, 0o644); err != nil {
 			b.Error(err)
 		}
 	}()
