@@ -153,7 +153,7 @@ func (r *resolver[K, V]) flush(added, removed *[]V) {
 			*added = append(*added, v)
 		}
 	}
-	clear(r.old)
+	r.old = emptied(r.old)
 	slices.SortFunc((*added)[a0:], r.cmp)
 	slices.SortFunc((*removed)[r0:], r.cmp)
 }
@@ -186,7 +186,7 @@ func (r *resolver[K, V]) list() []V {
 			add = append(add, v)
 		}
 	}
-	clear(r.stale)
+	r.stale = emptied(r.stale)
 	if len(add)+len(rem) == 0 {
 		return r.sorted
 	}
@@ -210,4 +210,16 @@ func (r *resolver[K, V]) list() []V {
 	}
 	r.sorted = append(out, add[k:]...)
 	return r.sorted
+}
+
+// emptied is m cleared, or a new map when m was large: a Go map keeps the
+// room of its largest size, and clearing or ranging over it costs that
+// room, so a map that once held the whole state (a full list) would make
+// every later small change cost the whole state.
+func emptied[K comparable, V any](m map[K]V) map[K]V {
+	if len(m) > 64 {
+		return map[K]V{}
+	}
+	clear(m)
+	return m
 }
