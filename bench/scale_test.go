@@ -43,6 +43,7 @@ type scaleRow struct {
 	mem              procMem       // after the start settled
 	kernelRoutes     int           // VXLAN routes in the namespace after the start
 	changes          [3]changeFigures
+	idle             time.Duration // the idle agent's CPU per second (taken off the changes')
 }
 
 // changeFigures are one kind of change's figures.
@@ -64,7 +65,8 @@ var changeKinds = [3]string{"remote endpoint changed (processed)", "remote block
 // CPU per change: a remote endpoint's labels (done when the agent's
 // tortie_calc_seconds_count moves; its metrics are polled every
 // millisecond, then every 2% of the time waited so far, and the polling's
-// own CPU, measured idle in the same run, is taken off), a new remote block (done when its /26 is in the kernel,
+// own CPU, measured idle in the same run, is taken off, as is what the
+// agent uses when idle (the "idle CPU" column, per second) over as long), a new remote block (done when its /26 is in the kernel,
 // seen through netlink) and an address borrowed from another node's block
 // (its /32 in the kernel). The last rows give each figure's growth per
 // 10x endpoints.
@@ -172,6 +174,7 @@ func scaleRun(b *testing.B, bin string, n, changes int) scaleRow {
 	row.changes[0] = ch.measure(changes, ch.endpoint)
 	row.changes[1] = ch.measure(changes, ch.block)
 	row.changes[2] = ch.measure(changes, ch.borrow)
+	row.idle = ch.idleCost()
 	profiled()
 	a.stop(b)
 	return row
@@ -291,14 +294,15 @@ func countVXLANRoutes(b *testing.B, bns *benchNS) int {
 
 // printScale prints rows as the table of docs/benchmarks-scale.md.
 func printScale(rows []scaleRow) {
-	fmt.Printf("%-22s %9s %8s %9s %-24s %7s", "endpoints (nodes)", "write", "ready", "sync CPU", "RSS (private), peak", "routes")
+	fmt.Printf("%-22s %9s %8s %9s %-24s %7s %9s", "endpoints (nodes)", "write", "ready", "sync CPU", "RSS (private), peak", "routes", "idle CPU")
 	for _, k := range changeKinds {
 		fmt.Printf(" | %s: p50 / p95, CPU", k)
 	}
 	fmt.Println()
 	for _, r := range rows {
-		fmt.Printf("%-22s %9s %8s %9s %-24s %7d", fmt.Sprintf("%d (%d)", r.endpoints, r.nodes), round3(r.write), round3(r.ready),
-			round3(r.syncCPU), fmt.Sprintf("%d MB (%d), %d MB", r.mem.rss>>20, r.mem.private>>20, r.mem.peak>>20), r.kernelRoutes)
+		fmt.Printf("%-22s %9s %8s %9s %-24s %7d %9s", fmt.Sprintf("%d (%d)", r.endpoints, r.nodes), round3(r.write), round3(r.ready),
+			round3(r.syncCPU), fmt.Sprintf("%d MB (%d), %d MB", r.mem.rss>>20, r.mem.private>>20, r.mem.peak>>20), r.kernelRoutes,
+			fmt.Sprint(round3(r.idle))+"/s")
 		for _, c := range r.changes {
 			fmt.Printf(" | %s / %s, %s", round3(c.lat.pct(0.5)), round3(c.lat.pct(0.95)), round3(c.cpu))
 		}
