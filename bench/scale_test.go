@@ -406,7 +406,15 @@ const scalePprofPort = "6061"
 // (TORTIE_SCALE_PPROF_SECONDS long, default 30) to be written to
 // DIR/cpu-<n>-<pid>.pprof; the function it returns waits for it. Without the
 // setting it does nothing.
+//
+// With TORTIE_SCALE_PERF=DIR it records the agent with perf instead
+// (perf record -g at 10 kHz, to DIR/perf-<n>-<pid>.data, until the
+// function it returns is called): a change costs about a millisecond, too
+// little for pprof's 100 Hz.
 func (a *scaleAgent) profile(b *testing.B, n int) func() {
+	if dir := os.Getenv("TORTIE_SCALE_PERF"); dir != "" {
+		return a.perf(b, dir, n)
+	}
 	dir := os.Getenv("TORTIE_SCALE_PPROF")
 	if dir == "" {
 		return func() {}
@@ -426,4 +434,23 @@ func (a *scaleAgent) profile(b *testing.B, n int) func() {
 		}
 	}()
 	return func() { <-done }
+}
+
+func (a *scaleAgent) perf(b *testing.B, dir string, n int) func() {
+	pid := a.cmd.Process.Pid
+	out := filepath.Join(dir, fmt.Sprintf("perf-%d-%d.data", n, pid))
+	cmd := exec.Command("perf", "record", "-F", "10000", "-g", "-p", strconv.Itoa(pid), "-o", out)
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	if err := cmd.Start(); err != nil {
+		b.Errorf("perf record: %v", err)
+		return func() {}
+	}
+	time.Sleep(500 * time.Millisecond) // perf attaching
+	return func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		if err := cmd.Wait(); err != nil {
+			b.Errorf("perf record: %v: %s", err, stderr.String())
+		}
+	}
 }
