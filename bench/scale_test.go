@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -449,7 +450,8 @@ func (a *scaleAgent) perf(b *testing.B, dir string, n int) func() {
 	time.Sleep(500 * time.Millisecond) // perf attaching
 	return func() {
 		_ = cmd.Process.Signal(syscall.SIGINT)
-		if err := cmd.Wait(); err != nil {
+		var exit *exec.ExitError
+		if err := cmd.Wait(); err != nil && !(errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signal() == syscall.SIGINT) {
 			b.Errorf("perf record: %v: %s", err, stderr.String())
 		}
 	}

@@ -61,11 +61,14 @@ type Agent struct {
 	// endpoints (selector and named-port sets): their changes rebuild it.
 	policyRemote  bool
 	policyBuilder *policy.Builder
-	bgpLast       *bgpState       // the last BGP calculation (see syncBGP)
-	sync          syncState       // what the next sync applies (see syncState.mode)
-	lastSync      time.Time       // when the last sync ended (see coalesce)
-	onApplied     func(rev int64) // test and benchmark hook
-	released      sync.Once       // see releaseMemory
+	bgpLast       *bgpState // the last BGP calculation (see syncBGP)
+	// sync is what the next sync applies (see syncState.mode), hostMTU
+	// the last read of the host MTU (see env).
+	sync      syncState
+	hostMTU   hostMTURead
+	lastSync  time.Time       // when the last sync ended (see coalesce)
+	onApplied func(rev int64) // test and benchmark hook
+	released  sync.Once       // see releaseMemory
 }
 
 // New prepares an agent; Run starts it.
@@ -175,14 +178,28 @@ func (a *Agent) coalesce(ctx context.Context) bool {
 	}
 }
 
-// env is what the calculation is told of this node beside the datastore.
-func (a *Agent) env() calc.Env {
+// hostMTUAge is how long the host interface's MTU read for a sync is
+// used for the following ones (a resync always reads it): the read is a
+// netlink request, half of what a sync of one remote change costs.
+const hostMTUAge = 10 * time.Second
+
+type hostMTURead struct {
+	mtu  int
+	read time.Time
+}
+
+// env is what the calculation is told of this node beside the datastore;
+// fresh re-reads the host MTU.
+func (a *Agent) env(fresh bool) calc.Env {
 	env := calc.Env{Node: a.cfg.NodeName, Backend: a.cfg.Backend, UsePodCIDR: a.cfg.UsePodCIDR,
 		RouteUnencapsulated: a.cfg.RouteUnencapsulated && a.cfg.Backend != "none",
 		ParentDevice:        a.addr.Interface,
 		IPIPSupported:       a.k.IPIPSupported != nil && a.k.IPIPSupported()}
 	if a.k.HostMTU != nil {
-		env.HostMTU = a.k.HostMTU(a.addr.Interface)
+		if fresh || a.hostMTU.read.IsZero() || time.Since(a.hostMTU.read) > hostMTUAge {
+			a.hostMTU.mtu, a.hostMTU.read = a.k.HostMTU(a.addr.Interface), time.Now()
+		}
+		env.HostMTU = a.hostMTU.mtu
 	}
 	return env
 }
@@ -192,7 +209,7 @@ func (a *Agent) env() calc.Env {
 // re-reads the kernel state to repair drift); policy and BGP are
 // recomputed only when something they read changed.
 func (a *Agent) syncOnce(ctx context.Context, full bool) error {
-	env := a.env()
+	env := a.env(full)
 	t, synced := a.view.take(env)
 	if !synced {
 		return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"testing"
+	"time"
 
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/calc"
@@ -158,5 +159,24 @@ func TestFullSyncIsResync(t *testing.T) {
 	}
 	if fmt.Sprint(f.calls) != "[apply resync]" || len(f.routes[1]) != 2 {
 		t.Fatalf("calls %v, routes %v", f.calls, f.routes)
+	}
+}
+
+// TestHostMTUReadOncePerAge: the host MTU (a netlink request) is read for
+// the first sync, for a resync, and once it is older than hostMTUAge; the
+// syncs between use it as read.
+func TestHostMTUReadOncePerAge(t *testing.T) {
+	reads := 0
+	k := Kernel{Dataplane: &deltaDataplane{}, HostMTU: func(string) int { reads++; return 1400 + reads }}
+	a := New(Config{NodeName: "node-0", StateDir: t.TempDir()}, k, slog.New(slog.DiscardHandler))
+	for _, fresh := range []bool{false, false, false, true, false} {
+		a.env(fresh)
+	}
+	if reads != 2 || a.env(false).HostMTU != 1402 {
+		t.Fatalf("%d reads, MTU %d; want 2 reads, 1402", reads, a.env(false).HostMTU)
+	}
+	a.hostMTU.read = a.hostMTU.read.Add(-hostMTUAge - time.Second)
+	if a.env(false).HostMTU != 1403 {
+		t.Fatalf("an MTU older than %v was not read again", hostMTUAge)
 	}
 }
