@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -89,15 +90,22 @@ func perSecond(rate, d time.Duration) time.Duration {
 }
 
 // idleCost is the CPU per second of the agent left alone (its runtime,
-// its timers, etcd's client), from 3 s once it is idle.
+// its timers, etcd's client): the median of five 600 ms windows once it
+// is idle (a collection or the scavenger now and then would make one long
+// window's figure a matter of luck).
 func (s *scaleChanges) idleCost() time.Duration {
 	if s.idle > 0 {
 		return s.idle
 	}
 	waitIdle(s.agent.cmd.Process.Pid, 300*time.Millisecond, 30*time.Second)
-	cpu0, t0 := s.cpu(), time.Now()
-	time.Sleep(3 * time.Second)
-	s.idle = max(time.Nanosecond, time.Duration(float64(s.cpu()-cpu0)/time.Since(t0).Seconds()))
+	var rates []time.Duration
+	for range 5 {
+		cpu0, t0 := s.cpu(), time.Now()
+		time.Sleep(600 * time.Millisecond)
+		rates = append(rates, time.Duration(float64(s.cpu()-cpu0)/time.Since(t0).Seconds()))
+	}
+	slices.Sort(rates)
+	s.idle = max(time.Nanosecond, rates[len(rates)/2])
 	return s.idle
 }
 
