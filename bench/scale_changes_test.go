@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -48,18 +49,18 @@ type scaleChanges struct {
 	agent     *scaleAgent
 	inKernel  *arrivals
 	scrapeCPU time.Duration // the agent's CPU per metrics scrape, measured once
+	idle      time.Duration // the idle agent's CPU per second, measured once
 }
 
 // measure makes k changes one after another, each once the agent is idle,
-// and returns their latencies and the agent's CPU per change (less what
-// the scrapes of the metrics cost it).
+// and returns their latencies and the agent's CPU per change: what it used
+// over the changes, less what the scrapes of the metrics cost it and what
+// it uses idle over as long.
 func (s *scaleChanges) measure(k int, change func(i int) (took time.Duration, scrapes int)) changeFigures {
 	pid := s.agent.cmd.Process.Pid
+	idle, scrape := s.idleCost(), time.Duration(0)
 	waitIdle(pid, 300*time.Millisecond, 30*time.Second)
-	cpu0, err := procCPU(pid)
-	if err != nil {
-		s.b.Fatal(err)
-	}
+	cpu0, t0 := s.cpu(), time.Now()
 	lat, scrapes := &latencies{n: k}, 0
 	for i := range k {
 		d, n := change(i)
@@ -67,33 +68,63 @@ func (s *scaleChanges) measure(k int, change func(i int) (took time.Duration, sc
 		scrapes += n
 		waitIdle(pid, 300*time.Millisecond, 30*time.Second)
 	}
-	cpu1, err := procCPU(pid)
-	if err != nil {
-		s.b.Fatal(err)
-	}
-	used := cpu1 - cpu0
+	used := s.cpu() - cpu0 - perSecond(idle, time.Since(t0))
 	if scrapes > 0 {
-		used -= time.Duration(scrapes) * s.scrapeCost()
+		scrape = s.scrapeCost()
 	}
+	used -= time.Duration(scrapes) * scrape
 	return changeFigures{lat: lat, cpu: max(0, used) / time.Duration(k)}
 }
 
+func (s *scaleChanges) cpu() time.Duration {
+	d, err := procRunTime(s.agent.cmd.Process.Pid)
+	if err != nil {
+		s.b.Fatal(err)
+	}
+	return d
+}
+
+// perSecond is rate (CPU per second) over d.
+func perSecond(rate, d time.Duration) time.Duration {
+	return time.Duration(float64(rate) * d.Seconds())
+}
+
+// idleCost is the CPU per second of the agent left alone (its runtime,
+// its timers, etcd's client): the median of five 600 ms windows once it
+// is idle (a collection or the scavenger now and then would make one long
+// window's figure a matter of luck).
+func (s *scaleChanges) idleCost() time.Duration {
+	if s.idle > 0 {
+		return s.idle
+	}
+	waitIdle(s.agent.cmd.Process.Pid, 300*time.Millisecond, 30*time.Second)
+	var rates []time.Duration
+	for range 5 {
+		cpu0, t0 := s.cpu(), time.Now()
+		time.Sleep(600 * time.Millisecond)
+		rates = append(rates, time.Duration(float64(s.cpu()-cpu0)/time.Since(t0).Seconds()))
+	}
+	slices.Sort(rates)
+	s.idle = max(time.Nanosecond, rates[len(rates)/2])
+	return s.idle
+}
+
 // scrapeCost is the agent's CPU per metrics scrape, from 300 scrapes of
-// the idle agent.
+// the idle agent (less its idle CPU).
 func (s *scaleChanges) scrapeCost() time.Duration {
 	if s.scrapeCPU > 0 {
 		return s.scrapeCPU
 	}
-	pid := s.agent.cmd.Process.Pid
-	waitIdle(pid, 300*time.Millisecond, 30*time.Second)
-	cpu0, _ := procCPU(pid)
+	idle := s.idleCost()
+	waitIdle(s.agent.cmd.Process.Pid, 300*time.Millisecond, 30*time.Second)
+	cpu0, t0 := s.cpu(), time.Now()
 	const n = 300
 	for range n {
 		s.agent.http.calcCount()
 		time.Sleep(time.Millisecond)
 	}
-	cpu1, _ := procCPU(pid)
-	s.scrapeCPU = max(time.Nanosecond, (cpu1-cpu0)/n)
+	used := s.cpu() - cpu0 - perSecond(idle, time.Since(t0))
+	s.scrapeCPU = max(time.Nanosecond, used/n)
 	return s.scrapeCPU
 }
 

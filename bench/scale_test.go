@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -42,6 +44,7 @@ type scaleRow struct {
 	mem              procMem       // after the start settled
 	kernelRoutes     int           // VXLAN routes in the namespace after the start
 	changes          [3]changeFigures
+	idle             time.Duration // the idle agent's CPU per second (taken off the changes')
 }
 
 // changeFigures are one kind of change's figures.
@@ -63,7 +66,8 @@ var changeKinds = [3]string{"remote endpoint changed (processed)", "remote block
 // CPU per change: a remote endpoint's labels (done when the agent's
 // tortie_calc_seconds_count moves; its metrics are polled every
 // millisecond, then every 2% of the time waited so far, and the polling's
-// own CPU, measured idle in the same run, is taken off), a new remote block (done when its /26 is in the kernel,
+// own CPU, measured idle in the same run, is taken off, as is what the
+// agent uses when idle (the "idle CPU" column, per second) over as long), a new remote block (done when its /26 is in the kernel,
 // seen through netlink) and an address borrowed from another node's block
 // (its /32 in the kernel). The last rows give each figure's growth per
 // 10x endpoints.
@@ -167,9 +171,12 @@ func scaleRun(b *testing.B, bin string, n, changes int) scaleRow {
 	}
 	row.kernelRoutes = countVXLANRoutes(b, bns)
 	ch := &scaleChanges{b: b, c: c, spec: spec, agent: a, inKernel: inKernel}
+	profiled := a.profile(b, n)
 	row.changes[0] = ch.measure(changes, ch.endpoint)
 	row.changes[1] = ch.measure(changes, ch.block)
 	row.changes[2] = ch.measure(changes, ch.borrow)
+	row.idle = ch.idleCost()
+	profiled()
 	a.stop(b)
 	return row
 }
@@ -194,6 +201,9 @@ func startScaleAgent(b *testing.B, bin string, ns *cnitest.NetNS) *scaleAgent {
 		"FELIX_PROMETHEUSMETRICSHOST=127.0.0.1", "FELIX_PROMETHEUSMETRICSPORT=9091",
 		"FELIX_PROMETHEUSGOMETRICSENABLED=false", "FELIX_PROMETHEUSPROCESSMETRICSENABLED=false",
 		"FELIX_ROUTEREFRESHINTERVAL=1h")
+	if os.Getenv("TORTIE_SCALE_PPROF") != "" {
+		a.cmd.Env = append(a.cmd.Env, "FELIX_DEBUGHOST=127.0.0.1", "FELIX_DEBUGPORT="+scalePprofPort)
+	}
 	a.cmd.Stdout, a.cmd.Stderr = logf, logf
 	if err := ns.Start(a.cmd); err != nil {
 		b.Fatalf("start %s: %v", bin, err)
@@ -285,14 +295,15 @@ func countVXLANRoutes(b *testing.B, bns *benchNS) int {
 
 // printScale prints rows as the table of docs/benchmarks-scale.md.
 func printScale(rows []scaleRow) {
-	fmt.Printf("%-22s %9s %8s %9s %-24s %7s", "endpoints (nodes)", "write", "ready", "sync CPU", "RSS (private), peak", "routes")
+	fmt.Printf("%-22s %9s %8s %9s %-24s %7s %9s", "endpoints (nodes)", "write", "ready", "sync CPU", "RSS (private), peak", "routes", "idle CPU")
 	for _, k := range changeKinds {
 		fmt.Printf(" | %s: p50 / p95, CPU", k)
 	}
 	fmt.Println()
 	for _, r := range rows {
-		fmt.Printf("%-22s %9s %8s %9s %-24s %7d", fmt.Sprintf("%d (%d)", r.endpoints, r.nodes), round3(r.write), round3(r.ready),
-			round3(r.syncCPU), fmt.Sprintf("%d MB (%d), %d MB", r.mem.rss>>20, r.mem.private>>20, r.mem.peak>>20), r.kernelRoutes)
+		fmt.Printf("%-22s %9s %8s %9s %-24s %7d %9s", fmt.Sprintf("%d (%d)", r.endpoints, r.nodes), round3(r.write), round3(r.ready),
+			round3(r.syncCPU), fmt.Sprintf("%d MB (%d), %d MB", r.mem.rss>>20, r.mem.private>>20, r.mem.peak>>20), r.kernelRoutes,
+			fmt.Sprint(round3(r.idle))+"/s")
 		for _, c := range r.changes {
 			fmt.Printf(" | %s / %s, %s", round3(c.lat.pct(0.5)), round3(c.lat.pct(0.95)), round3(c.cpu))
 		}
@@ -386,5 +397,62 @@ func rangeReads(b *testing.B, s *etcd.Store, chunk int64) error {
 			return err
 		}
 		rev, from = resp.Header.Revision, string(resp.Kvs[len(resp.Kvs)-1].Key)+"\x00"
+	}
+}
+
+// scalePprofPort is where the agent serves pprof with TORTIE_SCALE_PPROF.
+const scalePprofPort = "6061"
+
+// profile, with TORTIE_SCALE_PPROF=DIR, starts a CPU profile of the agent
+// (TORTIE_SCALE_PPROF_SECONDS long, default 30) to be written to
+// DIR/cpu-<n>-<pid>.pprof; the function it returns waits for it. Without the
+// setting it does nothing.
+//
+// With TORTIE_SCALE_PERF=DIR it records the agent with perf instead
+// (perf record -g at 10 kHz, to DIR/perf-<n>-<pid>.data, until the
+// function it returns is called): a change costs about a millisecond, too
+// little for pprof's 100 Hz.
+func (a *scaleAgent) profile(b *testing.B, n int) func() {
+	if dir := os.Getenv("TORTIE_SCALE_PERF"); dir != "" {
+		return a.perf(b, dir, n)
+	}
+	dir := os.Getenv("TORTIE_SCALE_PPROF")
+	if dir == "" {
+		return func() {}
+	}
+	secs := envOr("TORTIE_SCALE_PPROF_SECONDS", "30")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c := &http.Client{Transport: a.http.c.Transport}
+		code, body := httpStatus(c, "http://127.0.0.1:"+scalePprofPort+"/debug/pprof/profile?seconds="+secs)
+		if code != http.StatusOK {
+			b.Errorf("pprof of the agent: status %d: %s", code, tail(body, 200))
+			return
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("cpu-%d-%d.pprof", n, a.cmd.Process.Pid)), body, 0o644); err != nil {
+			b.Error(err)
+		}
+	}()
+	return func() { <-done }
+}
+
+func (a *scaleAgent) perf(b *testing.B, dir string, n int) func() {
+	pid := a.cmd.Process.Pid
+	out := filepath.Join(dir, fmt.Sprintf("perf-%d-%d.data", n, pid))
+	cmd := exec.Command("perf", "record", "-F", "10000", "-g", "-p", strconv.Itoa(pid), "-o", out)
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	if err := cmd.Start(); err != nil {
+		b.Errorf("perf record: %v", err)
+		return func() {}
+	}
+	time.Sleep(500 * time.Millisecond) // perf attaching
+	return func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		var exit *exec.ExitError
+		if err := cmd.Wait(); err != nil && !(errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signal() == syscall.SIGINT) {
+			b.Errorf("perf record: %v: %s", err, stderr.String())
+		}
 	}
 }

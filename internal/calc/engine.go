@@ -323,10 +323,13 @@ func (e *Engine) deleteBlock(c netip.Prefix) {
 	if !had {
 		return
 	}
-	if e.blocks.del(c) {
+	gone := e.blocks.del(c)
+	// The addresses inside are evaluated again before a block length that
+	// has gone out of use takes them out of the index.
+	e.blockChanged(c, old, "")
+	if gone {
 		e.unindexLength(c)
 	}
-	e.blockChanged(c, old, "")
 }
 
 // blockChanged re-evaluates the block's route and the addresses inside

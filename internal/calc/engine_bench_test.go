@@ -74,8 +74,9 @@ func (c cluster) engine() *Engine {
 
 var benchSizes = []int{100, 1000, 5000} // nodes: 2k, 20k, 100k endpoints
 
-// BenchmarkEngine is the cost of one change, flushed and turned into the
-// whole Desired the dataplane is given, at 2k, 20k and 100k endpoints.
+// BenchmarkEngine is the cost of one change, flushed, with what the agent
+// gives the dataplane for a delta (Globals), at 2k, 20k and 100k
+// endpoints; remote-block+lists adds the lists a full Apply reads.
 //
 //	go test -run '^$' -bench 'Engine|ComputeScale' -benchtime 2000x ./internal/calc/
 func BenchmarkEngine(b *testing.B) {
@@ -92,11 +93,23 @@ func BenchmarkEngine(b *testing.B) {
 				ep.Addrs = []netip.Addr{addrIn(blockOf(n), 2+i%60)}
 				e.PutEndpoint(c.keys[n*20], ep)
 				e.Flush()
-				_ = e.Desired()
+				_ = e.Globals()
 			}
 		})
 		b.Run(size+"/remote-block", func(b *testing.B) {
 			// A block moves to another node, and back.
+			for i := 0; b.Loop(); i++ {
+				n := 1 + (i/2)%(nodes-1)
+				host := fmt.Sprintf("node-%d", n)
+				if i%2 == 0 {
+					host = fmt.Sprintf("node-%d", 1+n%(nodes-1))
+				}
+				e.PutBlock(Block{CIDR: blockOf(n), Host: host})
+				e.Flush()
+				_ = e.Globals()
+			}
+		})
+		b.Run(size+"/remote-block+lists", func(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
 				n := 1 + (i/2)%(nodes-1)
 				host := fmt.Sprintf("node-%d", n)
@@ -118,7 +131,7 @@ func BenchmarkEngine(b *testing.B) {
 				}
 				e.PutEndpoint(c.keys[n*20+1], ep)
 				e.Flush()
-				_ = e.Desired()
+				_ = e.Globals()
 			}
 		})
 	}

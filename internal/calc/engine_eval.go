@@ -356,12 +356,18 @@ func (e *Engine) Flush() Delta {
 }
 
 // Desired is the whole desired state (without Policy), as of the last
-// Flush. It is cheap: the routes, neighbours, FDB entries and NAT sets are
-// the Engine's own sorted slices, which a Flush replaces rather than
-// changes; the caller must not change them either.
+// Flush: Globals with the lists filled in (FillLists).
 func (e *Engine) Desired() Desired {
-	d := Desired{PodMTU: e.glob.PodMTU, Routes: e.routes.sorted, Neighbors: e.neighbors.sorted,
-		FDB: e.fdb.sorted, NAT: e.glob.NAT}
+	d := e.Globals()
+	e.FillLists(&d)
+	return d
+}
+
+// Globals is the desired state without its routes, neighbours and FDB
+// entries: what a change applied as a Delta reads beside it. It is cheap
+// and does not grow with the cluster.
+func (e *Engine) Globals() Desired {
+	d := Desired{PodMTU: e.glob.PodMTU, NAT: e.glob.NAT}
 	if e.glob.IPIP != nil {
 		v := *e.glob.IPIP
 		d.IPIP = &v
@@ -374,6 +380,17 @@ func (e *Engine) Desired() Desired {
 		d.Problems = slices.Sorted(maps.Keys(e.problems))
 	}
 	return d
+}
+
+// FillLists sets d's routes, neighbours and FDB entries, as of the last
+// Flush (Begin forgets them: until the Flush after End they are empty).
+// They are the Engine's own sorted slices, which it never changes
+// in place (the caller must not either); when Flushes changed them since
+// they were last asked for, they are rebuilt first (the changes merged
+// into the old: work and garbage in proportion to the table, paid only by
+// a full Apply).
+func (e *Engine) FillLists(d *Desired) {
+	d.Routes, d.Neighbors, d.FDB = e.routes.list(), e.neighbors.list(), e.fdb.list()
 }
 
 // Snapshot is the Input the Engine holds, for Compute (the oracle) and

@@ -65,19 +65,23 @@ type prior[V any] struct {
 	ok bool
 }
 
-// resolver holds, per key, every contribution to it and keeps the
-// winners in a sorted slice; it remembers the winners before the changes
-// not yet flushed, to report the difference.
+// resolver holds, per key, every contribution to it. It remembers the
+// winners before the changes not yet flushed, to report the difference,
+// and keeps the winners as of the last flush in a sorted slice built only
+// when asked for (list): a flush costs the change, not the table.
 type resolver[K comparable, V any] struct {
-	cands  map[K][]cand[V]
-	old    map[K]prior[V]
+	cands map[K][]cand[V]
+	old   map[K]prior[V]
+	// stale holds, for each key a flush changed since sorted was built,
+	// its value in sorted.
+	stale  map[K]prior[V]
 	eq     func(a, b V) bool
 	cmp    func(a, b V) int
 	sorted []V
 }
 
 func newResolver[K comparable, V any](eq func(a, b V) bool, cmp func(a, b V) int) resolver[K, V] {
-	return resolver[K, V]{cands: map[K][]cand[V]{}, old: map[K]prior[V]{}, eq: eq, cmp: cmp}
+	return resolver[K, V]{cands: map[K][]cand[V]{}, old: map[K]prior[V]{}, stale: map[K]prior[V]{}, eq: eq, cmp: cmp}
 }
 
 func (r *resolver[K, V]) winner(k K) (V, bool) {
@@ -130,16 +134,17 @@ func (r *resolver[K, V]) unset(k K, id contribID) {
 	}
 }
 
-// flush brings the sorted winners up to date and appends what was added
-// and removed since the last flush (a changed value is both). The sorted
-// slice is never changed in place: a flush that changes it makes a new
-// one, so that Desired can hand it out without a copy.
+// flush appends what was added and removed since the last flush (a
+// changed value is both), each sorted.
 func (r *resolver[K, V]) flush(added, removed *[]V) {
 	a0, r0 := len(*added), len(*removed)
 	for k, p := range r.old {
 		v, ok := r.winner(k)
 		if p.ok && ok && r.eq(p.v, v) {
 			continue
+		}
+		if _, seen := r.stale[k]; !seen {
+			r.stale[k] = p
 		}
 		if p.ok {
 			*removed = append(*removed, p.v)
@@ -148,10 +153,42 @@ func (r *resolver[K, V]) flush(added, removed *[]V) {
 			*added = append(*added, v)
 		}
 	}
-	clear(r.old)
-	add, rem := (*added)[a0:], (*removed)[r0:]
+	r.old = emptied(r.old)
+	slices.SortFunc((*added)[a0:], r.cmp)
+	slices.SortFunc((*removed)[r0:], r.cmp)
+}
+
+// flushed is the winner of k as of the last flush.
+func (r *resolver[K, V]) flushed(k K) (V, bool) {
+	if p, ok := r.old[k]; ok {
+		return p.v, p.ok
+	}
+	return r.winner(k)
+}
+
+// list is the sorted winners as of the last flush. The slice is never
+// changed in place: when flushes changed it, list makes a new one (the
+// changes merged into the last), so a caller may keep it.
+func (r *resolver[K, V]) list() []V {
+	if len(r.stale) == 0 {
+		return r.sorted
+	}
+	var add, rem []V
+	for k, p := range r.stale {
+		v, ok := r.flushed(k)
+		if p.ok && ok && r.eq(p.v, v) {
+			continue
+		}
+		if p.ok {
+			rem = append(rem, p.v)
+		}
+		if ok {
+			add = append(add, v)
+		}
+	}
+	r.stale = emptied(r.stale)
 	if len(add)+len(rem) == 0 {
-		return
+		return r.sorted
 	}
 	slices.SortFunc(add, r.cmp)
 	slices.SortFunc(rem, r.cmp)
@@ -172,4 +209,17 @@ func (r *resolver[K, V]) flush(added, removed *[]V) {
 		out = append(out, v)
 	}
 	r.sorted = append(out, add[k:]...)
+	return r.sorted
+}
+
+// emptied is m cleared, or a new map when m was large: a Go map keeps the
+// room of its largest size, and clearing or ranging over it costs that
+// room, so a map that once held the whole state (a full list) would make
+// every later small change cost the whole state.
+func emptied[K comparable, V any](m map[K]V) map[K]V {
+	if len(m) > 64 {
+		return map[K]V{}
+	}
+	clear(m)
+	return m
 }

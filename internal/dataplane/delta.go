@@ -21,14 +21,32 @@ import (
 func (d *Dataplane) ApplyDelta(ctx context.Context, want calc.Desired, delta calc.Delta) (Stats, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !d.deltaUsable(want, delta) {
+	st, ok, err := d.tryDelta(ctx, want, delta)
+	if !ok {
 		return d.apply(ctx, want)
+	}
+	return st, err
+}
+
+// TryDelta is ApplyDelta without the fallback: when the change cannot be
+// applied as a delta it writes nothing and says so (ok false), and the
+// caller Applies. want's Routes, Neighbors and FDB are not read: a caller
+// may leave them out (nil) and build them only for that Apply.
+func (d *Dataplane) TryDelta(ctx context.Context, want calc.Desired, delta calc.Delta) (st Stats, ok bool, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.tryDelta(ctx, want, delta)
+}
+
+func (d *Dataplane) tryDelta(ctx context.Context, want calc.Desired, delta calc.Delta) (Stats, bool, error) {
+	if !d.deltaUsable(want, delta) {
+		return Stats{}, false, nil
 	}
 	start := time.Now()
 	d.links.Begin()
 	rr, err := d.routes.ApplyDelta(ctx, delta.AddedRoutes, delta.RemovedRoutes)
 	if errors.Is(err, routes.ErrDeltaUnusable) {
-		return d.apply(ctx, want)
+		return Stats{}, false, nil
 	}
 	st := d.last
 	st.Routes, st.Changes, st.Errors, st.Conflicts = rr.Programmed, rr.Written+rr.Deleted, 0, nil
@@ -42,7 +60,7 @@ func (d *Dataplane) ApplyDelta(ctx context.Context, want calc.Desired, delta cal
 		d.log.Debug("dataplane applied a delta", "changes", st.Changes, "routes", st.Routes,
 			"errors", st.Errors, "duration", st.Duration)
 	}
-	return st, err
+	return st, true, err
 }
 
 // deltaUsable says whether delta is routes alone, none of a workload, on

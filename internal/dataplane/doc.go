@@ -36,6 +36,9 @@
 // a remote block or borrowed address is one route planned and written. It
 // does so only for a change of routes alone, none of a local workload, on
 // top of an apply that wrote all it was asked; anything else is an Apply.
+// TryDelta is the same without that fallback: it writes nothing and says
+// so, and reads nothing of the desired state but the policy program, so
+// the agent builds the full route lists only when a full Apply needs them.
 //
 // The per-interface sysctls of the interfaces present at the first Apply
 // are not read before the agent is in sync: the CNI plugin set them when it

@@ -62,36 +62,13 @@ type Agent struct {
 	policyRemote  bool
 	policyBuilder *policy.Builder
 	bgpLast       *bgpState // the last BGP calculation (see syncBGP)
-	// pend is what changed since the last sync that applied; applied
-	// says the last Apply succeeded with nothing left waiting, and
-	// tunnelErr that the tunnel addresses are to be tried again.
-	pend      pending
-	applied   bool
-	tunnelErr bool
+	// sync is what the next sync applies (see syncState.mode), hostMTU
+	// the last read of the host MTU (see env).
+	sync      syncState
+	hostMTU   hostMTURead
 	lastSync  time.Time       // when the last sync ended (see coalesce)
 	onApplied func(rev int64) // test and benchmark hook
 	released  sync.Once       // see releaseMemory
-}
-
-// pending accumulates what the view reported changed.
-type pending struct {
-	dataplane, policy, remote, bgp, tunnel bool
-	// deltas counts the takes whose delta changed the dataplane; with one,
-	// delta is it (see deltaApplier).
-	deltas int
-	delta  calc.Delta
-}
-
-func (p *pending) add(t taken) {
-	if t.delta.Dataplane() {
-		p.deltas++
-		p.delta = t.delta
-	}
-	p.dataplane = p.dataplane || t.delta.Dataplane()
-	p.policy = p.policy || t.dirt.policy
-	p.remote = p.remote || t.dirt.remote
-	p.bgp = p.bgp || t.dirt.bgp || t.delta.BGP
-	p.tunnel = p.tunnel || t.delta.Tunnel
 }
 
 // New prepares an agent; Run starts it.
@@ -201,55 +178,78 @@ func (a *Agent) coalesce(ctx context.Context) bool {
 	}
 }
 
-// env is what the calculation is told of this node beside the datastore.
-func (a *Agent) env() calc.Env {
+// hostMTUAge is how long the host interface's MTU read for a sync is
+// used for the following ones (a resync always reads it): the read is a
+// netlink request, half of what a sync of one remote change costs.
+const hostMTUAge = 10 * time.Second
+
+type hostMTURead struct {
+	mtu  int
+	read time.Time
+}
+
+// env is what the calculation is told of this node beside the datastore;
+// fresh re-reads the host MTU.
+func (a *Agent) env(fresh bool) calc.Env {
 	env := calc.Env{Node: a.cfg.NodeName, Backend: a.cfg.Backend, UsePodCIDR: a.cfg.UsePodCIDR,
 		RouteUnencapsulated: a.cfg.RouteUnencapsulated && a.cfg.Backend != "none",
 		ParentDevice:        a.addr.Interface,
 		IPIPSupported:       a.k.IPIPSupported != nil && a.k.IPIPSupported()}
 	if a.k.HostMTU != nil {
-		env.HostMTU = a.k.HostMTU(a.addr.Interface)
+		if fresh || a.hostMTU.read.IsZero() || time.Since(a.hostMTU.read) > hostMTUAge {
+			a.hostMTU.mtu, a.hostMTU.read = a.k.HostMTU(a.addr.Interface), time.Now()
+		}
+		env.HostMTU = a.hostMTU.mtu
 	}
 	return env
 }
 
-// syncOnce applies the desired state the view's Engine holds; policy and
-// BGP are recomputed only when something they read changed. Nothing is
-// applied when nothing changed since the last successful Apply; full
-// re-reads the kernel state to repair drift.
+// syncOnce applies the desired state the view's Engine holds, as the
+// syncState chooses (nothing, the Engine's delta, or all of it; full
+// re-reads the kernel state to repair drift); policy and BGP are
+// recomputed only when something they read changed.
 func (a *Agent) syncOnce(ctx context.Context, full bool) error {
-	env := a.env()
+	env := a.env(full)
 	t, synced := a.view.take(env)
 	if !synced {
 		return nil
 	}
-	a.pend.add(t)
+	a.sync.pend.add(t)
 	if err := a.view.interrupted(); err != nil {
 		// Keep the dataplane as it is; say so until the view is whole again.
 		a.health.setReady(false, nil, fmt.Errorf("datastore unreachable, dataplane kept as it was: %w", err))
 		a.m.inSync.Set(0)
 		return nil
 	}
-	p := a.pend
+	p := a.sync.pend
 	rebuild := p.policy || full || a.lastPolicy == nil || p.remote && a.policyRemote
-	if !full && !p.dataplane && !rebuild && !p.bgp && !p.tunnel && a.applied && !a.tunnelErr {
+	mode := a.sync.mode(full, rebuild, a.bgp != nil)
+	tunnel := p.tunnel || full || !a.sync.clean
+	if mode == applyNothing && !tunnel {
 		return nil // nothing this node programs changed
 	}
-	ins, ok := a.view.inputs(p.tunnel || full || a.tunnelErr, a.needBGP(p.bgp || full), rebuild)
+	ins, ok := a.view.inputs(tunnel, a.needBGP(p.bgp || full), rebuild)
 	if !ok {
 		return nil // a full list is coming in: the sync after it applies
 	}
-	a.pend = pending{}
+	d := t.desired // without its lists: a delta does not read them
+	if mode != applyDelta && !a.view.fillLists(&d, t) {
+		return nil // as above
+	}
+	a.sync.pend = pending{}
+	tunnelOK := true
 	if ins.tunnel != nil {
-		a.tunnelErr = false
 		if err := a.ensureTunnelAddresses(ctx, *ins.tunnel); err != nil {
-			a.tunnelErr = true
+			tunnelOK = false
 			a.m.errors.WithLabelValues("tunnel-address").Inc()
 			a.log.Warn("tunnel addresses", "error", err)
 		}
 	}
+	defer func() { a.sync.clean = a.sync.clean && tunnelOK }()
+	if mode == applyNothing {
+		return nil
+	}
 	start := time.Now()
-	d := t.desired
 	// The MTU file first: pods made from now on read it, and the policy
 	// and BGP steps below take longer on a first sync (the speaker starts).
 	if err := a.writeMTU(d.PodMTU); err != nil {
@@ -257,60 +257,16 @@ func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 	}
 	a.withPolicy(&d, t.felix, ins.policy)
 	waiting := a.syncBGP(ctx, &d, t.rev, env, ins.bgp, ins.bgpIn)
-	return a.applyDesired(ctx, d, a.deltaOf(p, full), waiting, full, start, t.rev)
-}
-
-// deltaOf is the change to pass to the dataplane with the state: p's one
-// delta, when the last Apply wrote all (not with BGP: learned routes are
-// applied beside the Engine's); nil for a full Apply.
-func (a *Agent) deltaOf(p pending, full bool) *calc.Delta {
-	if full || !a.applied || a.bgp != nil || p.deltas != 1 {
-		return nil
-	}
-	return &p.delta
-}
-
-// deltaApplier is a Dataplane that can apply a known change in
-// proportion to it (dataplane.Dataplane.ApplyDelta).
-type deltaApplier interface {
-	ApplyDelta(ctx context.Context, d calc.Desired, delta calc.Delta) (dataplane.Stats, error)
-}
-
-// applyDesired writes d to the kernel (Resync when full re-reads it first;
-// ApplyDelta when delta, non-nil, is the change since the last Apply) and
-// reports the outcome in the log, metrics and health; waiting names what
-// else keeps the node from being ready.
-func (a *Agent) applyDesired(ctx context.Context, d calc.Desired, delta *calc.Delta, waiting []string, full bool, start time.Time, rev int64) error {
-	a.reportProblems(d.Problems)
-	if err := a.writeMTU(d.PodMTU); err != nil {
-		return err
-	}
-	apply := a.k.Dataplane.Apply
-	if full {
-		apply = a.k.Dataplane.Resync
-	} else if da, ok := a.k.Dataplane.(deltaApplier); ok && delta != nil {
-		apply = func(ctx context.Context, d calc.Desired) (dataplane.Stats, error) {
-			return da.ApplyDelta(ctx, d, *delta)
+	if mode == applyDelta {
+		if took, err := a.tryDelta(ctx, d, p.delta, waiting, start, t.rev); took {
+			return err
+		}
+		if !a.view.fillLists(&d, t) {
+			a.sync.clean = false // the next take is the full list's
+			return nil
 		}
 	}
-	stats, err := apply(ctx, d)
-	a.applied = err == nil && stats.RoutesSkipped == 0 && stats.SysctlDeferred == 0
-	a.m.applySeconds.Observe(time.Since(start).Seconds())
-	a.m.record(stats)
-	for _, c := range stats.Conflicts {
-		a.log.Warn("route left alone: another owner holds its destination", "conflict", c)
-	}
-	a.health.setReady(err == nil && len(waiting) == 0, append(d.Problems, waiting...), err)
-	if err != nil {
-		a.m.errors.WithLabelValues("dataplane").Inc()
-		return err
-	}
-	a.m.inSync.Set(1)
-	a.released.Do(releaseMemory)
-	if hook := a.onApplied; hook != nil {
-		hook(rev)
-	}
-	return nil
+	return a.applyDesired(ctx, d, nil, waiting, mode == applyResync, start, t.rev)
 }
 
 func (a *Agent) reportProblems(ps []string) {

@@ -24,7 +24,8 @@ type view struct {
 	mu      sync.Mutex
 	node    string
 	synced  bool
-	syncing bool // between syncBegin and syncEnd
+	syncing bool   // between syncBegin and syncEnd
+	lists   uint64 // counts the full lists begun (see fillLists)
 	rev     int64
 	objs    [numKinds]map[string]any // by kind, then by key
 	eng     *calc.Engine
@@ -110,6 +111,7 @@ func (v *view) syncBegin() {
 	v.reset()
 	v.eng.Begin()
 	v.syncing = true
+	v.lists++
 }
 
 func (v *view) syncPut(kv datastore.KV) {
@@ -276,19 +278,34 @@ func (v *view) take(env calc.Env) (taken, bool) {
 		return taken{}, false
 	}
 	v.eng.SetEnv(env)
-	t := taken{delta: v.eng.Flush(), dirt: v.dirty, rev: v.rev}
-	t.desired = v.eng.Desired()
+	t := taken{delta: v.eng.Flush(), dirt: v.dirty, rev: v.rev, list: v.lists}
+	t.desired = v.eng.Globals()
 	t.felix = v.felix
 	t.self = v.eng.Node(v.node)
 	v.dirty = dirt{}
 	return t, true
 }
 
+// fillLists fills in d's routes, neighbours and FDB entries as of the
+// take t (calc.Engine.FillLists); it is false when a full list began
+// since (its first take comes next).
+func (v *view) fillLists(d *calc.Desired, t taken) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.syncing || v.lists != t.list {
+		return false
+	}
+	v.eng.FillLists(d)
+	return true
+}
+
 // taken is one take of the view.
 type taken struct {
-	delta   calc.Delta
-	dirt    dirt
+	delta calc.Delta
+	dirt  dirt
+	// desired is the Engine's state without its lists (fillLists).
 	desired calc.Desired
+	list    uint64 // v.lists at the take
 	felix   *v3.FelixConfigurationSpec
 	self    *v3.Node
 	rev     int64
