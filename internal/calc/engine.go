@@ -1,9 +1,7 @@
 package calc
 
 import (
-	"bytes"
 	"maps"
-	"net"
 	"net/netip"
 	"slices"
 
@@ -22,37 +20,6 @@ type Env struct {
 	// UsePodCIDR makes each node's pod CIDRs its blocks (PodCIDRBlocks);
 	// blocks put into the Engine are then ignored.
 	UsePodCIDR bool
-}
-
-// Endpoint is what the calculation keeps of a WorkloadEndpoint.
-type Endpoint struct {
-	Node      string
-	Interface string
-	MAC       net.HardwareAddr // nil: none, or not a MAC
-	// Addrs are the IPv4 addresses of ipNetworks, in order.
-	Addrs []netip.Addr
-	// Labels feed the label index; the Engine does not change them.
-	Labels map[string]string
-}
-
-// EndpointOf is the Endpoint of a WorkloadEndpoint.
-func EndpointOf(w *v3.WorkloadEndpoint) Endpoint {
-	ep := Endpoint{Node: w.Spec.Node, Interface: w.Spec.InterfaceName, Labels: w.Labels}
-	if mac, err := net.ParseMAC(w.Spec.MAC); err == nil {
-		ep.MAC = mac
-	}
-	for _, n := range w.Spec.IPNetworks {
-		if p, err := netip.ParsePrefix(n); err == nil && p.Addr().Is4() {
-			ep.Addrs = append(ep.Addrs, p.Addr())
-		}
-	}
-	return ep
-}
-
-// Equal says whether two endpoints are the same to the calculation.
-func (e Endpoint) Equal(o Endpoint) bool {
-	return e.Node == o.Node && e.Interface == o.Interface && bytes.Equal(e.MAC, o.MAC) &&
-		slices.Equal(e.Addrs, o.Addrs) && maps.Equal(e.Labels, o.Labels)
 }
 
 // neighKey is what identifies a neighbour entry.

@@ -321,9 +321,9 @@ func dump(d Desired) string {
 // TestEngineLabelIndex: the index follows puts, changes and deletes.
 func TestEngineLabelIndex(t *testing.T) {
 	e := NewEngine(Env{Node: "n0"})
-	e.PutEndpoint("a", Endpoint{Node: "n1", Labels: map[string]string{"app": "web"}})
-	e.PutEndpoint("b", Endpoint{Node: "n2", Labels: map[string]string{"app": "web", "tier": "1"}})
-	e.PutEndpoint("a", Endpoint{Node: "n1", Labels: map[string]string{"app": "db"}})
+	e.PutEndpoint("a", Endpoint{Node: "n1", Attrs: &EndpointAttrs{Labels: map[string]string{"app": "web"}}})
+	e.PutEndpoint("b", Endpoint{Node: "n2", Attrs: &EndpointAttrs{Labels: map[string]string{"app": "web", "tier": "1"}}})
+	e.PutEndpoint("a", Endpoint{Node: "n1", Attrs: &EndpointAttrs{Labels: map[string]string{"app": "db"}}})
 	if got := slices.Sorted(e.Labels().With("app", "web")); !slices.Equal(got, []string{"b"}) {
 		t.Errorf("app=web: %v", got)
 	}
