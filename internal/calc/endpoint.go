@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/calc/policy"
@@ -28,8 +29,9 @@ type Endpoint struct {
 	// Nets are ipNetworks as prefixes when they are not all IPv4 /32s
 	// (Addrs say it all otherwise): policy reads them.
 	Nets []netip.Prefix
-	// Name is the WorkloadEndpoint's name.
-	Name string
+	// ID is "<namespace>/<name>" (the node agent's key of the endpoint
+	// in the Engine, and policy's).
+	ID string
 	// Attrs are the labels and the rest of what policy reads (nil:
 	// none); shared.
 	Attrs *EndpointAttrs
@@ -63,7 +65,7 @@ func (a *EndpointAttrs) Equal(b *EndpointAttrs) bool {
 // EndpointOf is the Endpoint of a WorkloadEndpoint, with attributes of
 // its own (the pod name among them; nothing shared).
 func EndpointOf(w *v3.WorkloadEndpoint) Endpoint {
-	ep := Endpoint{Node: w.Spec.Node, Interface: w.Spec.InterfaceName, Name: w.Name,
+	ep := Endpoint{Node: w.Spec.Node, Interface: w.Spec.InterfaceName, ID: w.Namespace + "/" + w.Name,
 		Attrs: &EndpointAttrs{Labels: w.Labels, Namespace: w.Namespace, Orchestrator: w.Spec.Orchestrator, ServiceAccount: w.Spec.ServiceAccountName,
 			Pod: w.Spec.Pod, Profiles: w.Spec.Profiles, Ports: w.Spec.Ports}}
 	if mac, err := net.ParseMAC(w.Spec.MAC); err == nil {
@@ -104,6 +106,9 @@ func (e *Endpoint) AddNet(s string) {
 	}
 }
 
+// Name is the endpoint's name (ID without the namespace).
+func (e *Endpoint) Name() string { return e.ID[strings.LastIndexByte(e.ID, '/')+1:] }
+
 // Labels are the endpoint's labels (read-only).
 func (e *Endpoint) Labels() map[string]string {
 	if e.Attrs == nil {
@@ -128,7 +133,7 @@ func (e *Endpoint) Networks() []netip.Prefix {
 // to policy.
 func (e Endpoint) Equal(o Endpoint) bool {
 	return e.Node == o.Node && e.Interface == o.Interface && bytes.Equal(e.MAC, o.MAC) &&
-		slices.Equal(e.Addrs, o.Addrs) && slices.Equal(e.Nets, o.Nets) && e.Name == o.Name && e.Attrs.Equal(o.Attrs)
+		slices.Equal(e.Addrs, o.Addrs) && slices.Equal(e.Nets, o.Nets) && e.ID == o.ID && e.Attrs.Equal(o.Attrs)
 }
 
 var _ policy.Workload = (*Endpoint)(nil)
@@ -136,7 +141,7 @@ var _ policy.Workload = (*Endpoint)(nil)
 // WorkloadInfo implements policy.Workload. The slices and the map are
 // the endpoint's own (shared): read-only.
 func (e *Endpoint) WorkloadInfo() policy.WorkloadInfo {
-	wi := policy.WorkloadInfo{Name: e.Name, Node: e.Node, Interface: e.Interface, Nets: e.Networks()}
+	wi := policy.WorkloadInfo{Key: e.ID, Name: e.Name(), Node: e.Node, Interface: e.Interface, Nets: e.Networks()}
 	if a := e.Attrs; a != nil {
 		wi.Shared, wi.Labels = a, a.Labels
 		wi.Namespace, wi.Orchestrator, wi.ServiceAccount, wi.Pod = a.Namespace, a.Orchestrator, a.ServiceAccount, a.Pod
@@ -149,7 +154,7 @@ func (e *Endpoint) WorkloadInfo() policy.WorkloadInfo {
 // Compute).
 func (e *Endpoint) workload() *v3.WorkloadEndpoint {
 	w := &v3.WorkloadEndpoint{}
-	w.Name, w.Labels = e.Name, e.Labels()
+	w.Name, w.Labels = e.Name(), e.Labels()
 	w.Spec.Node, w.Spec.InterfaceName = e.Node, e.Interface
 	if e.MAC != nil {
 		w.Spec.MAC = e.MAC.String()

@@ -9,7 +9,7 @@ import (
 // (when epDecoder could not take it): what epDecoder would have made,
 // with the strings interned but attributes of its own.
 func (d *epDecoder) compactOf(w *v3.WorkloadEndpoint) calc.Endpoint {
-	ep := calc.Endpoint{Node: d.strs.get(w.Spec.Node), Name: w.Name}
+	ep := calc.Endpoint{Node: d.strs.get(w.Spec.Node), ID: w.Namespace + "/" + w.Name}
 	a := &calc.EndpointAttrs{Namespace: d.strs.get(w.Namespace), Orchestrator: d.strs.get(w.Spec.Orchestrator),
 		ServiceAccount: d.strs.get(w.Spec.ServiceAccountName)}
 	if w.Labels != nil {

@@ -394,7 +394,8 @@ func (v *view) policyInputLocked() policy.Input {
 // objs, another node's decoded into its compact form, into the Engine
 // only.
 func (v *view) putEndpoint(key string, value []byte) bool {
-	ep, local, ok := v.dec.endpoint(key, value, v.node)
+	id := endpointID(key)
+	ep, local, ok := v.dec.endpoint(id, value, v.node)
 	var w *v3.WorkloadEndpoint
 	if !ok || local {
 		if w, ok = decodeWEP(value); !ok {
@@ -410,31 +411,32 @@ func (v *view) putEndpoint(key string, value []byte) bool {
 			return false
 		}
 		v.objs[kindEndpoints][key] = w
-		v.eng.PutEndpoint(key, calc.EndpointOf(w))
+		v.eng.PutEndpoint(id, calc.EndpointOf(w))
 		v.dirty.policy = true
 		return true
 	}
 	if _, was := v.objs[kindEndpoints][key]; was {
 		delete(v.objs[kindEndpoints], key) // it moved here from this node
 		v.dirty.policy = true
-	} else if old, had := v.eng.Endpoint(key); had && old.Equal(ep) {
+	} else if old, had := v.eng.Endpoint(id); had && old.Equal(ep) {
 		return false
 	}
-	v.eng.PutEndpoint(key, ep)
+	v.eng.PutEndpoint(id, ep)
 	v.dirty.remote = true
 	return true
 }
 
 func (v *view) delEndpoint(key string) bool {
+	id := key[len(kinds[kindEndpoints].prefix):]
 	if _, local := v.objs[kindEndpoints][key]; local {
 		delete(v.objs[kindEndpoints], key)
 		v.dirty.policy = true
-	} else if _, had := v.eng.Endpoint(key); had {
+	} else if _, had := v.eng.Endpoint(id); had {
 		v.dirty.remote = true
 	} else {
 		return false
 	}
-	v.eng.DeleteEndpoint(key)
+	v.eng.DeleteEndpoint(id)
 	return true
 }
 

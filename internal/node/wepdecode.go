@@ -51,10 +51,10 @@ type jsonString struct {
 	esc bool
 }
 
-// endpoint decodes value (the endpoint at key). ok is false when the
-// decoder cannot; node is the endpoint's node either way (for a local
-// endpoint, decoded whole elsewhere, ep is not filled in).
-func (d *epDecoder) endpoint(key string, value []byte, self string) (ep calc.Endpoint, local, ok bool) {
+// endpoint decodes value, the endpoint of id ("<namespace>/<name>" from
+// its key). ok is false when the decoder cannot; local says whether it
+// is self's (then ep is not filled in: it is decoded whole elsewhere).
+func (d *epDecoder) endpoint(id string, value []byte, self string) (ep calc.Endpoint, local, ok bool) {
 	t, ok := scanWEP(value)
 	if !ok {
 		return ep, false, false
@@ -64,7 +64,7 @@ func (d *epDecoder) endpoint(key string, value []byte, self string) (ep calc.End
 		return ep, node == self && ok, ok
 	}
 	ep.Node = node
-	if ep.Name, ok = d.name(key, t.name); !ok {
+	if ep.ID, ok = d.id(id, t.namespace, t.name); !ok {
 		return ep, false, false
 	}
 	if ep.Attrs, ok = d.attrsOf(t); !ok {
@@ -166,12 +166,22 @@ func (d *epDecoder) string(j jsonString) (string, bool) {
 	return d.strs.get(s), ok
 }
 
-// name is the endpoint's name: the end of its key when it is (no copy).
-func (d *epDecoder) name(key string, j jsonString) (string, bool) {
-	if !j.esc && len(j.raw) < len(key) && strings.HasSuffix(key, string(j.raw)) && key[len(key)-len(j.raw)-1] == '/' {
-		return key[len(key)-len(j.raw):], true
+// id is "<namespace>/<name>": the id from the key when it is that (no
+// copy).
+func (d *epDecoder) id(fromKey string, ns, name jsonString) (string, bool) {
+	if !ns.esc && !name.esc && len(fromKey) == len(ns.raw)+1+len(name.raw) &&
+		fromKey[len(ns.raw)] == '/' && fromKey[:len(ns.raw)] == string(ns.raw) && fromKey[len(ns.raw)+1:] == string(name.raw) {
+		return fromKey, true
 	}
-	return unquote(j.raw, j.esc)
+	n, ok1 := unquote(ns.raw, ns.esc)
+	m, ok2 := unquote(name.raw, name.esc)
+	return n + "/" + m, ok1 && ok2
+}
+
+// endpointID is the id of the endpoint at a datastore key (a copy: the
+// key is not kept).
+func endpointID(key string) string {
+	return strings.Clone(key[len(kinds[kindEndpoints].prefix):])
 }
 
 func unquote(raw []byte, esc bool) (string, bool) {

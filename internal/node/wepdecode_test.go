@@ -3,9 +3,9 @@ package node
 import (
 	"encoding/json"
 	"testing"
+	"unsafe"
 
 	"github.com/tortienet/tortie/internal/calc"
-	"github.com/tortienet/tortie/internal/datastore"
 )
 
 // wepSamples are WorkloadEndpoint texts the decoder must take as
@@ -58,7 +58,7 @@ func checkDecode(t *testing.T, d *epDecoder, key string, text []byte) {
 
 func TestEPDecoder(t *testing.T) {
 	d := newEPDecoder()
-	key := datastore.ResourceKey("workloadendpoints", "ns", "w1")
+	key := "ns/w1"
 	for _, s := range wepSamples {
 		checkDecode(t, d, key, []byte(s))
 	}
@@ -67,9 +67,9 @@ func TestEPDecoder(t *testing.T) {
 		t.Error("the plain endpoint was left to encoding/json")
 	}
 	a, _, _ := d.endpoint(key, []byte(wepSamples[0]), "node-a")
-	b, _, _ := d.endpoint(datastore.ResourceKey("workloadendpoints", "ns", "w2"), []byte(wepSamples[0]), "node-a")
-	if a.Attrs != b.Attrs || a.Name != "w1" {
-		t.Errorf("two endpoints alike do not share their attributes (%p, %p), or the name is %q", a.Attrs, b.Attrs, a.Name)
+	b, _, _ := d.endpoint("ns/w2", []byte(wepSamples[0]), "node-a")
+	if a.Attrs != b.Attrs || a.ID != key || unsafe.StringData(a.ID) != unsafe.StringData(key) {
+		t.Errorf("two endpoints alike do not share their attributes (%p, %p), or the id %q is a copy of %q", a.Attrs, b.Attrs, a.ID, key)
 	}
 }
 
@@ -78,7 +78,7 @@ func FuzzEPDecoder(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	d := newEPDecoder()
-	key := datastore.ResourceKey("workloadendpoints", "ns", "w1")
+	key := "ns/w1"
 	f.Fuzz(func(t *testing.T, text []byte) { checkDecode(t, d, key, text) })
 }
 
@@ -89,7 +89,7 @@ func FuzzEPDecoder(f *testing.F) {
 //	go test -run '^$' -bench DecodeEndpoint ./internal/node/
 func BenchmarkDecodeEndpoint(b *testing.B) {
 	text, _ := json.Marshal(benchEndpoint(1, 3, "a"))
-	key := datastore.ResourceKey("workloadendpoints", "ns", "node-1-pod-3")
+	key := "ns/node-1-pod-3"
 	d := newEPDecoder()
 	b.Run("scanner", func(b *testing.B) {
 		b.ReportAllocs()
@@ -132,7 +132,7 @@ type minimalWEP struct {
 }
 
 func (m *minimalWEP) endpoint(d *epDecoder) calc.Endpoint {
-	ep := calc.Endpoint{Node: d.strs.get(m.Spec.Node), Name: m.Metadata.Name, Attrs: &calc.EndpointAttrs{Labels: m.Metadata.Labels}}
+	ep := calc.Endpoint{Node: d.strs.get(m.Spec.Node), ID: m.Metadata.Namespace + "/" + m.Metadata.Name, Attrs: &calc.EndpointAttrs{Labels: m.Metadata.Labels}}
 	for _, n := range m.Spec.IPNetworks {
 		ep.AddNet(n)
 	}

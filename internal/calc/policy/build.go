@@ -219,7 +219,10 @@ func (m *Model) workload(w *v3.WorkloadEndpoint) *Entity {
 // value (shared not nil) share the effective labels, the ports and the
 // signature of the first.
 func (m *Model) workloadOf(w WorkloadInfo, shared map[any]*Entity) *Entity {
-	e := &Entity{Key: w.Namespace + "/" + w.Name, Kind: WorkloadEndpoint, Namespace: w.Namespace, Nets: w.Nets,
+	if w.Key == "" {
+		w.Key = w.Namespace + "/" + w.Name
+	}
+	e := &Entity{Key: w.Key, Kind: WorkloadEndpoint, Namespace: w.Namespace, Nets: w.Nets,
 		Profiles: w.Profiles, Node: w.Node, Interface: w.Interface, ServiceAccount: w.ServiceAccount, Pod: w.Pod}
 	if first := shared[w.Shared]; first != nil && w.Shared != nil {
 		e.Labels, e.Ports, e.sig = first.Labels, first.Ports, first.sig

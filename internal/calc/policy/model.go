@@ -88,6 +88,8 @@ type Workload interface {
 // WorkloadInfo is what policy reads of a Workload; its map and slices are
 // read-only.
 type WorkloadInfo struct {
+	// Key is "<namespace>/<name>" (made from them when empty).
+	Key                               string
 	Namespace, Name, Node, Interface  string
 	Orchestrator, ServiceAccount, Pod string
 	Labels                            map[string]string
