@@ -2,6 +2,8 @@ package node
 
 import (
 	"encoding/json"
+	"net/netip"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -139,3 +141,38 @@ func (m *minimalWEP) endpoint(d *epDecoder) calc.Endpoint {
 	return ep
 }
 
+
+// TestDecodeBlock: the scanner reads a block as encoding/json does.
+func TestDecodeBlock(t *testing.T) {
+	for _, text := range []string{
+		`{"cidr":"10.0.0.0/26","affinity":"host:n1","allocations":[0,null,1],"unallocated":[2,3],"attributes":[{"handle_id":"h","secondary":{"a":"b"}}],"strictAffinity":false,"sequenceNumber":3}`,
+		`{"cidr":"10.0.0.5/26","affinity":null}`,
+		`{"cidr":"10.0.0.0/26"}`,
+		`{"CIDR":"10.0.0.0/26","affinity":"host:n1"}`,
+		`{"cidr":"10.0.0.0/26","affinity":"host:n\u0031"}`,
+		`{"cidr":"bad","affinity":"host:n1"}`,
+		`{"cidr":"10.0.0.0/26","affinity":5}`,
+		`{"cidr":"10.0.0.0/26"`,
+	} {
+		got, gok := decodeBlock([]byte(text))
+		var b struct {
+			CIDR     string  `json:"cidr"`
+			Affinity *string `json:"affinity"`
+		}
+		wok := json.Unmarshal([]byte(text), &b) == nil
+		if wok {
+			p, err := netip.ParsePrefix(b.CIDR)
+			wok = err == nil
+			host := ""
+			if b.Affinity != nil {
+				host = strings.TrimPrefix(*b.Affinity, "host:")
+			}
+			if wok && got != (calc.Block{CIDR: p.Masked(), Host: host}) {
+				t.Errorf("%s: %+v", text, got)
+			}
+		}
+		if gok != wok {
+			t.Errorf("%s: decoded %v, encoding/json %v", text, gok, wok)
+		}
+	}
+}
