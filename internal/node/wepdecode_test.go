@@ -141,7 +141,6 @@ func (m *minimalWEP) endpoint(d *epDecoder) calc.Endpoint {
 	return ep
 }
 
-
 // TestDecodeBlock: the scanner reads a block as encoding/json does.
 func TestDecodeBlock(t *testing.T) {
 	for _, text := range []string{
