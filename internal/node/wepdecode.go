@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+	"unicode/utf8"
 
 	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/calc"
@@ -148,8 +149,12 @@ func (s *scanner) jstring() jsonString {
 // encoding/json would take for one it reads (it matches names without
 // regard to case) fails the scan.
 func (s *scanner) skipOther(key []byte, read ...string) {
+	ascii := true
+	for _, c := range key {
+		ascii = ascii && c < utf8.RuneSelf
+	}
 	for _, r := range read {
-		if bytes.EqualFold(key, []byte(r)) {
+		if (!ascii || len(key) == len(r)) && bytes.EqualFold(key, []byte(r)) {
 			s.fail = true
 			return
 		}
