@@ -96,3 +96,46 @@ func TestViewOnlyWhatMatters(t *testing.T) {
 		}
 	}
 }
+
+// TestViewEndpointMoves: an endpoint moving between this node and
+// another is kept whole while here and compactly (in the Engine only)
+// while there; policy sees it once, either way; deletes find it.
+func TestViewEndpointMoves(t *testing.T) {
+	v := newView(calc.Env{Node: "node-a", Backend: "vxlan"})
+	key := datastore.ResourceKey("workloadendpoints", "ns", "w1")
+	on := func(node string) string {
+		return `{"kind":"WorkloadEndpoint","metadata":{"name":"w1","namespace":"ns","labels":{"app":"web"}},"spec":{"node":"` +
+			node + `","interfaceName":"cali1","ipNetworks":["10.244.1.5/32"],"profiles":["kns.ns"]}}`
+	}
+	v.OnSync(nil, 1)
+	env := calc.Env{Node: "node-a", Backend: "vxlan"}
+	v.take(env)
+	workloads := func() (local, remote int) {
+		in := v.policyInput()
+		return len(in.WorkloadEndpoints), len(in.Workloads)
+	}
+	for i, step := range []struct {
+		ev            datastore.Event
+		local, remote int
+		policy        bool
+	}{
+		{put(key, on("node-b")), 0, 1, false},
+		{put(key, on("node-a")), 1, 0, true},
+		{put(key, on("node-b")), 0, 1, true},
+		{datastore.Event{Type: datastore.EventDelete, KV: datastore.KV{Key: key}}, 0, 0, false},
+		{put(key, on("node-a")), 1, 0, true},
+		{datastore.Event{Type: datastore.EventDelete, KV: datastore.KV{Key: key}}, 0, 0, true},
+	} {
+		v.OnEvent(step.ev)
+		tk, _ := v.take(env)
+		if !signalled(v) || tk.dirt.policy != step.policy || !step.policy && !tk.dirt.remote {
+			t.Errorf("step %d: policy %v remote %v", i, tk.dirt.policy, tk.dirt.remote)
+		}
+		if l, r := workloads(); l != step.local || r != step.remote {
+			t.Errorf("step %d: %d local and %d remote endpoints for policy, want %d and %d", i, l, r, step.local, step.remote)
+		}
+		if _, ok := v.eng.Endpoint("ns/w1"); ok != (step.local+step.remote == 1) {
+			t.Errorf("step %d: in the Engine %v", i, ok)
+		}
+	}
+}
