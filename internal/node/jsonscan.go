@@ -55,6 +55,13 @@ func (s *scanner) str() (raw []byte, esc bool) {
 	}
 	start, high := s.i, false
 	for s.i < len(s.b) {
+		// Plain bytes in a run: one table look-up each.
+		for s.i < len(s.b) && strPlain[s.b[s.i]] {
+			s.i++
+		}
+		if s.i >= len(s.b) {
+			break
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':
@@ -71,7 +78,7 @@ func (s *scanner) str() (raw []byte, esc bool) {
 			s.fail = true
 			return nil, false
 		default:
-			high = high || c >= 0x80
+			high = true
 			s.i++
 		}
 		if s.fail {
@@ -81,6 +88,15 @@ func (s *scanner) str() (raw []byte, esc bool) {
 	s.fail = true
 	return nil, false
 }
+
+// strPlain marks the bytes a string holds as they are: not a quote, a
+// backslash, a control character or part of a multi-byte character.
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // escape checks the escape at s.i and says how long it is.
 func (s *scanner) escape() int {
