@@ -1,8 +1,12 @@
 package calc
 
 import (
+	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	v3 "github.com/tortienet/tortie/api/v3"
@@ -28,6 +32,58 @@ func TestEndpointForPolicy(t *testing.T) {
 		if len(a.Entities) != 1 || len(b.Entities) != 2 || !reflect.DeepEqual(a.Entities[0], b.Entities[0]) ||
 			!reflect.DeepEqual(a.Entities[0], b.Entities[1]) {
 			t.Fatalf("%d: %+v\nfrom the WorkloadEndpoint: %+v\nfrom the Endpoint: %+v", i, w, a.Entities[0], b.Entities)
+		}
+	}
+}
+
+// sharedAttrs are attributes the property test's endpoints share, as the
+// node agent's decoder shares them: endpoints of equal labels and
+// attributes get one *EndpointAttrs.
+var sharedAttrs = map[string]*EndpointAttrs{}
+
+// shared is ep with its attributes shared (see sharedAttrs).
+func shared(ep Endpoint) Endpoint {
+	if ep.Attrs == nil {
+		return ep
+	}
+	k := fmt.Sprintf("%v %+v", slices.Sorted(maps.Keys(ep.Attrs.Labels)), *ep.Attrs)
+	if a := sharedAttrs[k]; a != nil && a.Equal(ep.Attrs) {
+		ep.Attrs = a
+	} else {
+		sharedAttrs[k] = ep.Attrs
+	}
+	return ep
+}
+
+// checkLabels: the Engine's label index finds the endpoints a walk over
+// them does.
+func checkLabels(t *testing.T, seq int, log []string, eps map[string]*v3.WorkloadEndpoint, e *Engine) {
+	t.Helper()
+	want := map[string]map[string][]string{}
+	for key, w := range eps {
+		for k, v := range w.Labels {
+			if want[k] == nil {
+				want[k] = map[string][]string{}
+			}
+			want[k][v] = append(want[k][v], key)
+		}
+	}
+	for k, vals := range want {
+		counts := map[string]int{}
+		for v, keys := range vals {
+			counts[v] = len(keys)
+			slices.Sort(keys)
+			if got := slices.Sorted(e.Labels().With(k, v)); !slices.Equal(got, keys) {
+				t.Fatalf("sequence %d: after\n  %s\n%s=%s: %v, want %v", seq, strings.Join(log, "\n  "), k, v, got, keys)
+			}
+		}
+		if got := maps.Collect(e.Labels().Values(k)); !maps.Equal(got, counts) {
+			t.Fatalf("sequence %d: after\n  %s\nvalues of %s: %v, want %v", seq, strings.Join(log, "\n  "), k, got, counts)
+		}
+	}
+	for k := range e.labels.m {
+		if want[k] == nil {
+			t.Fatalf("sequence %d: label %s indexed, on no endpoint", seq, k)
 		}
 	}
 }

@@ -75,7 +75,7 @@ func (e *Engine) reset(env Env) {
 	*e = Engine{env: env, nodes: map[string]*v3.Node{}, nodeAddr: map[netip.Addr]map[string]struct{}{},
 		pools: map[string]*v3.IPPool{}, blocks: newBlockIndex(), eps: map[string]*Endpoint{},
 		epsNode: map[string]map[string]struct{}{}, addrs: addrIndex{at: map[netip.Prefix]map[addrRef]struct{}{}},
-		labels: LabelIndex{m: map[string]map[string]map[string]struct{}{}}, borrowed: map[addrRef]struct{}{},
+		labels: newLabelIndex(), borrowed: map[addrRef]struct{}{},
 		podCIDRs: map[string][]netip.Prefix{}, contribs: map[contribID]contribution{},
 		routes:    newResolver[netip.Prefix](func(a, b Route) bool { return a == b }, routeCompare),
 		neighbors: newResolver[neighKey](neighborEqual, neighborCompare),

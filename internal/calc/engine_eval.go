@@ -55,7 +55,7 @@ func (e *Engine) PutEndpoint(key string, ep Endpoint) {
 			e.addrs.add(netip.PrefixFrom(a, bits).Masked(), addrRef{key, i})
 		}
 	}
-	e.labels.add(key, ep.Labels())
+	e.labels.add(key, ep.Attrs)
 	if ep.Node == e.env.Node {
 		e.delta.BGP = true
 	}
@@ -94,7 +94,7 @@ func (e *Engine) removeEndpoint(key string, old *Endpoint) {
 			delete(e.epsNode, old.Node)
 		}
 	}
-	e.labels.remove(key, old.Labels())
+	e.labels.remove(key, old.Attrs)
 	delete(e.eps, key)
 }
 
