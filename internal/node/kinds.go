@@ -47,7 +47,7 @@ type kindSpec struct {
 var kinds = [numKinds]kindSpec{
 	kindNodes:     resource[v3.Node]("nodes"),
 	kindPools:     resource[v3.IPPool]("ippools"),
-	kindEndpoints: resource[v3.WorkloadEndpoint]("workloadendpoints"),
+	kindEndpoints: resource[v3.WorkloadEndpoint]("workloadendpoints"), // decoded by view.putEndpoint
 	kindFelix:     resource[v3.FelixConfiguration]("felixconfigurations"),
 	kindBlocks:    {prefix: ipam.BlockPrefix("ipv4"), decode: decodeBlock},
 
