@@ -2,6 +2,7 @@ package node
 
 import (
 	"os"
+	"time"
 	"runtime/debug"
 )
 
@@ -27,16 +28,23 @@ func startMemory() {
 // whose headroom is what GOGC multiplies.
 const steadyGCPercent = 50
 
+// releaseDelay is how long after the first apply releaseMemory waits:
+// until the sync that applied has returned, and what it held (its policy
+// input and model, the desired state: about 15% of the heap at 100,000
+// endpoints) is garbage too.
+const releaseDelay = 250 * time.Millisecond
+
 // releaseMemory hands the heap freed since start back to the operating
 // system, once the first sync is applied: the initial listing and the
 // first calculation leave garbage in proportion to the cluster, which
 // the Go runtime would otherwise keep mapped for a long while. It runs
-// in a goroutine of its own: the forced collection does not hold up the
-// agent's loop. It also sets the steady collector target (see
-// steadyGCPercent); GOGC, and GOMEMLIMIT for a soft limit, are the Go
-// runtime's own settings and are honoured as they are.
+// in a goroutine of its own, releaseDelay later: the forced collection
+// does not hold up the agent's loop. It also sets the steady collector
+// target (see steadyGCPercent); GOGC, and GOMEMLIMIT for a soft limit,
+// are the Go runtime's own settings and are honoured as they are.
 func releaseMemory() {
 	go func() {
+		time.Sleep(releaseDelay)
 		if os.Getenv("GOGC") == "" {
 			debug.SetGCPercent(steadyGCPercent)
 		}
