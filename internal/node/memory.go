@@ -2,8 +2,8 @@ package node
 
 import (
 	"os"
-	"time"
 	"runtime/debug"
+	"time"
 )
 
 // startGCPercent is the collector's target until the first sync is
