@@ -1,9 +1,7 @@
 package calc
 
 import (
-	"bytes"
 	"maps"
-	"net"
 	"net/netip"
 	"slices"
 
@@ -22,37 +20,6 @@ type Env struct {
 	// UsePodCIDR makes each node's pod CIDRs its blocks (PodCIDRBlocks);
 	// blocks put into the Engine are then ignored.
 	UsePodCIDR bool
-}
-
-// Endpoint is what the calculation keeps of a WorkloadEndpoint.
-type Endpoint struct {
-	Node      string
-	Interface string
-	MAC       net.HardwareAddr // nil: none, or not a MAC
-	// Addrs are the IPv4 addresses of ipNetworks, in order.
-	Addrs []netip.Addr
-	// Labels feed the label index; the Engine does not change them.
-	Labels map[string]string
-}
-
-// EndpointOf is the Endpoint of a WorkloadEndpoint.
-func EndpointOf(w *v3.WorkloadEndpoint) Endpoint {
-	ep := Endpoint{Node: w.Spec.Node, Interface: w.Spec.InterfaceName, Labels: w.Labels}
-	if mac, err := net.ParseMAC(w.Spec.MAC); err == nil {
-		ep.MAC = mac
-	}
-	for _, n := range w.Spec.IPNetworks {
-		if p, err := netip.ParsePrefix(n); err == nil && p.Addr().Is4() {
-			ep.Addrs = append(ep.Addrs, p.Addr())
-		}
-	}
-	return ep
-}
-
-// Equal says whether two endpoints are the same to the calculation.
-func (e Endpoint) Equal(o Endpoint) bool {
-	return e.Node == o.Node && e.Interface == o.Interface && bytes.Equal(e.MAC, o.MAC) &&
-		slices.Equal(e.Addrs, o.Addrs) && maps.Equal(e.Labels, o.Labels)
 }
 
 // neighKey is what identifies a neighbour entry.
@@ -108,7 +75,7 @@ func (e *Engine) reset(env Env) {
 	*e = Engine{env: env, nodes: map[string]*v3.Node{}, nodeAddr: map[netip.Addr]map[string]struct{}{},
 		pools: map[string]*v3.IPPool{}, blocks: newBlockIndex(), eps: map[string]*Endpoint{},
 		epsNode: map[string]map[string]struct{}{}, addrs: addrIndex{at: map[netip.Prefix]map[addrRef]struct{}{}},
-		labels: LabelIndex{m: map[string]map[string]map[string]struct{}{}}, borrowed: map[addrRef]struct{}{},
+		labels: newLabelIndex(), borrowed: map[addrRef]struct{}{},
 		podCIDRs: map[string][]netip.Prefix{}, contribs: map[contribID]contribution{},
 		routes:    newResolver[netip.Prefix](func(a, b Route) bool { return a == b }, routeCompare),
 		neighbors: newResolver[neighKey](neighborEqual, neighborCompare),

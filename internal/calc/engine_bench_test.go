@@ -89,7 +89,7 @@ func BenchmarkEngine(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
 				n := 1 + i%(nodes-1)
 				ep := EndpointOf(c.in.Endpoints[n*20])
-				ep.Labels = map[string]string{"app": fmt.Sprint(i)}
+				ep.Attrs.Labels = map[string]string{"app": fmt.Sprint(i)}
 				ep.Addrs = []netip.Addr{addrIn(blockOf(n), 2+i%60)}
 				e.PutEndpoint(c.keys[n*20], ep)
 				e.Flush()

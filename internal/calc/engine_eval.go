@@ -2,6 +2,7 @@ package calc
 
 import (
 	"bytes"
+	"iter"
 	"maps"
 	"net/netip"
 	"slices"
@@ -54,7 +55,7 @@ func (e *Engine) PutEndpoint(key string, ep Endpoint) {
 			e.addrs.add(netip.PrefixFrom(a, bits).Masked(), addrRef{key, i})
 		}
 	}
-	e.labels.add(key, ep.Labels)
+	e.labels.add(key, ep.Attrs)
 	if ep.Node == e.env.Node {
 		e.delta.BGP = true
 	}
@@ -93,7 +94,7 @@ func (e *Engine) removeEndpoint(key string, old *Endpoint) {
 			delete(e.epsNode, old.Node)
 		}
 	}
-	e.labels.remove(key, old.Labels)
+	e.labels.remove(key, old.Attrs)
 	delete(e.eps, key)
 }
 
@@ -106,6 +107,19 @@ func (e *Engine) Endpoint(key string) (Endpoint, bool) {
 		return *ep, true
 	}
 	return Endpoint{}, false
+}
+
+// Endpoints yields the endpoints in key order. They are the Engine's:
+// read-only, and an endpoint put again is a new *Endpoint (the old one
+// stays as it was), so a caller may know an endpoint by its pointer.
+func (e *Engine) Endpoints() iter.Seq2[string, *Endpoint] {
+	return func(yield func(string, *Endpoint) bool) {
+		for _, key := range slices.Sorted(maps.Keys(e.eps)) {
+			if !yield(key, e.eps[key]) {
+				return
+			}
+		}
+	}
 }
 
 // recomputeGlobals decides the devices, NAT and pod MTU (cheap: they read
@@ -423,17 +437,4 @@ func (e *Engine) Blocks() []Block {
 	}
 	sort.Slice(out, func(i, j int) bool { return prefixLess(out[i].CIDR, out[j].CIDR) })
 	return out
-}
-
-func (ep *Endpoint) workload() *v3.WorkloadEndpoint {
-	w := &v3.WorkloadEndpoint{}
-	w.Labels = ep.Labels
-	w.Spec.Node, w.Spec.InterfaceName = ep.Node, ep.Interface
-	if ep.MAC != nil {
-		w.Spec.MAC = ep.MAC.String()
-	}
-	for _, a := range ep.Addrs {
-		w.Spec.IPNetworks = append(w.Spec.IPNetworks, netip.PrefixFrom(a, 32).String())
-	}
-	return w
 }

@@ -126,35 +126,69 @@ func (x *addrIndex) remove(p netip.Prefix, r addrRef) {
 	}
 }
 
-// LabelIndex finds endpoints by label: key, then value, then the
-// endpoints' keys. It is what policy selectors are evaluated against
-// instead of every endpoint.
+// LabelIndex finds endpoints by label. Endpoints are filed by their
+// attributes (EndpointAttrs, which hold the labels): endpoints sharing
+// one (the replicas of a workload, as the node agent decodes them) are
+// one group, indexed under its labels once; a label's value then leads
+// to groups, and a group to its endpoints' keys. It is what policy
+// selectors can be evaluated against instead of every endpoint.
 type LabelIndex struct {
-	m map[string]map[string]map[string]struct{}
+	m      map[string]map[string]map[*EndpointAttrs]struct{} // label, value: groups
+	groups map[*EndpointAttrs]map[string]struct{}            // group: endpoint keys
 }
 
-func (x *LabelIndex) add(ep string, labels map[string]string) {
-	for k, v := range labels {
-		vals := x.m[k]
-		if vals == nil {
-			vals = map[string]map[string]struct{}{}
-			x.m[k] = vals
-		}
-		eps := vals[v]
-		if eps == nil {
-			eps = map[string]struct{}{}
-			vals[v] = eps
-		}
-		eps[ep] = struct{}{}
+func newLabelIndex() LabelIndex {
+	return LabelIndex{m: map[string]map[string]map[*EndpointAttrs]struct{}{}, groups: map[*EndpointAttrs]map[string]struct{}{}}
+}
+
+func (x *LabelIndex) add(ep string, a *EndpointAttrs) {
+	if a == nil || len(a.Labels) == 0 {
+		return
+	}
+	g := x.groups[a]
+	if g == nil {
+		g = map[string]struct{}{}
+		x.groups[a] = g
+		x.link(a)
+	}
+	g[ep] = struct{}{}
+}
+
+func (x *LabelIndex) remove(ep string, a *EndpointAttrs) {
+	g := x.groups[a]
+	if g == nil {
+		return
+	}
+	delete(g, ep)
+	if len(g) == 0 {
+		delete(x.groups, a)
+		x.unlink(a)
 	}
 }
 
-func (x *LabelIndex) remove(ep string, labels map[string]string) {
-	for k, v := range labels {
+// link files a new group under its labels.
+func (x *LabelIndex) link(a *EndpointAttrs) {
+	for k, v := range a.Labels {
 		vals := x.m[k]
-		if eps := vals[v]; eps != nil {
-			delete(eps, ep)
-			if len(eps) == 0 {
+		if vals == nil {
+			vals = map[string]map[*EndpointAttrs]struct{}{}
+			x.m[k] = vals
+		}
+		gs := vals[v]
+		if gs == nil {
+			gs = map[*EndpointAttrs]struct{}{}
+			vals[v] = gs
+		}
+		gs[a] = struct{}{}
+	}
+}
+
+func (x *LabelIndex) unlink(a *EndpointAttrs) {
+	for k, v := range a.Labels {
+		vals := x.m[k]
+		if gs := vals[v]; gs != nil {
+			delete(gs, a)
+			if len(gs) == 0 {
 				delete(vals, v)
 			}
 		}
@@ -167,9 +201,11 @@ func (x *LabelIndex) remove(ep string, labels map[string]string) {
 // With yields the keys of the endpoints labelled k=v.
 func (x *LabelIndex) With(k, v string) iter.Seq[string] {
 	return func(yield func(string) bool) {
-		for ep := range x.m[k][v] {
-			if !yield(ep) {
-				return
+		for a := range x.m[k][v] {
+			for ep := range x.groups[a] {
+				if !yield(ep) {
+					return
+				}
 			}
 		}
 	}
@@ -179,8 +215,12 @@ func (x *LabelIndex) With(k, v string) iter.Seq[string] {
 // have it (has(k) is the union over these).
 func (x *LabelIndex) Values(k string) iter.Seq2[string, int] {
 	return func(yield func(string, int) bool) {
-		for v, eps := range x.m[k] {
-			if !yield(v, len(eps)) {
+		for v, gs := range x.m[k] {
+			n := 0
+			for a := range gs {
+				n += len(x.groups[a])
+			}
+			if !yield(v, n) {
 				return
 			}
 		}

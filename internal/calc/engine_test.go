@@ -99,7 +99,7 @@ func (g gen) block() Block {
 func (g gen) endpoint() (string, *v3.WorkloadEndpoint) {
 	k := g.r.IntN(25)
 	w := &v3.WorkloadEndpoint{ObjectMeta: v3.ObjectMeta{Namespace: "ns", Name: fmt.Sprintf("ep%d", k),
-		Labels: map[string]string{"app": g.pick("a", "b"), "k": fmt.Sprint(k)}}}
+		Labels: map[string]string{"app": g.pick("a", "b"), "k": fmt.Sprint(k % 4)}}}
 	w.Spec.Node = g.nodeName()
 	w.Spec.InterfaceName = g.pick(fmt.Sprintf("cali%d", k), fmt.Sprintf("cali%d", k), "")
 	w.Spec.MAC = g.pick("ee:ee:ee:ee:ee:ee", "", "bad", fmt.Sprintf("ee:00:00:00:00:%02x", k))
@@ -178,7 +178,7 @@ func (g gen) step(w *world, e *Engine) string {
 	case n < 80:
 		key, ep := g.endpoint()
 		w.eps[key] = ep
-		e.PutEndpoint(key, EndpointOf(ep))
+		e.PutEndpoint(key, shared(EndpointOf(ep)))
 		return fmt.Sprintf("put endpoint %s %+v", key, ep.Spec)
 	case n < 92:
 		key, _ := g.endpoint()
@@ -213,7 +213,7 @@ func (w *world) resync(e *Engine) {
 		e.PutBlock(Block{CIDR: c, Host: h})
 	}
 	for k, ep := range w.eps {
-		e.PutEndpoint(k, EndpointOf(ep))
+		e.PutEndpoint(k, shared(EndpointOf(ep)))
 	}
 	e.End()
 }
@@ -269,6 +269,7 @@ func TestEngineMatchesCompute(t *testing.T) {
 				checkDelta(t, seq, log, prev, want, delta)
 			}
 			prev = want
+			checkLabels(t, seq, log, w.eps, e)
 			if g.r.IntN(3) != 0 {
 				continue // the lists are not asked for after every Flush
 			}
@@ -338,9 +339,9 @@ func dump(d Desired) string {
 // TestEngineLabelIndex: the index follows puts, changes and deletes.
 func TestEngineLabelIndex(t *testing.T) {
 	e := NewEngine(Env{Node: "n0"})
-	e.PutEndpoint("a", Endpoint{Node: "n1", Labels: map[string]string{"app": "web"}})
-	e.PutEndpoint("b", Endpoint{Node: "n2", Labels: map[string]string{"app": "web", "tier": "1"}})
-	e.PutEndpoint("a", Endpoint{Node: "n1", Labels: map[string]string{"app": "db"}})
+	e.PutEndpoint("a", Endpoint{Node: "n1", Attrs: &EndpointAttrs{Labels: map[string]string{"app": "web"}}})
+	e.PutEndpoint("b", Endpoint{Node: "n2", Attrs: &EndpointAttrs{Labels: map[string]string{"app": "web", "tier": "1"}}})
+	e.PutEndpoint("a", Endpoint{Node: "n1", Attrs: &EndpointAttrs{Labels: map[string]string{"app": "db"}}})
 	if got := slices.Sorted(e.Labels().With("app", "web")); !slices.Equal(got, []string{"b"}) {
 		t.Errorf("app=web: %v", got)
 	}

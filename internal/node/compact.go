@@ -1,32 +1,32 @@
 package node
 
-import v3 "github.com/tortienet/tortie/api/v3"
+import (
+	v3 "github.com/tortienet/tortie/api/v3"
+	"github.com/tortienet/tortie/internal/calc"
+)
 
-// compactEndpoint is what the agent keeps of another node's workload
-// endpoint: what routing and policy read (name, namespace, labels, node,
-// addresses, profiles, service account, orchestrator, pod, named ports),
-// with the strings many endpoints share (label keys and values, the
-// namespace, the node, profiles) stored once.
-func compactEndpoint(w *v3.WorkloadEndpoint, intern interner) *v3.WorkloadEndpoint {
-	c := &v3.WorkloadEndpoint{}
-	c.Name, c.Namespace = w.Name, intern.get(w.Namespace)
-	if len(w.Labels) > 0 {
-		c.Labels = make(map[string]string, len(w.Labels))
+// compactOf is the compact form of another node's endpoint decoded whole
+// (when epDecoder could not take it): what epDecoder would have made,
+// with the strings interned but attributes of its own.
+func (d *epDecoder) compactOf(w *v3.WorkloadEndpoint) calc.Endpoint {
+	ep := calc.Endpoint{Node: d.strs.get(w.Spec.Node), ID: w.Namespace + "/" + w.Name}
+	a := &calc.EndpointAttrs{Namespace: d.strs.get(w.Namespace), Orchestrator: d.strs.get(w.Spec.Orchestrator),
+		ServiceAccount: d.strs.get(w.Spec.ServiceAccountName)}
+	if w.Labels != nil {
+		a.Labels = make(map[string]string, len(w.Labels))
 		for k, v := range w.Labels {
-			c.Labels[intern.get(k)] = intern.get(v)
+			a.Labels[d.strs.get(k)] = d.strs.get(v)
 		}
 	}
-	s := &c.Spec
-	s.Node, s.Orchestrator, s.Pod = intern.get(w.Spec.Node), intern.get(w.Spec.Orchestrator), w.Spec.Pod
-	s.ServiceAccountName = intern.get(w.Spec.ServiceAccountName)
-	s.IPNetworks = w.Spec.IPNetworks
 	for _, p := range w.Spec.Profiles {
-		s.Profiles = append(s.Profiles, intern.get(p))
+		a.Profiles = append(a.Profiles, d.strs.get(p))
 	}
-	for _, p := range w.Spec.Ports {
-		s.Ports = append(s.Ports, v3.WorkloadEndpointPort{Name: intern.get(p.Name), Protocol: p.Protocol, Port: p.Port})
+	a.Ports = w.Spec.Ports
+	ep.Attrs = a
+	for _, n := range w.Spec.IPNetworks {
+		ep.AddNet(n)
 	}
-	return c
+	return ep
 }
 
 // interner keeps one copy of each string; the view starts a new one with
@@ -42,6 +42,20 @@ func (t interner) get(s string) string {
 	if c, ok := t[s]; ok {
 		return c
 	}
+	if len(t) > maxInterned {
+		clear(t)
+	}
 	t[s] = s
 	return s
+}
+
+// bytes is get for the string b holds (copied only when new).
+func (t interner) bytes(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if c, ok := t[string(b)]; ok {
+		return c
+	}
+	return t.get(string(b))
 }

@@ -47,7 +47,7 @@ type kindSpec struct {
 var kinds = [numKinds]kindSpec{
 	kindNodes:     resource[v3.Node]("nodes"),
 	kindPools:     resource[v3.IPPool]("ippools"),
-	kindEndpoints: resource[v3.WorkloadEndpoint]("workloadendpoints"),
+	kindEndpoints: resource[v3.WorkloadEndpoint]("workloadendpoints"), // decoded by view.putEndpoint
 	kindFelix:     resource[v3.FelixConfiguration]("felixconfigurations"),
 	kindBlocks:    {prefix: ipam.BlockPrefix("ipv4"), decode: decodeBlock},
 
@@ -88,13 +88,15 @@ func resource[T any](plural string) kindSpec {
 }
 
 // decodeBlock keeps what routing needs of an IPAM block: its CIDR and the
-// host it is affine to.
+// host it is affine to. The scanner picks the two fields out of the
+// block (whose allocations and attributes are most of it); what it
+// cannot take is left to encoding/json.
 func decodeBlock(value []byte) (any, bool) {
 	var b struct {
 		CIDR     string  `json:"cidr"`
 		Affinity *string `json:"affinity"`
 	}
-	if json.Unmarshal(value, &b) != nil {
+	if !scanBlock(value, &b.CIDR, &b.Affinity) && json.Unmarshal(value, &b) != nil {
 		return nil, false
 	}
 	p, err := netip.ParsePrefix(b.CIDR)
@@ -106,4 +108,34 @@ func decodeBlock(value []byte) (any, bool) {
 		host, _ = strings.CutPrefix(*b.Affinity, "host:")
 	}
 	return calc.Block{CIDR: p.Masked(), Host: host}, true
+}
+
+// scanBlock reads a block's cidr and affinity with the scanner.
+func scanBlock(value []byte, cidr *string, affinity **string) bool {
+	s := scanner{b: value}
+	var c, a jsonString
+	hasAff := false
+	s.object(func(key []byte) {
+		switch string(key) {
+		case "cidr":
+			c = s.jstring()
+		case "affinity":
+			hasAff = !s.null()
+			if hasAff {
+				a = s.jstring()
+			}
+		default:
+			s.skipOther(key, "cidr", "affinity")
+		}
+	})
+	s.end()
+	if s.fail || c.esc || a.esc {
+		return false
+	}
+	*cidr = string(c.raw)
+	if hasAff {
+		aff := string(a.raw)
+		*affinity = &aff
+	}
+	return true
 }

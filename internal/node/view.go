@@ -17,9 +17,11 @@ import (
 // on /calico/. What it decodes is the table in kinds.go; every other key
 // is ignored. Routing lives in an incremental calc.Engine, fed as the
 // changes come; the view remembers what else changed (policy, BGP) so
-// that the agent rebuilds only those. Remote workload endpoints are kept
-// in a compact form (what routing and policy read); a change that alters
-// nothing of that form is no change at all.
+// that the agent rebuilds only those. Other nodes' workload endpoints
+// are decoded straight into their compact form (calc.Endpoint: what
+// routing and policy read) and kept only in the Engine; a change that
+// alters nothing of that form is no change at all. objs holds the rest,
+// this node's endpoints among them.
 type view struct {
 	mu      sync.Mutex
 	node    string
@@ -30,7 +32,7 @@ type view struct {
 	objs    [numKinds]map[string]any // by kind, then by key
 	eng     *calc.Engine
 	dirty   dirt
-	strs    interner                   // the strings of remote endpoints
+	dec     *epDecoder                 // remote endpoints, into the Engine only
 	felix   *v3.FelixConfigurationSpec // this node's, merged (felixFor)
 	changed chan struct{}              // signalled (without blocking) on every change that matters
 	onEvent func(key string)
@@ -71,7 +73,7 @@ func newView(env calc.Env) *view {
 }
 
 func (v *view) reset() {
-	v.strs = interner{}
+	v.dec = newEPDecoder()
 	for i := range v.objs {
 		v.objs[i] = map[string]any{}
 	}
@@ -171,15 +173,12 @@ func (v *view) put(key string, value []byte) bool {
 	if !ok || !v.uses(k, key) {
 		return false
 	}
+	if k == kindEndpoints {
+		return v.putEndpoint(key, value)
+	}
 	obj, ok := kinds[k].decode(value)
 	if !ok {
 		return v.del(key)
-	}
-	if w, ok := obj.(*v3.WorkloadEndpoint); ok && w.Spec.Node != v.node {
-		if len(v.strs) > maxInterned {
-			v.strs = interner{}
-		}
-		obj = compactEndpoint(w, v.strs)
 	}
 	old, had := v.objs[k][key]
 	if had && reflect.DeepEqual(old, obj) {
@@ -204,6 +203,9 @@ func (v *view) del(key string) bool {
 	k, ok := kindOf(key)
 	if !ok {
 		return false
+	}
+	if k == kindEndpoints {
+		return v.delEndpoint(key)
 	}
 	old, ok := v.objs[k][key]
 	if !ok {
@@ -239,17 +241,6 @@ func (v *view) fed(k watchedKind, key string, obj, old any) {
 		} else if o, ok := old.(calc.Block); ok {
 			v.eng.DeleteBlock(o.CIDR)
 		}
-	case kindEndpoints:
-		if w, ok := obj.(*v3.WorkloadEndpoint); ok {
-			v.eng.PutEndpoint(key, calc.EndpointOf(w))
-		} else {
-			v.eng.DeleteEndpoint(key)
-		}
-		if v.local(obj) || v.local(old) {
-			v.dirty.policy = true
-		} else {
-			v.dirty.remote = true
-		}
 	case kindFelix:
 		v.dirty.felix, v.dirty.policy = true, true
 		if !v.eng.Bulk() {
@@ -261,12 +252,6 @@ func (v *view) fed(k watchedKind, key string, obj, old any) {
 	default:
 		v.dirty.policy = true
 	}
-}
-
-// local says whether obj is a workload endpoint on this node.
-func (v *view) local(obj any) bool {
-	w, ok := obj.(*v3.WorkloadEndpoint)
-	return ok && w.Spec.Node == v.node
 }
 
 // take is what changed since the last take, with the Engine's state as of
@@ -347,11 +332,7 @@ func (v *view) inputs(tunnel, bgp, pol bool) (in syncInputs, ok bool) {
 // read one (BGP): local workload endpoints as they are stored.
 func (v *view) input() calc.Input {
 	in := v.eng.Resources()
-	for _, w := range values[*v3.WorkloadEndpoint](v, kindEndpoints) {
-		if w.Spec.Node == v.node {
-			in.Endpoints = append(in.Endpoints, w)
-		}
-	}
+	in.Endpoints = values[*v3.WorkloadEndpoint](v, kindEndpoints)
 	return in
 }
 
@@ -421,6 +402,68 @@ func (v *view) policyInputLocked() policy.Input {
 		NetworkSets:           values[*v3.NetworkSet](v, kindNetworkSets),
 		GlobalNetworkSets:     values[*v3.GlobalNetworkSet](v, kindGlobalNetworkSets),
 		WorkloadEndpoints:     values[*v3.WorkloadEndpoint](v, kindEndpoints),
+		Workloads:             v.remoteWorkloads(),
 		HostEndpoints:         values[*v3.HostEndpoint](v, kindHostEndpoints),
 	}
+}
+
+// putEndpoint takes a WorkloadEndpoint: this node's decoded whole into
+// objs, another node's decoded into its compact form, into the Engine
+// only.
+func (v *view) putEndpoint(key string, value []byte) bool {
+	id := endpointID(key)
+	ep, local, ok := v.dec.endpoint(id, value, v.node)
+	var w *v3.WorkloadEndpoint
+	if !ok || local {
+		if w, ok = decodeWEP(value); !ok {
+			return v.delEndpoint(key)
+		}
+		local = w.Spec.Node == v.node
+		if !local {
+			ep = v.dec.compactOf(w)
+		}
+	}
+	if local {
+		if old, had := v.objs[kindEndpoints][key]; had && reflect.DeepEqual(old, w) {
+			return false
+		}
+		v.objs[kindEndpoints][key] = w
+		v.eng.PutEndpoint(id, calc.EndpointOf(w))
+		v.dirty.policy = true
+		return true
+	}
+	if _, was := v.objs[kindEndpoints][key]; was {
+		delete(v.objs[kindEndpoints], key) // it moved here from this node
+		v.dirty.policy = true
+	} else if old, had := v.eng.Endpoint(id); had && old.Equal(ep) {
+		return false
+	}
+	v.eng.PutEndpoint(id, ep)
+	v.dirty.remote = true
+	return true
+}
+
+func (v *view) delEndpoint(key string) bool {
+	id := key[len(kinds[kindEndpoints].prefix):]
+	if _, local := v.objs[kindEndpoints][key]; local {
+		delete(v.objs[kindEndpoints], key)
+		v.dirty.policy = true
+	} else if _, had := v.eng.Endpoint(id); had {
+		v.dirty.remote = true
+	} else {
+		return false
+	}
+	v.eng.DeleteEndpoint(id)
+	return true
+}
+
+// remoteWorkloads are the other nodes' endpoints, in key order.
+func (v *view) remoteWorkloads() []policy.Workload {
+	var out []policy.Workload
+	for _, ep := range v.eng.Endpoints() {
+		if ep.Node != v.node {
+			out = append(out, ep)
+		}
+	}
+	return out
 }

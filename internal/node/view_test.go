@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"testing"
 
-	v3 "github.com/tortienet/tortie/api/v3"
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/datastore"
 	"github.com/tortienet/tortie/internal/ipam"
@@ -66,8 +65,11 @@ func TestViewOnlyWhatMatters(t *testing.T) {
 	if signalled(v) {
 		t.Error("a remote endpoint change of nothing routing or policy reads signalled a change")
 	}
-	if w := v.objs[kindEndpoints][epKey].(*v3.WorkloadEndpoint); w.Annotations != nil || w.Spec.ContainerID != "" || w.Spec.MAC != "" {
-		t.Errorf("a remote endpoint is kept whole: %+v", w)
+	if _, ok := v.objs[kindEndpoints][epKey]; ok {
+		t.Error("a remote endpoint is kept whole in the view")
+	}
+	if ep, _ := v.eng.Endpoint("ns/w1"); ep.MAC != nil || ep.Interface != "" || ep.ID != "ns/w1" || ep.Attrs.Namespace != "ns" {
+		t.Errorf("a remote endpoint is kept as %+v", ep)
 	}
 
 	v.OnEvent(put(blockKey, `{"cidr":"10.244.1.0/26","affinity":"host:node-c"}`))
@@ -91,6 +93,49 @@ func TestViewOnlyWhatMatters(t *testing.T) {
 		tk, _ = v.take(calc.Env{Node: "node-a", Backend: "vxlan"})
 		if !signalled(v) || !tk.dirt.bgp || tk.dirt.policy {
 			t.Errorf("%s: bgp %v, policy %v; want a BGP change and no policy one", kv.KV.Key, tk.dirt.bgp, tk.dirt.policy)
+		}
+	}
+}
+
+// TestViewEndpointMoves: an endpoint moving between this node and
+// another is kept whole while here and compactly (in the Engine only)
+// while there; policy sees it once, either way; deletes find it.
+func TestViewEndpointMoves(t *testing.T) {
+	v := newView(calc.Env{Node: "node-a", Backend: "vxlan"})
+	key := datastore.ResourceKey("workloadendpoints", "ns", "w1")
+	on := func(node string) string {
+		return `{"kind":"WorkloadEndpoint","metadata":{"name":"w1","namespace":"ns","labels":{"app":"web"}},"spec":{"node":"` +
+			node + `","interfaceName":"cali1","ipNetworks":["10.244.1.5/32"],"profiles":["kns.ns"]}}`
+	}
+	v.OnSync(nil, 1)
+	env := calc.Env{Node: "node-a", Backend: "vxlan"}
+	v.take(env)
+	workloads := func() (local, remote int) {
+		in := v.policyInput()
+		return len(in.WorkloadEndpoints), len(in.Workloads)
+	}
+	for i, step := range []struct {
+		ev            datastore.Event
+		local, remote int
+		policy        bool
+	}{
+		{put(key, on("node-b")), 0, 1, false},
+		{put(key, on("node-a")), 1, 0, true},
+		{put(key, on("node-b")), 0, 1, true},
+		{datastore.Event{Type: datastore.EventDelete, KV: datastore.KV{Key: key}}, 0, 0, false},
+		{put(key, on("node-a")), 1, 0, true},
+		{datastore.Event{Type: datastore.EventDelete, KV: datastore.KV{Key: key}}, 0, 0, true},
+	} {
+		v.OnEvent(step.ev)
+		tk, _ := v.take(env)
+		if !signalled(v) || tk.dirt.policy != step.policy || !step.policy && !tk.dirt.remote {
+			t.Errorf("step %d: policy %v remote %v", i, tk.dirt.policy, tk.dirt.remote)
+		}
+		if l, r := workloads(); l != step.local || r != step.remote {
+			t.Errorf("step %d: %d local and %d remote endpoints for policy, want %d and %d", i, l, r, step.local, step.remote)
+		}
+		if _, ok := v.eng.Endpoint("ns/w1"); ok != (step.local+step.remote == 1) {
+			t.Errorf("step %d: in the Engine %v", i, ok)
 		}
 	}
 }

@@ -169,6 +169,10 @@ func (m *Model) buildEntities(in Input, entity func(r any, build func() *Entity)
 	for _, w := range in.WorkloadEndpoints {
 		m.addEntity(entity(w, func() *Entity { return m.workload(w) }))
 	}
+	shared := map[any]*Entity{}
+	for _, w := range in.Workloads {
+		m.addEntity(entity(w, func() *Entity { return m.workloadOf(w.WorkloadInfo(), shared) }))
+	}
 	for _, h := range in.HostEndpoints {
 		m.addEntity(entity(h, func() *Entity { return m.host(h) }))
 	}
@@ -206,20 +210,39 @@ func (m *Model) addEntity(e *Entity) {
 // namespace, orchestrator and service account labels Calico writes, then
 // its profiles' labelsToApply where it has no label of that name.
 func (m *Model) workload(w *v3.WorkloadEndpoint) *Entity {
-	labels := maps.Clone(orEmpty(w.Labels))
-	setIfAbsent(labels, LabelNamespace, w.Namespace)
-	setIfAbsent(labels, LabelOrchestrator, w.Spec.Orchestrator)
-	setIfAbsent(labels, LabelServiceAccount, w.Spec.ServiceAccountName)
-	m.applyProfileLabels(labels, w.Spec.Profiles)
-	e := &Entity{Key: w.Namespace + "/" + w.Name, Kind: WorkloadEndpoint, Namespace: w.Namespace, Labels: labels,
-		Nets: nets(w.Spec.IPNetworks), Profiles: w.Spec.Profiles, Node: w.Spec.Node, Interface: w.Spec.InterfaceName,
-		ServiceAccount: w.Spec.ServiceAccountName, Pod: w.Spec.Pod}
-	for _, p := range w.Spec.Ports {
+	return m.workloadOf(WorkloadInfo{Namespace: w.Namespace, Name: w.Name, Node: w.Spec.Node, Interface: w.Spec.InterfaceName,
+		Orchestrator: w.Spec.Orchestrator, ServiceAccount: w.Spec.ServiceAccountName, Pod: w.Spec.Pod, Labels: w.Labels,
+		Nets: nets(w.Spec.IPNetworks), Profiles: w.Spec.Profiles, Ports: w.Spec.Ports}, nil)
+}
+
+// workloadOf is workload for a WorkloadInfo. Workloads of one Shared
+// value (shared not nil) share the effective labels, the ports and the
+// signature of the first.
+func (m *Model) workloadOf(w WorkloadInfo, shared map[any]*Entity) *Entity {
+	if w.Key == "" {
+		w.Key = w.Namespace + "/" + w.Name
+	}
+	e := &Entity{Key: w.Key, Kind: WorkloadEndpoint, Namespace: w.Namespace, Nets: w.Nets,
+		Profiles: w.Profiles, Node: w.Node, Interface: w.Interface, ServiceAccount: w.ServiceAccount, Pod: w.Pod}
+	if first := shared[w.Shared]; first != nil && w.Shared != nil {
+		e.Labels, e.Ports, e.sig = first.Labels, first.Ports, first.sig
+		return e
+	}
+	e.Labels = maps.Clone(orEmpty(w.Labels))
+	setIfAbsent(e.Labels, LabelNamespace, w.Namespace)
+	setIfAbsent(e.Labels, LabelOrchestrator, w.Orchestrator)
+	setIfAbsent(e.Labels, LabelServiceAccount, w.ServiceAccount)
+	m.applyProfileLabels(e.Labels, w.Profiles)
+	for _, p := range w.Ports {
 		if n, ok := p.Protocol.Number(); ok && p.Port > 0 && p.Port < 65536 {
 			e.Ports = append(e.Ports, NamedPort{Name: p.Name, Protocol: uint8(n), Port: uint16(p.Port)})
 		}
 	}
-	return withSig(e)
+	withSig(e)
+	if w.Shared != nil && shared != nil {
+		shared[w.Shared] = e
+	}
+	return e
 }
 
 func (m *Model) host(h *v3.HostEndpoint) *Entity {

@@ -69,10 +69,37 @@ type Input struct {
 	NetworkSets           []*v3.NetworkSet
 	GlobalNetworkSets     []*v3.GlobalNetworkSet
 	WorkloadEndpoints     []*v3.WorkloadEndpoint
-	HostEndpoints         []*v3.HostEndpoint
+	// Workloads are more workload endpoints, in a compact form (the node
+	// agent keeps other nodes' so).
+	Workloads     []Workload
+	HostEndpoints []*v3.HostEndpoint
 	// Staged policies are compiled for Preview, never enforced.
 	StagedNetworkPolicies       []*v3.StagedNetworkPolicy
 	StagedGlobalNetworkPolicies []*v3.StagedGlobalNetworkPolicy
+}
+
+// Workload is a workload endpoint kept in a compact form: policy reads
+// it through WorkloadInfo. The Build cache knows a workload by its
+// identity: a changed workload must be a new value.
+type Workload interface {
+	WorkloadInfo() WorkloadInfo
+}
+
+// WorkloadInfo is what policy reads of a Workload; its map and slices are
+// read-only.
+type WorkloadInfo struct {
+	// Key is "<namespace>/<name>" (made from them when empty).
+	Key                               string
+	Namespace, Name, Node, Interface  string
+	Orchestrator, ServiceAccount, Pod string
+	Labels                            map[string]string
+	Nets                              []netip.Prefix
+	Profiles                          []string
+	Ports                             []v3.WorkloadEndpointPort
+	// Shared, when not nil, is the same only for workloads whose labels,
+	// namespace, orchestrator, service account, pod and profiles are the
+	// same: Build works their effective labels out once.
+	Shared any
 }
 
 // Tier is a compiled tier.
