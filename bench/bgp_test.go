@@ -63,8 +63,11 @@ func BenchmarkBGPConvergence(b *testing.B) {
 			fmt.Printf("%-4d %-7s %10.2f %9.2f / %6.2f %9.2f / %6.2f %9.2f / %6.2f %7.1f / %6.1f\n",
 				n, r.name, r.bringUp.Seconds(), a50, amax, o50, omax, d50, dmax, r.rss, r.anon)
 			if r.syncs > 0 {
-				fmt.Printf("     (tortie: %.0f syncs per agent during the %d trials, %.2f ms each on average, view to kernel)\n",
-					r.syncs, bgpTrials, r.syncMs)
+				f50, fmax := stats(r.watch)
+				fmt.Printf("     (tortie: %.0f syncs per agent during the %d trials, %.2f ms each on average, view to kernel;\n"+
+					"      CPU per agent: %.2f s from start to the end of the bring-up, %.2f ms per change;\n"+
+					"      %d plain etcd watchers saw each change after %.2f / %.2f ms, p50 / max)\n",
+					r.syncs, bgpTrials, r.syncMs, r.startCPU, 1000*r.changeCPU, n-1, f50, fmax)
 			}
 		}
 	}
@@ -80,6 +83,23 @@ type bgpResult struct {
 	rss, anon float64         // median per speaker, MiB
 	// tortie: syncs per agent during the trials, and their mean duration
 	syncs, syncMs float64
+	// tortie: when n-1 plain etcd watchers saw each change (the floor),
+	// and the CPU seconds per agent from its start to the end of the
+	// bring-up, and per change (add or withdraw) during the trials
+	floor               *watchFloor
+	watch               []time.Duration
+	startCPU, changeCPU float64
+}
+
+// agentPids is the process IDs of the agents of roles.
+func agentPids(l *lab.Lab, roles []string) []int {
+	var pids []int
+	for _, role := range roles {
+		if p, err := l.Process(role); err == nil {
+			pids = append(pids, p.Pid)
+		}
+	}
+	return pids
 }
 
 func medianRSS(pids []int) (rss, anon float64) {
@@ -98,7 +118,7 @@ func medianRSS(pids []int) (rss, anon float64) {
 
 // trials adds and removes the block change makes, timing each until every
 // other node's kernel has seen it.
-func trials(b *testing.B, w *routeWatch, others []string, block netip.Prefix, change func(add bool)) (add, rel, del []time.Duration) {
+func trials(b *testing.B, w *routeWatch, others []string, block netip.Prefix, change func(add bool), r *bgpResult) {
 	b.Helper()
 	for range bgpTrials {
 		for _, on := range []bool{true, false} {
@@ -111,15 +131,17 @@ func trials(b *testing.B, w *routeWatch, others []string, block netip.Prefix, ch
 				b.Fatalf("%s (add %v) did not reach every other node", block, on)
 			}
 			if on {
-				add = append(add, w.last(t0))
-				rel = append(rel, w.fromOrigin())
+				r.add = append(r.add, w.last(t0))
+				r.rel = append(r.rel, w.fromOrigin())
 			} else {
-				del = append(del, w.last(t0))
+				r.del = append(r.del, w.last(t0))
+			}
+			if r.floor != nil {
+				r.watch = append(r.watch, r.floor.last(t0))
 			}
 			time.Sleep(300 * time.Millisecond)
 		}
 	}
-	return add, rel, del
 }
 
 func birdRun(b *testing.B, n int) bgpResult {
@@ -130,7 +152,7 @@ func birdRun(b *testing.B, n int) bgpResult {
 	t0 := m.start(b)
 	r.bringUp = waitComplete(b, m.nodes, n-1, unix.RTPROT_BIRD, 60*time.Second).Sub(t0)
 	block := netip.MustParsePrefix("10.245.1.0/26")
-	r.add, r.rel, r.del = trials(b, w, m.nodes[1:], block, func(add bool) { kernelRoute(b, m.nodes[0], block, add) })
+	trials(b, w, m.nodes[1:], block, func(add bool) { kernelRoute(b, m.nodes[0], block, add) }, &r)
 	r.rss, r.anon = medianRSS(m.pids())
 	m.stop()
 	return r
@@ -171,20 +193,18 @@ func tortieRun(b *testing.B, bin string, n int) bgpResult {
 	put("/calico/bench/warm-up", "x") // the connection is opened once, before timing
 	block := netip.MustParsePrefix("10.244.250.0/26")
 	value := fmt.Sprintf(`{"cidr":"%s","affinity":"host:node1","allocations":[],"unallocated":[],"attributes":[],"deleted":false}`, block)
-	before := applyStats(b, nodes)
-	r.add, r.rel, r.del = trials(b, w, nodes[1:], block, func(add bool) {
+	pids := agentPids(l, roles)
+	r.startCPU = cpuSeconds(pids) / float64(len(pids))
+	r.floor = newWatchFloor(b, topo.NamespaceName(name, topo.KindUnderlay, ""), l.State().Datastore, ipam.BlockKey(block), n-1)
+	before, cpu0 := applyStats(b, nodes), cpuSeconds(pids)
+	trials(b, w, nodes[1:], block, func(add bool) {
 		if add {
 			put(ipam.BlockKey(block), value)
 		} else {
 			put(ipam.BlockKey(block), "")
 		}
-	})
-	var pids []int
-	for _, role := range roles {
-		if p, err := l.Process(role); err == nil {
-			pids = append(pids, p.Pid)
-		}
-	}
+	}, &r)
+	r.changeCPU = (cpuSeconds(pids) - cpu0) / float64(len(pids)) / float64(2*bgpTrials)
 	r.rss, r.anon = medianRSS(pids)
 	after := applyStats(b, nodes)
 	r.syncs, r.syncMs = (after[1]-before[1])/float64(n), 1000*(after[0]-before[0])/max(after[1]-before[1], 1)

@@ -256,15 +256,15 @@ func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 		return err
 	}
 	a.withPolicy(&d, t.felix, ins.policy)
-	waiting := a.syncBGP(ctx, &d, t.rev, env, ins.bgp, ins.bgpIn)
-	return a.applyDesired(ctx, d, a.deltaOf(p, full), waiting, full, start, t.rev)
+	waiting, delta := a.syncBGP(ctx, &d, a.deltaOf(p, full), t.rev, env, ins.bgp, ins.bgpIn)
+	return a.applyDesired(ctx, d, delta, waiting, full, start, t.rev)
 }
 
 // deltaOf is the change to pass to the dataplane with the state: p's one
-// delta, when the last Apply wrote all (not with BGP: learned routes are
-// applied beside the Engine's); nil for a full Apply.
+// delta, when the last Apply wrote all (with BGP, syncBGP turns it into
+// the change of the routes installed); nil for a full Apply.
 func (a *Agent) deltaOf(p pending, full bool) *calc.Delta {
-	if full || !a.applied || a.bgp != nil || p.deltas != 1 {
+	if full || !a.applied || p.deltas != 1 {
 		return nil
 	}
 	return &p.delta

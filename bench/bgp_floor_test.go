@@ -1,0 +1,133 @@
+package bench
+
+import (
+	"context"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
+
+	"github.com/tortienet/tortie/internal/ns"
+)
+
+// watchFloor holds n etcd watches of one key, each on a connection of
+// its own (as each agent has), opened in the lab's underlay namespace: how
+// long a write takes to reach n watchers is the floor under any agent's
+// reaction to it (etcd's commit and its watch fan-out, nothing of tortie's).
+type watchFloor struct {
+	mu      sync.Mutex
+	seen    []time.Time // per watcher, the last event
+	clients []*clientv3.Client
+	cancel  context.CancelFunc
+}
+
+func newWatchFloor(b *testing.B, netnsName, endpoint, key string, n int) *watchFloor {
+	b.Helper()
+	dial := func(ctx context.Context, addr string) (net.Conn, error) {
+		var c net.Conn
+		err := ns.Do(netnsName, func() error {
+			var err error
+			c, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+			return err
+		})
+		return c, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &watchFloor{seen: make([]time.Time, n), cancel: cancel}
+	b.Cleanup(f.close)
+	for i := range n {
+		c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second,
+			DialOptions: []grpc.DialOption{grpc.WithContextDialer(dial)}})
+		if err != nil {
+			b.Fatalf("etcd watcher %d: %v", i, err)
+		}
+		f.clients = append(f.clients, c)
+		wch := c.Watch(clientv3.WithRequireLeader(ctx), key)
+		go func() {
+			for range wch {
+				t := time.Now()
+				f.mu.Lock()
+				f.seen[i] = t
+				f.mu.Unlock()
+			}
+		}()
+	}
+	// A watch is in place once it has seen a write.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := f.clients[0].Put(ctx, key, "x"); err != nil {
+			b.Fatalf("etcd put %s: %v", key, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if f.all(time.Time{}) {
+			return f
+		}
+	}
+	b.Fatalf("the %d etcd watchers did not see a write in 10 s", n)
+	return nil
+}
+
+// all says whether every watcher has seen an event after t0.
+func (f *watchFloor) all(t0 time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, t := range f.seen {
+		if !t.After(t0) {
+			return false
+		}
+	}
+	return true
+}
+
+// last waits (at most 5 s) until every watcher has seen an event after t0
+// and is the time the last one did, from t0.
+func (f *watchFloor) last(t0 time.Time) time.Duration {
+	deadline := time.Now().Add(5 * time.Second)
+	for !f.all(t0) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var m time.Duration
+	for _, t := range f.seen {
+		m = max(m, t.Sub(t0))
+	}
+	return m
+}
+
+func (f *watchFloor) close() {
+	f.cancel()
+	for _, c := range f.clients {
+		_ = c.Close()
+	}
+}
+
+// cpuSeconds is the CPU time (user + system) the processes used so far.
+func cpuSeconds(pids []int) float64 {
+	var ticks int64
+	for _, p := range pids {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + st
+	}
+	return float64(ticks) / 100 // USER_HZ
+}
