@@ -7,12 +7,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 
+	"github.com/tortienet/tortie/internal/lab"
+	"github.com/tortienet/tortie/internal/lab/topo"
 	"github.com/tortienet/tortie/internal/ns"
 )
 
@@ -130,4 +133,33 @@ func cpuSeconds(pids []int) float64 {
 		ticks += u + st
 	}
 	return float64(ticks) / 100 // USER_HZ
+}
+
+// floorTrials times the block's writes as trials does, with the agents
+// stopped (SIGSTOP: their watches stay open, etcd still sends to them)
+// and n-1 plain watchers in their place: the floor etcd puts under any
+// agent (commit and fan-out). puts is how long each write itself took.
+func floorTrials(b *testing.B, l *lab.Lab, pids []int, key, value string, put func(key, value string)) (seen, puts []time.Duration) {
+	b.Helper()
+	name := l.State().Name
+	f := newWatchFloor(b, topo.NamespaceName(name, topo.KindUnderlay, ""), l.State().Datastore, key, len(pids)-1)
+	defer f.close()
+	for _, p := range pids {
+		_ = syscall.Kill(p, syscall.SIGSTOP)
+	}
+	defer func() {
+		for _, p := range pids {
+			_ = syscall.Kill(p, syscall.SIGCONT)
+		}
+	}()
+	for range bgpTrials {
+		for _, v := range []string{value, ""} {
+			t0 := time.Now()
+			put(key, v)
+			puts = append(puts, time.Since(t0))
+			seen = append(seen, f.last(t0))
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	return seen, puts
 }

@@ -64,10 +64,11 @@ func BenchmarkBGPConvergence(b *testing.B) {
 				n, r.name, r.bringUp.Seconds(), a50, amax, o50, omax, d50, dmax, r.rss, r.anon)
 			if r.syncs > 0 {
 				f50, fmax := stats(r.watch)
+				p50, pmax := stats(r.puts)
 				fmt.Printf("     (tortie: %.0f syncs per agent during the %d trials, %.2f ms each on average, view to kernel;\n"+
 					"      CPU per agent: %.2f s from start to the end of the bring-up, %.2f ms per change beyond %.1f ms/s idle;\n"+
-					"      %d plain etcd watchers saw each change after %.2f / %.2f ms, p50 / max)\n",
-					r.syncs, bgpTrials, r.syncMs, r.startCPU, 1000*r.changeCPU, 1000*r.idleCPU, n-1, f50, fmax)
+					"      agents stopped, %d plain etcd watchers saw each change after %.2f / %.2f ms, the put returned after %.2f / %.2f ms, p50 / max)\n",
+					r.syncs, bgpTrials, r.syncMs, r.startCPU, 1000*r.changeCPU, 1000*r.idleCPU, n-1, f50, fmax, p50, pmax)
 			}
 		}
 	}
@@ -86,8 +87,7 @@ type bgpResult struct {
 	// tortie: when n-1 plain etcd watchers saw each change (the floor),
 	// and the CPU seconds per agent from its start to the end of the
 	// bring-up, and per change (add or withdraw) during the trials
-	floor               *watchFloor
-	watch               []time.Duration
+	watch, puts         []time.Duration // the floor, and the puts' own time
 	startCPU, changeCPU float64
 	idleCPU             float64 // CPU s per s per agent with nothing changing
 }
@@ -137,9 +137,6 @@ func trials(b *testing.B, w *routeWatch, others []string, block netip.Prefix, ch
 			} else {
 				r.del = append(r.del, w.last(t0))
 			}
-			if r.floor != nil {
-				r.watch = append(r.watch, r.floor.last(t0))
-			}
 			time.Sleep(300 * time.Millisecond)
 		}
 	}
@@ -171,6 +168,14 @@ func tortieLab(b *testing.B, bin, tag string, n int) (l *lab.Lab, nodes, roles [
 	b.Cleanup(down)
 	top := topo.Generate(topo.GenerateOptions{Name: name, Nodes: n, PodsPerNode: 1, Underlay: topo.UnderlayL2, CNI: topo.CNITortie})
 	top.Pool.IPIPMode, top.Pool.VXLANMode = "Never", "Never"
+	// Extra agent environment, e.g. FELIX_DEBUGPORT=6060 to profile them.
+	if v := os.Getenv("TORTIE_BENCH_AGENT_ENV"); v != "" {
+		top.Env = map[string]string{}
+		for _, kv := range strings.Split(v, ",") {
+			k, val, _ := strings.Cut(kv, "=")
+			top.Env[k] = val
+		}
+	}
 	l, err := lab.Up(ctx, cfg, top)
 	if err != nil {
 		b.Fatalf("lab up (%d nodes): %v", n, err)
@@ -196,7 +201,6 @@ func tortieRun(b *testing.B, bin string, n int) bgpResult {
 	value := fmt.Sprintf(`{"cidr":"%s","affinity":"host:node1","allocations":[],"unallocated":[],"attributes":[],"deleted":false}`, block)
 	pids := agentPids(l, roles)
 	r.startCPU = cpuSeconds(pids) / float64(len(pids))
-	r.floor = newWatchFloor(b, topo.NamespaceName(name, topo.KindUnderlay, ""), l.State().Datastore, ipam.BlockKey(block), n-1)
 	idle0, idleT := cpuSeconds(pids), time.Now()
 	time.Sleep(3 * time.Second)
 	idle := (cpuSeconds(pids) - idle0) / time.Since(idleT).Seconds() // keepalives, timers: CPU s per s
@@ -213,6 +217,7 @@ func tortieRun(b *testing.B, bin string, n int) bgpResult {
 	r.rss, r.anon = medianRSS(pids)
 	after := applyStats(b, nodes)
 	r.syncs, r.syncMs = (after[1]-before[1])/float64(n), 1000*(after[0]-before[0])/max(after[1]-before[1], 1)
+	r.watch, r.puts = floorTrials(b, l, pids, ipam.BlockKey(block), value, put)
 	return r
 }
 
