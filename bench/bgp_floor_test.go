@@ -111,28 +111,29 @@ func (f *watchFloor) close() {
 	}
 }
 
-// cpuSeconds is the CPU time (user + system) the processes used so far.
+// cpuSeconds is the CPU time the processes used so far (all their
+// threads: /proc/<pid>/schedstat, in nanoseconds; /proc/<pid>/stat counts
+// 10 ms ticks, too coarse for a change).
 func cpuSeconds(pids []int) float64 {
-	var ticks int64
+	var ns int64
 	for _, p := range pids {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/stat")
+		dir := "/proc/" + strconv.Itoa(p) + "/task/"
+		tasks, err := os.ReadDir(dir)
 		if err != nil {
 			continue
 		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
+		for _, t := range tasks {
+			b, err := os.ReadFile(dir + t.Name() + "/schedstat")
+			if err != nil {
+				continue
+			}
+			if f := strings.Fields(string(b)); len(f) > 0 {
+				v, _ := strconv.ParseInt(f[0], 10, 64)
+				ns += v
+			}
 		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 13 {
-			continue
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		ticks += u + st
 	}
-	return float64(ticks) / 100 // USER_HZ
+	return float64(ns) / 1e9
 }
 
 // floorTrials times the block's writes as trials does, with the agents
