@@ -12,9 +12,11 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -66,9 +68,9 @@ func BenchmarkBGPConvergence(b *testing.B) {
 				f50, fmax := stats(r.watch)
 				p50, pmax := stats(r.puts)
 				fmt.Printf("     (tortie: %.0f syncs per agent during the %d trials, %.2f ms each on average, view to kernel;\n"+
-					"      CPU per agent: %.2f s from start to the end of the bring-up, %.2f ms per change beyond %.1f ms/s idle;\n"+
+					"      CPU per agent: %.2f s from start to the end of the bring-up, %.2f ms per change beyond %.1f ms/s idle; the datastore %.2f ms per change;\n"+
 					"      agents stopped, %d plain etcd watchers saw each change after %.2f / %.2f ms, the put returned after %.2f / %.2f ms, p50 / max)\n",
-					r.syncs, bgpTrials, r.syncMs, r.startCPU, 1000*r.changeCPU, 1000*r.idleCPU, n-1, f50, fmax, p50, pmax)
+					r.syncs, bgpTrials, r.syncMs, r.startCPU, 1000*r.changeCPU, 1000*r.idleCPU, 1000*r.storeCPU, n-1, f50, fmax, p50, pmax)
 			}
 		}
 	}
@@ -90,6 +92,7 @@ type bgpResult struct {
 	watch, puts         []time.Duration // the floor, and the puts' own time
 	startCPU, changeCPU float64
 	idleCPU             float64 // CPU s per s per agent with nothing changing
+	storeCPU            float64 // the datastore's CPU s per change
 }
 
 // agentPids is the process IDs of the agents of roles.
@@ -204,7 +207,13 @@ func tortieRun(b *testing.B, bin string, n int) bgpResult {
 	idle0, idleT := cpuSeconds(pids), time.Now()
 	time.Sleep(3 * time.Second)
 	idle := (cpuSeconds(pids) - idle0) / time.Since(idleT).Seconds() // keepalives, timers: CPU s per s
-	before, cpu0, t0 := applyStats(b, nodes), cpuSeconds(pids), time.Now()
+	if dir := os.Getenv("TORTIE_BENCH_PROFILE"); dir != "" {         // with TORTIE_BENCH_AGENT_ENV=FELIX_DEBUGPORT=6060
+		done := profileAgent(b, nodes[1], filepath.Join(dir, fmt.Sprintf("agent-n%d.pprof", n)), 6*time.Second)
+		defer func() { <-done }()
+	}
+	stopPerf := perfAround(b, fmt.Sprintf("trials-n%d", n))
+	store := agentPids(l, []string{"datastore"})
+	before, cpu0, t0, storeCPU := applyStats(b, nodes), cpuSeconds(pids), time.Now(), cpuSeconds(store)
 	trials(b, w, nodes[1:], block, func(add bool) {
 		if add {
 			put(ipam.BlockKey(block), value)
@@ -212,6 +221,8 @@ func tortieRun(b *testing.B, bin string, n int) bgpResult {
 			put(ipam.BlockKey(block), "")
 		}
 	}, &r)
+	stopPerf()
+	r.storeCPU = (cpuSeconds(store) - storeCPU) / float64(2*bgpTrials)
 	used := cpuSeconds(pids) - cpu0 - idle*time.Since(t0).Seconds()
 	r.changeCPU, r.idleCPU = used/float64(len(pids))/float64(2*bgpTrials), idle/float64(len(pids))
 	r.rss, r.anon = medianRSS(pids)
@@ -279,6 +290,8 @@ func tortieBringUp(b *testing.B, l *lab.Lab, nodes, roles []string) time.Duratio
 			}
 		}
 	}
+	stop := perfAround(b, fmt.Sprintf("bringup-n%d", len(nodes)))
+	defer stop()
 	t0 := time.Now()
 	if _, err := l.StartAll(context.Background(), roles); err != nil {
 		b.Fatal(err)
@@ -317,4 +330,64 @@ func etcdPut(b *testing.B, netnsName, endpoint string) func(key, value string) {
 			b.Fatalf("etcd %s %s: %s", path, key, resp.Status)
 		}
 	}
+}
+
+// profileAgent fetches a CPU profile of the agent in namespace nd (its
+// pprof server on port 6060) over d into file; done is closed once it is
+// written.
+func profileAgent(b *testing.B, nd, file string, d time.Duration) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c := nsHTTPClient(nd, d+10*time.Second)
+		resp, err := c.Get(fmt.Sprintf("http://localhost:6060/debug/pprof/profile?seconds=%d", int(d.Seconds())))
+		if err != nil {
+			b.Logf("profile of %s: %v", nd, err)
+			return
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			b.Logf("profile of %s: %v", nd, err)
+		}
+	}()
+	return done
+}
+
+// nsHTTPClient is an HTTP client whose connections are made in namespace nd.
+func nsHTTPClient(nd string, timeout time.Duration) *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var conn net.Conn
+		err := ns.Do(nd, func() error {
+			var err error
+			conn, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+			return err
+		})
+		return conn, err
+	}}, Timeout: timeout}
+}
+
+// perfAround records the whole machine's CPU (perf record -a -g) into
+// $TORTIE_BENCH_PROFILE/<name>.perf until stop is called; nothing without
+// that variable.
+func perfAround(b *testing.B, name string) (stop func()) {
+	dir := os.Getenv("TORTIE_BENCH_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	cmd := exec.Command("perf", "record", "-a", "-g", "-F", "997", "-q", "-o", filepath.Join(dir, name+".perf"))
+	if err := cmd.Start(); err != nil {
+		b.Logf("perf: %v", err)
+		return func() {}
+	}
+	time.Sleep(500 * time.Millisecond) // perf is recording
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGINT)
+			_ = cmd.Wait()
+		})
+	}
+	b.Cleanup(stop)
+	return stop
 }
