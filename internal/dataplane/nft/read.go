@@ -14,6 +14,7 @@ import (
 // besides want's, every rule marked with want's definition digest, and
 // every set's elements.
 func (o *Owner) matches(ctx context.Context, want content) (bool, error) {
+	var chains []string
 	for _, kind := range []string{"chains", "sets", "maps"} {
 		names, err := o.nft.List(ctx, kind)
 		if knftables.IsNotFound(err) {
@@ -25,12 +26,12 @@ func (o *Owner) matches(ctx context.Context, want content) (bool, error) {
 		if len(names) != map[string]int{"chains": len(want.chains), "sets": len(want.sets), "maps": len(want.maps)}[kind] {
 			return false, nil
 		}
-	}
-	for _, ch := range want.chains {
-		ok, err := o.chainMatches(ctx, ch, ch.comment())
-		if err != nil || !ok {
-			return false, err
+		if kind == "chains" {
+			chains = names
 		}
+	}
+	if ok, err := o.chainsMatch(ctx, want.chains, chains); err != nil || !ok {
+		return false, err
 	}
 	for _, s := range want.sets {
 		got, ok, err := o.elements(ctx, s)
@@ -70,20 +71,30 @@ func (o *Owner) mapElements(ctx context.Context, name string) ([]string, bool, e
 	return out, true, nil
 }
 
-func (o *Owner) chainMatches(ctx context.Context, ch chainDef, comment string) (bool, error) {
-	rules, err := o.nft.ListRules(ctx, ch.name)
+// chainsMatch says whether the chains named have the rules of want, by
+// their comments; the rules of every chain are read in one nft run (one
+// per chain made a restarted agent run nft a dozen times and more).
+func (o *Owner) chainsMatch(ctx context.Context, want []chainDef, names []string) (bool, error) {
+	rules, err := o.nft.ListRules(ctx, "")
 	if knftables.IsNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("read nftables chain %s: %w", ch.name, err)
+		return false, fmt.Errorf("read the nftables rules of table %s: %w", Table, err)
 	}
-	if len(rules) != len(ch.rules) {
-		return false, nil
-	}
+	byChain := map[string][]*knftables.Rule{}
 	for _, r := range rules {
-		if r.Comment == nil || *r.Comment != comment {
+		byChain[r.Chain] = append(byChain[r.Chain], r)
+	}
+	for _, ch := range want {
+		if !slices.Contains(names, ch.name) || len(byChain[ch.name]) != len(ch.rules) {
 			return false, nil
+		}
+		comment := ch.comment()
+		for _, r := range byChain[ch.name] {
+			if r.Comment == nil || *r.Comment != comment {
+				return false, nil
+			}
 		}
 	}
 	return true, nil
