@@ -68,9 +68,10 @@ func BenchmarkBGPConvergence(b *testing.B) {
 				f50, fmax := stats(r.watch)
 				p50, pmax := stats(r.puts)
 				fmt.Printf("     (tortie: %.0f syncs per agent during the %d trials, %.2f ms each on average, view to kernel;\n"+
+					"      every session Established %.2f s after the start;\n"+
 					"      CPU per agent: %.2f s from start to the end of the bring-up, %.2f ms per change beyond %.1f ms/s idle; the datastore %.2f ms per change;\n"+
 					"      agents stopped, %d plain etcd watchers saw each change after %.2f / %.2f ms, the put returned after %.2f / %.2f ms, p50 / max)\n",
-					r.syncs, bgpTrials, r.syncMs, r.startCPU, 1000*r.changeCPU, 1000*r.idleCPU, 1000*r.storeCPU, n-1, f50, fmax, p50, pmax)
+					r.syncs, bgpTrials, r.syncMs, r.sessions.Seconds(), r.startCPU, 1000*r.changeCPU, 1000*r.idleCPU, 1000*r.storeCPU, n-1, f50, fmax, p50, pmax)
 			}
 		}
 	}
@@ -91,8 +92,9 @@ type bgpResult struct {
 	// bring-up, and per change (add or withdraw) during the trials
 	watch, puts         []time.Duration // the floor, and the puts' own time
 	startCPU, changeCPU float64
-	idleCPU             float64 // CPU s per s per agent with nothing changing
-	storeCPU            float64 // the datastore's CPU s per change
+	idleCPU             float64       // CPU s per s per agent with nothing changing
+	sessions            time.Duration // tortie: from the start until every session is Established
+	storeCPU            float64       // the datastore's CPU s per change
 }
 
 // agentPids is the process IDs of the agents of roles.
@@ -195,7 +197,7 @@ func tortieRun(b *testing.B, bin string, n int) bgpResult {
 	l, nodes, roles, _ := tortieLab(b, bin, "tbg", n)
 	name := l.State().Name
 	r := bgpResult{name: "tortie"}
-	r.bringUp = tortieBringUp(b, l, nodes, roles)
+	r.bringUp, r.sessions = tortieBringUp(b, l, nodes, roles)
 	w := watchRoutes(b, nodes)
 	w.origin = nodes[0]
 	put := etcdPut(b, topo.NamespaceName(name, topo.KindUnderlay, ""), l.State().Datastore)
@@ -272,7 +274,7 @@ func applyStats(b *testing.B, nodes []string) [2]float64 {
 
 // tortieBringUp kills every agent, removes the routes they learned, starts
 // them all again and times until every kernel is complete.
-func tortieBringUp(b *testing.B, l *lab.Lab, nodes, roles []string) time.Duration {
+func tortieBringUp(b *testing.B, l *lab.Lab, nodes, roles []string) (kernels, sessions time.Duration) {
 	b.Helper()
 	for _, role := range roles {
 		if _, err := l.Stop(role, syscall.SIGKILL, 0); err != nil {
@@ -296,7 +298,9 @@ func tortieBringUp(b *testing.B, l *lab.Lab, nodes, roles []string) time.Duratio
 	if _, err := l.StartAll(context.Background(), roles); err != nil {
 		b.Fatal(err)
 	}
-	return waitComplete(b, nodes, len(nodes)-1, 80, 120*time.Second).Sub(t0)
+	kernels = waitComplete(b, nodes, len(nodes)-1, 80, 120*time.Second).Sub(t0)
+	sessions = waitSessions(b, l, len(nodes)-1, 120*time.Second).Sub(t0)
+	return kernels, sessions
 }
 
 // etcdPut writes (or, with an empty value, deletes) a key through etcd's
