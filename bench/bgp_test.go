@@ -16,7 +16,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -213,7 +212,6 @@ func tortieRun(b *testing.B, bin string, n int) bgpResult {
 		done := profileAgent(b, nodes[1], filepath.Join(dir, fmt.Sprintf("agent-n%d.pprof", n)), 6*time.Second)
 		defer func() { <-done }()
 	}
-	stopPerf := perfAround(b, fmt.Sprintf("trials-n%d", n))
 	store := agentPids(l, []string{"datastore"})
 	before, cpu0, t0, storeCPU := applyStats(b, nodes), cpuSeconds(pids), time.Now(), cpuSeconds(store)
 	trials(b, w, nodes[1:], block, func(add bool) {
@@ -223,7 +221,6 @@ func tortieRun(b *testing.B, bin string, n int) bgpResult {
 			put(ipam.BlockKey(block), "")
 		}
 	}, &r)
-	stopPerf()
 	r.storeCPU = (cpuSeconds(store) - storeCPU) / float64(2*bgpTrials)
 	used := cpuSeconds(pids) - cpu0 - idle*time.Since(t0).Seconds()
 	r.changeCPU, r.idleCPU = used/float64(len(pids))/float64(2*bgpTrials), idle/float64(len(pids))
@@ -292,8 +289,6 @@ func tortieBringUp(b *testing.B, l *lab.Lab, nodes, roles []string) (kernels, se
 			}
 		}
 	}
-	stop := perfAround(b, fmt.Sprintf("bringup-n%d", len(nodes)))
-	defer stop()
 	t0 := time.Now()
 	if _, err := l.StartAll(context.Background(), roles); err != nil {
 		b.Fatal(err)
@@ -369,29 +364,4 @@ func nsHTTPClient(nd string, timeout time.Duration) *http.Client {
 		})
 		return conn, err
 	}}, Timeout: timeout}
-}
-
-// perfAround records the whole machine's CPU (perf record -a -g) into
-// $TORTIE_BENCH_PROFILE/<name>.perf until stop is called; nothing without
-// that variable.
-func perfAround(b *testing.B, name string) (stop func()) {
-	dir := os.Getenv("TORTIE_BENCH_PROFILE")
-	if dir == "" {
-		return func() {}
-	}
-	cmd := exec.Command("perf", "record", "-a", "-g", "-F", "997", "-q", "-o", filepath.Join(dir, name+".perf"))
-	if err := cmd.Start(); err != nil {
-		b.Logf("perf: %v", err)
-		return func() {}
-	}
-	time.Sleep(500 * time.Millisecond) // perf is recording
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			_ = cmd.Process.Signal(syscall.SIGINT)
-			_ = cmd.Wait()
-		})
-	}
-	b.Cleanup(stop)
-	return stop
 }
