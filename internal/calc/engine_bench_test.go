@@ -96,28 +96,25 @@ func BenchmarkEngine(b *testing.B) {
 				_ = e.Globals()
 			}
 		})
+		// moveBlock: change i moves a block to another node, and i+1 back.
+		moveBlock := func(i int) {
+			n := 1 + (i/2)%(nodes-1)
+			host := fmt.Sprintf("node-%d", n)
+			if i%2 == 0 {
+				host = fmt.Sprintf("node-%d", 1+n%(nodes-1))
+			}
+			e.PutBlock(Block{CIDR: blockOf(n), Host: host})
+			e.Flush()
+		}
 		b.Run(size+"/remote-block", func(b *testing.B) {
-			// A block moves to another node, and back.
 			for i := 0; b.Loop(); i++ {
-				n := 1 + (i/2)%(nodes-1)
-				host := fmt.Sprintf("node-%d", n)
-				if i%2 == 0 {
-					host = fmt.Sprintf("node-%d", 1+n%(nodes-1))
-				}
-				e.PutBlock(Block{CIDR: blockOf(n), Host: host})
-				e.Flush()
+				moveBlock(i)
 				_ = e.Globals()
 			}
 		})
 		b.Run(size+"/remote-block+lists", func(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
-				n := 1 + (i/2)%(nodes-1)
-				host := fmt.Sprintf("node-%d", n)
-				if i%2 == 0 {
-					host = fmt.Sprintf("node-%d", 1+n%(nodes-1))
-				}
-				e.PutBlock(Block{CIDR: blockOf(n), Host: host})
-				e.Flush()
+				moveBlock(i)
 				_ = e.Desired()
 			}
 		})
