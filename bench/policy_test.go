@@ -85,21 +85,32 @@ const (
 )
 
 func interleavedRates(b *testing.B, rs []policyResult) (ratio []float64) {
+	rates, ratio := interleaved(rs, rateRounds, rateWindow, func(r policyResult, d time.Duration) float64 { return r.conn(d) })
+	for i := range rs {
+		rs[i].connPerSec = rates[i]
+	}
+	return ratio
+}
+
+// interleaved takes rounds of one window of measure per table; rate is
+// the median of each table's windows, ratio the median of its rounds'
+// ratios to the first table's.
+func interleaved(rs []policyResult, rounds int, window time.Duration, measure func(policyResult, time.Duration) float64) (rate, ratio []float64) {
 	rates := make([][]float64, len(rs))
 	ratios := make([][]float64, len(rs))
-	for range rateRounds {
+	for range rounds {
 		var round []float64
 		for i, r := range rs {
-			round = append(round, r.conn(rateWindow))
+			round = append(round, measure(r, window))
 			rates[i] = append(rates[i], round[i])
 			ratios[i] = append(ratios[i], round[i]/round[0])
 		}
 	}
 	for i := range rs {
-		rs[i].connPerSec = median(rates[i])
+		rate = append(rate, median(rates[i]))
 		ratio = append(ratio, median(ratios[i]))
 	}
-	return ratio
+	return rate, ratio
 }
 
 func median(xs []float64) float64 {
@@ -340,20 +351,9 @@ func bulkRate(b *testing.B, p *nstest.NS, addr string, d time.Duration) float64 
 // window per table, the rate the median of its windows, the fraction the
 // median of the rounds' ratios.
 func interleavedBulk(b *testing.B, rs []policyResult) (ratio []float64) {
-	const rounds, window = 5, time.Second
-	rates := make([][]float64, len(rs))
-	ratios := make([][]float64, len(rs))
-	for range rounds {
-		var round []float64
-		for i, r := range rs {
-			round = append(round, r.bulk(window))
-			rates[i] = append(rates[i], round[i])
-			ratios[i] = append(ratios[i], round[i]/round[0])
-		}
-	}
+	rates, ratio := interleaved(rs, 5, time.Second, func(r policyResult, d time.Duration) float64 { return r.bulk(d) })
 	for i := range rs {
-		rs[i].bulkGbps = median(rates[i])
-		ratio = append(ratio, median(ratios[i]))
+		rs[i].bulkGbps = rates[i]
 	}
 	return ratio
 }
