@@ -237,16 +237,7 @@ func applyStats(b *testing.B, nodes []string) [2]float64 {
 	b.Helper()
 	var out [2]float64
 	for _, nd := range nodes {
-		c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			var conn net.Conn
-			err := ns.Do(nd, func() error {
-				var err error
-				conn, err = (&net.Dialer{}).DialContext(ctx, network, addr)
-				return err
-			})
-			return conn, err
-		}}, Timeout: 5 * time.Second}
-		resp, err := c.Get("http://localhost:9091/metrics")
+		resp, err := nsHTTPClient(nd, 5*time.Second).Get("http://localhost:9091/metrics")
 		if err != nil {
 			b.Fatalf("metrics of %s: %v", nd, err)
 		}
