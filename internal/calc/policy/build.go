@@ -25,6 +25,9 @@ type Model struct {
 	// forCache holds For's answers by endpoint signature (kind, namespace,
 	// labels, service account): replicas of one workload share them.
 	forCache map[string][]TierPolicies
+	// index, when set, holds the endpoints and sets instead of Entities
+	// (see BuildIndexed).
+	index *Index
 	// Problems name what could not be compiled (and is left out).
 	Problems []string
 }
@@ -61,6 +64,23 @@ func NewBuilder() *Builder {
 
 // Build is Build, compiling only what changed since the last call.
 func (b *Builder) Build(in Input) *Model {
+	m := b.buildRules(in)
+	b.buildEntities(m, in)
+	return m
+}
+
+// BuildIndexed is Build with the endpoints and sets of x instead of in's
+// (which are ignored): the Model is for Compile, which then takes the
+// node's endpoints and the selectors' members from x. x must have been
+// fed the profiles' labelsToApply.
+func (b *Builder) BuildIndexed(in Input, x *Index) *Model {
+	m := b.buildRules(in)
+	m.index = x
+	return m
+}
+
+// buildRules compiles in's tiers, policies and profiles.
+func (b *Builder) buildRules(in Input) *Model {
 	m := &Model{Profiles: map[string]*Profile{}, byAddr: map[netip.Addr][]*Entity{}, forCache: map[string][]TierPolicies{}}
 	m.buildTiers(in.Tiers)
 	profiles := map[*v3.Profile]compiled{}
@@ -86,7 +106,6 @@ func (b *Builder) Build(in Input) *Model {
 	b.policies, b.profiles = policies, profiles
 	m.sortPolicies()
 	m.addStaged(in)
-	b.buildEntities(m, in)
 	return m
 }
 
@@ -167,26 +186,30 @@ func (m *Model) sortPolicies() {
 // entity of a resource.
 func (m *Model) buildEntities(in Input, entity func(r any, build func() *Entity) *Entity) {
 	for _, w := range in.WorkloadEndpoints {
-		m.addEntity(entity(w, func() *Entity { return m.workload(w) }))
+		m.addEntity(entity(w, func() *Entity { return workloadEntity(w, m.profileLabels) }))
 	}
 	for _, h := range in.HostEndpoints {
-		m.addEntity(entity(h, func() *Entity { return m.host(h) }))
+		m.addEntity(entity(h, func() *Entity { return hostEntity(h, m.profileLabels) }))
 	}
 	for _, s := range in.NetworkSets {
-		m.addEntity(entity(s, func() *Entity {
-			labels := maps.Clone(s.Labels)
-			if labels == nil {
-				labels = map[string]string{}
-			}
-			labels[LabelNamespace] = s.Namespace
-			return withSig(&Entity{Key: s.Namespace + "/" + s.Name, Kind: NetworkSet, Namespace: s.Namespace, Labels: labels, Nets: nets(s.Spec.Nets)})
-		}))
+		m.addEntity(entity(s, func() *Entity { return netSetEntity(s) }))
 	}
 	for _, s := range in.GlobalNetworkSets {
-		m.addEntity(entity(s, func() *Entity {
-			return withSig(&Entity{Key: s.Name, Kind: NetworkSet, Labels: orEmpty(s.Labels), Nets: nets(s.Spec.Nets)})
-		}))
+		m.addEntity(entity(s, func() *Entity { return globalSetEntity(s) }))
 	}
+}
+
+func netSetEntity(s *v3.NetworkSet) *Entity {
+	labels := maps.Clone(s.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[LabelNamespace] = s.Namespace
+	return withSig(&Entity{Key: s.Namespace + "/" + s.Name, Kind: NetworkSet, Namespace: s.Namespace, Labels: labels, Nets: nets(s.Spec.Nets)})
+}
+
+func globalSetEntity(s *v3.GlobalNetworkSet) *Entity {
+	return withSig(&Entity{Key: s.Name, Kind: NetworkSet, Labels: orEmpty(s.Labels), Nets: nets(s.Spec.Nets)})
 }
 
 func (m *Model) addEntity(e *Entity) {
@@ -202,15 +225,24 @@ func (m *Model) addEntity(e *Entity) {
 	}
 }
 
-// workload is a WorkloadEndpoint with its effective labels: its own, the
-// namespace, orchestrator and service account labels Calico writes, then
-// its profiles' labelsToApply where it has no label of that name.
-func (m *Model) workload(w *v3.WorkloadEndpoint) *Entity {
+// profileLabels are the labelsToApply of a compiled profile (nil: none).
+func (m *Model) profileLabels(name string) map[string]string {
+	if p := m.Profiles[name]; p != nil {
+		return p.Labels
+	}
+	return nil
+}
+
+// workloadEntity is a WorkloadEndpoint with its effective labels: its
+// own, the namespace, orchestrator and service account labels Calico
+// writes, then its profiles' labelsToApply (profileLabels) where it has
+// no label of that name.
+func workloadEntity(w *v3.WorkloadEndpoint, profileLabels func(string) map[string]string) *Entity {
 	labels := maps.Clone(orEmpty(w.Labels))
 	setIfAbsent(labels, LabelNamespace, w.Namespace)
 	setIfAbsent(labels, LabelOrchestrator, w.Spec.Orchestrator)
 	setIfAbsent(labels, LabelServiceAccount, w.Spec.ServiceAccountName)
-	m.applyProfileLabels(labels, w.Spec.Profiles)
+	applyProfileLabels(labels, w.Spec.Profiles, profileLabels)
 	e := &Entity{Key: w.Namespace + "/" + w.Name, Kind: WorkloadEndpoint, Namespace: w.Namespace, Labels: labels,
 		Nets: nets(w.Spec.IPNetworks), Profiles: w.Spec.Profiles, Node: w.Spec.Node, Interface: w.Spec.InterfaceName,
 		ServiceAccount: w.Spec.ServiceAccountName, Pod: w.Spec.Pod}
@@ -222,9 +254,9 @@ func (m *Model) workload(w *v3.WorkloadEndpoint) *Entity {
 	return withSig(e)
 }
 
-func (m *Model) host(h *v3.HostEndpoint) *Entity {
+func hostEntity(h *v3.HostEndpoint, profileLabels func(string) map[string]string) *Entity {
 	labels := maps.Clone(orEmpty(h.Labels))
-	m.applyProfileLabels(labels, h.Spec.Profiles)
+	applyProfileLabels(labels, h.Spec.Profiles, profileLabels)
 	e := &Entity{Key: h.Name, Kind: HostEndpoint, Labels: labels, Nets: nets(h.Spec.ExpectedIPs),
 		Profiles: h.Spec.Profiles, Node: h.Spec.Node, Interface: h.Spec.InterfaceName}
 	for _, p := range h.Spec.Ports {
@@ -235,13 +267,11 @@ func (m *Model) host(h *v3.HostEndpoint) *Entity {
 	return withSig(e)
 }
 
-func (m *Model) applyProfileLabels(labels map[string]string, profiles []string) {
+func applyProfileLabels(labels map[string]string, profiles []string, profileLabels func(string) map[string]string) {
 	for _, name := range profiles {
-		if p := m.Profiles[name]; p != nil {
-			for k, v := range p.Labels {
-				if _, ok := labels[k]; !ok {
-					labels[k] = v // an empty value is a label too
-				}
+		for k, v := range profileLabels(name) {
+			if _, ok := labels[k]; !ok {
+				labels[k] = v // an empty value is a label too
 			}
 		}
 	}

@@ -1,0 +1,391 @@
+package policy
+
+import (
+	"cmp"
+	"maps"
+	"net/netip"
+	"slices"
+
+	v3 "github.com/tortienet/tortie/api/v3"
+)
+
+// Index keeps what selectors match (endpoints and network sets) as the
+// resources come, change and go, and for every selector in use its
+// members. A change to one entity evaluates only the selectors that may
+// match it before or after (found by the label each selector requires,
+// selector.Required); a selector new to the Index is evaluated over the
+// entities carrying its required label. Nothing is ever re-evaluated over
+// the whole cluster: the node agent feeds it every endpoint change and
+// compiles the Program with it (Builder.BuildIndexed), so a change costs
+// in proportion to the selectors it touches.
+//
+// The members a Program gets (Members, NamedPort) are never changed in
+// place: a selector whose members change gets new slices, so a dataplane
+// may keep what it derived from a slice while it gets the same one.
+// Pure and deterministic; not safe for concurrent use.
+type Index struct {
+	node      string
+	entities  map[string]*Entity // by id (kind and key)
+	resources map[string]any     // the resource of each entity, to derive it again when a profile changes
+	byLabel   map[string]map[string]idSet
+	byProfile map[string]idSet
+	profiles  map[string]map[string]string // labelsToApply by profile name
+	local     map[string]*Entity           // the entities on node that have an interface
+
+	sels     map[string]*selState // by EntitySelector.Key
+	selByKV  map[string]map[string]idSet
+	selByKey map[string]idSet // selectors requiring a key with any value
+	selAny   idSet            // selectors requiring no label
+	rev      uint64           // bumped on every change of a selector's members
+	round    uint64           // see Sweep
+}
+
+type idSet = map[string]struct{}
+
+// selState is a selector in use and its members.
+type selState struct {
+	sel     *EntitySelector
+	members map[string]*Entity // by entity id
+	rev     uint64             // the Index's rev when the members last changed
+	addrs   []netip.Prefix     // the members' nets, sorted; valid while built
+	built   bool
+	named   map[string][]AddrPort // named-port members by port name, while rev stands
+	used    uint64                // the round it was last used in
+}
+
+// NewIndex is an empty Index; Local lists the entities on node.
+func NewIndex(node string) *Index {
+	return &Index{node: node, entities: map[string]*Entity{}, resources: map[string]any{},
+		byLabel: map[string]map[string]idSet{}, byProfile: map[string]idSet{}, profiles: map[string]map[string]string{},
+		local: map[string]*Entity{}, sels: map[string]*selState{}, selByKV: map[string]map[string]idSet{},
+		selByKey: map[string]idSet{}, selAny: idSet{}}
+}
+
+// PutWorkload adds or replaces a WorkloadEndpoint.
+func (x *Index) PutWorkload(w *v3.WorkloadEndpoint) {
+	x.put("w/"+w.Namespace+"/"+w.Name, w)
+}
+
+// DeleteWorkload removes a WorkloadEndpoint.
+func (x *Index) DeleteWorkload(namespace, name string) { x.set("w/"+namespace+"/"+name, nil, nil) }
+
+// PutHost adds or replaces a HostEndpoint.
+func (x *Index) PutHost(h *v3.HostEndpoint) { x.put("h/"+h.Name, h) }
+
+// DeleteHost removes a HostEndpoint.
+func (x *Index) DeleteHost(name string) { x.set("h/"+name, nil, nil) }
+
+// PutNetworkSet adds or replaces a NetworkSet.
+func (x *Index) PutNetworkSet(s *v3.NetworkSet) { x.put("s/"+s.Namespace+"/"+s.Name, s) }
+
+// DeleteNetworkSet removes a NetworkSet.
+func (x *Index) DeleteNetworkSet(namespace, name string) { x.set("s/"+namespace+"/"+name, nil, nil) }
+
+// PutGlobalNetworkSet adds or replaces a GlobalNetworkSet.
+func (x *Index) PutGlobalNetworkSet(s *v3.GlobalNetworkSet) { x.put("g/"+s.Name, s) }
+
+// DeleteGlobalNetworkSet removes a GlobalNetworkSet.
+func (x *Index) DeleteGlobalNetworkSet(name string) { x.set("g/"+name, nil, nil) }
+
+// PutProfile sets a profile's labelsToApply (nil: none), deriving again
+// the entities that have the profile when they changed.
+func (x *Index) PutProfile(name string, labels map[string]string) {
+	if maps.Equal(x.profiles[name], labels) && (labels != nil) == (x.profiles[name] != nil) {
+		return
+	}
+	if labels == nil {
+		delete(x.profiles, name)
+	} else {
+		x.profiles[name] = maps.Clone(labels)
+	}
+	for _, id := range slices.Sorted(maps.Keys(x.byProfile[name])) {
+		x.put(id, x.resources[id])
+	}
+}
+
+// DeleteProfile removes a profile's labelsToApply.
+func (x *Index) DeleteProfile(name string) { x.PutProfile(name, nil) }
+
+func (x *Index) profileLabels(name string) map[string]string { return x.profiles[name] }
+
+// put derives the entity of resource r and sets it.
+func (x *Index) put(id string, r any) {
+	var e *Entity
+	switch r := r.(type) {
+	case *v3.WorkloadEndpoint:
+		e = workloadEntity(r, x.profileLabels)
+	case *v3.HostEndpoint:
+		e = hostEntity(r, x.profileLabels)
+	case *v3.NetworkSet:
+		e = netSetEntity(r)
+	case *v3.GlobalNetworkSet:
+		e = globalSetEntity(r)
+	default:
+		return
+	}
+	x.set(id, e, r)
+}
+
+// set replaces the entity id (e nil: removes it) and updates the members
+// of the selectors that may match it before or after.
+func (x *Index) set(id string, e *Entity, r any) {
+	old := x.entities[id]
+	if old == nil && e == nil {
+		return
+	}
+	if old != nil {
+		x.unindex(id, old)
+	}
+	if e != nil {
+		x.entities[id], x.resources[id] = e, r
+		x.index(id, e)
+	} else {
+		delete(x.entities, id)
+		delete(x.resources, id)
+	}
+	for key := range x.candidates(old, e) {
+		x.update(x.sels[key], id, old, e)
+	}
+}
+
+func (x *Index) index(id string, e *Entity) {
+	for k, v := range e.Labels {
+		add(nested(x.byLabel, k), v, id)
+	}
+	for _, p := range e.Profiles {
+		add(x.byProfile, p, id)
+	}
+	if e.Kind != NetworkSet && e.Node == x.node && e.Interface != "" {
+		x.local[id] = e
+	}
+}
+
+func (x *Index) unindex(id string, e *Entity) {
+	for k, v := range e.Labels {
+		remove(x.byLabel[k], v, id)
+		if len(x.byLabel[k]) == 0 {
+			delete(x.byLabel, k)
+		}
+	}
+	for _, p := range e.Profiles {
+		remove(x.byProfile, p, id)
+	}
+	delete(x.local, id)
+}
+
+// candidates are the keys of the selectors that may match old or e.
+func (x *Index) candidates(old, e *Entity) idSet {
+	out := idSet{}
+	for _, ent := range []*Entity{old, e} {
+		if ent == nil {
+			continue
+		}
+		for k, v := range ent.Labels {
+			maps.Copy(out, x.selByKV[k][v])
+			maps.Copy(out, x.selByKey[k])
+		}
+	}
+	maps.Copy(out, x.selAny)
+	return out
+}
+
+// update sets entity id's membership of s after a change from old to e.
+func (x *Index) update(s *selState, id string, old, e *Entity) {
+	_, was := s.members[id]
+	now := e != nil && s.sel.Matches(e)
+	switch {
+	case now:
+		s.members[id] = e
+		if !was || !slices.Equal(old.Nets, e.Nets) || !slices.Equal(old.Ports, e.Ports) {
+			x.touch(s)
+		}
+	case was:
+		delete(s.members, id)
+		x.touch(s)
+	}
+}
+
+func (x *Index) touch(s *selState) {
+	x.rev++
+	s.rev, s.built, s.addrs, s.named = x.rev, false, nil, nil
+}
+
+// use finds the state of sel, evaluating it over the entities that carry
+// its required label when it is new, and marks it used in this round.
+func (x *Index) use(sel *EntitySelector) *selState {
+	s, ok := x.sels[sel.Key]
+	if !ok {
+		s = &selState{sel: sel, members: map[string]*Entity{}}
+		for _, id := range x.mayMatch(sel) {
+			if e := x.entities[id]; sel.Matches(e) {
+				s.members[id] = e
+			}
+		}
+		x.sels[sel.Key] = s
+		x.indexSelector(sel)
+		x.touch(s)
+	}
+	s.used = x.round
+	return s
+}
+
+// mayMatch lists the entities sel may match: those with its required
+// label, or all.
+func (x *Index) mayMatch(sel *EntitySelector) []string {
+	key, values, ok := sel.Labels.Required()
+	var out []string
+	switch {
+	case !ok:
+		out = slices.Collect(maps.Keys(x.entities))
+	case values == nil:
+		for _, ids := range x.byLabel[key] {
+			out = slices.AppendSeq(out, maps.Keys(ids))
+		}
+	default:
+		for _, v := range values {
+			out = slices.AppendSeq(out, maps.Keys(x.byLabel[key][v]))
+		}
+	}
+	return out
+}
+
+func (x *Index) indexSelector(sel *EntitySelector) {
+	key, values, ok := sel.Labels.Required()
+	switch {
+	case !ok:
+		x.selAny[sel.Key] = struct{}{}
+	case values == nil:
+		add(x.selByKey, key, sel.Key)
+	default:
+		for _, v := range values {
+			add(nested(x.selByKV, key), v, sel.Key)
+		}
+	}
+}
+
+func (x *Index) unindexSelector(sel *EntitySelector) {
+	key, values, ok := sel.Labels.Required()
+	switch {
+	case !ok:
+		delete(x.selAny, sel.Key)
+	case values == nil:
+		remove(x.selByKey, key, sel.Key)
+	default:
+		for _, v := range values {
+			remove(x.selByKV[key], v, sel.Key)
+		}
+		if len(x.selByKV[key]) == 0 {
+			delete(x.selByKV, key)
+		}
+	}
+}
+
+// Members are the nets of the entities sel matches, sorted, with a
+// revision that changes whenever they do; sel is kept up to date from now
+// on, until a Sweep finds it unused.
+func (x *Index) Members(sel *EntitySelector) ([]netip.Prefix, uint64) {
+	s := x.use(sel)
+	if !s.built {
+		var out []netip.Prefix
+		for _, e := range s.members {
+			out = append(out, e.Nets...)
+		}
+		slices.SortFunc(out, comparePrefix)
+		s.addrs, s.built = slices.Compact(out), true
+	}
+	return s.addrs, s.rev
+}
+
+// NamedPort is the (address, protocol, port) members of the named port
+// name among the endpoints sel matches (nil: every endpoint), sorted.
+func (x *Index) NamedPort(sel *EntitySelector, name string) []AddrPort {
+	if sel == nil {
+		sel = anyEntity
+	}
+	s := x.use(sel)
+	if ps, ok := s.named[name]; ok {
+		return ps
+	}
+	var out []AddrPort
+	for _, e := range s.members {
+		out = append(out, namedPortMembers(e, name)...)
+	}
+	slices.SortFunc(out, func(a, b AddrPort) int {
+		return cmp.Or(a.Addr.Compare(b.Addr), cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Port, b.Port))
+	})
+	out = slices.Compact(out)
+	if s.named == nil {
+		s.named = map[string][]AddrPort{}
+	}
+	s.named[name] = out
+	return out
+}
+
+// anyEntity is the selector of named ports without one.
+var anyEntity, _ = newEntitySelector("", "", scope{}, nil, "")
+
+// Local are the endpoints on the Index's node that have an interface,
+// workloads first, each kind by key.
+func (x *Index) Local() []*Entity {
+	out := slices.Collect(maps.Values(x.local))
+	slices.SortFunc(out, func(a, b *Entity) int { return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Key, b.Key)) })
+	return out
+}
+
+// Sweep forgets the selectors not used (Members, NamedPort) since the
+// last Sweep.
+func (x *Index) Sweep() {
+	for key, s := range x.sels {
+		if s.used != x.round {
+			x.unindexSelector(s.sel)
+			delete(x.sels, key)
+		}
+	}
+	x.round++
+}
+
+func comparePrefix(a, b netip.Prefix) int {
+	return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
+}
+
+func namedPortMembers(e *Entity, name string) []AddrPort {
+	var out []AddrPort
+	if e.Kind == NetworkSet {
+		return nil
+	}
+	for _, np := range e.Ports {
+		if np.Name != name {
+			continue
+		}
+		for _, n := range e.Nets {
+			if n.IsSingleIP() {
+				out = append(out, AddrPort{Addr: n.Addr(), Protocol: np.Protocol, Port: np.Port})
+			}
+		}
+	}
+	return out
+}
+
+func nested(m map[string]map[string]idSet, k string) map[string]idSet {
+	if m[k] == nil {
+		m[k] = map[string]idSet{}
+	}
+	return m[k]
+}
+
+func add(m map[string]idSet, k, id string) {
+	if m[k] == nil {
+		m[k] = idSet{}
+	}
+	m[k][id] = struct{}{}
+}
+
+func remove(m map[string]idSet, k, id string) {
+	if m == nil {
+		return
+	}
+	delete(m[k], id)
+	if len(m[k]) == 0 {
+		delete(m, k)
+	}
+}
