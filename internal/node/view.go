@@ -28,6 +28,7 @@ type view struct {
 	rev     int64
 	objs    [numKinds]map[string]any // by kind, then by key
 	eng     *calc.Engine
+	pol     *policy.Index // what policy selectors match (see policyindex.go)
 	dirty   dirt
 	strs    interner                   // the strings of remote endpoints
 	felix   *v3.FelixConfigurationSpec // this node's, merged (felixFor)
@@ -71,6 +72,7 @@ func newView(env calc.Env) *view {
 
 func (v *view) reset() {
 	v.strs = interner{}
+	v.pol = policy.NewIndex(v.node)
 	for i := range v.objs {
 		v.objs[i] = map[string]any{}
 	}
@@ -215,6 +217,7 @@ func (v *view) del(key string) bool {
 // fed passes a change (obj nil: a delete of old) to the Engine and notes
 // what else it touches.
 func (v *view) fed(k watchedKind, key string, obj, old any) {
+	v.feedPolicy(obj, old)
 	switch k {
 	case kindNodes:
 		if n, ok := obj.(*v3.Node); ok {
@@ -320,7 +323,7 @@ func (v *view) inputs(tunnel, bgp, pol bool) (in syncInputs, ok bool) {
 		in.bgp, in.bgpIn = &b, v.bgpInput()
 	}
 	if pol {
-		p := v.policyInputLocked()
+		p := v.policyRulesLocked()
 		in.policy = &p
 	}
 	return in, true

@@ -231,10 +231,51 @@ type runs struct {
 	prev    *runs
 	// canMerge remembers mergeable's answers by rule list digest.
 	canMerge map[string]bool
+	// selSets and portSets are the selector and named-port sets as
+	// rendered, with the members they were rendered from (see
+	// selectorSets).
+	selSets  map[string]renderedSet
+	portSets map[string]renderedPorts
+}
+
+type renderedSet struct {
+	members  []netip.Prefix
+	elements []string
+}
+
+type renderedPorts struct {
+	members  []policy.AddrPort
+	elements []string
+}
+
+// cachedSet is the elements the previous rendering made of members, when
+// it rendered the same slice for set id.
+func (r *runs) cachedSet(id string, members []netip.Prefix) ([]string, bool) {
+	if r.prev == nil {
+		return nil, false
+	}
+	c, ok := r.prev.selSets[id]
+	return c.elements, ok && sameSlice(c.members, members)
+}
+
+func (r *runs) cachedPorts(id string, members []policy.AddrPort) ([]string, bool) {
+	if r.prev == nil {
+		return nil, false
+	}
+	c, ok := r.prev.portSets[id]
+	return c.elements, ok && sameSlice(c.members, members)
+}
+
+// sameSlice says whether a and b are the same slice (not merely equal):
+// an Index never changes the members it gave out, so the same slice has
+// the same content.
+func sameSlice[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 func newRuns(prev *runs) *runs {
-	r := &runs{sets: map[string]setDef{}, lookups: map[string][]lookup{}, keys: map[string]string{}, prev: prev, canMerge: map[string]bool{}}
+	r := &runs{sets: map[string]setDef{}, lookups: map[string][]lookup{}, keys: map[string]string{}, prev: prev, canMerge: map[string]bool{},
+		selSets: map[string]renderedSet{}, portSets: map[string]renderedPorts{}}
 	if prev != nil {
 		prev.prev = nil // one rendering back is enough
 		r.canMerge = prev.canMerge

@@ -2,8 +2,10 @@ package nft
 
 import (
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"sigs.k8s.io/knftables"
@@ -92,4 +94,46 @@ func decode[T any](t *testing.T, doc string) *T {
 // The host endpoints' hooks for the fixture, as nft text.
 func TestHostGolden(t *testing.T) {
 	golden(t, "host.nft", Wanted{NAT: natWant(), Policy: hostFixture(t)})
+}
+
+// TestSelectorSetsRenderedOnce: a set whose members are the same slice as
+// in the previous rendering keeps its elements (the same slice: nothing
+// rendered, compared or diffed again); a set given new members is
+// rendered anew, and the Owner writes only its element change.
+func TestSelectorSetsRenderedOnce(t *testing.T) {
+	a := []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32"), netip.MustParsePrefix("10.0.0.2/32")}
+	b := []netip.Prefix{netip.MustParsePrefix("10.0.1.1/32")}
+	prog := func(a, b []netip.Prefix) *policy.Program {
+		return &policy.Program{Chains: map[string]policy.EndpointChain{}, Rules: map[string]policy.RuleList{},
+			Sets: map[string]policy.AddrSet{"sel-a": {Members: a}, "sel-b": {Members: b}}}
+	}
+	elements := func(c content, name string) []string {
+		for _, s := range c.sets {
+			if s.name == name {
+				return s.elements
+			}
+		}
+		t.Fatalf("no set %s", name)
+		return nil
+	}
+	r1 := newRuns(nil)
+	c1, err := render(Wanted{NAT: natWant(), Policy: prog(a, b)}, r1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2 := append(slices.Clone(b), netip.MustParsePrefix("10.0.1.2/32"))
+	c2, err := render(Wanted{NAT: natWant(), Policy: prog(a, b2)}, newRuns(r1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameSlice(elements(c1, "sel-a"), elements(c2, "sel-a")) {
+		t.Error("the unchanged set sel-a was rendered again")
+	}
+	if got := elements(c2, "sel-b"); !slices.Equal(got, []string{"10.0.1.1/32", "10.0.1.2/32"}) {
+		t.Errorf("sel-b = %v after its change", got)
+	}
+	changes, ok := directChanges(c1, c2)
+	if !ok || len(changes) != 1 || changes[0].set != "sel-b" || !slices.Equal(changes[0].elements, []string{"10.0.1.2/32"}) {
+		t.Errorf("element changes = %+v (ok %v), want one addition to sel-b", changes, ok)
+	}
 }
