@@ -232,7 +232,7 @@ func (x *Index) use(sel *EntitySelector) *selState {
 // mayMatch lists the entities sel may match: those with its required
 // label, or all.
 func (x *Index) mayMatch(sel *EntitySelector) []string {
-	key, values, ok := sel.Labels.Required()
+	key, values, ok := requirement(sel)
 	var out []string
 	switch {
 	case !ok:
@@ -249,8 +249,25 @@ func (x *Index) mayMatch(sel *EntitySelector) []string {
 	return out
 }
 
+// requirement is a label every entity sel matches carries (values nil:
+// with any value), from its label selector, else from its namespace
+// selector (over the namespace's labels, pcns.*), else from its service
+// account selector (pcsa.*); ok is false when there is none.
+func requirement(sel *EntitySelector) (key string, values []string, ok bool) {
+	if key, values, ok = sel.Labels.Required(); ok {
+		return key, values, ok
+	}
+	if key, values, ok = sel.NamespaceSel.Required(); ok {
+		return NamespaceLabelPrefix + key, values, ok
+	}
+	if key, values, ok = sel.ServiceAccountSel.Required(); ok {
+		return ServiceAccountLabelPrefix + key, values, ok
+	}
+	return "", nil, false
+}
+
 func (x *Index) indexSelector(sel *EntitySelector) {
-	key, values, ok := sel.Labels.Required()
+	key, values, ok := requirement(sel)
 	switch {
 	case !ok:
 		x.selAny[sel.Key] = struct{}{}
@@ -264,7 +281,7 @@ func (x *Index) indexSelector(sel *EntitySelector) {
 }
 
 func (x *Index) unindexSelector(sel *EntitySelector) {
-	key, values, ok := sel.Labels.Required()
+	key, values, ok := requirement(sel)
 	switch {
 	case !ok:
 		delete(x.selAny, sel.Key)
