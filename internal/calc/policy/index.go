@@ -47,10 +47,50 @@ type selState struct {
 	sel     *EntitySelector
 	members map[string]*Entity // by entity id
 	rev     uint64             // the Index's rev when the members last changed
-	addrs   []netip.Prefix     // the members' nets, sorted; valid while built
-	built   bool
-	named   map[string][]AddrPort // named-port members by port name, while rev stands
-	used    uint64                // the round it was last used in
+	// addrs are the members' nets, sorted, each once (count says how many
+	// members hold it); a change makes a new slice, patched from the last.
+	addrs []netip.Prefix
+	count map[netip.Prefix]int
+	named map[string][]AddrPort // named-port members by port name, while rev stands
+	used  uint64                // the round it was last used in
+}
+
+// patch takes nets del out of s.addrs and adds nets add, in a new slice.
+func (s *selState) patch(del, add []netip.Prefix) {
+	var out, in []netip.Prefix
+	for _, n := range del {
+		if s.count[n]--; s.count[n] <= 0 {
+			delete(s.count, n)
+			out = append(out, n)
+		}
+	}
+	for _, n := range add {
+		if s.count[n]++; s.count[n] == 1 {
+			in = append(in, n)
+		}
+	}
+	if len(out) == 0 && len(in) == 0 {
+		return
+	}
+	gone := make(map[netip.Prefix]bool, len(out))
+	for _, n := range out {
+		gone[n] = !slices.Contains(in, n)
+	}
+	in = slices.DeleteFunc(in, func(n netip.Prefix) bool { _, ok := gone[n]; return ok && !gone[n] })
+	slices.SortFunc(in, comparePrefix)
+	next := make([]netip.Prefix, 0, len(s.addrs)+len(in))
+	j := 0
+	for _, a := range s.addrs {
+		if gone[a] {
+			continue
+		}
+		for j < len(in) && comparePrefix(in[j], a) < 0 {
+			next = append(next, in[j])
+			j++
+		}
+		next = append(next, a)
+	}
+	s.addrs = append(next, in[j:]...)
 }
 
 // NewIndex is an empty Index; Local lists the entities on node.
@@ -194,20 +234,26 @@ func (x *Index) update(s *selState, id string, old, e *Entity) {
 	_, was := s.members[id]
 	now := e != nil && s.sel.Matches(e)
 	switch {
-	case now:
+	case now && was:
 		s.members[id] = e
-		if !was || !slices.Equal(old.Nets, e.Nets) || !slices.Equal(old.Ports, e.Ports) {
+		if !slices.Equal(old.Nets, e.Nets) || !slices.Equal(old.Ports, e.Ports) {
+			s.patch(old.Nets, e.Nets)
 			x.touch(s)
 		}
+	case now:
+		s.members[id] = e
+		s.patch(nil, e.Nets)
+		x.touch(s)
 	case was:
 		delete(s.members, id)
+		s.patch(old.Nets, nil)
 		x.touch(s)
 	}
 }
 
 func (x *Index) touch(s *selState) {
 	x.rev++
-	s.rev, s.built, s.addrs, s.named = x.rev, false, nil, nil
+	s.rev, s.named = x.rev, nil
 }
 
 // use finds the state of sel, evaluating it over the entities that carry
@@ -215,12 +261,15 @@ func (x *Index) touch(s *selState) {
 func (x *Index) use(sel *EntitySelector) *selState {
 	s, ok := x.sels[sel.Key]
 	if !ok {
-		s = &selState{sel: sel, members: map[string]*Entity{}}
+		s = &selState{sel: sel, members: map[string]*Entity{}, count: map[netip.Prefix]int{}}
+		var nets []netip.Prefix
 		for _, id := range x.mayMatch(sel) {
 			if e := x.entities[id]; sel.Matches(e) {
 				s.members[id] = e
+				nets = append(nets, e.Nets...)
 			}
 		}
+		s.patch(nil, nets)
 		x.sels[sel.Key] = s
 		x.indexSelector(sel)
 		x.touch(s)
@@ -302,14 +351,6 @@ func (x *Index) unindexSelector(sel *EntitySelector) {
 // on, until a Sweep finds it unused.
 func (x *Index) Members(sel *EntitySelector) ([]netip.Prefix, uint64) {
 	s := x.use(sel)
-	if !s.built {
-		var out []netip.Prefix
-		for _, e := range s.members {
-			out = append(out, e.Nets...)
-		}
-		slices.SortFunc(out, comparePrefix)
-		s.addrs, s.built = slices.Compact(out), true
-	}
 	return s.addrs, s.rev
 }
 

@@ -264,16 +264,18 @@ func anonSet(ps []netip.Prefix) string {
 // selectorSets are the selector and named-port sets the rules use. A
 // set whose members are the same slice as in the previous rendering (an
 // Index-compiled Program's unchanged set) keeps its elements as rendered
-// then: a change renders only the sets it touched.
+// then, and one of single addresses that changed is patched with the
+// difference (see patchSet): a change renders only what it touched.
 func selectorSets(p *policy.Program, merged *runs) []setDef {
 	var out []setDef
 	for _, id := range sortedKeys(p.Sets) {
 		members := p.Sets[id].Members
-		els, ok := merged.cachedSet(id, members)
+		r, ok := merged.patchSet(id, members)
 		if !ok {
-			els = addrElements(members)
+			r = renderedSet{members: members, elements: addrElements(members), single: singles(members)}
 		}
-		merged.selSets[id] = renderedSet{members: members, elements: els}
+		els := r.elements
+		merged.selSets[id] = r
 		out = append(out, setDef{name: id, typ: "ipv4_addr", flags: []knftables.SetFlag{knftables.IntervalFlag}, elements: els, sorted: true})
 	}
 	for _, id := range sortedKeys(p.NamedPorts) {
@@ -286,6 +288,17 @@ func selectorSets(p *policy.Program, merged *runs) []setDef {
 		out = append(out, setDef{name: id, typ: "ipv4_addr . inet_proto . inet_service", elements: els, sorted: true})
 	}
 	return out
+}
+
+// singles says whether every IPv4 member is a single address (so that
+// the set's elements are the members as they are, nothing merged).
+func singles(members []netip.Prefix) bool {
+	for _, m := range members {
+		if m.Addr().Is4() && !m.IsSingleIP() {
+			return false
+		}
+	}
+	return true
 }
 
 // addrElements are a selector set's IPv4 members as sorted elements.

@@ -2,6 +2,7 @@ package nft
 
 import (
 	"flag"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -135,5 +136,31 @@ func TestSelectorSetsRenderedOnce(t *testing.T) {
 	changes, ok := directChanges(c1, c2)
 	if !ok || len(changes) != 1 || changes[0].set != "sel-b" || !slices.Equal(changes[0].elements, []string{"10.0.1.2/32"}) {
 		t.Errorf("element changes = %+v (ok %v), want one addition to sel-b", changes, ok)
+	}
+}
+
+// TestPatchedSetsAsRendered: over random member changes, a set patched
+// from the previous rendering has the elements a whole rendering gives.
+func TestPatchedSetsAsRendered(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	pool := []netip.Prefix{netip.MustParsePrefix("10.0.9.0/24"), netip.MustParsePrefix("fd00::1/128")}
+	for i := range 40 {
+		pool = append(pool, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(i % 12), byte(i)}), 32))
+	}
+	prev := newRuns(nil)
+	for step := range 2000 {
+		var members []netip.Prefix
+		for _, p := range pool {
+			if r.IntN(3) == 0 && (p.IsSingleIP() || r.IntN(10) == 0) {
+				members = append(members, p)
+			}
+		}
+		slices.SortFunc(members, comparePrefixes)
+		runs := newRuns(prev)
+		got := selectorSets(&policy.Program{Sets: map[string]policy.AddrSet{"sel-x": {Members: members}}}, runs)[0].elements
+		if want := addrElements(members); !slices.Equal(got, want) {
+			t.Fatalf("step %d: patched %v, rendered %v", step, got, want)
+		}
+		prev = runs
 	}
 }
