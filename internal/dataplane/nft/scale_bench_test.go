@@ -40,7 +40,7 @@ func BenchmarkPolicyChangeAtScale(b *testing.B) {
 type scaleWorld struct {
 	spec    simcluster.Spec
 	in      policy.Input
-	x       *policy.Index // nil: full builds
+	x       *policy.Index  // nil: full builds
 	pos     map[string]int // full builds: where each endpoint is in the input
 	b       *policy.Builder
 	runs    *runs
