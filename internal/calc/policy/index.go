@@ -13,11 +13,11 @@ import (
 // resources come, change and go, and for every selector in use its
 // members. A change to one entity evaluates only the selectors that may
 // match it before or after (found by the label each selector requires,
-// selector.Required); a selector new to the Index is evaluated over the
-// entities carrying its required label. Nothing is ever re-evaluated over
-// the whole cluster: the node agent feeds it every endpoint change and
-// compiles the Program with it (Builder.BuildIndexed), so a change costs
-// in proportion to the selectors it touches.
+// selector.Required); a selector new to the Index is evaluated once over
+// every entity, and is kept up to date from then on. The node agent feeds
+// it every endpoint change and compiles the Program with it
+// (Builder.BuildIndexed), so a change costs in proportion to the
+// selectors it touches.
 //
 // The members a Program gets (Members, NamedPort) are never changed in
 // place: a selector whose members change gets new slices, so a dataplane
@@ -27,7 +27,6 @@ type Index struct {
 	node      string
 	entities  map[string]*Entity // by id (kind and key)
 	resources map[string]any     // the resource of each entity, to derive it again when a profile changes
-	byLabel   map[string]map[string]idSet
 	byProfile map[string]idSet
 	profiles  map[string]map[string]string // labelsToApply by profile name
 	local     map[string]*Entity           // the entities on node that have an interface
@@ -96,7 +95,7 @@ func (s *selState) patch(del, add []netip.Prefix) {
 // NewIndex is an empty Index; Local lists the entities on node.
 func NewIndex(node string) *Index {
 	return &Index{node: node, entities: map[string]*Entity{}, resources: map[string]any{},
-		byLabel: map[string]map[string]idSet{}, byProfile: map[string]idSet{}, profiles: map[string]map[string]string{},
+		byProfile: map[string]idSet{}, profiles: map[string]map[string]string{},
 		local: map[string]*Entity{}, sels: map[string]*selState{}, selByKV: map[string]map[string]idSet{},
 		selByKey: map[string]idSet{}, selAny: idSet{}}
 }
@@ -189,9 +188,6 @@ func (x *Index) set(id string, e *Entity, r any) {
 }
 
 func (x *Index) index(id string, e *Entity) {
-	for k, v := range e.Labels {
-		add(nested(x.byLabel, k), v, id)
-	}
 	for _, p := range e.Profiles {
 		add(x.byProfile, p, id)
 	}
@@ -201,12 +197,6 @@ func (x *Index) index(id string, e *Entity) {
 }
 
 func (x *Index) unindex(id string, e *Entity) {
-	for k, v := range e.Labels {
-		remove(x.byLabel[k], v, id)
-		if len(x.byLabel[k]) == 0 {
-			delete(x.byLabel, k)
-		}
-	}
 	for _, p := range e.Profiles {
 		remove(x.byProfile, p, id)
 	}
@@ -256,15 +246,17 @@ func (x *Index) touch(s *selState) {
 	s.rev, s.named = x.rev, nil
 }
 
-// use finds the state of sel, evaluating it over the entities that carry
-// its required label when it is new, and marks it used in this round.
+// use finds the state of sel, evaluating it over every entity when it is
+// new (once: an index of entities by label would cost more memory, about
+// 40 MB at 100,000 endpoints, than the walk costs time, a few
+// milliseconds), and marks it used in this round.
 func (x *Index) use(sel *EntitySelector) *selState {
 	s, ok := x.sels[sel.Key]
 	if !ok {
 		s = &selState{sel: sel, members: map[string]*Entity{}, count: map[netip.Prefix]int{}}
 		var nets []netip.Prefix
-		for _, id := range x.mayMatch(sel) {
-			if e := x.entities[id]; sel.Matches(e) {
+		for id, e := range x.entities {
+			if sel.Matches(e) {
 				s.members[id] = e
 				nets = append(nets, e.Nets...)
 			}
@@ -276,26 +268,6 @@ func (x *Index) use(sel *EntitySelector) *selState {
 	}
 	s.used = x.round
 	return s
-}
-
-// mayMatch lists the entities sel may match: those with its required
-// label, or all.
-func (x *Index) mayMatch(sel *EntitySelector) []string {
-	key, values, ok := requirement(sel)
-	var out []string
-	switch {
-	case !ok:
-		out = slices.Collect(maps.Keys(x.entities))
-	case values == nil:
-		for _, ids := range x.byLabel[key] {
-			out = slices.AppendSeq(out, maps.Keys(ids))
-		}
-	default:
-		for _, v := range values {
-			out = slices.AppendSeq(out, maps.Keys(x.byLabel[key][v]))
-		}
-	}
-	return out
 }
 
 // requirement is a label every entity sel matches carries (values nil:

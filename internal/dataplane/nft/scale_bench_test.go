@@ -22,7 +22,7 @@ import (
 func BenchmarkPolicyChangeAtScale(b *testing.B) {
 	for _, n := range []int{20_000, 100_000} {
 		for _, mode := range []string{"full", "indexed"} {
-			for _, change := range []string{"port", "label", "add"} {
+			for _, change := range []string{"port", "selector", "label", "add"} {
 				b.Run(fmt.Sprintf("%d/%s/%s", n, change, mode), func(b *testing.B) {
 					w := newScaleWorld(b, n, mode == "indexed")
 					b.ResetTimer()
@@ -99,7 +99,8 @@ func scaleGNP(p, port0 int) *v3.GlobalNetworkPolicy {
 	return g
 }
 
-// change makes change i of a kind: a policy's port, a remote endpoint
+// change makes change i of a kind: a policy's port, a policy's rule
+// selector (new each time), a remote endpoint
 // moved between app0 and app5, a new remote endpoint labelled app5.
 func (w *scaleWorld) change(kind string, i int) {
 	node := i % w.spec.Nodes
@@ -107,6 +108,10 @@ func (w *scaleWorld) change(kind string, i int) {
 	case "port":
 		g := scaleGNP(i%10, 1000+10*(i%10))
 		g.Spec.Ingress[0].Destination.Ports = []v3.Port{v3.SinglePort(uint16(30000 + i%1000))}
+		w.in.GlobalNetworkPolicies[i%10] = g
+	case "selector": // a selector no rule had: evaluated over the cluster once
+		g := scaleGNP(i%10, 1000+10*(i%10))
+		g.Spec.Ingress[0].Source.Selector = fmt.Sprintf("app == 'app0' && bench != '%d'", i)
 		w.in.GlobalNetworkPolicies[i%10] = g
 	case "label":
 		e := w.spec.Endpoint(node, 0, w.spec.EndpointAddr(node, 0))
