@@ -13,11 +13,11 @@ import (
 // resources come, change and go, and for every selector in use its
 // members. A change to one entity evaluates only the selectors that may
 // match it before or after (found by the label each selector requires,
-// selector.Required); a selector new to the Index is evaluated once over
-// every entity, and is kept up to date from then on. The node agent feeds
-// it every endpoint change and compiles the Program with it
-// (Builder.BuildIndexed), so a change costs in proportion to the
-// selectors it touches.
+// selector.Required); a selector new to the Index is evaluated over the
+// entities that carry its required label (see byLabel), and is kept up
+// to date from then on. The node agent feeds it every endpoint change and
+// compiles the Program with it (Builder.BuildIndexed), so a change costs
+// in proportion to the selectors it touches.
 //
 // The members a Program gets (Members, NamedPort) are never changed in
 // place: a selector whose members change gets new slices, so a dataplane
@@ -27,6 +27,10 @@ type Index struct {
 	node      string
 	entities  map[string]*Entity // by id (kind and key)
 	resources map[string]any     // the resource of each entity, to derive it again when a profile changes
+	// byLabel holds the entities by label, for the label keys selectors
+	// have required (indexed from the first such selector on: an index of
+	// every label would cost about 40 MB at 100,000 endpoints).
+	byLabel   map[string]map[string]idSet
 	byProfile map[string]idSet
 	profiles  map[string]map[string]string // labelsToApply by profile name
 	local     map[string]*Entity           // the entities on node that have an interface
@@ -95,7 +99,7 @@ func (s *selState) patch(del, add []netip.Prefix) {
 // NewIndex is an empty Index; Local lists the entities on node.
 func NewIndex(node string) *Index {
 	return &Index{node: node, entities: map[string]*Entity{}, resources: map[string]any{},
-		byProfile: map[string]idSet{}, profiles: map[string]map[string]string{},
+		byLabel: map[string]map[string]idSet{}, byProfile: map[string]idSet{}, profiles: map[string]map[string]string{},
 		local: map[string]*Entity{}, sels: map[string]*selState{}, selByKV: map[string]map[string]idSet{},
 		selByKey: map[string]idSet{}, selAny: idSet{}}
 }
@@ -188,6 +192,11 @@ func (x *Index) set(id string, e *Entity, r any) {
 }
 
 func (x *Index) index(id string, e *Entity) {
+	for k, byValue := range x.byLabel {
+		if v, ok := e.Labels[k]; ok {
+			add(byValue, v, id)
+		}
+	}
 	for _, p := range e.Profiles {
 		add(x.byProfile, p, id)
 	}
@@ -197,6 +206,11 @@ func (x *Index) index(id string, e *Entity) {
 }
 
 func (x *Index) unindex(id string, e *Entity) {
+	for k, byValue := range x.byLabel {
+		if v, ok := e.Labels[k]; ok {
+			remove(byValue, v, id)
+		}
+	}
 	for _, p := range e.Profiles {
 		remove(x.byProfile, p, id)
 	}
@@ -246,17 +260,15 @@ func (x *Index) touch(s *selState) {
 	s.rev, s.named = x.rev, nil
 }
 
-// use finds the state of sel, evaluating it over every entity when it is
-// new (once: an index of entities by label would cost more memory, about
-// 40 MB at 100,000 endpoints, than the walk costs time, a few
-// milliseconds), and marks it used in this round.
+// use finds the state of sel, evaluating it over the entities that carry
+// its required label when it is new, and marks it used in this round.
 func (x *Index) use(sel *EntitySelector) *selState {
 	s, ok := x.sels[sel.Key]
 	if !ok {
 		s = &selState{sel: sel, members: map[string]*Entity{}, count: map[netip.Prefix]int{}}
 		var nets []netip.Prefix
-		for id, e := range x.entities {
-			if sel.Matches(e) {
+		for _, id := range x.mayMatch(sel) {
+			if e := x.entities[id]; sel.Matches(e) {
 				s.members[id] = e
 				nets = append(nets, e.Nets...)
 			}
@@ -268,6 +280,37 @@ func (x *Index) use(sel *EntitySelector) *selState {
 	}
 	s.used = x.round
 	return s
+}
+
+// mayMatch lists the entities sel may match: those with its required
+// label (indexing that label's key first if no selector required it
+// before), or all.
+func (x *Index) mayMatch(sel *EntitySelector) []string {
+	key, values, ok := requirement(sel)
+	if !ok {
+		return slices.Collect(maps.Keys(x.entities))
+	}
+	byValue, indexed := x.byLabel[key]
+	if !indexed {
+		byValue = map[string]idSet{}
+		for id, e := range x.entities {
+			if v, ok := e.Labels[key]; ok {
+				add(byValue, v, id)
+			}
+		}
+		x.byLabel[key] = byValue
+	}
+	var out []string
+	if values == nil {
+		for _, ids := range byValue {
+			out = slices.AppendSeq(out, maps.Keys(ids))
+		}
+		return out
+	}
+	for _, v := range values {
+		out = slices.AppendSeq(out, maps.Keys(byValue[v]))
+	}
+	return out
 }
 
 // requirement is a label every entity sel matches carries (values nil:
