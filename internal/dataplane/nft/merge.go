@@ -242,6 +242,7 @@ type renderedSet struct {
 	members  []netip.Prefix // sorted by address, then length (as an Index gives them)
 	elements []string
 	single   bool // every IPv4 member is a single address
+	ordered  bool // members are sorted and each is there once
 }
 
 type renderedPorts struct {
@@ -265,7 +266,7 @@ func (r *runs) patchSet(id string, members []netip.Prefix) (renderedSet, bool) {
 		return c, false
 	case sameSlice(c.members, members):
 		return c, true
-	case !c.single || !slices.IsSortedFunc(members, comparePrefixes):
+	case !c.single || !c.ordered || !ordered(members):
 		return c, false
 	}
 	var add, del []string
@@ -291,7 +292,18 @@ func (r *runs) patchSet(id string, members []netip.Prefix) (renderedSet, bool) {
 	}
 	slices.Sort(add)
 	slices.Sort(del)
-	return renderedSet{members: members, elements: patchSorted(c.elements, add, del), single: true}, true
+	return renderedSet{members: members, elements: patchSorted(c.elements, add, del), single: true, ordered: true}, true
+}
+
+// ordered says whether ps is sorted with no prefix twice (as an Index
+// gives members), which patchSet's walk needs.
+func ordered(ps []netip.Prefix) bool {
+	for i := 1; i < len(ps); i++ {
+		if comparePrefixes(ps[i-1], ps[i]) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // compareAt compares a[i] with b[j], an exhausted side last.

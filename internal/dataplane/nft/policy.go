@@ -272,7 +272,7 @@ func selectorSets(p *policy.Program, merged *runs) []setDef {
 		members := p.Sets[id].Members
 		r, ok := merged.patchSet(id, members)
 		if !ok {
-			r = renderedSet{members: members, elements: addrElements(members), single: singles(members)}
+			r = renderedSet{members: members, elements: addrElements(members), single: singles(members), ordered: ordered(members)}
 		}
 		els := r.elements
 		merged.selSets[id] = r
