@@ -33,7 +33,7 @@ type view struct {
 	eng     *calc.Engine
 	pol     *policy.Index // what policy selectors match (see policyindex.go)
 	dirty   dirt
-	dec     *epDecoder                 // remote endpoints, into the Engine only
+	dec     *epDecoder                 // remote endpoints, into the Engine (and the Index)
 	felix   *v3.FelixConfigurationSpec // this node's, merged (felixFor)
 	changed chan struct{}              // signalled (without blocking) on every change that matters
 	onEvent func(key string)
@@ -412,7 +412,7 @@ func (v *view) policyInputLocked() policy.Input {
 
 // putEndpoint takes a WorkloadEndpoint: this node's decoded whole into
 // objs, another node's decoded into its compact form, into the Engine
-// only.
+// only (the policy Index refers to the Engine's). Both go to the Index.
 func (v *view) putEndpoint(key string, value []byte) bool {
 	id := endpointID(key)
 	ep, local, ok := v.dec.endpoint(id, value, v.node)
