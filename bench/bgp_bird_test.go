@@ -145,8 +145,8 @@ func waitComplete(b *testing.B, nodes []string, n int, proto int, limit time.Dur
 	}
 	deadline := time.Now().Add(limit)
 	for {
-		complete := true
-		for _, h := range handles {
+		complete, short := true, []string(nil)
+		for i, h := range handles {
 			rs, _ := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
 			c := 0
 			for _, r := range rs {
@@ -159,12 +159,15 @@ func waitComplete(b *testing.B, nodes []string, n int, proto int, limit time.Dur
 				}
 			}
 			complete = complete && c >= n
+			if c < n {
+				short = append(short, fmt.Sprintf("%s %d/%d", nodes[i], c, n))
+			}
 		}
 		if complete {
 			return time.Now()
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("the mesh did not complete within %v", limit)
+			b.Fatalf("the mesh did not complete within %v: %s", limit, strings.Join(short, ", "))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -151,7 +151,7 @@ func waitSessions(b *testing.B, l *lab.Lab, n int, limit time.Duration) time.Tim
 		if time.Now().After(deadline) {
 			b.Fatalf("the sessions were not all Established within %v", limit)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // each poll is a request to every agent
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,8 +64,13 @@ func BenchmarkBGPConvergence(b *testing.B) {
 			fmt.Printf("%-4d %-7s %10.2f %9.2f / %6.2f %9.2f / %6.2f %9.2f / %6.2f %7.1f / %6.1f\n",
 				n, r.name, r.bringUp.Seconds(), a50, amax, o50, omax, d50, dmax, r.rss, r.anon)
 			if r.syncs > 0 {
-				fmt.Printf("     (tortie: %.0f syncs per agent during the %d trials, %.2f ms each on average, view to kernel)\n",
-					r.syncs, bgpTrials, r.syncMs)
+				f50, fmax := stats(r.watch)
+				p50, pmax := stats(r.puts)
+				fmt.Printf("     (tortie: %.0f syncs per agent during the %d trials, %.2f ms each on average, view to kernel;\n"+
+					"      every session Established %.2f s after the start;\n"+
+					"      CPU per agent: %.2f s from start to the end of the bring-up, %.2f ms per change beyond %.1f ms/s idle; the datastore %.2f ms per change;\n"+
+					"      agents stopped, %d plain etcd watchers saw each change after %.2f / %.2f ms, the put returned after %.2f / %.2f ms, p50 / max)\n",
+					r.syncs, bgpTrials, r.syncMs, r.sessions.Seconds(), r.startCPU, 1000*r.changeCPU, 1000*r.idleCPU, 1000*r.storeCPU, n-1, f50, fmax, p50, pmax)
 			}
 		}
 	}
@@ -80,6 +86,25 @@ type bgpResult struct {
 	rss, anon float64         // median per speaker, MiB
 	// tortie: syncs per agent during the trials, and their mean duration
 	syncs, syncMs float64
+	// tortie: when n-1 plain etcd watchers saw each change (the floor),
+	// and the CPU seconds per agent from its start to the end of the
+	// bring-up, and per change (add or withdraw) during the trials
+	watch, puts         []time.Duration // the floor, and the puts' own time
+	startCPU, changeCPU float64
+	idleCPU             float64       // CPU s per s per agent with nothing changing
+	sessions            time.Duration // tortie: from the start until every session is Established
+	storeCPU            float64       // the datastore's CPU s per change
+}
+
+// agentPids is the process IDs of the agents of roles.
+func agentPids(l *lab.Lab, roles []string) []int {
+	var pids []int
+	for _, role := range roles {
+		if p, err := l.Process(role); err == nil {
+			pids = append(pids, p.Pid)
+		}
+	}
+	return pids
 }
 
 func medianRSS(pids []int) (rss, anon float64) {
@@ -98,7 +123,7 @@ func medianRSS(pids []int) (rss, anon float64) {
 
 // trials adds and removes the block change makes, timing each until every
 // other node's kernel has seen it.
-func trials(b *testing.B, w *routeWatch, others []string, block netip.Prefix, change func(add bool)) (add, rel, del []time.Duration) {
+func trials(b *testing.B, w *routeWatch, others []string, block netip.Prefix, change func(add bool), r *bgpResult) {
 	b.Helper()
 	for range bgpTrials {
 		for _, on := range []bool{true, false} {
@@ -111,15 +136,14 @@ func trials(b *testing.B, w *routeWatch, others []string, block netip.Prefix, ch
 				b.Fatalf("%s (add %v) did not reach every other node", block, on)
 			}
 			if on {
-				add = append(add, w.last(t0))
-				rel = append(rel, w.fromOrigin())
+				r.add = append(r.add, w.last(t0))
+				r.rel = append(r.rel, w.fromOrigin())
 			} else {
-				del = append(del, w.last(t0))
+				r.del = append(r.del, w.last(t0))
 			}
 			time.Sleep(300 * time.Millisecond)
 		}
 	}
-	return add, rel, del
 }
 
 func birdRun(b *testing.B, n int) bgpResult {
@@ -130,7 +154,7 @@ func birdRun(b *testing.B, n int) bgpResult {
 	t0 := m.start(b)
 	r.bringUp = waitComplete(b, m.nodes, n-1, unix.RTPROT_BIRD, 60*time.Second).Sub(t0)
 	block := netip.MustParsePrefix("10.245.1.0/26")
-	r.add, r.rel, r.del = trials(b, w, m.nodes[1:], block, func(add bool) { kernelRoute(b, m.nodes[0], block, add) })
+	trials(b, w, m.nodes[1:], block, func(add bool) { kernelRoute(b, m.nodes[0], block, add) }, &r)
 	r.rss, r.anon = medianRSS(m.pids())
 	m.stop()
 	return r
@@ -148,6 +172,14 @@ func tortieLab(b *testing.B, bin, tag string, n int) (l *lab.Lab, nodes, roles [
 	b.Cleanup(down)
 	top := topo.Generate(topo.GenerateOptions{Name: name, Nodes: n, PodsPerNode: 1, Underlay: topo.UnderlayL2, CNI: topo.CNITortie})
 	top.Pool.IPIPMode, top.Pool.VXLANMode = "Never", "Never"
+	// Extra agent environment, e.g. FELIX_DEBUGPORT=6060 to profile them.
+	if v := os.Getenv("TORTIE_BENCH_AGENT_ENV"); v != "" {
+		top.Env = map[string]string{}
+		for _, kv := range strings.Split(v, ",") {
+			k, val, _ := strings.Cut(kv, "=")
+			top.Env[k] = val
+		}
+	}
 	l, err := lab.Up(ctx, cfg, top)
 	if err != nil {
 		b.Fatalf("lab up (%d nodes): %v", n, err)
@@ -164,30 +196,38 @@ func tortieRun(b *testing.B, bin string, n int) bgpResult {
 	l, nodes, roles, _ := tortieLab(b, bin, "tbg", n)
 	name := l.State().Name
 	r := bgpResult{name: "tortie"}
-	r.bringUp = tortieBringUp(b, l, nodes, roles)
+	r.bringUp, r.sessions = tortieBringUp(b, l, nodes, roles)
 	w := watchRoutes(b, nodes)
 	w.origin = nodes[0]
 	put := etcdPut(b, topo.NamespaceName(name, topo.KindUnderlay, ""), l.State().Datastore)
 	put("/calico/bench/warm-up", "x") // the connection is opened once, before timing
 	block := netip.MustParsePrefix("10.244.250.0/26")
 	value := fmt.Sprintf(`{"cidr":"%s","affinity":"host:node1","allocations":[],"unallocated":[],"attributes":[],"deleted":false}`, block)
-	before := applyStats(b, nodes)
-	r.add, r.rel, r.del = trials(b, w, nodes[1:], block, func(add bool) {
+	pids := agentPids(l, roles)
+	r.startCPU = cpuSeconds(pids) / float64(len(pids))
+	idle0, idleT := cpuSeconds(pids), time.Now()
+	time.Sleep(3 * time.Second)
+	idle := (cpuSeconds(pids) - idle0) / time.Since(idleT).Seconds() // keepalives, timers: CPU s per s
+	if dir := os.Getenv("TORTIE_BENCH_PROFILE"); dir != "" {         // with TORTIE_BENCH_AGENT_ENV=FELIX_DEBUGPORT=6060
+		done := profileAgent(b, nodes[1], filepath.Join(dir, fmt.Sprintf("agent-n%d.pprof", n)), 6*time.Second)
+		defer func() { <-done }()
+	}
+	store := agentPids(l, []string{"datastore"})
+	before, cpu0, t0, storeCPU := applyStats(b, nodes), cpuSeconds(pids), time.Now(), cpuSeconds(store)
+	trials(b, w, nodes[1:], block, func(add bool) {
 		if add {
 			put(ipam.BlockKey(block), value)
 		} else {
 			put(ipam.BlockKey(block), "")
 		}
-	})
-	var pids []int
-	for _, role := range roles {
-		if p, err := l.Process(role); err == nil {
-			pids = append(pids, p.Pid)
-		}
-	}
+	}, &r)
+	r.storeCPU = (cpuSeconds(store) - storeCPU) / float64(2*bgpTrials)
+	used := cpuSeconds(pids) - cpu0 - idle*time.Since(t0).Seconds()
+	r.changeCPU, r.idleCPU = used/float64(len(pids))/float64(2*bgpTrials), idle/float64(len(pids))
 	r.rss, r.anon = medianRSS(pids)
 	after := applyStats(b, nodes)
 	r.syncs, r.syncMs = (after[1]-before[1])/float64(n), 1000*(after[0]-before[0])/max(after[1]-before[1], 1)
+	r.watch, r.puts = floorTrials(b, l, pids, ipam.BlockKey(block), value, put)
 	return r
 }
 
@@ -231,7 +271,7 @@ func applyStats(b *testing.B, nodes []string) [2]float64 {
 
 // tortieBringUp kills every agent, removes the routes they learned, starts
 // them all again and times until every kernel is complete.
-func tortieBringUp(b *testing.B, l *lab.Lab, nodes, roles []string) time.Duration {
+func tortieBringUp(b *testing.B, l *lab.Lab, nodes, roles []string) (kernels, sessions time.Duration) {
 	b.Helper()
 	for _, role := range roles {
 		if _, err := l.Stop(role, syscall.SIGKILL, 0); err != nil {
@@ -250,12 +290,12 @@ func tortieBringUp(b *testing.B, l *lab.Lab, nodes, roles []string) time.Duratio
 		}
 	}
 	t0 := time.Now()
-	for _, role := range roles {
-		if _, err := l.Start(context.Background(), role); err != nil {
-			b.Fatal(err)
-		}
+	if _, err := l.StartAll(context.Background(), roles); err != nil {
+		b.Fatal(err)
 	}
-	return waitComplete(b, nodes, len(nodes)-1, 80, 120*time.Second).Sub(t0)
+	kernels = waitComplete(b, nodes, len(nodes)-1, 80, 120*time.Second).Sub(t0)
+	sessions = waitSessions(b, l, len(nodes)-1, 120*time.Second).Sub(t0)
+	return kernels, sessions
 }
 
 // etcdPut writes (or, with an empty value, deletes) a key through etcd's
@@ -289,4 +329,39 @@ func etcdPut(b *testing.B, netnsName, endpoint string) func(key, value string) {
 			b.Fatalf("etcd %s %s: %s", path, key, resp.Status)
 		}
 	}
+}
+
+// profileAgent fetches a CPU profile of the agent in namespace nd (its
+// pprof server on port 6060) over d into file; done is closed once it is
+// written.
+func profileAgent(b *testing.B, nd, file string, d time.Duration) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c := nsHTTPClient(nd, d+10*time.Second)
+		resp, err := c.Get(fmt.Sprintf("http://localhost:6060/debug/pprof/profile?seconds=%d", int(d.Seconds())))
+		if err != nil {
+			b.Logf("profile of %s: %v", nd, err)
+			return
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			b.Logf("profile of %s: %v", nd, err)
+		}
+	}()
+	return done
+}
+
+// nsHTTPClient is an HTTP client whose connections are made in namespace nd.
+func nsHTTPClient(nd string, timeout time.Duration) *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var conn net.Conn
+		err := ns.Do(nd, func() error {
+			var err error
+			conn, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+			return err
+		})
+		return conn, err
+	}}, Timeout: timeout}
 }

@@ -74,12 +74,19 @@ func Start(ctx context.Context, g Global, log *slog.Logger) (*GoBGP, error) {
 	return sp, nil
 }
 
+// familyIPv4Unicast is GoBGP's number for ipv4-unicast in Global.Families
+// (its oc.AfiSafiTypeToIntMap).
+const familyIPv4Unicast = 0
+
 func apiGlobal(g Global) *api.Global {
 	port := int32(g.ListenPort)
 	if port == 0 {
 		port = 179
 	}
-	out := &api.Global{Asn: g.ASN, RouterId: g.RouterID.String(), ListenPort: port}
+	// The families the speaker's RIBs hold: GoBGP makes a table (2048
+	// shards, ~200 KiB) per family in its global and route-server RIBs,
+	// and for every family it knows when none is named (11 MiB).
+	out := &api.Global{Asn: g.ASN, RouterId: g.RouterID.String(), ListenPort: port, Families: []uint32{familyIPv4Unicast}}
 	for _, a := range g.ListenAddresses {
 		out.ListenAddresses = append(out.ListenAddresses, a.String())
 	}

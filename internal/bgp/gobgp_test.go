@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	api "github.com/osrg/gobgp/v4/api"
 )
 
 // These tests run real GoBGP speakers against each other on the host's
@@ -204,5 +206,22 @@ func TestGoBGPUnreachablePeerShowsReason(t *testing.T) {
 	st := a.sp.Status()[0]
 	if st.State == StateEstablished || st.Info != "Socket: Connection refused" {
 		t.Errorf("status %+v, want not Established with %q", st, "Socket: Connection refused")
+	}
+}
+
+// The speaker's RIBs hold IPv4 unicast alone: GoBGP would otherwise make
+// a table for every family it knows (megabytes of empty shards).
+func TestGoBGPGlobalFamilies(t *testing.T) {
+	n := startNode(t, 40, 64512)
+	table := func(afi api.Family_Afi) error {
+		_, err := n.sp.s.GetTable(context.Background(), &api.GetTableRequest{TableType: api.TableType_TABLE_TYPE_GLOBAL,
+			Family: &api.Family{Afi: afi, Safi: api.Family_SAFI_UNICAST}})
+		return err
+	}
+	if err := table(api.Family_AFI_IP); err != nil {
+		t.Fatalf("the IPv4 unicast table: %v", err)
+	}
+	if table(api.Family_AFI_IP6) == nil {
+		t.Fatal("the speaker has an IPv6 unicast table")
 	}
 }

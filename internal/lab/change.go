@@ -269,48 +269,77 @@ func (l *Lab) Stop(role string, sig syscall.Signal, grace time.Duration) (StopRe
 // Start waits until the datastore (or the apiserver) answers; an agent only has to live
 // through its first moments.
 func (l *Lab) Start(ctx context.Context, role string) (ProcessRecord, error) {
-	var p ProcessRecord
+	ps, err := l.StartAll(ctx, []string{role})
+	if err != nil {
+		return ProcessRecord{}, err
+	}
+	return ps[0], nil
+}
+
+// StartAll is Start for several processes at once: all are started, then
+// their first moments are waited for together (N agents start in the
+// time of one, as they would on N machines).
+func (l *Lab) StartAll(ctx context.Context, roles []string) ([]ProcessRecord, error) {
+	var ps []ProcessRecord
 	err := l.change(func() error {
-		i, old, err := l.process(role)
-		if err != nil {
-			return err
-		}
-		if alive(old) {
-			return fmt.Errorf("%s is running (pid %d); stop it first, or restart it", old.Role, old.Pid)
-		}
-		if len(old.Env) == 0 { // recorded before the environment was
-			env, err := l.envOf(old.Role)
+		for _, role := range roles {
+			p, err := l.startOne(ctx, role)
 			if err != nil {
 				return err
 			}
-			if err := l.rec.update(func(st *State) { st.Processes[i].Env = env }); err != nil {
-				return err
-			}
-		}
-		if old.Pid != 0 {
-			if f, err := os.OpenFile(old.Log, os.O_WRONLY|os.O_APPEND, 0); err == nil {
-				fmt.Fprintf(f, "--- tortie lab: %s started again at %s (was pid %d)\n", old.Role, time.Now().UTC().Format(time.RFC3339), old.Pid)
-				f.Close()
-			}
-		}
-		if err := l.spawn(i); err != nil {
-			return err
-		}
-		p = l.rec.snapshot().Processes[i]
-		switch p.Role {
-		case datastoreRole:
-			return l.waitDatastore(ctx, p)
-		case kasRole:
-			return l.waitAPIServer(ctx)
+			ps = append(ps, p)
 		}
 		time.Sleep(300 * time.Millisecond)
-		if !alive(p) {
-			return fmt.Errorf("%s (pid %d) exited at once; its log ends: %s", p.Role, p.Pid, tail(p.Log, 1500))
+		for _, p := range ps {
+			if p.Role == datastoreRole || p.Role == kasRole {
+				continue
+			}
+			if !alive(p) {
+				return fmt.Errorf("%s (pid %d) exited at once; its log ends: %s", p.Role, p.Pid, tail(p.Log, 1500))
+			}
+			l.log.Info("process started", "role", p.Role, "pid", p.Pid)
 		}
-		l.log.Info("process started", "role", p.Role, "pid", p.Pid)
 		return nil
 	})
-	return p, err
+	return ps, err
+}
+
+// startOne starts one process (under l.change); the datastore and the
+// apiserver are waited for until they answer.
+func (l *Lab) startOne(ctx context.Context, role string) (ProcessRecord, error) {
+	i, old, err := l.process(role)
+	if err != nil {
+		return ProcessRecord{}, err
+	}
+	if alive(old) {
+		return ProcessRecord{}, fmt.Errorf("%s is running (pid %d); stop it first, or restart it", old.Role, old.Pid)
+	}
+	if len(old.Env) == 0 { // recorded before the environment was
+		env, err := l.envOf(old.Role)
+		if err != nil {
+			return ProcessRecord{}, err
+		}
+		if err := l.rec.update(func(st *State) { st.Processes[i].Env = env }); err != nil {
+			return ProcessRecord{}, err
+		}
+	}
+	if old.Pid != 0 {
+		if f, err := os.OpenFile(old.Log, os.O_WRONLY|os.O_APPEND, 0); err == nil {
+			fmt.Fprintf(f, "--- tortie lab: %s started again at %s (was pid %d)\n", old.Role, time.Now().UTC().Format(time.RFC3339), old.Pid)
+			f.Close()
+		}
+	}
+	if err := l.spawn(i); err != nil {
+		return ProcessRecord{}, err
+	}
+	p := l.rec.snapshot().Processes[i]
+	switch p.Role {
+	case datastoreRole:
+		return p, l.waitDatastore(ctx, p)
+	case kasRole:
+		return p, l.waitAPIServer(ctx)
+	}
+	return p, nil
 }
 
 // Restart stops the process (SIGTERM, SIGKILL after grace) and starts it

@@ -233,8 +233,8 @@ func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 	if !ok {
 		return nil // a full list is coming in: the sync after it applies
 	}
-	d := t.desired // without its lists: a delta does not read them
-	if mode != applyDelta && !a.view.fillLists(&d, t) {
+	d := t.desired // without its lists: a delta does not read them (but BGP's does)
+	if (mode != applyDelta || a.bgp != nil) && !a.view.fillLists(&d, t) {
 		return nil // as above
 	}
 	a.sync.pend = pending{}
@@ -257,12 +257,20 @@ func (a *Agent) syncOnce(ctx context.Context, full bool) error {
 		return err
 	}
 	a.withPolicy(&d, t.felix, ins.policy)
-	waiting := a.syncBGP(ctx, &d, t.rev, env, ins.bgp, ins.bgpIn)
+	var delta *calc.Delta
 	if mode == applyDelta {
-		if took, err := a.tryDelta(ctx, d, p.delta, waiting, start, t.rev); took {
-			return err
+		delta = &p.delta
+	}
+	// With a speaker, delta becomes the change of the routes installed
+	// (learned ones included), which needs the lists (filled above).
+	waiting, delta := a.syncBGP(ctx, &d, delta, t.rev, env, ins.bgp, ins.bgpIn)
+	if mode == applyDelta {
+		if delta != nil {
+			if took, err := a.tryDelta(ctx, d, *delta, waiting, start, t.rev); took {
+				return err
+			}
 		}
-		if !a.view.fillLists(&d, t) {
+		if a.bgp == nil && !a.view.fillLists(&d, t) {
 			a.sync.clean = false // the next take is the full list's
 			return nil
 		}

@@ -61,8 +61,9 @@ func (p *pending) add(t taken) {
 
 // mode is the applyMode of the next sync: resync when asked; full after a
 // sync that was not clean, when deltas of two takes are pending (the
-// first is not in the second), or with a BGP speaker (learned routes are
-// applied beside the Engine's, see syncBGP); a delta when one changed the
+// first is not in the second), or with a BGP speaker and no delta of the
+// Engine's (syncBGP turns a delta into the change of the routes installed,
+// learned ones included); a delta when one changed the
 // dataplane or the policy program is to be rebuilt (the dataplane takes
 // an unchanged program with an empty delta at no cost); nothing
 // otherwise. BGP work without a speaker, or a tunnel change alone, write
@@ -74,7 +75,7 @@ func (s *syncState) mode(resync, rebuildPolicy, speaker bool) applyMode {
 		return applyResync
 	case !s.clean || p.deltas > 1:
 		return applyFull
-	case speaker && (p.deltas > 0 || rebuildPolicy || p.bgp):
+	case speaker && p.deltas == 0 && (rebuildPolicy || p.bgp):
 		return applyFull
 	case p.deltas == 1 || rebuildPolicy:
 		return applyDelta

@@ -334,11 +334,14 @@ type bgpState struct {
 // syncBGP applies the BGP part of the snapshot to the speaker and puts
 // what it learned into d (once it has re-learned everything after a
 // start: until then the datastore's routes stand in, so a restart moves
-// no route). It returns the sessions that keep the node from being ready.
+// no route). It returns the sessions that keep the node from being ready,
+// and delta (the Engine's change since the last apply, or nil) made the
+// change of the routes d now holds, learned ones included, since the last
+// sync handed the dataplane its routes (nil when that is not known).
 // The calculation is redone when in is given (see needBGP).
-func (a *Agent) syncBGP(ctx context.Context, d *calc.Desired, rev int64, env calc.Env, inp *calc.Input, bin calc.BGPInput) []string {
+func (a *Agent) syncBGP(ctx context.Context, d *calc.Desired, delta *calc.Delta, rev int64, env calc.Env, inp *calc.Input, bin calc.BGPInput) ([]string, *calc.Delta) {
 	if a.bgp == nil {
-		return nil
+		return nil, delta
 	}
 	st := a.bgpLast
 	if inp != nil {
@@ -359,6 +362,7 @@ func (a *Agent) syncBGP(ctx context.Context, d *calc.Desired, rev int64, env cal
 	base := &learnBase{in: st.in, bin: st.bin, d: *d, rev: rev}
 	base.d.Problems = slices.Clone(d.Problems)
 	a.mu.Lock()
+	was := a.learnBase
 	a.learnBase = base
 	a.mu.Unlock()
 	if learned, complete := a.bgp.learned(); complete {
@@ -371,8 +375,50 @@ func (a *Agent) syncBGP(ctx context.Context, d *calc.Desired, rev int64, env cal
 	// periodic resync repairs the rest.
 	a.mu.Lock()
 	base.applied = &learnedResult{routes: slices.Clone(d.Routes), problems: slices.Clone(d.Problems), waiting: waiting}
+	if delta != nil {
+		delta = installedDelta(*delta, was, d.Routes)
+	}
 	a.mu.Unlock()
-	return waiting
+	return waiting, delta
+}
+
+// installedDelta is delta with its routes replaced by the change from the
+// routes the last sync (was) handed the dataplane to now; nil when was is
+// not known. Guarded by Agent.mu.
+func installedDelta(delta calc.Delta, was *learnBase, now []calc.Route) *calc.Delta {
+	if was == nil || was.applied == nil {
+		return nil
+	}
+	delta.AddedRoutes, delta.RemovedRoutes = diffInstalled(was.applied.routes, now)
+	return &delta
+}
+
+// diffInstalled is the change from the routes was to now, each with one
+// route per destination: a route whose destination stays but changes is
+// both removed and added.
+func diffInstalled(was, now []calc.Route) (added, removed []calc.Route) {
+	old := make(map[netip.Prefix]calc.Route, len(was))
+	for _, r := range was {
+		old[r.Dst] = r
+	}
+	for _, r := range now {
+		o, ok := old[r.Dst]
+		if ok && o == r {
+			delete(old, r.Dst)
+			continue
+		}
+		if ok {
+			removed = append(removed, o)
+			delete(old, r.Dst)
+		}
+		added = append(added, r)
+	}
+	for _, r := range was {
+		if _, ok := old[r.Dst]; ok {
+			removed = append(removed, r)
+		}
+	}
+	return added, removed
 }
 
 // syncLearned applies a change of the learned routes (or of the sessions)
@@ -397,7 +443,13 @@ func (a *Agent) syncLearned(ctx context.Context) error {
 	if same {
 		return nil // the kernel and the health already say this
 	}
-	if err := a.applyDesired(ctx, d, nil, waiting, false, start, base.rev); err != nil {
+	var delta *calc.Delta
+	if a.sync.clean {
+		a.mu.Lock()
+		delta = installedDelta(calc.Delta{}, base, d.Routes)
+		a.mu.Unlock()
+	}
+	if err := a.applyDesired(ctx, d, delta, waiting, false, start, base.rev); err != nil {
 		return err
 	}
 	a.mu.Lock()

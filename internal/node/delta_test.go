@@ -35,7 +35,7 @@ func TestSyncMode(t *testing.T) {
 		{"two deltas", syncState{clean: true, pend: pending{deltas: 2}}, false, false, false, applyFull},
 		{"after a sync not clean", syncState{pend: one}, false, false, false, applyFull},
 		{"nothing changed, not clean", syncState{}, false, false, false, applyFull},
-		{"one delta with a speaker", syncState{clean: true, pend: one}, false, false, true, applyFull},
+		{"one delta with a speaker", syncState{clean: true, pend: one}, false, false, true, applyDelta},
 		{"BGP with a speaker", syncState{clean: true, pend: pending{bgp: true}}, false, false, true, applyFull},
 		{"nothing with a speaker", syncState{clean: true}, false, false, true, applyNothing},
 	} {

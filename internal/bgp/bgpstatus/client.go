@@ -16,7 +16,9 @@ import (
 // status. Its errors are meant for the user: no agent, or no permission.
 func Read(ctx context.Context, sock string) (Status, error) {
 	var st Status
-	c := http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+	// One request per client: no connection is kept (a caller polling
+	// Read would otherwise leave one open per call, in both processes).
+	c := http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 		}}}

@@ -29,6 +29,10 @@ func (o *Owner) readBack(ctx context.Context, want content) (have content, ok bo
 			return content{}, false, fmt.Errorf("list nftables %s of table %s: %w", kind, Table, err)
 		}
 	}
+	rules, err := o.rulesByChain(ctx)
+	if err != nil {
+		return content{}, false, err
+	}
 	matched := 0
 	wantChains := byName(want.chains, chainName)
 	for _, name := range names["chains"] {
@@ -37,11 +41,7 @@ func (o *Owner) readBack(ctx context.Context, want content) (have content, ok bo
 			have.chains = append(have.chains, chainDef{name: name})
 			continue
 		}
-		same, err := o.chainMatches(ctx, ch, ch.comment())
-		if err != nil {
-			return content{}, false, err
-		}
-		if same {
+		if rulesMatch(rules[name], ch) {
 			matched++
 			have.chains = append(have.chains, ch)
 		} else {
@@ -100,23 +100,34 @@ func (o *Owner) mapElements(ctx context.Context, name string) ([]string, bool, e
 	return out, true, nil
 }
 
-func (o *Owner) chainMatches(ctx context.Context, ch chainDef, comment string) (bool, error) {
-	rules, err := o.nft.ListRules(ctx, ch.name)
-	if knftables.IsNotFound(err) {
-		return false, nil
+// rulesByChain reads the rules of every chain of the table in one nft
+// run (one per chain made a restarted agent run nft a dozen times and
+// more), by chain.
+func (o *Owner) rulesByChain(ctx context.Context) (map[string][]*knftables.Rule, error) {
+	rules, err := o.nft.ListRules(ctx, "")
+	if err != nil && !knftables.IsNotFound(err) {
+		return nil, fmt.Errorf("read the nftables rules of table %s: %w", Table, err)
 	}
-	if err != nil {
-		return false, fmt.Errorf("read nftables chain %s: %w", ch.name, err)
+	byChain := map[string][]*knftables.Rule{}
+	for _, r := range rules {
+		byChain[r.Chain] = append(byChain[r.Chain], r)
 	}
+	return byChain, nil
+}
+
+// rulesMatch says whether rules are ch's: as many, each marked with its
+// definition digest.
+func rulesMatch(rules []*knftables.Rule, ch chainDef) bool {
 	if len(rules) != len(ch.rules) {
-		return false, nil
+		return false
 	}
+	comment := ch.comment()
 	for _, r := range rules {
 		if r.Comment == nil || *r.Comment != comment {
-			return false, nil
+			return false
 		}
 	}
-	return true, nil
+	return true
 }
 
 // elements reads a set's elements in canonical form, sorted; ok is false

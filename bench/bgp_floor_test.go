@@ -1,0 +1,166 @@
+package bench
+
+import (
+	"context"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
+
+	"github.com/tortienet/tortie/internal/lab"
+	"github.com/tortienet/tortie/internal/lab/topo"
+	"github.com/tortienet/tortie/internal/ns"
+)
+
+// watchFloor holds n etcd watches of one key, each on a connection of
+// its own (as each agent has), opened in the lab's underlay namespace: how
+// long a write takes to reach n watchers is the floor under any agent's
+// reaction to it (etcd's commit and its watch fan-out, nothing of tortie's).
+type watchFloor struct {
+	mu      sync.Mutex
+	seen    []time.Time // per watcher, the last event
+	clients []*clientv3.Client
+	cancel  context.CancelFunc
+}
+
+func newWatchFloor(b *testing.B, netnsName, endpoint, key string, n int) *watchFloor {
+	b.Helper()
+	dial := func(ctx context.Context, addr string) (net.Conn, error) {
+		var c net.Conn
+		err := ns.Do(netnsName, func() error {
+			var err error
+			c, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+			return err
+		})
+		return c, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &watchFloor{seen: make([]time.Time, n), cancel: cancel}
+	b.Cleanup(f.close)
+	for i := range n {
+		c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second,
+			DialOptions: []grpc.DialOption{grpc.WithContextDialer(dial)}})
+		if err != nil {
+			b.Fatalf("etcd watcher %d: %v", i, err)
+		}
+		f.clients = append(f.clients, c)
+		wch := c.Watch(clientv3.WithRequireLeader(ctx), key)
+		go func() {
+			for range wch {
+				t := time.Now()
+				f.mu.Lock()
+				f.seen[i] = t
+				f.mu.Unlock()
+			}
+		}()
+	}
+	// A watch is in place once it has seen a write.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := f.clients[0].Put(ctx, key, "x"); err != nil {
+			b.Fatalf("etcd put %s: %v", key, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if f.all(time.Time{}) {
+			return f
+		}
+	}
+	b.Fatalf("the %d etcd watchers did not see a write in 10 s", n)
+	return nil
+}
+
+// all says whether every watcher has seen an event after t0.
+func (f *watchFloor) all(t0 time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, t := range f.seen {
+		if !t.After(t0) {
+			return false
+		}
+	}
+	return true
+}
+
+// last waits (at most 5 s) until every watcher has seen an event after t0
+// and is the time the last one did, from t0.
+func (f *watchFloor) last(t0 time.Time) time.Duration {
+	deadline := time.Now().Add(5 * time.Second)
+	for !f.all(t0) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var m time.Duration
+	for _, t := range f.seen {
+		m = max(m, t.Sub(t0))
+	}
+	return m
+}
+
+func (f *watchFloor) close() {
+	f.cancel()
+	for _, c := range f.clients {
+		_ = c.Close()
+	}
+}
+
+// cpuSeconds is the CPU time the processes used so far (all their
+// threads: /proc/<pid>/schedstat, in nanoseconds; /proc/<pid>/stat counts
+// 10 ms ticks, too coarse for a change).
+func cpuSeconds(pids []int) float64 {
+	var ns int64
+	for _, p := range pids {
+		dir := "/proc/" + strconv.Itoa(p) + "/task/"
+		tasks, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, t := range tasks {
+			b, err := os.ReadFile(dir + t.Name() + "/schedstat")
+			if err != nil {
+				continue
+			}
+			if f := strings.Fields(string(b)); len(f) > 0 {
+				v, _ := strconv.ParseInt(f[0], 10, 64)
+				ns += v
+			}
+		}
+	}
+	return float64(ns) / 1e9
+}
+
+// floorTrials times the block's writes as trials does, with the agents
+// stopped (SIGSTOP: their watches stay open, etcd still sends to them)
+// and n-1 plain watchers in their place: the floor etcd puts under any
+// agent (commit and fan-out). puts is how long each write itself took.
+func floorTrials(b *testing.B, l *lab.Lab, pids []int, key, value string, put func(key, value string)) (seen, puts []time.Duration) {
+	b.Helper()
+	name := l.State().Name
+	f := newWatchFloor(b, topo.NamespaceName(name, topo.KindUnderlay, ""), l.State().Datastore, key, len(pids)-1)
+	defer f.close()
+	for _, p := range pids {
+		_ = syscall.Kill(p, syscall.SIGSTOP)
+	}
+	defer func() {
+		for _, p := range pids {
+			_ = syscall.Kill(p, syscall.SIGCONT)
+		}
+	}()
+	for range bgpTrials {
+		for _, v := range []string{value, ""} {
+			t0 := time.Now()
+			put(key, v)
+			puts = append(puts, time.Since(t0))
+			seen = append(seen, f.last(t0))
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	return seen, puts
+}
