@@ -50,6 +50,10 @@ type scaleChanges struct {
 	inKernel  *arrivals
 	scrapeCPU time.Duration // the agent's CPU per metrics scrape, measured once
 	idle      time.Duration // the idle agent's CPU per second, measured once
+	// seq numbers the endpoint changes, so that a second series (as
+	// BenchmarkScalePolicy's with policy) writes new values, not the
+	// first series' again, which the agent rightly ignores.
+	seq int
 }
 
 // measure makes k changes one after another, each once the agent is idle,
@@ -139,7 +143,8 @@ func (s *scaleChanges) endpoint(i int) (time.Duration, int) {
 		s.b.Fatal(err)
 	}
 	w := r.(*v3.WorkloadEndpoint)
-	w.Labels["bench-change"] = strconv.Itoa(i)
+	s.seq++
+	w.Labels["bench-change"] = strconv.Itoa(s.seq)
 	before, ok := s.agent.http.calcCount()
 	if !ok {
 		s.b.Fatal("neither tortie_calc_seconds_count nor tortie_dataplane_apply_seconds_count on the agent's /metrics")

@@ -109,6 +109,10 @@ func (e *Engine) Endpoint(key string) (Endpoint, bool) {
 	return Endpoint{}, false
 }
 
+// EndpointRef is the Engine's own endpoint key (nil: none), read-only as
+// Endpoints' are.
+func (e *Engine) EndpointRef(key string) *Endpoint { return e.eps[key] }
+
 // Endpoints yields the endpoints in key order. They are the Engine's:
 // read-only, and an endpoint put again is a new *Endpoint (the old one
 // stays as it was), so a caller may know an endpoint by its pointer.

@@ -27,8 +27,16 @@ func (a *Agent) withPolicy(d *calc.Desired, felix *v3.FelixConfigurationSpec, in
 	if a.policyBuilder == nil {
 		a.policyBuilder = policy.NewBuilder()
 	}
-	m := a.policyBuilder.Build(*in)
-	prog := policy.Compile(m, a.cfg.NodeName)
+	m, prog, ok := a.view.compilePolicy(a.policyBuilder, *in)
+	if !ok && last != nil { // a full list is coming in: the sync after it builds
+		d.Problems = append(d.Problems, problems...)
+		d.Policy = last
+		return
+	}
+	if !ok {
+		m = a.policyBuilder.Build(policy.Input{})
+		prog = policy.Compile(m, a.cfg.NodeName)
+	}
 	if felix != nil {
 		prog.EndpointToHost = felix.DefaultEndpointToHostAction
 		prog.Failsafes = policy.FailsafesFrom(felix.FailsafeInboundHostPorts, felix.FailsafeOutboundHostPorts)

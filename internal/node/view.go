@@ -31,8 +31,9 @@ type view struct {
 	rev     int64
 	objs    [numKinds]map[string]any // by kind, then by key
 	eng     *calc.Engine
+	pol     *policy.Index // what policy selectors match (see policyindex.go)
 	dirty   dirt
-	dec     *epDecoder                 // remote endpoints, into the Engine only
+	dec     *epDecoder                 // remote endpoints, into the Engine (and the Index)
 	felix   *v3.FelixConfigurationSpec // this node's, merged (felixFor)
 	changed chan struct{}              // signalled (without blocking) on every change that matters
 	onEvent func(key string)
@@ -74,6 +75,7 @@ func newView(env calc.Env) *view {
 
 func (v *view) reset() {
 	v.dec = newEPDecoder()
+	v.pol = policy.NewIndex(v.node)
 	for i := range v.objs {
 		v.objs[i] = map[string]any{}
 	}
@@ -219,6 +221,7 @@ func (v *view) del(key string) bool {
 // fed passes a change (obj nil: a delete of old) to the Engine and notes
 // what else it touches.
 func (v *view) fed(k watchedKind, key string, obj, old any) {
+	v.feedPolicy(obj, old)
 	switch k {
 	case kindNodes:
 		if n, ok := obj.(*v3.Node); ok {
@@ -322,7 +325,7 @@ func (v *view) inputs(tunnel, bgp, pol bool) (in syncInputs, ok bool) {
 		in.bgp, in.bgpIn = &b, v.bgpInput()
 	}
 	if pol {
-		p := v.policyInputLocked()
+		p := v.policyRulesLocked()
 		in.policy = &p
 	}
 	return in, true
@@ -409,7 +412,7 @@ func (v *view) policyInputLocked() policy.Input {
 
 // putEndpoint takes a WorkloadEndpoint: this node's decoded whole into
 // objs, another node's decoded into its compact form, into the Engine
-// only.
+// only (the policy Index refers to the Engine's). Both go to the Index.
 func (v *view) putEndpoint(key string, value []byte) bool {
 	id := endpointID(key)
 	ep, local, ok := v.dec.endpoint(id, value, v.node)
@@ -429,6 +432,7 @@ func (v *view) putEndpoint(key string, value []byte) bool {
 		}
 		v.objs[kindEndpoints][key] = w
 		v.eng.PutEndpoint(id, calc.EndpointOf(w))
+		v.pol.PutWorkload(w)
 		v.dirty.policy = true
 		return true
 	}
@@ -439,6 +443,7 @@ func (v *view) putEndpoint(key string, value []byte) bool {
 		return false
 	}
 	v.eng.PutEndpoint(id, ep)
+	v.pol.PutCompactWorkload(v.eng.EndpointRef(id)) // the Engine's: shared, not copied
 	v.dirty.remote = true
 	return true
 }
@@ -454,6 +459,7 @@ func (v *view) delEndpoint(key string) bool {
 		return false
 	}
 	v.eng.DeleteEndpoint(id)
+	v.pol.DeleteWorkloadKey(id)
 	return true
 }
 

@@ -25,6 +25,9 @@ type Model struct {
 	// forCache holds For's answers by endpoint signature (kind, namespace,
 	// labels, service account): replicas of one workload share them.
 	forCache map[string][]TierPolicies
+	// index, when set, holds the endpoints and sets instead of Entities
+	// (see BuildIndexed).
+	index *Index
 	// Problems name what could not be compiled (and is left out).
 	Problems []string
 }
@@ -61,6 +64,23 @@ func NewBuilder() *Builder {
 
 // Build is Build, compiling only what changed since the last call.
 func (b *Builder) Build(in Input) *Model {
+	m := b.buildRules(in)
+	b.buildEntities(m, in)
+	return m
+}
+
+// BuildIndexed is Build with the endpoints and sets of x instead of in's
+// (which are ignored): the Model is for Compile, which then takes the
+// node's endpoints and the selectors' members from x. x must have been
+// fed the profiles' labelsToApply.
+func (b *Builder) BuildIndexed(in Input, x *Index) *Model {
+	m := b.buildRules(in)
+	m.index = x
+	return m
+}
+
+// buildRules compiles in's tiers, policies and profiles.
+func (b *Builder) buildRules(in Input) *Model {
 	m := &Model{Profiles: map[string]*Profile{}, byAddr: map[netip.Addr][]*Entity{}, forCache: map[string][]TierPolicies{}}
 	m.buildTiers(in.Tiers)
 	profiles := map[*v3.Profile]compiled{}
@@ -86,7 +106,6 @@ func (b *Builder) Build(in Input) *Model {
 	b.policies, b.profiles = policies, profiles
 	m.sortPolicies()
 	m.addStaged(in)
-	b.buildEntities(m, in)
 	return m
 }
 
@@ -167,30 +186,34 @@ func (m *Model) sortPolicies() {
 // entity of a resource.
 func (m *Model) buildEntities(in Input, entity func(r any, build func() *Entity) *Entity) {
 	for _, w := range in.WorkloadEndpoints {
-		m.addEntity(entity(w, func() *Entity { return m.workload(w) }))
+		m.addEntity(entity(w, func() *Entity { return workloadEntity(w, m.profileLabels) }))
 	}
 	shared := map[any]*Entity{}
 	for _, w := range in.Workloads {
 		m.addEntity(entity(w, func() *Entity { return m.workloadOf(w.WorkloadInfo(), shared) }))
 	}
 	for _, h := range in.HostEndpoints {
-		m.addEntity(entity(h, func() *Entity { return m.host(h) }))
+		m.addEntity(entity(h, func() *Entity { return hostEntity(h, m.profileLabels) }))
 	}
 	for _, s := range in.NetworkSets {
-		m.addEntity(entity(s, func() *Entity {
-			labels := maps.Clone(s.Labels)
-			if labels == nil {
-				labels = map[string]string{}
-			}
-			labels[LabelNamespace] = s.Namespace
-			return withSig(&Entity{Key: s.Namespace + "/" + s.Name, Kind: NetworkSet, Namespace: s.Namespace, Labels: labels, Nets: nets(s.Spec.Nets)})
-		}))
+		m.addEntity(entity(s, func() *Entity { return netSetEntity(s) }))
 	}
 	for _, s := range in.GlobalNetworkSets {
-		m.addEntity(entity(s, func() *Entity {
-			return withSig(&Entity{Key: s.Name, Kind: NetworkSet, Labels: orEmpty(s.Labels), Nets: nets(s.Spec.Nets)})
-		}))
+		m.addEntity(entity(s, func() *Entity { return globalSetEntity(s) }))
 	}
+}
+
+func netSetEntity(s *v3.NetworkSet) *Entity {
+	labels := maps.Clone(s.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[LabelNamespace] = s.Namespace
+	return withSig(&Entity{Key: s.Namespace + "/" + s.Name, Kind: NetworkSet, Namespace: s.Namespace, Labels: labels, Nets: nets(s.Spec.Nets)})
+}
+
+func globalSetEntity(s *v3.GlobalNetworkSet) *Entity {
+	return withSig(&Entity{Key: s.Name, Kind: NetworkSet, Labels: orEmpty(s.Labels), Nets: nets(s.Spec.Nets)})
 }
 
 func (m *Model) addEntity(e *Entity) {
@@ -206,48 +229,70 @@ func (m *Model) addEntity(e *Entity) {
 	}
 }
 
-// workload is a WorkloadEndpoint with its effective labels: its own, the
-// namespace, orchestrator and service account labels Calico writes, then
-// its profiles' labelsToApply where it has no label of that name.
-func (m *Model) workload(w *v3.WorkloadEndpoint) *Entity {
-	return m.workloadOf(WorkloadInfo{Namespace: w.Namespace, Name: w.Name, Node: w.Spec.Node, Interface: w.Spec.InterfaceName,
-		Orchestrator: w.Spec.Orchestrator, ServiceAccount: w.Spec.ServiceAccountName, Pod: w.Spec.Pod, Labels: w.Labels,
-		Nets: nets(w.Spec.IPNetworks), Profiles: w.Spec.Profiles, Ports: w.Spec.Ports}, nil)
+// profileLabels are the labelsToApply of a compiled profile (nil: none).
+func (m *Model) profileLabels(name string) map[string]string {
+	if p := m.Profiles[name]; p != nil {
+		return p.Labels
+	}
+	return nil
 }
 
-// workloadOf is workload for a WorkloadInfo. Workloads of one Shared
-// value (shared not nil) share the effective labels, the ports and the
-// signature of the first.
+// workloadEntity is a WorkloadEndpoint with its effective labels: its
+// own, the namespace, orchestrator and service account labels Calico
+// writes, then its profiles' labelsToApply (profileLabels) where it has
+// no label of that name.
+func workloadEntity(w *v3.WorkloadEndpoint, profileLabels func(string) map[string]string) *Entity {
+	return workloadInfoEntity(WorkloadInfo{Namespace: w.Namespace, Name: w.Name, Node: w.Spec.Node, Interface: w.Spec.InterfaceName,
+		Orchestrator: w.Spec.Orchestrator, ServiceAccount: w.Spec.ServiceAccountName, Pod: w.Spec.Pod, Labels: w.Labels,
+		Nets: nets(w.Spec.IPNetworks), Profiles: w.Spec.Profiles, Ports: w.Spec.Ports}, profileLabels, nil)
+}
+
+// workloadOf is workloadEntity for a WorkloadInfo. Workloads of one
+// Shared value (shared not nil) share the effective labels, the ports
+// and the signature of the first.
 func (m *Model) workloadOf(w WorkloadInfo, shared map[any]*Entity) *Entity {
-	if w.Key == "" {
-		w.Key = w.Namespace + "/" + w.Name
-	}
-	e := &Entity{Key: w.Key, Kind: WorkloadEndpoint, Namespace: w.Namespace, Nets: w.Nets,
-		Profiles: w.Profiles, Node: w.Node, Interface: w.Interface, ServiceAccount: w.ServiceAccount, Pod: w.Pod}
-	if first := shared[w.Shared]; first != nil && w.Shared != nil {
-		e.Labels, e.Ports, e.sig = first.Labels, first.Ports, first.sig
-		return e
-	}
-	e.Labels = maps.Clone(orEmpty(w.Labels))
-	setIfAbsent(e.Labels, LabelNamespace, w.Namespace)
-	setIfAbsent(e.Labels, LabelOrchestrator, w.Orchestrator)
-	setIfAbsent(e.Labels, LabelServiceAccount, w.ServiceAccount)
-	m.applyProfileLabels(e.Labels, w.Profiles)
-	for _, p := range w.Ports {
-		if n, ok := p.Protocol.Number(); ok && p.Port > 0 && p.Port < 65536 {
-			e.Ports = append(e.Ports, NamedPort{Name: p.Name, Protocol: uint8(n), Port: uint16(p.Port)})
-		}
-	}
-	withSig(e)
+	e := workloadInfoEntity(w, m.profileLabels, shared[w.Shared])
 	if w.Shared != nil && shared != nil {
 		shared[w.Shared] = e
 	}
 	return e
 }
 
-func (m *Model) host(h *v3.HostEndpoint) *Entity {
+// workloadKey is a WorkloadInfo's Key, made from its namespace and name
+// when empty.
+func workloadKey(w WorkloadInfo) string {
+	if w.Key == "" {
+		return w.Namespace + "/" + w.Name
+	}
+	return w.Key
+}
+
+// workloadInfoEntity is the entity of w; like is nil or an entity of the
+// same Shared value, whose effective labels, ports and signature it takes
+// instead of working them out again.
+func workloadInfoEntity(w WorkloadInfo, profileLabels func(string) map[string]string, like *Entity) *Entity {
+	e := &Entity{Key: workloadKey(w), Kind: WorkloadEndpoint, Namespace: w.Namespace, Nets: w.Nets,
+		Profiles: w.Profiles, Node: w.Node, Interface: w.Interface, ServiceAccount: w.ServiceAccount, Pod: w.Pod}
+	if like != nil && w.Shared != nil {
+		e.Labels, e.Ports, e.sig = like.Labels, like.Ports, like.sig
+		return e
+	}
+	e.Labels = maps.Clone(orEmpty(w.Labels))
+	setIfAbsent(e.Labels, LabelNamespace, w.Namespace)
+	setIfAbsent(e.Labels, LabelOrchestrator, w.Orchestrator)
+	setIfAbsent(e.Labels, LabelServiceAccount, w.ServiceAccount)
+	applyProfileLabels(e.Labels, w.Profiles, profileLabels)
+	for _, p := range w.Ports {
+		if n, ok := p.Protocol.Number(); ok && p.Port > 0 && p.Port < 65536 {
+			e.Ports = append(e.Ports, NamedPort{Name: p.Name, Protocol: uint8(n), Port: uint16(p.Port)})
+		}
+	}
+	return withSig(e)
+}
+
+func hostEntity(h *v3.HostEndpoint, profileLabels func(string) map[string]string) *Entity {
 	labels := maps.Clone(orEmpty(h.Labels))
-	m.applyProfileLabels(labels, h.Spec.Profiles)
+	applyProfileLabels(labels, h.Spec.Profiles, profileLabels)
 	e := &Entity{Key: h.Name, Kind: HostEndpoint, Labels: labels, Nets: nets(h.Spec.ExpectedIPs),
 		Profiles: h.Spec.Profiles, Node: h.Spec.Node, Interface: h.Spec.InterfaceName}
 	for _, p := range h.Spec.Ports {
@@ -258,13 +303,11 @@ func (m *Model) host(h *v3.HostEndpoint) *Entity {
 	return withSig(e)
 }
 
-func (m *Model) applyProfileLabels(labels map[string]string, profiles []string) {
+func applyProfileLabels(labels map[string]string, profiles []string, profileLabels func(string) map[string]string) {
 	for _, name := range profiles {
-		if p := m.Profiles[name]; p != nil {
-			for k, v := range p.Labels {
-				if _, ok := labels[k]; !ok {
-					labels[k] = v // an empty value is a label too
-				}
+		for k, v := range profileLabels(name) {
+			if _, ok := labels[k]; !ok {
+				labels[k] = v // an empty value is a label too
 			}
 		}
 	}

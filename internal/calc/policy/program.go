@@ -93,7 +93,9 @@ type RuleList struct {
 	Digest string
 }
 
-// AddrSet is the members of a selector's set.
+// AddrSet is the members of a selector's set. Compiled with an Index,
+// the Members of a set that did not change are the same slice as in the
+// previous Program (see Index).
 type AddrSet struct {
 	Selector string // the EntitySelector's key, for comments
 	Members  []netip.Prefix
@@ -129,7 +131,12 @@ func NamedPortID(s *EntitySelector, name string) string {
 func Compile(m *Model, node string) Program {
 	p := Program{Chains: map[string]EndpointChain{}, Rules: map[string]RuleList{}, Sets: map[string]AddrSet{}, NamedPorts: map[string][]AddrPort{},
 		chainOf: map[string]string{}, Failsafes: DefaultFailsafes()}
-	for _, e := range m.Entities {
+	entities := m.Entities
+	if m.index != nil {
+		entities = m.index.Local()
+		defer m.index.Sweep()
+	}
+	for _, e := range entities {
 		if e.Kind == NetworkSet || e.Node != node || e.Interface == "" {
 			continue
 		}
@@ -231,6 +238,11 @@ func (p *Program) addSet(m *Model, sel *EntitySelector) {
 		return
 	}
 	set := AddrSet{Selector: sel.Key}
+	if m.index != nil {
+		set.Members, _ = m.index.Members(sel)
+		p.Sets[id] = set
+		return
+	}
 	for _, e := range m.Entities {
 		if sel.Matches(e) {
 			set.Members = append(set.Members, e.Nets...)
@@ -242,6 +254,10 @@ func (p *Program) addSet(m *Model, sel *EntitySelector) {
 func (p *Program) addNamedPort(m *Model, sel *EntitySelector, name string) {
 	id := NamedPortID(sel, name)
 	if _, ok := p.NamedPorts[id]; ok {
+		return
+	}
+	if m.index != nil {
+		p.NamedPorts[id] = m.index.NamedPort(sel, name)
 		return
 	}
 	var members []AddrPort

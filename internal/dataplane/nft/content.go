@@ -32,6 +32,7 @@ type setDef struct {
 	name, typ string
 	flags     []knftables.SetFlag
 	elements  []string
+	sorted    bool // elements are sorted already (render need not)
 }
 
 // mapDef is a map; its elements are "key : value", sorted.

@@ -189,10 +189,141 @@ type runs struct {
 	prev    *runs
 	// canMerge remembers mergeable's answers by rule list digest.
 	canMerge map[string]bool
+	// selSets and portSets are the selector and named-port sets as
+	// rendered, with the members they were rendered from (see
+	// selectorSets).
+	selSets  map[string]renderedSet
+	portSets map[string]renderedPorts
+}
+
+type renderedSet struct {
+	members  []netip.Prefix // sorted by address, then length (as an Index gives them)
+	elements []string
+	single   bool // every IPv4 member is a single address
+	ordered  bool // members are sorted and each is there once
+}
+
+type renderedPorts struct {
+	members  []policy.AddrPort
+	elements []string
+}
+
+// patchSet renders set id's members from the previous rendering: the
+// same when they are the same slice, else, when the set held and gets
+// only single addresses, the previous elements with the members that left
+// taken out and those that came put in (a walk of the sorted lists, no
+// formatting or sorting of the set); ok is false when it must be rendered
+// whole.
+func (r *runs) patchSet(id string, members []netip.Prefix) (renderedSet, bool) {
+	if r.prev == nil {
+		return renderedSet{}, false
+	}
+	c, ok := r.prev.selSets[id]
+	switch {
+	case !ok:
+		return c, false
+	case sameSlice(c.members, members):
+		return c, true
+	case !c.single || !c.ordered || !ordered(members):
+		return c, false
+	}
+	var add, del []string
+	i, j := 0, 0
+	for i < len(c.members) || j < len(members) {
+		switch d := compareAt(c.members, i, members, j); {
+		case d < 0:
+			if a := c.members[i]; a.Addr().Is4() {
+				del = append(del, a.String())
+			}
+			i++
+		case d > 0:
+			if a := members[j]; a.Addr().Is4() {
+				if !a.IsSingleIP() {
+					return c, false
+				}
+				add = append(add, a.String())
+			}
+			j++
+		default:
+			i, j = i+1, j+1
+		}
+	}
+	slices.Sort(add)
+	slices.Sort(del)
+	return renderedSet{members: members, elements: patchSorted(c.elements, add, del), single: true, ordered: true}, true
+}
+
+// ordered says whether ps is sorted with no prefix twice (as an Index
+// gives members), which patchSet's walk needs.
+func ordered(ps []netip.Prefix) bool {
+	for i := 1; i < len(ps); i++ {
+		if comparePrefixes(ps[i-1], ps[i]) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// compareAt compares a[i] with b[j], an exhausted side last.
+func compareAt(a []netip.Prefix, i int, b []netip.Prefix, j int) int {
+	switch {
+	case i == len(a):
+		return 1
+	case j == len(b):
+		return -1
+	}
+	return comparePrefixes(a[i], b[j])
+}
+
+func comparePrefixes(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
+}
+
+// patchSorted is sorted els without del and with add (both sorted), as a
+// new slice.
+func patchSorted(els, add, del []string) []string {
+	out := make([]string, 0, len(els)+len(add)-len(del))
+	j, k := 0, 0
+	for _, e := range els {
+		for k < len(del) && del[k] < e {
+			k++
+		}
+		if k < len(del) && del[k] == e {
+			continue
+		}
+		for j < len(add) && add[j] < e {
+			out = append(out, add[j])
+			j++
+		}
+		if j < len(add) && add[j] == e {
+			j++
+		}
+		out = append(out, e)
+	}
+	return append(out, add[j:]...)
+}
+
+func (r *runs) cachedPorts(id string, members []policy.AddrPort) ([]string, bool) {
+	if r.prev == nil {
+		return nil, false
+	}
+	c, ok := r.prev.portSets[id]
+	return c.elements, ok && sameSlice(c.members, members)
+}
+
+// sameSlice says whether a and b are the same slice (not merely equal):
+// an Index never changes the members it gave out, so the same slice has
+// the same content.
+func sameSlice[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 func newRuns(prev *runs) *runs {
-	r := &runs{sets: map[string]setDef{}, lookups: map[string][]lookup{}, keys: map[string]string{}, prev: prev, canMerge: map[string]bool{}}
+	r := &runs{sets: map[string]setDef{}, lookups: map[string][]lookup{}, keys: map[string]string{}, prev: prev, canMerge: map[string]bool{},
+		selSets: map[string]renderedSet{}, portSets: map[string]renderedPorts{}}
 	if prev != nil {
 		prev.prev = nil // one rendering back is enough
 		r.canMerge = prev.canMerge

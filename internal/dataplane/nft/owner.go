@@ -97,7 +97,9 @@ func render(w Wanted, merged *runs) (content, error) {
 		}
 	}
 	for i := range c.sets {
-		slices.Sort(c.sets[i].elements)
+		if !c.sets[i].sorted {
+			slices.Sort(c.sets[i].elements)
+		}
 	}
 	for i := range c.maps {
 		slices.Sort(c.maps[i].elements)
@@ -206,7 +208,7 @@ func equal(a, b content) bool {
 		return false
 	}
 	for i := range a.sets {
-		if !slices.Equal(a.sets[i].elements, b.sets[i].elements) {
+		if !sameSlice(a.sets[i].elements, b.sets[i].elements) && !slices.Equal(a.sets[i].elements, b.sets[i].elements) {
 			return false
 		}
 	}

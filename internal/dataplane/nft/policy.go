@@ -76,7 +76,7 @@ func policyPart(p *policy.Program, merged *runs) content {
 			c.chains = append(c.chains, chainDef{name: id, rules: ruleChain(p.Rules[id])})
 		}
 	}
-	c.sets = append(c.sets, selectorSets(p)...)
+	c.sets = append(c.sets, selectorSets(p, merged)...)
 	return c
 }
 
@@ -261,34 +261,72 @@ func anonSet(ps []netip.Prefix) string {
 	return "{ " + strings.Join(parts, ", ") + " }"
 }
 
-// selectorSets are the selector and named-port sets the rules use.
-func selectorSets(p *policy.Program) []setDef {
+// selectorSets are the selector and named-port sets the rules use. A
+// set whose members are the same slice as in the previous rendering (an
+// Index-compiled Program's unchanged set) keeps its elements as rendered
+// then, and one of single addresses that changed is patched with the
+// difference (see patchSet): a change renders only what it touched.
+func selectorSets(p *policy.Program, merged *runs) []setDef {
 	var out []setDef
 	for _, id := range sortedKeys(p.Sets) {
-		s := setDef{name: id, typ: "ipv4_addr", flags: []knftables.SetFlag{knftables.IntervalFlag}}
-		var v4 []netip.Prefix
-		for _, m := range p.Sets[id].Members {
-			if m.Addr().Is4() {
-				v4 = append(v4, m)
-			}
+		members := p.Sets[id].Members
+		r, ok := merged.patchSet(id, members)
+		if !ok {
+			r = renderedSet{members: members, elements: addrElements(members), single: singles(members), ordered: ordered(members)}
 		}
-		for _, m := range normalise(v4) {
-			s.elements = append(s.elements, m.String())
-		}
-		out = append(out, s)
+		els := r.elements
+		merged.selSets[id] = r
+		out = append(out, setDef{name: id, typ: "ipv4_addr", flags: []knftables.SetFlag{knftables.IntervalFlag}, elements: els, sorted: true})
 	}
 	for _, id := range sortedKeys(p.NamedPorts) {
-		s := setDef{name: id, typ: "ipv4_addr . inet_proto . inet_service"}
-		for _, m := range p.NamedPorts[id] {
-			if m.Addr.Is4() {
-				s.elements = append(s.elements, fmt.Sprintf("%s . %s . %d", m.Addr, protoName(m.Protocol), m.Port))
-			}
+		members := p.NamedPorts[id]
+		els, ok := merged.cachedPorts(id, members)
+		if !ok {
+			els = portElements(members)
 		}
-		slices.Sort(s.elements)
-		s.elements = slices.Compact(s.elements)
-		out = append(out, s)
+		merged.portSets[id] = renderedPorts{members: members, elements: els}
+		out = append(out, setDef{name: id, typ: "ipv4_addr . inet_proto . inet_service", elements: els, sorted: true})
 	}
 	return out
+}
+
+// singles says whether every IPv4 member is a single address (so that
+// the set's elements are the members as they are, nothing merged).
+func singles(members []netip.Prefix) bool {
+	for _, m := range members {
+		if m.Addr().Is4() && !m.IsSingleIP() {
+			return false
+		}
+	}
+	return true
+}
+
+// addrElements are a selector set's IPv4 members as sorted elements.
+func addrElements(members []netip.Prefix) []string {
+	var v4 []netip.Prefix
+	for _, m := range members {
+		if m.Addr().Is4() {
+			v4 = append(v4, m)
+		}
+	}
+	var out []string
+	for _, m := range normalise(v4) {
+		out = append(out, m.String())
+	}
+	slices.Sort(out)
+	return out
+}
+
+// portElements are a named-port set's IPv4 members as sorted elements.
+func portElements(members []policy.AddrPort) []string {
+	var out []string
+	for _, m := range members {
+		if m.Addr.Is4() {
+			out = append(out, fmt.Sprintf("%s . %s . %d", m.Addr, protoName(m.Protocol), m.Port))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // jumpTargets are the chains the rules of chains jump to.

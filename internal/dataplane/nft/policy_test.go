@@ -2,8 +2,11 @@ package nft
 
 import (
 	"flag"
+	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"sigs.k8s.io/knftables"
@@ -92,4 +95,76 @@ func decode[T any](t *testing.T, doc string) *T {
 // The host endpoints' hooks for the fixture, as nft text.
 func TestHostGolden(t *testing.T) {
 	golden(t, "host.nft", Wanted{NAT: natWant(), Policy: hostFixture(t)})
+}
+
+// TestSelectorSetsRenderedOnce: a set whose members are the same slice as
+// in the previous rendering keeps its elements (the same slice: nothing
+// rendered, compared or diffed again); a set given new members is
+// rendered anew, and the Owner writes only its element change.
+func TestSelectorSetsRenderedOnce(t *testing.T) {
+	a := []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32"), netip.MustParsePrefix("10.0.0.2/32")}
+	b := []netip.Prefix{netip.MustParsePrefix("10.0.1.1/32")}
+	prog := func(a, b []netip.Prefix) *policy.Program {
+		return &policy.Program{Chains: map[string]policy.EndpointChain{}, Rules: map[string]policy.RuleList{},
+			Sets: map[string]policy.AddrSet{"sel-a": {Members: a}, "sel-b": {Members: b}}}
+	}
+	elements := func(c content, name string) []string {
+		for _, s := range c.sets {
+			if s.name == name {
+				return s.elements
+			}
+		}
+		t.Fatalf("no set %s", name)
+		return nil
+	}
+	r1 := newRuns(nil)
+	c1, err := render(Wanted{NAT: natWant(), Policy: prog(a, b)}, r1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2 := append(slices.Clone(b), netip.MustParsePrefix("10.0.1.2/32"))
+	c2, err := render(Wanted{NAT: natWant(), Policy: prog(a, b2)}, newRuns(r1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameSlice(elements(c1, "sel-a"), elements(c2, "sel-a")) {
+		t.Error("the unchanged set sel-a was rendered again")
+	}
+	if got := elements(c2, "sel-b"); !slices.Equal(got, []string{"10.0.1.1/32", "10.0.1.2/32"}) {
+		t.Errorf("sel-b = %v after its change", got)
+	}
+	changes, ok := directChanges(c1, c2)
+	if !ok || len(changes) != 1 || changes[0].set != "sel-b" || !slices.Equal(changes[0].elements, []string{"10.0.1.2/32"}) {
+		t.Errorf("element changes = %+v (ok %v), want one addition to sel-b", changes, ok)
+	}
+}
+
+// TestPatchedSetsAsRendered: over random member changes, a set patched
+// from the previous rendering has the elements a whole rendering gives.
+func TestPatchedSetsAsRendered(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	pool := []netip.Prefix{netip.MustParsePrefix("10.0.9.0/24"), netip.MustParsePrefix("fd00::1/128")}
+	for i := range 40 {
+		pool = append(pool, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(i % 12), byte(i)}), 32))
+	}
+	prev := newRuns(nil)
+	for step := range 2000 {
+		var members []netip.Prefix
+		for _, p := range pool {
+			if r.IntN(3) == 0 && (p.IsSingleIP() || r.IntN(10) == 0) {
+				members = append(members, p)
+			}
+		}
+		if step%7 != 0 { // now and then unsorted, with a duplicate: rendered whole
+			slices.SortFunc(members, comparePrefixes)
+		} else if len(members) > 0 {
+			members = append(members, members[0])
+		}
+		runs := newRuns(prev)
+		got := selectorSets(&policy.Program{Sets: map[string]policy.AddrSet{"sel-x": {Members: members}}}, runs)[0].elements
+		if want := addrElements(members); !slices.Equal(got, want) {
+			t.Fatalf("step %d: patched %v, rendered %v", step, got, want)
+		}
+		prev = runs
+	}
 }

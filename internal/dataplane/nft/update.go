@@ -118,6 +118,9 @@ func removed[T any](have, want []T, name func(T) string) []T {
 // diff lists what is in want and not in have (add) and the reverse (del);
 // both inputs are sorted.
 func diff(have, want []string) (add, del []string) {
+	if sameSlice(have, want) {
+		return nil, nil
+	}
 	i, j := 0, 0
 	for i < len(have) || j < len(want) {
 		switch {
