@@ -19,14 +19,16 @@ import (
 )
 
 // The policy set of BenchmarkScalePolicy: scalePolicies
-// GlobalNetworkPolicies of scalePolicyRules ingress rules each, all
-// selecting the bench node's one endpoint; rule r of every policy allows
-// TCP from `app == 'app<r>'`, a tenth of the cluster's endpoints.
+// GlobalNetworkPolicies (TORTIE_SCALE_POLICIES, 10 by default) of
+// scalePolicyRules ingress rules each, all selecting the bench node's one
+// endpoint; rule r of every policy allows TCP from `app == 'app<r>'`, a
+// tenth of the cluster's endpoints.
 const (
-	scalePolicies    = 10
 	scalePolicyRules = 10
 	scaleLocalAddr   = "172.31.200.1" // the bench node's endpoint, outside the pool
 )
+
+var scalePolicies = 10
 
 // scalePolicyRow is one cluster size's figures.
 type scalePolicyRow struct {
@@ -34,6 +36,7 @@ type scalePolicyRow struct {
 	ready            time.Duration
 	enforced         time.Duration // policies written to their sets in the kernel
 	sets             int           // selector sets in the table
+	mem              procMem       // the agent's, once the policies are enforced and it is idle
 	before, after    changeFigures // remote endpoint changed (processed), without and with policy
 	policy, member   changeFigures // a rule's port in nft; an endpoint's address into a set
 	added            changeFigures // a new endpoint's address into a set
@@ -58,6 +61,11 @@ func BenchmarkScalePolicy(b *testing.B) {
 		b.Skip(msg)
 	}
 	sizes, changes := scaleSizes(b)
+	if p, err := strconv.Atoi(envOr("TORTIE_SCALE_POLICIES", "10")); err != nil || p < 1 || p > 2000 {
+		b.Fatalf("TORTIE_SCALE_POLICIES = %q: want 1 to 2000", os.Getenv("TORTIE_SCALE_POLICIES"))
+	} else {
+		scalePolicies = p
+	}
 	bin := cnitest.AgentBinary(b, b.TempDir())
 	fmt.Printf("\nScale with policy: %s against a simulated cluster (nodes x %d endpoints), %d GNPs x %d rules selecting across it, %d changes of each kind (load average %s)\n",
 		bin, scaleEndpointsPerNode, scalePolicies, scalePolicyRules, changes, loadAvg())
@@ -98,6 +106,7 @@ func scalePolicyRun(b *testing.B, bin string, n, changes int) scalePolicyRow {
 	}
 	row.enforced, row.sets = waitSelectorSets(b, ns, a, t0)
 	waitIdle(a.cmd.Process.Pid, time.Second, 60*time.Second)
+	row.mem, _ = readProcMem(a.cmd.Process.Pid)
 	mon := startNftMonitor(b, ns)
 	pc.mon = mon
 	row.after = ch.measure(changes, ch.endpoint)
@@ -329,7 +338,7 @@ func (s *policyChanges) add(i int) (time.Duration, int) {
 }
 
 func printScalePolicy(rows []scalePolicyRow) {
-	fmt.Printf("%-18s %8s %9s %5s | %-34s | %-34s | %-34s | %-34s | %-34s\n", "endpoints (nodes)", "ready", "enforced", "sets",
+	fmt.Printf("%-18s %8s %9s %5s %-20s | %-34s | %-34s | %-34s | %-34s | %-34s\n", "endpoints (nodes)", "ready", "enforced", "sets", "RSS (private) MB",
 		"endpoint changed, no policy", "endpoint changed, with policy", "policy port changed (in nft)", "label into selector set (in nft)",
 		"endpoint +1 into selector set (in nft)")
 	fc := func(c changeFigures) string {
@@ -339,7 +348,7 @@ func printScalePolicy(rows []scalePolicyRow) {
 		return fmt.Sprintf("%s / %s, CPU %s", round3(c.lat.pct(0.5)), round3(c.lat.pct(0.95)), round3(c.cpu))
 	}
 	for _, r := range rows {
-		fmt.Printf("%-18s %8s %9s %5d | %-34s | %-34s | %-34s | %-34s | %-34s\n", fmt.Sprintf("%d (%d)", r.endpoints, r.nodes),
-			round3(r.ready), round3(r.enforced), r.sets, fc(r.before), fc(r.after), fc(r.policy), fc(r.member), fc(r.added))
+		fmt.Printf("%-18s %8s %9s %5d %-20s | %-34s | %-34s | %-34s | %-34s | %-34s\n", fmt.Sprintf("%d (%d)", r.endpoints, r.nodes),
+			round3(r.ready), round3(r.enforced), r.sets, fmt.Sprintf("%d (%d)", r.mem.rss>>20, r.mem.private>>20), fc(r.before), fc(r.after), fc(r.policy), fc(r.member), fc(r.added))
 	}
 }
