@@ -58,6 +58,7 @@ func TestFreshOwnerWritesTheDifference(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
+		readsAsLive(t, node, Wanted{NAT: natWant(), Policy: prog})
 		return res, runs
 	}
 	fresh(compile("80", nil))

@@ -97,6 +97,7 @@ func TestMergedRunsInTheKernel(t *testing.T) {
 			t.Errorf("table lacks %q (the test no longer covers it):\n%s", w, table)
 		}
 	}
+	readsAsLive(t, node, Wanted{NAT: natWant(), Policy: &prog})
 	if res := apply(true); res.Rebuilt || nft.runs != 0 {
 		t.Errorf("restart with an interval set: %+v, %d runs:\n%s", res, nft.runs, node.MustRun(t, "nft", "list", "table", "ip", "tortie"))
 	}
@@ -169,6 +170,7 @@ func TestFreshOwnerReadsMergedSets(t *testing.T) {
 		}
 	}
 	restart("restart", compile())
+	readsAsLive(t, node, Wanted{NAT: natWant(), Policy: compile()})
 
 	g.Spec.Ingress[0].Destination.Ports[0] = v3.PortRange(9001, 9999)
 	changed := compile()
@@ -185,4 +187,5 @@ func TestFreshOwnerReadsMergedSets(t *testing.T) {
 		t.Errorf("one element changed: %+v, %d runs, transaction:\n%s", res, nft.runs, tx)
 	}
 	restart("restart after the change", changed)
+	readsAsLive(t, node, Wanted{NAT: natWant(), Policy: changed})
 }

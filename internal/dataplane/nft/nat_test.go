@@ -49,6 +49,15 @@ func (c *counting) listSetJSON(ctx context.Context, name string) ([]byte, error)
 	return l.listSetJSON(ctx, name)
 }
 
+func (c *counting) listTableJSON(ctx context.Context) ([]byte, error) {
+	l, ok := c.Interface.(tableJSONLister)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	c.reads++
+	return l.listTableJSON(ctx)
+}
+
 func prefixes(ss ...string) []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range ss {

@@ -37,10 +37,27 @@ type setJSONLister interface {
 	listSetJSON(ctx context.Context, name string) ([]byte, error)
 }
 
-var errSetMissing = errors.New("no such set")
+// tableJSONLister lists tortie's whole table as `nft -j -n list table`
+// prints it; errors.ErrUnsupported when it cannot (a fake), errSetMissing
+// when the table does not exist.
+type tableJSONLister interface {
+	listTableJSON(ctx context.Context) ([]byte, error)
+}
+
+// errSetMissing: the set, or the table, does not exist.
+var errSetMissing = errors.New("no such set or table")
 
 func (k *kernelNFT) listSetJSON(ctx context.Context, name string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, k.path, "-j", "-n", "list", "set", string(Family), Table, name)
+	return k.listJSON(ctx, "set", string(Family), Table, name)
+}
+
+func (k *kernelNFT) listTableJSON(ctx context.Context) ([]byte, error) {
+	return k.listJSON(ctx, "table", string(Family), Table)
+}
+
+// listJSON runs `nft -j -n list what...`.
+func (k *kernelNFT) listJSON(ctx context.Context, what ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, k.path, append([]string{"-j", "-n", "list"}, what...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -49,7 +66,7 @@ func (k *kernelNFT) listSetJSON(ctx context.Context, name string) ([]byte, error
 		if strings.Contains(msg, "No such file or directory") {
 			return nil, errSetMissing
 		}
-		return nil, fmt.Errorf("nft list set %s %s %s: %w: %s", Family, Table, name, err, msg)
+		return nil, fmt.Errorf("nft list %s: %w: %s", strings.Join(what, " "), err, msg)
 	}
 	return out, nil
 }
@@ -88,18 +105,26 @@ func jsonElements(s setDef, data []byte) (els []string, ok bool, err error) {
 	if set == nil {
 		return nil, false, fmt.Errorf("read nftables set %s: not in nft's output", s.name)
 	}
+	els, ok = jsonSetElements(s, set.Elem)
+	return els, ok, nil
+}
+
+// jsonSetElements reads set s's elements (elem of nft's JSON) in the
+// renderer's form, sorted; ok is false when one is not one tortie would
+// have written.
+func jsonSetElements(s setDef, elem []any) (els []string, ok bool) {
 	types := strings.Split(s.typ, " . ")
 	interval := slices.Contains(s.flags, knftables.IntervalFlag)
-	els = make([]string, 0, len(set.Elem))
-	for _, e := range set.Elem {
+	els = make([]string, 0, len(elem))
+	for _, e := range elem {
 		k, ok := jsonKey(e, types, interval)
 		if !ok {
-			return nil, false, nil
+			return nil, false
 		}
 		els = append(els, k)
 	}
 	slices.Sort(els)
-	return els, true, nil
+	return els, true
 }
 
 // jsonKey is one element's key in the renderer's form.
