@@ -109,10 +109,12 @@ func scalePolicyRun(b *testing.B, bin string, n, changes int) scalePolicyRow {
 	row.mem, _ = readProcMem(a.cmd.Process.Pid)
 	mon := startNftMonitor(b, ns)
 	pc.mon = mon
+	profiled := a.profile(b, n) // TORTIE_SCALE_PPROF, TORTIE_SCALE_PERF
 	row.after = ch.measure(changes, ch.endpoint)
 	row.policy = ch.measure(changes, pc.port)
 	row.member = ch.measure(changes, pc.label)
 	row.added = ch.measure(changes, pc.add)
+	profiled()
 	a.stop(b)
 	return row
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 
 	"sigs.k8s.io/knftables"
@@ -58,21 +57,37 @@ type chainDef struct {
 // merge adds o's objects to c; a name used twice is a programming error
 // of the parts, reported rather than resolved.
 func (c *content) merge(o content) error {
+	names := map[string]bool{}
+	for _, s := range c.sets {
+		names["set "+s.name] = true
+	}
+	for _, m := range c.maps {
+		names["map "+m.name] = true
+	}
+	for _, ch := range c.chains {
+		names["chain "+ch.name] = true
+	}
+	defined := func(kind, name string) error {
+		if names[kind+" "+name] {
+			return fmt.Errorf("nftables: two parts define %s %s", kind, name)
+		}
+		return nil
+	}
 	for _, s := range o.sets {
-		if slices.ContainsFunc(c.sets, func(x setDef) bool { return x.name == s.name }) {
-			return fmt.Errorf("nftables: two parts define set %s", s.name)
+		if err := defined("set", s.name); err != nil {
+			return err
 		}
 		c.sets = append(c.sets, s)
 	}
 	for _, m := range o.maps {
-		if slices.ContainsFunc(c.maps, func(x mapDef) bool { return x.name == m.name }) {
-			return fmt.Errorf("nftables: two parts define map %s", m.name)
+		if err := defined("map", m.name); err != nil {
+			return err
 		}
 		c.maps = append(c.maps, m)
 	}
 	for _, ch := range o.chains {
-		if slices.ContainsFunc(c.chains, func(x chainDef) bool { return x.name == ch.name }) {
-			return fmt.Errorf("nftables: two parts define chain %s", ch.name)
+		if err := defined("chain", ch.name); err != nil {
+			return err
 		}
 		c.chains = append(c.chains, ch)
 	}

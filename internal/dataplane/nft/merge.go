@@ -194,6 +194,9 @@ type runs struct {
 	// selectorSets).
 	selSets  map[string]renderedSet
 	portSets map[string]renderedPorts
+	// ruleText is the rule lists rendered (ruleChain), by digest: a list
+	// whose digest is the same as one rendering back keeps its rules' text.
+	ruleText map[string][]string
 }
 
 type renderedSet struct {
@@ -323,7 +326,7 @@ func sameSlice[T any](a, b []T) bool {
 
 func newRuns(prev *runs) *runs {
 	r := &runs{sets: map[string]setDef{}, lookups: map[string][]lookup{}, keys: map[string]string{}, prev: prev, canMerge: map[string]bool{},
-		selSets: map[string]renderedSet{}, portSets: map[string]renderedPorts{}}
+		selSets: map[string]renderedSet{}, portSets: map[string]renderedPorts{}, ruleText: map[string][]string{}}
 	if prev != nil {
 		prev.prev = nil // one rendering back is enough
 		r.canMerge = prev.canMerge
@@ -332,6 +335,23 @@ func newRuns(prev *runs) *runs {
 		}
 	}
 	return r
+}
+
+// ruleChain is ruleChain(l), kept by l's digest from one rendering to the
+// next (a program's rules are never changed in place).
+func (r *runs) ruleChain(l policy.RuleList) []string {
+	if l.Digest == "" {
+		return ruleChain(l)
+	}
+	text, ok := r.ruleText[l.Digest]
+	if !ok && r.prev != nil {
+		text, ok = r.prev.ruleText[l.Digest]
+	}
+	if !ok {
+		text = ruleChain(l)
+	}
+	r.ruleText[l.Digest] = text
+	return text
 }
 
 // mergeable is mergeable(l), remembered by l's digest.

@@ -73,7 +73,7 @@ func policyPart(p *policy.Program, merged *runs) content {
 	targets := jumpTargets(c.chains)
 	for _, id := range sortedKeys(p.Rules) {
 		if targets[id] {
-			c.chains = append(c.chains, chainDef{name: id, rules: ruleChain(p.Rules[id])})
+			c.chains = append(c.chains, chainDef{name: id, rules: merged.ruleChain(p.Rules[id])})
 		}
 	}
 	c.sets = append(c.sets, selectorSets(p, merged)...)

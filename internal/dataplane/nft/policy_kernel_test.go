@@ -171,6 +171,7 @@ func TestPolicyInTheKernel(t *testing.T) {
 	for id, rl := range prog.Rules {
 		if len(rl.Rules) == 1 && rl.Rules[0].Dst.Ports != nil {
 			rl.Rules[0].Dst.Ports = []policy.PortMatch{{Min: 9090, Max: 9090}}
+			rl.Digest += "-9090" // new content, new digest, as Compile gives it
 			prog.Rules[id] = rl
 		}
 	}
