@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -104,7 +105,7 @@ func (m *birdMesh) startOne(b *testing.B, i int) {
 	b.Helper()
 	cmd := exec.Command("ip", "netns", "exec", m.nodes[i], "bird", "-f", "-R",
 		"-c", filepath.Join(m.dir, fmt.Sprintf("bird%d.conf", i+1)), "-s", filepath.Join(m.dir, fmt.Sprintf("bird%d.ctl", i+1)))
-	if err := cmd.Start(); err != nil {
+	if err := dieWithUs(cmd).Start(); err != nil {
 		b.Fatal(err)
 	}
 	m.procs = append(m.procs, cmd)
@@ -214,4 +215,15 @@ func rssKiB(pid int) (rss, anon int) {
 		}
 	}
 	return rss, anon
+}
+
+// dieWithUs has cmd, once started, killed when the benchmark process
+// ends, killed or not, so that nothing it started outlives it holding the
+// e2e lock or a namespace.
+func dieWithUs(cmd *exec.Cmd) *exec.Cmd {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	return cmd
 }
