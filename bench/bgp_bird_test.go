@@ -111,12 +111,21 @@ func (m *birdMesh) startOne(b *testing.B, i int) {
 	m.procs = append(m.procs, cmd)
 }
 
+// stop kills every bird and empties the nodes' neighbour tables.
+// Linux keeps one ARP table for all network namespaces, with a host-wide
+// limit (net.ipv4.neigh.default.gc_thresh3, 1024 by default): a 30-node
+// mesh holds 870 entries until they go stale (a minute), and a lab
+// started after it could not resolve its peers' addresses (its SYNs never
+// leave: "neighbor table overflow!" in the kernel log).
 func (m *birdMesh) stop() {
 	for _, c := range m.procs {
 		_ = c.Process.Kill()
 		_ = c.Wait()
 	}
 	m.procs = nil
+	for _, nd := range m.nodes {
+		_ = exec.Command("ip", "-n", nd, "neigh", "flush", "all").Run()
+	}
 }
 
 func (m *birdMesh) pids() []int {
