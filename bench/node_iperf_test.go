@@ -154,7 +154,7 @@ func labIperf(b *testing.B, bin, mode string) []iperfRow {
 	b.Helper()
 	ctx := context.Background()
 	name := fmt.Sprintf("tbn-%d-%s", os.Getpid()%100000, strings.ToLower(mode))
-	cfg := lab.Config{Root: b.TempDir(), BinDir: bin, CNIPath: []string{goBinDir()}, ReadyTimeout: 30 * time.Second}
+	cfg := lab.Config{Root: b.TempDir(), BinDir: bin, CNIPath: []string{goBinDir()}, ReadyTimeout: 30 * time.Second, DieWithCaller: true}
 	down := func() {
 		if err := lab.Down(ctx, cfg, name); err != nil {
 			b.Errorf("lab down %s: %v", name, err)
@@ -231,7 +231,7 @@ func iperf(server, client func([]string) *exec.Cmd, ip string) (iperfResult, err
 	srv := server([]string{"iperf3", "-s", "-1", "-p", "5201"})
 	var srvOut strings.Builder
 	srv.Stdout, srv.Stderr = &srvOut, &srvOut
-	if err := srv.Start(); err != nil {
+	if err := dieWithUs(srv).Start(); err != nil {
 		return iperfResult{}, fmt.Errorf("start iperf3 -s: %w", err)
 	}
 	defer func() {

@@ -186,7 +186,7 @@ func startNftMonitor(b *testing.B, ns *cnitest.NetNS) *nftMonitor {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := ns.Start(cmd); err != nil {
+	if err := ns.Start(dieWithUs(cmd)); err != nil {
 		b.Fatalf("nft monitor: %v", err)
 	}
 	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })

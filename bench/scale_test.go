@@ -205,7 +205,7 @@ func startScaleAgent(b *testing.B, bin string, ns *cnitest.NetNS) *scaleAgent {
 		a.cmd.Env = append(a.cmd.Env, "FELIX_DEBUGHOST=127.0.0.1", "FELIX_DEBUGPORT="+scalePprofPort)
 	}
 	a.cmd.Stdout, a.cmd.Stderr = logf, logf
-	if err := ns.Start(a.cmd); err != nil {
+	if err := ns.Start(dieWithUs(a.cmd)); err != nil {
 		b.Fatalf("start %s: %v", bin, err)
 	}
 	a.http.start = time.Now()
@@ -443,7 +443,7 @@ func (a *scaleAgent) perf(b *testing.B, dir string, n int) func() {
 	cmd := exec.Command("perf", "record", "-F", "10000", "-g", "-p", strconv.Itoa(pid), "-o", out)
 	var stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Start(); err != nil {
+	if err := dieWithUs(cmd).Start(); err != nil {
 		b.Errorf("perf record: %v", err)
 		return func() {}
 	}

@@ -29,6 +29,11 @@ type Config struct {
 	// ReadyTimeout bounds the wait for the datastore and the node agents
 	// (default 60s).
 	ReadyTimeout time.Duration
+	// DieWithCaller has every process the lab starts killed (SIGKILL)
+	// when the process that started it ends, killed or not: for tests and
+	// benchmarks, whose labs must not outlive them. The tortiectl lab
+	// commands leave it off: their labs outlive the command.
+	DieWithCaller bool
 }
 
 func (c Config) withDefaults() Config {

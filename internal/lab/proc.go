@@ -49,6 +49,13 @@ func (l *Lab) spawn(idx int) error {
 	cmd.Env = p.Env
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if l.cfg.DieWithCaller {
+		// Strictly, sent when the thread that forked exits: Go ends a
+		// thread only when a goroutine locked to it ends still locked
+		// (ns.Do, when it cannot restore the thread's namespace), rare
+		// enough for a test's lab.
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", p.Role, err)
 	}
