@@ -395,19 +395,13 @@ func (v *view) policyInput() policy.Input {
 }
 
 func (v *view) policyInputLocked() policy.Input {
-	nps := append(values[*v3.NetworkPolicy](v, kindNetworkPolicies),
-		values[*v3.NetworkPolicy](v, kindKubernetesNetworkPolicies)...)
-	return policy.Input{
-		Tiers:                 values[*v3.Tier](v, kindTiers),
-		NetworkPolicies:       nps,
-		GlobalNetworkPolicies: values[*v3.GlobalNetworkPolicy](v, kindGlobalNetworkPolicies),
-		Profiles:              values[*v3.Profile](v, kindProfiles),
-		NetworkSets:           values[*v3.NetworkSet](v, kindNetworkSets),
-		GlobalNetworkSets:     values[*v3.GlobalNetworkSet](v, kindGlobalNetworkSets),
-		WorkloadEndpoints:     values[*v3.WorkloadEndpoint](v, kindEndpoints),
-		Workloads:             v.remoteWorkloads(),
-		HostEndpoints:         values[*v3.HostEndpoint](v, kindHostEndpoints),
-	}
+	in := v.policyRulesLocked()
+	in.NetworkSets = values[*v3.NetworkSet](v, kindNetworkSets)
+	in.GlobalNetworkSets = values[*v3.GlobalNetworkSet](v, kindGlobalNetworkSets)
+	in.WorkloadEndpoints = values[*v3.WorkloadEndpoint](v, kindEndpoints)
+	in.Workloads = v.remoteWorkloads()
+	in.HostEndpoints = values[*v3.HostEndpoint](v, kindHostEndpoints)
+	return in
 }
 
 // putEndpoint takes a WorkloadEndpoint: this node's decoded whole into
