@@ -351,7 +351,7 @@ func bulkRate(b *testing.B, p *nstest.NS, addr string, d time.Duration) float64 
 // window per table, the rate the median of its windows, the fraction the
 // median of the rounds' ratios.
 func interleavedBulk(b *testing.B, rs []policyResult) (ratio []float64) {
-	rates, ratio := interleaved(rs, 5, time.Second, func(r policyResult, d time.Duration) float64 { return r.bulk(d) })
+	rates, ratio := interleaved(rs, 11, time.Second, func(r policyResult, d time.Duration) float64 { return r.bulk(d) })
 	for i := range rs {
 		rs[i].bulkGbps = rates[i]
 	}
