@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 
 	v3 "github.com/tortienet/tortie/api/v3"
@@ -53,37 +52,4 @@ func shared(ep Endpoint) Endpoint {
 		sharedAttrs[k] = ep.Attrs
 	}
 	return ep
-}
-
-// checkLabels: the Engine's label index finds the endpoints a walk over
-// them does.
-func checkLabels(t *testing.T, seq int, log []string, eps map[string]*v3.WorkloadEndpoint, e *Engine) {
-	t.Helper()
-	want := map[string]map[string][]string{}
-	for key, w := range eps {
-		for k, v := range w.Labels {
-			if want[k] == nil {
-				want[k] = map[string][]string{}
-			}
-			want[k][v] = append(want[k][v], key)
-		}
-	}
-	for k, vals := range want {
-		counts := map[string]int{}
-		for v, keys := range vals {
-			counts[v] = len(keys)
-			slices.Sort(keys)
-			if got := slices.Sorted(e.Labels().With(k, v)); !slices.Equal(got, keys) {
-				t.Fatalf("sequence %d: after\n  %s\n%s=%s: %v, want %v", seq, strings.Join(log, "\n  "), k, v, got, keys)
-			}
-		}
-		if got := maps.Collect(e.Labels().Values(k)); !maps.Equal(got, counts) {
-			t.Fatalf("sequence %d: after\n  %s\nvalues of %s: %v, want %v", seq, strings.Join(log, "\n  "), k, got, counts)
-		}
-	}
-	for k := range e.labels.m {
-		if want[k] == nil {
-			t.Fatalf("sequence %d: label %s indexed, on no endpoint", seq, k)
-		}
-	}
 }

@@ -47,7 +47,6 @@ type Engine struct {
 	eps      map[string]*Endpoint
 	epsNode  map[string]map[string]struct{}
 	addrs    addrIndex
-	labels   LabelIndex
 	borrowed map[addrRef]struct{} // remote addresses outside their node's blocks
 	podCIDRs map[string][]netip.Prefix
 
@@ -75,7 +74,7 @@ func (e *Engine) reset(env Env) {
 	*e = Engine{env: env, nodes: map[string]*v3.Node{}, nodeAddr: map[netip.Addr]map[string]struct{}{},
 		pools: map[string]*v3.IPPool{}, blocks: newBlockIndex(), eps: map[string]*Endpoint{},
 		epsNode: map[string]map[string]struct{}{}, addrs: addrIndex{at: map[netip.Prefix]map[addrRef]struct{}{}},
-		labels: newLabelIndex(), borrowed: map[addrRef]struct{}{},
+		borrowed: map[addrRef]struct{}{},
 		podCIDRs: map[string][]netip.Prefix{}, contribs: map[contribID]contribution{},
 		routes:    newResolver[netip.Prefix](func(a, b Route) bool { return a == b }, routeCompare),
 		neighbors: newResolver[neighKey](neighborEqual, neighborCompare),

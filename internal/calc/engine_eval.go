@@ -55,7 +55,6 @@ func (e *Engine) PutEndpoint(key string, ep Endpoint) {
 			e.addrs.add(netip.PrefixFrom(a, bits).Masked(), addrRef{key, i})
 		}
 	}
-	e.labels.add(key, ep.Attrs)
 	if ep.Node == e.env.Node {
 		e.delta.BGP = true
 	}
@@ -94,12 +93,8 @@ func (e *Engine) removeEndpoint(key string, old *Endpoint) {
 			delete(e.epsNode, old.Node)
 		}
 	}
-	e.labels.remove(key, old.Attrs)
 	delete(e.eps, key)
 }
-
-// Labels is the index of endpoints by label.
-func (e *Engine) Labels() *LabelIndex { return &e.labels }
 
 // Endpoint is the endpoint of a key.
 func (e *Engine) Endpoint(key string) (Endpoint, bool) {

@@ -269,7 +269,6 @@ func TestEngineMatchesCompute(t *testing.T) {
 				checkDelta(t, seq, log, prev, want, delta)
 			}
 			prev = want
-			checkLabels(t, seq, log, w.eps, e)
 			if g.r.IntN(3) != 0 {
 				continue // the lists are not asked for after every Flush
 			}
@@ -334,24 +333,6 @@ func dump(d Desired) string {
 		fmt.Fprintf(&b, "  problem %s\n", p)
 	}
 	return b.String()
-}
-
-// TestEngineLabelIndex: the index follows puts, changes and deletes.
-func TestEngineLabelIndex(t *testing.T) {
-	e := NewEngine(Env{Node: "n0"})
-	e.PutEndpoint("a", Endpoint{Node: "n1", Attrs: &EndpointAttrs{Labels: map[string]string{"app": "web"}}})
-	e.PutEndpoint("b", Endpoint{Node: "n2", Attrs: &EndpointAttrs{Labels: map[string]string{"app": "web", "tier": "1"}}})
-	e.PutEndpoint("a", Endpoint{Node: "n1", Attrs: &EndpointAttrs{Labels: map[string]string{"app": "db"}}})
-	if got := slices.Sorted(e.Labels().With("app", "web")); !slices.Equal(got, []string{"b"}) {
-		t.Errorf("app=web: %v", got)
-	}
-	e.DeleteEndpoint("b")
-	if got := slices.Collect(e.Labels().With("tier", "1")); len(got) != 0 {
-		t.Errorf("tier=1 after delete: %v", got)
-	}
-	if got := maps.Collect(e.Labels().Values("app")); !maps.Equal(got, map[string]int{"db": 1}) {
-		t.Errorf("values of app: %v", got)
-	}
 }
 
 // TestEngineNodesAt: nodes by address follow re-addressing.
