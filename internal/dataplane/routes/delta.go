@@ -114,19 +114,10 @@ func (r *Reconciler) writeDelta(ctx context.Context, write, stale []Route, kept 
 			errs = append(errs, err)
 			break
 		}
-		replace := r.table.has(w.key())
-		var err error
-		if replace {
-			err = r.k.ReplaceRoute(w)
-		} else {
-			err = r.k.AddRoute(w)
-		}
-		if err != nil {
+		if err := r.program(w); err != nil {
 			errs = append(errs, fmt.Errorf("program route %s: %w", w, err))
 			continue
 		}
-		r.table.wrote(w, replace)
-		r.log.Debug("route programmed", "route", w.String())
 		res.Written++
 		res.Programmed++
 	}

@@ -207,14 +207,7 @@ func (r *Reconciler) pass(ctx context.Context, want []calc.Route, read, mayRetry
 			o.failed = true
 			return res, o, errors.Join(append(errs, err)...)
 		}
-		replace := r.table.has(w.key())
-		var err error
-		if replace {
-			err = r.k.ReplaceRoute(w)
-		} else {
-			err = r.k.AddRoute(w)
-		}
-		if err != nil {
+		if err := r.program(w); err != nil {
 			stale := errors.Is(err, ErrExists) || errors.Is(err, ErrNoDevice)
 			if stale && mayRetry {
 				o.retry = true
@@ -227,8 +220,6 @@ func (r *Reconciler) pass(ctx context.Context, want []calc.Route, read, mayRetry
 			errs = append(errs, fmt.Errorf("program route %s: %w", w, err))
 			continue
 		}
-		r.table.wrote(w, replace)
-		r.log.Debug("route programmed", "route", w.String())
 		res.Written++
 		res.Programmed++
 	}
@@ -239,6 +230,24 @@ func (r *Reconciler) pass(ctx context.Context, want []calc.Route, read, mayRetry
 		errs = append(errs, derrs...)
 	}
 	return res, o, errors.Join(errs...)
+}
+
+// program adds w, or replaces the route of its key the table holds, and
+// records it.
+func (r *Reconciler) program(w Route) error {
+	replace := r.table.has(w.key())
+	var err error
+	if replace {
+		err = r.k.ReplaceRoute(w)
+	} else {
+		err = r.k.AddRoute(w)
+	}
+	if err != nil {
+		return err
+	}
+	r.table.wrote(w, replace)
+	r.log.Debug("route programmed", "route", w.String())
+	return nil
 }
 
 // sweep deletes stale routes: tortie-node's own at once, adopted ones once
