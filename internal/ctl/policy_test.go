@@ -5,11 +5,9 @@ import (
 	"testing"
 )
 
-// A staged deny-all is accepted and reported: explain's verdict is the
-// enforced one, and it says what the staged policy would decide.
-func TestExplainPreviewsStagedPolicies(t *testing.T) {
-	s := newSession(t)
-	const objs = `apiVersion: projectcalico.org/v3
+// openPodA is the profile "open", allowing all, and pod ns/a (10.0.0.1)
+// with it.
+const openPodA = `apiVersion: projectcalico.org/v3
 kind: Profile
 metadata: {name: open}
 spec: {ingress: [{action: Allow}], egress: [{action: Allow}]}
@@ -18,6 +16,13 @@ apiVersion: projectcalico.org/v3
 kind: WorkloadEndpoint
 metadata: {name: n1-k8s-a-eth0, namespace: ns, labels: {app: a}}
 spec: {orchestrator: k8s, node: n1, pod: a, endpoint: eth0, interfaceName: calia, ipNetworks: [10.0.0.1/32], profiles: [open]}
+`
+
+// A staged deny-all is accepted and reported: explain's verdict is the
+// enforced one, and it says what the staged policy would decide.
+func TestExplainPreviewsStagedPolicies(t *testing.T) {
+	s := newSession(t)
+	const objs = openPodA + `---
 ---
 apiVersion: projectcalico.org/v3
 kind: WorkloadEndpoint
@@ -83,16 +88,7 @@ kind: GlobalNetworkPolicy
 metadata: {name: edge-prednat}
 spec: {selector: role == 'edge', preDNAT: true, applyOnForward: true, ingress: [{action: Allow, protocol: TCP, destination: {ports: [9090]}}]}
 ---
-apiVersion: projectcalico.org/v3
-kind: Profile
-metadata: {name: open}
-spec: {ingress: [{action: Allow}], egress: [{action: Allow}]}
----
-apiVersion: projectcalico.org/v3
-kind: WorkloadEndpoint
-metadata: {name: n1-k8s-a-eth0, namespace: ns, labels: {app: a}}
-spec: {orchestrator: k8s, node: n1, pod: a, endpoint: eth0, interfaceName: calia, ipNetworks: [10.0.0.1/32], profiles: [open]}
-`
+` + openPodA
 	if out := s.run(objs, "create", "-f", "-"); !strings.Contains(out, "[exit 0]") {
 		t.Fatal(out)
 	}
