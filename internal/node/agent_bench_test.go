@@ -35,13 +35,9 @@ func BenchmarkAgentRemoteChange(b *testing.B) {
 		}
 		sync("[apply]")
 		b.Run(fmt.Sprintf("endpoints=%d/endpoint-label", nodes*20), func(b *testing.B) {
-			evs := [2][]byte{}
-			for k, l := range []string{"a", "b"} {
-				evs[k], _ = json.Marshal(benchEndpoint(1, 0, l))
-			}
-			key := datastore.ResourceKey("workloadendpoints", "ns", "node-1-pod-0")
+			evs := labelFlips()
 			for i := 0; b.Loop(); i++ {
-				a.view.OnEvent(datastore.Event{Type: datastore.EventPut, KV: datastore.KV{Key: key, Value: evs[i%2]}})
+				a.view.OnEvent(evs[i%2])
 				sync("[]") // no route changes
 			}
 		})

@@ -60,6 +60,18 @@ func benchEndpoint(i, j int, label string) *v3.WorkloadEndpoint {
 // 20k and 100k endpoints; policy, BGP and the kernel are not in it.
 //
 //	go test -run '^$' -bench ViewRemoteChange -benchtime 2000x ./internal/node/
+// labelFlips are two puts of the remote endpoint node-1-pod-0, labelled
+// "a" and "b": a change that moves no route.
+func labelFlips() [2]datastore.Event {
+	var evs [2]datastore.Event
+	key := datastore.ResourceKey("workloadendpoints", "ns", "node-1-pod-0")
+	for k, l := range []string{"a", "b"} {
+		v, _ := json.Marshal(benchEndpoint(1, 0, l))
+		evs[k] = datastore.Event{Type: datastore.EventPut, KV: datastore.KV{Key: key, Value: v}}
+	}
+	return evs
+}
+
 func BenchmarkViewRemoteChange(b *testing.B) {
 	for _, nodes := range []int{100, 1000, 5000} {
 		v := newView(calc.Env{Node: "node-0", Backend: "bird", ParentDevice: "eth0"})
@@ -67,13 +79,9 @@ func BenchmarkViewRemoteChange(b *testing.B) {
 		env := calc.Env{Node: "node-0", Backend: "bird", ParentDevice: "eth0", HostMTU: 1500}
 		v.take(env)
 		b.Run(fmt.Sprintf("endpoints=%d/endpoint-label", nodes*20), func(b *testing.B) {
-			evs := [2][]byte{}
-			for k, l := range []string{"a", "b"} {
-				evs[k], _ = json.Marshal(benchEndpoint(1, 0, l))
-			}
-			key := datastore.ResourceKey("workloadendpoints", "ns", "node-1-pod-0")
+			evs := labelFlips()
 			for i := 0; b.Loop(); i++ {
-				v.OnEvent(datastore.Event{Type: datastore.EventPut, KV: datastore.KV{Key: key, Value: evs[i%2]}})
+				v.OnEvent(evs[i%2])
 				v.take(env)
 			}
 		})
