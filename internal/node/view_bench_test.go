@@ -60,6 +60,7 @@ func benchEndpoint(i, j int, label string) *v3.WorkloadEndpoint {
 // 20k and 100k endpoints; policy, BGP and the kernel are not in it.
 //
 //	go test -run '^$' -bench ViewRemoteChange -benchtime 2000x ./internal/node/
+//
 // labelFlips are two puts of the remote endpoint node-1-pod-0, labelled
 // "a" and "b": a change that moves no route.
 func labelFlips() [2]datastore.Event {
