@@ -55,12 +55,6 @@ func benchEndpoint(i, j int, label string) *v3.WorkloadEndpoint {
 	return w
 }
 
-// BenchmarkViewRemoteChange is the agent's cost of one remote change up to
-// the Desired handed to the dataplane (decode, the Engine, take), at 2k,
-// 20k and 100k endpoints; policy, BGP and the kernel are not in it.
-//
-//	go test -run '^$' -bench ViewRemoteChange -benchtime 2000x ./internal/node/
-//
 // labelFlips are two puts of the remote endpoint node-1-pod-0, labelled
 // "a" and "b": a change that moves no route.
 func labelFlips() [2]datastore.Event {
@@ -72,6 +66,12 @@ func labelFlips() [2]datastore.Event {
 	}
 	return evs
 }
+
+// BenchmarkViewRemoteChange is the agent's cost of one remote change up to
+// the Desired handed to the dataplane (decode, the Engine, take), at 2k,
+// 20k and 100k endpoints; policy, BGP and the kernel are not in it.
+//
+//	go test -run '^$' -bench ViewRemoteChange -benchtime 2000x ./internal/node/
 
 func BenchmarkViewRemoteChange(b *testing.B) {
 	for _, nodes := range []int{100, 1000, 5000} {
