@@ -72,7 +72,6 @@ func labelFlips() [2]datastore.Event {
 // 20k and 100k endpoints; policy, BGP and the kernel are not in it.
 //
 //	go test -run '^$' -bench ViewRemoteChange -benchtime 2000x ./internal/node/
-
 func BenchmarkViewRemoteChange(b *testing.B) {
 	for _, nodes := range []int{100, 1000, 5000} {
 		v := newView(calc.Env{Node: "node-0", Backend: "bird", ParentDevice: "eth0"})
