@@ -78,17 +78,17 @@ func EndpointOf(w *v3.WorkloadEndpoint) Endpoint {
 }
 
 // AddNet adds one entry of ipNetworks: its address to Addrs when it is
-// an IPv4 CIDR, and to Nets (as policy reads it, policy.ParseNet) unless
-// every entry so far is an IPv4 /32. An entry that does not parse is
-// skipped.
+// a CIDR (IPv4 or IPv6), and to Nets (as policy reads it, policy.ParseNet)
+// unless every entry so far is an IPv4 /32. An entry that does not parse
+// is skipped.
 func (e *Endpoint) AddNet(s string) {
 	n, err := policy.ParseNet(s)
 	p, perr := netip.ParsePrefix(s)
-	routable := perr == nil && p.Addr().Is4()
+	routable := perr == nil
 	if routable {
 		e.Addrs = append(e.Addrs, p.Addr())
 	}
-	if e.Nets == nil && routable && p.Bits() == 32 {
+	if e.Nets == nil && routable && p.Addr().Is4() && p.Bits() == 32 {
 		return
 	}
 	if e.Nets == nil {

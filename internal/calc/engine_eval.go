@@ -150,10 +150,15 @@ func (e *Engine) recomputeGlobals() bool {
 		e.incProblem(p)
 	}
 	b.nodes = e.nodes // routeTo looks peers up here
-	changed := e.scratch == nil || e.scratch.selfNet != b.selfNet ||
+	changed := e.scratch == nil || e.scratch.selfNet != b.selfNet || selfNet6(e.scratch) != selfNet6(b) ||
 		(old.IPIP == nil) != (b.d.IPIP == nil) || (old.VXLAN == nil) != (b.d.VXLAN == nil)
 	e.scratch = b
 	return changed
+}
+
+func selfNet6(b *builder) netip.Prefix {
+	p, _ := nodeAddress6(b.self)
+	return p
 }
 
 func (e *Engine) sortedPools() []*v3.IPPool {
@@ -225,19 +230,19 @@ func (e *Engine) evalEndpoint(key string) {
 	}
 }
 
-// evalAddr: a local workload's /32 on its interface (and its neighbour
-// entry); for a remote one, a /32 to its node when the address is
-// borrowed from a block affine to another node.
+// evalAddr: a local workload's /32 (/128) on its interface (and, for
+// IPv4, its neighbour entry); for a remote one, a /32 (/128) to its node
+// when the address is borrowed from a block affine to another node.
 func (e *Engine) evalAddr(r addrRef) {
 	ep := e.eps[r.key]
 	a := ep.Addrs[r.idx]
-	dst := netip.PrefixFrom(a, 32)
+	dst := netip.PrefixFrom(a, a.BitLen())
 	var ct contribution
 	if ep.Node == e.env.Node {
 		delete(e.borrowed, r)
 		if ep.Interface != "" && e.env.Backend != "none" {
 			ct.route, ct.hasRoute = Route{Dst: dst, Dev: ep.Interface, Workload: true}, true
-			if ep.MAC != nil {
+			if ep.MAC != nil && a.Is4() { // IPv6 neighbours are the CNI plugin's
 				ct.neigh, ct.hasNeigh = Neighbor{Dev: ep.Interface, IP: a, MAC: ep.MAC}, true
 			}
 		}

@@ -118,6 +118,7 @@ type Reconciler struct {
 	batch  int
 	log    *slog.Logger
 	global bool // the node-wide settings were found right
+	ipv6   bool // the node routes IPv6 workloads (SetIPv6)
 	// ifs are the workload interfaces known, by name; queue holds the
 	// deferred ones in order (with names since checked or gone).
 	ifs   map[string]*ifState
@@ -212,7 +213,24 @@ type setting struct {
 	optional    bool
 }
 
-func global() []setting { return []setting{{name: "net/ipv4/ip_forward", value: "1"}} }
+// global is the node-wide settings; with IPv6, IPv6 forwarding too
+// (what Felix sets with ipv6Support), which a node without IPv6 workloads
+// is spared: it stops the host accepting router advertisements.
+func global(ipv6 bool) []setting {
+	out := []setting{{name: "net/ipv4/ip_forward", value: "1"}}
+	if ipv6 {
+		out = append(out, setting{name: "net/ipv6/conf/all/forwarding", value: "1"})
+	}
+	return out
+}
+
+// SetIPv6 turns on the IPv6 node-wide settings (checked by the next
+// Apply); they stay on.
+func (r *Reconciler) SetIPv6() {
+	if !r.ipv6 {
+		r.ipv6, r.global = true, false
+	}
+}
 
 func perInterface(name string) []setting {
 	return []setting{
@@ -234,7 +252,7 @@ func (r *Reconciler) Apply(ctx context.Context, workloads []string) (Result, err
 	var res Result
 	var errs []error
 	if !r.global {
-		n, err := r.ensure(global())
+		n, err := r.ensure(global(r.ipv6))
 		res.Written += n
 		if err != nil {
 			errs = append(errs, err)
