@@ -18,7 +18,7 @@ type bgpBuilder struct {
 	bin      BGPInput
 	self     *v3.Node
 	selfIP   netip.Addr
-	selfIP6  netip.Addr // invalid: this node has no IPv6 address, no IPv6 sessions
+	selfIP6  netip.Addr              // invalid: this node has no IPv6 address, no IPv6 sessions
 	global   v3.BGPConfigurationSpec // "default"
 	local    v3.BGPConfigurationSpec // "node.<self>"
 	configs  map[string]*v3.BGPConfiguration

@@ -55,7 +55,7 @@ func TestBGPPeersIPv6(t *testing.T) {
 			want: "Global_fd00_ff__fe_port_1179 global AS64512>65000"},
 		{name: "an IPv6 peer on a node without IPv6 is not a session",
 			self: "d4", nodes: []*v3.Node{d4},
-			bin:  BGPInput{Peers: []*v3.BGPPeer{bgpPeer("tor6", v3.BGPPeerSpec{PeerIP: "fd00:ff::fe", ASNumber: 65000})}}},
+			bin: BGPInput{Peers: []*v3.BGPPeer{bgpPeer("tor6", v3.BGPPeerSpec{PeerIP: "fd00:ff::fe", ASNumber: 65000})}}},
 		{name: "node-specific IPv6 peer by nodeSelector, and its automatic reverse peering on the peer node",
 			self: "d2", nodes: []*v3.Node{d1, d2, d3},
 			bin: BGPInput{Configs: []*v3.BGPConfiguration{meshOff}, Peers: []*v3.BGPPeer{
