@@ -97,7 +97,7 @@ func (l *Lab) startRouters(ctx context.Context) error {
 			return fmt.Errorf("router %s (%s): %w", r.Name, r.Kind, err)
 		}
 	}
-	if doc := l.routerPeers() + l.top.Apply; doc != "" {
+	if doc := l.routerPeers() + l.pool6() + l.top.Apply; doc != "" {
 		return l.tortiectlApply("resources.yaml", doc)
 	}
 	return nil
@@ -128,6 +128,24 @@ spec:
 		}
 	}
 	return doc
+}
+
+// pool6 is the topology's IPv6 pool, when it has one.
+func (l *Lab) pool6() string {
+	p := l.top.Pool.Prefix6
+	if !p.IsValid() {
+		return ""
+	}
+	return fmt.Sprintf(`apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata:
+  name: lab-ipv6-ippool
+spec:
+  cidr: %s
+  blockSize: 122
+  natOutgoing: false
+---
+`, p)
 }
 
 // tortiectlApply applies doc with tortiectl inside the underlay namespace.
