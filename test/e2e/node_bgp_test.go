@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -273,4 +276,102 @@ func TestNodeBGPGracefulRestart(t *testing.T) {
 	for _, p := range pings {
 		p.stop(t)
 	}
+}
+
+// addr6In is the global IPv6 address on dev inside netns (with its
+// prefix length), as iproute2 shows it.
+func (l *nodeLab) addr6In(netns, dev string) (netip.Prefix, error) {
+	var links []kLink
+	out, err := l.in(netns, "ip", "-j", "-6", "addr", "show", "dev", dev, "scope", "global")
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if err := json.Unmarshal([]byte(out), &links); err != nil {
+		return netip.Prefix{}, fmt.Errorf("ip -j -6 addr in %s: %v: %s", netns, err, out)
+	}
+	for _, lk := range links {
+		for _, a := range lk.AddrInfo {
+			if p, err := netip.ParsePrefix(fmt.Sprintf("%s/%d", a.Local, a.PrefixLen)); err == nil {
+				return p, nil
+			}
+		}
+	}
+	return netip.Prefix{}, fmt.Errorf("no global IPv6 address on %s in %s", dev, netns)
+}
+
+// routes6 is a node's IPv6 main table.
+func (l *nodeLab) routes6(node string) []kRoute {
+	l.t.Helper()
+	var rs []kRoute
+	l.jsonIn(l.nodeNS(node), &rs, "ip", "-j", "-6", "route", "show", "table", "main")
+	return rs
+}
+
+// Issue 12, IPv6: a dual-stack mesh of three nodes with no encapsulation.
+// Every node has an IPv6 session to every other (node status's IPv6
+// table), routes the others' IPv6 blocks via their IPv6 addresses on the
+// underlay, and the pods reach each other over IPv6 across nodes, as they
+// do over IPv4.
+func TestNodeBGPMeshIPv6(t *testing.T) {
+	nodeLabNeeds(t)
+	t.Parallel()
+	l := upNodeLab(t, "nbgp6", example(t, "bgp-mesh-dual-stack.yaml"))
+	c := l.cluster()
+	c.waitRemoteBlocks()
+	node6 := map[string]netip.Addr{} // node -> its IPv6 address
+	block6 := map[string]netip.Prefix{}
+	pod6 := map[string]netip.Addr{} // pod netns -> its IPv6 address
+	for _, n := range c.nodes {
+		a, err := l.addr6In(l.nodeNS(n.name), n.iface)
+		if err != nil {
+			t.Fatal(err)
+		}
+		node6[n.name] = a.Addr()
+		for _, p := range n.pods {
+			var pa netip.Prefix
+			waitFor(t, p.key+": an IPv6 address", func() (err error) { pa, err = l.addr6In(p.netns, "eth0"); return err })
+			pod6[p.netns] = pa.Addr()
+			block6[n.name] = netip.PrefixFrom(pa.Addr(), 122).Masked()
+		}
+	}
+	for _, n := range c.nodes {
+		waitFor(t, n.name+": routes to the other nodes' IPv6 blocks", func() error {
+			have := map[string]bool{}
+			for _, r := range l.routes6(n.name) {
+				have[r.String()] = true
+			}
+			for _, m := range c.nodes {
+				want := fmt.Sprintf("%s via %s dev %s proto 80", block6[m.name], node6[m.name], n.iface)
+				if m != n && !have[want] {
+					return fmt.Errorf("no route %q in %v", want, have)
+				}
+			}
+			return nil
+		})
+		waitFor(t, n.name+": node status", func() error {
+			st := l.nodeStatus(n.name)
+			_, v6, _ := strings.Cut(st, "IPv6 BGP status\n")
+			if sessions(v6, "node-to-node mesh") != 2 {
+				return fmt.Errorf("want 2 IPv6 mesh sessions up:\n%s", st)
+			}
+			for _, m := range c.nodes {
+				if m != n && !strings.Contains(v6, "| "+node6[m.name].String()+" ") {
+					return fmt.Errorf("no IPv6 session to %s (%s):\n%s", m.name, node6[m.name], st)
+				}
+			}
+			return nil
+		})
+	}
+	for _, p := range c.pods {
+		for _, q := range c.pods {
+			if p.key == q.key {
+				continue
+			}
+			if out, err := exec.Command("ip", "netns", "exec", p.netns, "ping", "-6", "-n", "-c", "2", "-i", "0.2", "-W", "2",
+				pod6[q.netns].String()).CombinedOutput(); err != nil {
+				t.Errorf("ping6 %s (%s) from %s: %v\n%s", q.key, pod6[q.netns], p.key, err, out)
+			}
+		}
+	}
+	l.pingAll("dual-stack mesh of 3, IPv4")
 }
