@@ -311,7 +311,8 @@ func (l *nodeLab) routes6(node string) []kRoute {
 // Every node has an IPv6 session to every other (node status's IPv6
 // table), routes the others' IPv6 blocks via their IPv6 addresses on the
 // underlay, and the pods reach each other over IPv6 across nodes, as they
-// do over IPv4.
+// do over IPv4. Then the mesh gives way to a route reflector, which the
+// IPv6 routes cross as the IPv4 ones do.
 func TestNodeBGPMeshIPv6(t *testing.T) {
 	nodeLabNeeds(t)
 	t.Parallel()
@@ -334,44 +335,72 @@ func TestNodeBGPMeshIPv6(t *testing.T) {
 			block6[n.name] = netip.PrefixFrom(pa.Addr(), 122).Masked()
 		}
 	}
-	for _, n := range c.nodes {
-		waitFor(t, n.name+": routes to the other nodes' IPv6 blocks", func() error {
-			have := map[string]bool{}
-			for _, r := range l.routes6(n.name) {
-				have[r.String()] = true
-			}
-			for _, m := range c.nodes {
-				want := fmt.Sprintf("%s via %s dev %s proto 80", block6[m.name], node6[m.name], n.iface)
-				if m != n && !have[want] {
-					return fmt.Errorf("no route %q in %v", want, have)
+	routes := func(when string) {
+		t.Helper()
+		for _, n := range c.nodes {
+			waitFor(t, when+": "+n.name+": routes to the other nodes' IPv6 blocks", func() error {
+				have := map[string]bool{}
+				for _, r := range l.routes6(n.name) {
+					have[r.String()] = true
 				}
-			}
-			return nil
-		})
-		waitFor(t, n.name+": node status", func() error {
-			st := l.nodeStatus(n.name)
-			_, v6, _ := strings.Cut(st, "IPv6 BGP status\n")
-			if sessions(v6, "node-to-node mesh") != 2 {
-				return fmt.Errorf("want 2 IPv6 mesh sessions up:\n%s", st)
-			}
-			for _, m := range c.nodes {
-				if m != n && !strings.Contains(v6, "| "+node6[m.name].String()+" ") {
-					return fmt.Errorf("no IPv6 session to %s (%s):\n%s", m.name, node6[m.name], st)
+				for _, m := range c.nodes {
+					want := fmt.Sprintf("%s via %s dev %s proto 80", block6[m.name], node6[m.name], n.iface)
+					if m != n && !have[want] {
+						return fmt.Errorf("no route %q in %v", want, have)
+					}
 				}
-			}
-			return nil
-		})
+				return nil
+			})
+		}
 	}
-	for _, p := range c.pods {
-		for _, q := range c.pods {
-			if p.key == q.key {
-				continue
-			}
-			if out, err := exec.Command("ip", "netns", "exec", p.netns, "ping", "-6", "-n", "-c", "2", "-i", "0.2", "-W", "2",
-				pod6[q.netns].String()).CombinedOutput(); err != nil {
-				t.Errorf("ping6 %s (%s) from %s: %v\n%s", q.key, pod6[q.netns], p.key, err, out)
+	ping6 := func(when string) {
+		t.Helper()
+		for _, p := range c.pods {
+			for _, q := range c.pods {
+				if p.key == q.key {
+					continue
+				}
+				if out, err := exec.Command("ip", "netns", "exec", p.netns, "ping", "-6", "-n", "-c", "2", "-i", "0.2", "-W", "2",
+					pod6[q.netns].String()).CombinedOutput(); err != nil {
+					t.Errorf("%s: ping6 %s (%s) from %s: %v\n%s", when, q.key, pod6[q.netns], p.key, err, out)
+				}
 			}
 		}
 	}
+	// sessions6 waits until node's IPv6 table shows sessions of typ up to
+	// exactly the nodes peers.
+	sessions6 := func(node, typ string, peers ...string) {
+		t.Helper()
+		waitFor(t, node+": IPv6 node status", func() error {
+			st := l.nodeStatus(node)
+			_, v6, _ := strings.Cut(st, "IPv6 BGP status\n")
+			if sessions(v6, typ) != len(peers) || strings.Count(v6, "| up ") != len(peers) {
+				return fmt.Errorf("want %d IPv6 %s sessions up, and no other:\n%s", len(peers), typ, st)
+			}
+			for _, m := range peers {
+				if !strings.Contains(v6, "| "+node6[m].String()+" ") {
+					return fmt.Errorf("no IPv6 session to %s (%s):\n%s", m, node6[m], st)
+				}
+			}
+			return nil
+		})
+	}
+	routes("mesh")
+	sessions6("node1", "node-to-node mesh", "node2", "node3")
+	sessions6("node2", "node-to-node mesh", "node1", "node3")
+	sessions6("node3", "node-to-node mesh", "node1", "node2")
+	ping6("mesh")
 	l.pingAll("dual-stack mesh of 3, IPv4")
+
+	// node1 becomes the route reflector, the mesh goes: node2 and node3
+	// now learn each other's IPv6 blocks only through node1's reflection
+	// (not being peers, the datastore does not stand in for them).
+	l.tortiectlIn("label", "nodes", "node1", "route-reflector=true")
+	l.tortiectlIn("patch", "node", "node1", "-p", `{"spec":{"bgp":{"routeReflectorClusterID":"224.0.0.1"}}}`)
+	l.tortiectlIn("apply", "-f", examplePath("route-reflectors.yaml"))
+	sessions6("node1", "node specific", "node2", "node3")
+	sessions6("node2", "node specific", "node1")
+	sessions6("node3", "node specific", "node1")
+	routes("route reflector")
+	ping6("route reflector")
 }
