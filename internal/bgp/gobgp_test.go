@@ -255,20 +255,27 @@ func TestGoBGPIPv6Session(t *testing.T) {
 	}
 	a, b := start(51), start(52)
 	nh := map[*node]netip.Addr{a: netip.MustParseAddr("fd00:ff::51"), b: netip.MustParseAddr("fd00:ff::52")}
-	for _, n := range []*node{a, b} {
+	peers := func(n *node, export6 []FilterRule) {
+		t.Helper()
 		o := b
 		if n == b {
 			o = a
 		}
-		v6 := Peer{Name: "Mesh_v6", Address: lo6, Port: uint16(o.port), ASN: 64512, SourceAddress: lo6, Passive: n == b}
+		v6 := Peer{Name: "Mesh_v6", Address: lo6, Port: uint16(o.port), ASN: 64512, SourceAddress: lo6, Passive: n == b,
+			Export: export6}
 		if err := n.sp.SetPeers(context.Background(), []Peer{n.peerOf(o), v6}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	routes := func(n *node, v4, v6 string) {
-		err := n.sp.SetRoutes(context.Background(), []Route{{Prefix: netip.MustParsePrefix(v4), NextHop: n.addr},
-			{Prefix: netip.MustParsePrefix(v6), NextHop: nh[n]}})
-		if err != nil {
+	peers(a, nil)
+	peers(b, nil)
+	routes := func(n *node, v4 string, v6 ...string) {
+		t.Helper()
+		rs := []Route{{Prefix: netip.MustParsePrefix(v4), NextHop: n.addr}}
+		for _, p := range v6 {
+			rs = append(rs, Route{Prefix: netip.MustParsePrefix(p), NextHop: nh[n]})
+		}
+		if err := n.sp.SetRoutes(context.Background(), rs); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -285,4 +292,12 @@ func TestGoBGPIPv6Session(t *testing.T) {
 	}
 	routes(a, "10.244.1.0/26", "fd00:1::80/122")
 	waitFor(t, b.sp, "a's old IPv6 block withdrawn", lacks(b.sp, "fd00:1::/122"))
+
+	// An export filter on the IPv6 session (a BGPFilter's exportV6 rule).
+	peers(a, []FilterRule{{Prefixes: []PrefixRange{pr("fd00:1::c0/122", 122, 122)}}})
+	routes(a, "10.244.1.0/26", "fd00:1::80/122", "fd00:1::c0/122")
+	waitFor(t, b.sp, "the unfiltered IPv6 block", hasRoute(b.sp, "fd00:1::80/122", nh[a]))
+	if !lacks(b.sp, "fd00:1::c0/122")() || !hasRoute(b.sp, "10.244.1.0/26", a.addr)() {
+		t.Errorf("b learned %v: want fd00:1::c0/122 filtered out, the IPv4 block still in", b.sp.Learned())
+	}
 }
