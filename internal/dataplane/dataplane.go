@@ -213,6 +213,9 @@ func (d *Dataplane) apply(ctx context.Context, want calc.Desired) (Stats, error)
 		d.ipv6 = true
 		d.sysctl.SetIPv6()
 	}
+	if d.ipv6 {
+		d.sysctl.SetIPv6Interfaces(ipv6Workloads(want.Routes))
+	}
 	d.workloads = workloadInterfaces(d.workloads, want)
 	workloads := d.workloads
 	if !d.started {
@@ -243,6 +246,17 @@ func hasIPv6(rs []calc.Route) bool {
 		}
 	}
 	return false
+}
+
+// ipv6Workloads are the interfaces of the IPv6 workload routes.
+func ipv6Workloads(rs []calc.Route) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range rs {
+		if r.Workload && r.Dev != "" && r.Dst.Addr().Is6() {
+			out[r.Dev] = true
+		}
+	}
+	return out
 }
 
 func workloadInterfaces(buf []string, want calc.Desired) []string {
