@@ -117,8 +117,8 @@ type Reconciler struct {
 	index  func(string) (int, bool)
 	batch  int
 	log    *slog.Logger
-	global bool // the node-wide settings were found right
-	ipv6   bool // the node routes IPv6 workloads (SetIPv6)
+	global bool            // the node-wide settings were found right
+	ipv6   bool            // the node routes IPv6 workloads (SetIPv6)
 	v6ifs  map[string]bool // the workload interfaces with IPv6 (SetIPv6Interfaces)
 	// ifs are the workload interfaces known, by name; queue holds the
 	// deferred ones in order (with names since checked or gone).
