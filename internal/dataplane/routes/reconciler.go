@@ -64,9 +64,11 @@ type Reconciler struct {
 	waiting    bool
 	programmed int
 	// v6 turns on with the first wanted IPv6 route, and stays on: from
-	// then on the table read back holds the IPv6 routes too. (A node
-	// without IPv6 workloads never dumps its IPv6 table.)
-	v6 bool
+	// then on the table read back holds the IPv6 routes too. Before, only
+	// the first read dumps the IPv6 table (read6): IPv6 routes of ours
+	// that a previous run left and nothing wants any more are removed.
+	// (A node without IPv6 workloads dumps its IPv6 table once.)
+	v6, read6 bool
 }
 
 // New returns a Reconciler; cfg.Kernel and cfg.Links are required.
@@ -184,13 +186,13 @@ func (r *Reconciler) pass(ctx context.Context, want []calc.Route, read, mayRetry
 	var res Result
 	var o outcome
 	if read {
-		have, err := r.k.Routes(r.v6)
+		have, err := r.k.Routes(r.v6 || !r.read6)
 		if err != nil {
 			o.failed = true
 			return res, o, err
 		}
 		r.table.load(have, r.owner)
-		r.known = true
+		r.known, r.read6 = true, true
 		res.Read = true
 	}
 	wanted, skipped, waiting, errs := r.resolve(want)

@@ -109,8 +109,13 @@ func TestIPv6Routes(t *testing.T) {
 	if _, err := r.Apply(context.Background(), wanted()); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(f.Reads, []string{"links", "routes"}) {
-		t.Fatalf("an IPv4-only apply read %v; want no IPv6 dump", f.Reads)
+	if !slices.Equal(f.Reads, []string{"links", "routes+v6"}) {
+		t.Fatalf("the first apply read %v; want the IPv6 table read once", f.Reads)
+	}
+	f.Reads = nil
+	r.Forget()
+	if _, err := r.Apply(context.Background(), wanted()); err != nil || !slices.Equal(f.Reads, []string{"links", "routes"}) {
+		t.Fatalf("an IPv4-only apply read %v (%v); want no IPv6 dump", f.Reads, err)
 	}
 	want := append(wanted(),
 		calc.Route{Dst: pfx("fd00:1::/122"), Type: calc.Blackhole},
@@ -137,6 +142,17 @@ func TestIPv6Routes(t *testing.T) {
 	f.Writes = nil
 	if _, err := newRig(f, nil).Apply(context.Background(), want); err != nil || len(f.Writes) != 0 {
 		t.Fatalf("restart: writes %v, err %v; want none", f.Writes, err)
+	}
+}
+
+// A restart that wants no IPv6 route any more removes the IPv6 routes of
+// ours a previous run left, once, and then reads IPv4 alone.
+func TestStaleIPv6RoutesAfterRestart(t *testing.T) {
+	f, r, _ := newTest()
+	old := Route{Dst: pfx("fd00:1::40/122"), Type: TypeUnicast, LinkIndex: 2, Gw: addr("fd00:ff::2"), Priority: MetricIPv6, Protocol: conventions.ProtocolAgent}
+	f.Table = []Route{old}
+	if res, err := r.Apply(context.Background(), wanted()); err != nil || res.Deleted != 1 || slices.Contains(f.Table, old) {
+		t.Fatalf("restart: %+v %v, table %v; want the stale IPv6 route deleted", res, err, f.Table)
 	}
 }
 
@@ -297,7 +313,7 @@ func TestIncrementalApply(t *testing.T) {
 	if _, err := r.Apply(context.Background(), wanted()); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(f.Reads, []string{"links", "routes"}) {
+	if !slices.Equal(f.Reads, []string{"links", "routes+v6"}) {
 		t.Fatalf("first apply read %v; want one dump of each", f.Reads)
 	}
 	// A new pod: its interface is looked up by name, its route added.
