@@ -404,3 +404,71 @@ func TestNodeBGPMeshIPv6(t *testing.T) {
 	routes("route reflector")
 	ping6("route reflector")
 }
+
+// An IPv6 BGPPeer: two dual-stack nodes, the mesh off, each peering with
+// a bird2 top-of-rack router in its own AS over IPv4 and over IPv6 (the
+// lab gives each node a BGPPeer per family, the IPv6 one with an IPv6
+// peerIP). Each node learns the other's IPv6 block from the router, with
+// the router as the next hop, and the pods reach each other over IPv6
+// through it.
+func TestNodeBGPPeerIPv6(t *testing.T) {
+	nodeLabNeeds(t, "bird")
+	t.Parallel()
+	l := upNodeLab(t, "nbgp6tor", `subnets:
+  - {name: s1, cidr: 172.31.1.0/24, cidr6: "fd00:ff:1::/64"}
+pool: {ipipMode: Never, vxlanMode: Never, cidr6: "fd00:10::/48"}
+nodes: [{name: node1}, {name: node2}]
+routers: [{name: tor, kind: bird2, as: 65001}]
+pods: [{name: p1, node: node1}, {name: p2, node: node2}]
+apply: |
+  apiVersion: projectcalico.org/v3
+  kind: BGPConfiguration
+  metadata: {name: default}
+  spec: {nodeToNodeMeshEnabled: false}
+`)
+	c := l.cluster()
+	tor, err := l.addr6In(topo.NamespaceName(l.name, topo.KindRouter, "tor"), "eth0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod6 := map[string]netip.Addr{}
+	for _, p := range c.pods {
+		var pa netip.Prefix
+		waitFor(t, p.key+": an IPv6 address", func() (err error) { pa, err = l.addr6In(p.netns, "eth0"); return err })
+		pod6[p.key] = pa.Addr()
+	}
+	for _, n := range c.nodes {
+		waitFor(t, n.name+": the IPv6 session to the router", func() error {
+			st := l.nodeStatus(n.name)
+			_, v6, _ := strings.Cut(st, "IPv6 BGP status\n")
+			if sessions(v6, "node specific") != 1 || !strings.Contains(v6, "| "+tor.Addr().String()+" ") {
+				return fmt.Errorf("want the node specific IPv6 session to %s up:\n%s", tor.Addr(), st)
+			}
+			return nil
+		})
+		for _, p := range c.pods {
+			if p.node == n.name {
+				continue
+			}
+			want := fmt.Sprintf("%s via %s dev %s proto 80", netip.PrefixFrom(pod6[p.key], 122).Masked(), tor.Addr(), n.iface)
+			waitFor(t, n.name+": the other node's IPv6 block via the router", func() error {
+				for _, r := range l.routes6(n.name) {
+					if r.String() == want {
+						return nil
+					}
+				}
+				return fmt.Errorf("no route %q in %v", want, l.routes6(n.name))
+			})
+		}
+	}
+	for _, p := range c.pods {
+		for _, q := range c.pods {
+			if p.key != q.key {
+				if out, err := exec.Command("ip", "netns", "exec", p.netns, "ping", "-6", "-n", "-c", "2", "-i", "0.2", "-W", "2",
+					pod6[q.key].String()).CombinedOutput(); err != nil {
+					t.Errorf("ping6 %s (%s) from %s: %v\n%s", q.key, pod6[q.key], p.key, err, out)
+				}
+			}
+		}
+	}
+}
