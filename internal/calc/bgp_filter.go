@@ -67,7 +67,7 @@ func (b *bgpBuilder) peerFilters(routes []BGPRoute) {
 				continue
 			}
 			for _, r := range f.Spec.ImportV4 {
-				if rr, ok := b.importRule(r, ebgp); ok {
+				if rr, ok := b.importRule(r, ebgp, b.sessionDevice(p)); ok {
 					p.Import = append(p.Import, rr)
 				}
 			}
@@ -156,11 +156,11 @@ func peerTypeOK(r v3.BGPFilterRule, ebgp bool) bool {
 }
 
 // importRule: every imported route is learned from a peer (source
-// RemotePeers always holds) over the underlay device (interface is
+// RemotePeers always holds) over the session's device (interface is
 // matched against it).
-func (b *bgpBuilder) importRule(r v3.BGPFilterRule, ebgp bool) (BGPFilterRule, bool) {
+func (b *bgpBuilder) importRule(r v3.BGPFilterRule, ebgp bool, dev string) (BGPFilterRule, bool) {
 	pfx, invert, ok := ruleMatch(r)
-	if !ok || !peerTypeOK(r, ebgp) || (r.Interface != "" && !globMatch(r.Interface, b.in.ParentDevice)) {
+	if !ok || !peerTypeOK(r, ebgp) || (r.Interface != "" && !globMatch(r.Interface, dev)) {
 		return BGPFilterRule{}, false
 	}
 	return BGPFilterRule{Prefixes: pfx, Invert: invert, Accept: r.Action == "Accept", LocalPref: localPrefOf(r.Priority)}, true
@@ -181,13 +181,13 @@ func (b *bgpBuilder) exportRules(r v3.BGPFilterRule, ebgp bool, routes []BGPRout
 	}
 	// This node's own routes are all at the normal priority: a rule with
 	// another priority can only match routes learned from peers.
-	local := r.Priority == nil || *r.Priority == b.normalPriority()
+	ownToo := r.Priority == nil || *r.Priority == b.normalPriority()
 	if r.Interface == "" {
 		if r.Priority == nil {
 			return []BGPFilterRule{rule}
 		}
 		var out []BGPFilterRule
-		if rule.Source == "" && local {
+		if rule.Source == "" && ownToo {
 			own := rule
 			own.Source = BGPSourceLocal
 			out = append(out, own)
@@ -196,7 +196,7 @@ func (b *bgpBuilder) exportRules(r v3.BGPFilterRule, ebgp bool, routes []BGPRout
 		return append(out, rule)
 	}
 	var out []BGPFilterRule
-	if rule.Source == "" && local {
+	if rule.Source == "" && ownToo {
 		local := BGPFilterRule{Source: BGPSourceLocal, Accept: rule.Accept}
 		for _, rt := range routes {
 			if ifc := ifaces[rt.Prefix]; ifc != "" && globMatch(r.Interface, ifc) && rangesHold(pfx, invert, rt.Prefix) {

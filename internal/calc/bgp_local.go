@@ -101,3 +101,14 @@ func localWorkloadDevices(in Input) map[netip.Addr]string {
 	}
 	return out
 }
+
+// sessionDevice is the interface a session's routes arrive on: a local
+// workload's own interface, else the underlay device.
+func (b *bgpBuilder) sessionDevice(p BGPPeer) string {
+	if p.Type == PeerTypeLocalWorkload {
+		if dev := localWorkloadDevices(b.in)[p.Address]; dev != "" {
+			return dev
+		}
+	}
+	return b.in.ParentDevice
+}

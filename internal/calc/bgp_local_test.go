@@ -196,3 +196,22 @@ func TestInstallLearnedFromLocalWorkload(t *testing.T) {
 		t.Errorf("routes:\n%s\nwant %q and the workload's own route left alone\nproblems: %v", g, want, d.Problems)
 	}
 }
+
+// A BGPFilter import rule's interface is matched, on a workload's
+// session, against the workload's interface (its routes arrive there),
+// not the underlay.
+func TestBGPLocalWorkloadImportInterface(t *testing.T) {
+	bin := BGPInput{Configs: []*v3.BGPConfiguration{meshOff},
+		Peers: []*v3.BGPPeer{bgpPeer("red", v3.BGPPeerSpec{LocalWorkloadSelector: "color == 'red'", ASNumber: 65401, Filters: []string{"f"}})},
+		Filters: []*v3.BGPFilter{filter("f", v3.BGPFilterSpec{ImportV4: []v3.BGPFilterRule{
+			{Action: "Reject", Interface: "eth*"}, {Action: "Accept", Interface: "cali1"}}})}}
+	in := Input{Node: "n1", Nodes: []*v3.Node{n1}, ParentDevice: "eth0",
+		Endpoints: []*v3.WorkloadEndpoint{lwep("ns", "a", "n1", "cali1", red, "10.65.0.2/32")}}
+	d := BGP(in, bin)
+	if len(d.Peers) != 1 {
+		t.Fatalf("peers: %+v", d.Peers)
+	}
+	if got := ruleLines(d.Peers[0].Import); got != "accept" {
+		t.Errorf("import rules %q, want the cali1 rule alone", got)
+	}
+}
