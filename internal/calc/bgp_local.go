@@ -42,6 +42,10 @@ func (b *bgpBuilder) localWorkloadPeers() {
 			if global != globalPass || !b.localSide(bp, b.self) {
 				continue
 			}
+			if bp.Spec.ASNumber == 0 {
+				b.problem("BGPPeer %s: spec.asNumber is required with localWorkloadSelector: no session", bp.Name)
+				continue
+			}
 			sel, err := selector.Parse(bp.Spec.LocalWorkloadSelector)
 			if err != nil {
 				b.problem("BGPPeer %s: spec.localWorkloadSelector %q: %v", bp.Name, bp.Spec.LocalWorkloadSelector, err)

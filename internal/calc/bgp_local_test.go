@@ -83,6 +83,10 @@ func TestBGPLocalWorkloadPeers(t *testing.T) {
 			})}, Peers: []*v3.BGPPeer{redPeer}},
 			want:    "Local_Workload_10_65_0_2 local-workload AS64512>65401",
 			problem: `spec.localWorkloadPeeringIPV4 "169.254.0.179" is not applied`},
+		{name: "no AS (refused at apply, stored anyway) is a problem and no session", self: "n1", eps: eps,
+			bin: BGPInput{Configs: []*v3.BGPConfiguration{meshOff}, Peers: []*v3.BGPPeer{
+				bgpPeer("no-as", v3.BGPPeerSpec{LocalWorkloadSelector: "color == 'red'"})}},
+			problem: "BGPPeer no-as: spec.asNumber is required"},
 		{name: "an invalid selector is a problem and selects nothing", self: "n1", eps: eps,
 			bin: BGPInput{Configs: []*v3.BGPConfiguration{meshOff}, Peers: []*v3.BGPPeer{
 				bgpPeer("bad", v3.BGPPeerSpec{LocalWorkloadSelector: "color ==", ASNumber: 65401})}},
