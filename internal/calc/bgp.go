@@ -65,6 +65,7 @@ func buildBGP(in Input, bin BGPInput, fast bool) BGPDesired {
 		d.ListenAddresses = []netip.Addr{b.selfIP}
 	}
 	b.explicitPeers()
+	b.localWorkloadPeers()
 	b.meshPeers()
 	b.reflect()
 	d.Routes = b.routes()

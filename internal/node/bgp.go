@@ -75,7 +75,7 @@ func (r *speakerRunner) apply(ctx context.Context, d calc.BGPDesired) error {
 	}
 	routes := make([]bgp.Route, 0, len(d.Routes))
 	for _, rt := range d.Routes {
-		routes = append(routes, bgp.Route{Prefix: rt.Prefix, NextHop: d.RouterID,
+		routes = append(routes, bgp.Route{Prefix: rt.Prefix, NextHop: d.RouterID, LocalPref: rt.LocalPref,
 			Communities: rt.Communities, LargeCommunities: rt.LargeCommunities})
 	}
 	peers := make([]bgp.Peer, 0, len(d.Peers))
@@ -157,7 +157,7 @@ func (r *speakerRunner) peer(p calc.BGPPeer) (bgp.Peer, error) {
 func filterRules(rs []calc.BGPFilterRule) []bgp.FilterRule {
 	var out []bgp.FilterRule
 	for _, r := range rs {
-		fr := bgp.FilterRule{Invert: r.Invert, Accept: r.Accept}
+		fr := bgp.FilterRule{Invert: r.Invert, Accept: r.Accept, LocalPref: r.LocalPref}
 		switch r.Source {
 		case calc.BGPSourceLocal:
 			fr.Source = bgp.SourceLocal
@@ -265,7 +265,9 @@ func (r *speakerRunner) status() bgpstatus.Status {
 func notReady(st bgpstatus.Status) []string {
 	var out []string
 	for _, p := range st.Peers {
-		if !p.Passive && p.State != bgp.StateEstablished {
+		// A workload's session (Local_Workload_) never holds the node back,
+		// as calico-node's readiness counts only Global, Node and Mesh peers.
+		if !p.Passive && p.State != bgp.StateEstablished && !strings.HasPrefix(p.Name, bgpstatus.LocalWorkloadPrefix) {
 			s := fmt.Sprintf("BGP peer %s (%s) is not Established: %s", p.Name, p.Address, p.State)
 			if p.Info != "" {
 				s += " " + p.Info
