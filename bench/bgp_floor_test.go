@@ -139,8 +139,7 @@ func cpuSeconds(pids []int) float64 {
 
 // putBreakdown is where an etcd write's time went during the floor's
 // trials, per write: the WAL's fsync (etcd's histogram of it), the
-// datastore process's CPU, and the host's own fsync of a 4 KiB write on
-// the datastore's file system, for comparison.
+// backend's commit, the datastore process's CPU beyond its idle rate.
 type putBreakdown struct {
 	walFsync, walWrites float64 // mean s per fsync, and fsyncs per write
 	commit              float64 // mean s per backend commit (batched, off the write's path)
@@ -151,17 +150,17 @@ type putBreakdown struct {
 // stopped (SIGSTOP: their watches stay open, etcd still sends to them)
 // and n-1 plain watchers in their place: the floor etcd puts under any
 // agent (commit and fan-out). puts is how long each write itself took.
-func floorTrials(b *testing.B, l *lab.Lab, pids []int, key, value string, put func(key, value string)) (seen, puts []time.Duration, pb putBreakdown) {
+func floorTrials(b *testing.B, l *lab.Lab, pids []int, key, value string, put func(key, value string), storeIdle float64) (seen, puts []time.Duration, pb putBreakdown) {
 	b.Helper()
 	name := l.State().Name
 	underlay := topo.NamespaceName(name, topo.KindUnderlay, "")
 	f := newWatchFloor(b, underlay, l.State().Datastore, key, len(pids)-1)
 	defer f.close()
 	store := agentPids(l, []string{"datastore"})
-	m0, cpu0 := etcdMetrics(b, underlay, l.State().Datastore), cpuSeconds(store)
+	m0, cpu0, t0 := etcdMetrics(b, underlay, l.State().Datastore), cpuSeconds(store), time.Now()
 	defer func() {
 		m1, writes := etcdMetrics(b, underlay, l.State().Datastore), float64(2*bgpTrials)
-		pb.cpu = (cpuSeconds(store) - cpu0) / writes
+		pb.cpu = (cpuSeconds(store) - cpu0 - storeIdle*time.Since(t0).Seconds()) / writes
 		d := func(k string) float64 { return m1[k] - m0[k] }
 		pb.walFsync = d("etcd_disk_wal_fsync_duration_seconds_sum") / max(d("etcd_disk_wal_fsync_duration_seconds_count"), 1)
 		pb.walWrites = d("etcd_disk_wal_fsync_duration_seconds_count") / writes
