@@ -231,8 +231,9 @@ func tortieRun(b *testing.B, bin string, n int) bgpResult {
 			defer func() { <-done }()
 		}
 	}
+	stopPerf := func() {}
 	if file := os.Getenv("TORTIE_BENCH_PERF"); file != "" {
-		defer perfRecord(b, file+fmt.Sprintf("-n%d", n), append(append([]int(nil), pids...), store...))()
+		stopPerf = perfRecord(b, file+fmt.Sprintf("-n%d", n), append(append([]int(nil), pids...), store...))
 	}
 	before, cpu0, t0, storeCPU := applyStats(b, nodes), cpuSeconds(pids), time.Now(), cpuSeconds(store)
 	trials(b, w, nodes[1:], block, func(add bool) {
@@ -242,10 +243,14 @@ func tortieRun(b *testing.B, bin string, n int) bgpResult {
 			put(ipam.BlockKey(block), "")
 		}
 	}, &r)
+	stopPerf()
 	r.storeCPU = (cpuSeconds(store) - storeCPU - r.storeIdle*time.Since(t0).Seconds()) / float64(2*bgpTrials)
 	used := cpuSeconds(pids) - cpu0 - idle*time.Since(t0).Seconds()
 	r.changeCPU, r.idleCPU = used/float64(len(pids))/float64(2*bgpTrials), idle/float64(len(pids))
 	r.rss, r.anon = medianRSS(pids)
+	if dir := os.Getenv("TORTIE_BENCH_HEAP"); dir != "" { // with TORTIE_BENCH_AGENT_ENV=FELIX_DEBUGPORT=6060
+		saveHeap(b, nodes[1], filepath.Join(dir, fmt.Sprintf("heap-n%d.pprof", n)))
+	}
 	after := applyStats(b, nodes)
 	r.syncs, r.syncMs = (after[1]-before[1])/float64(n), 1000*(after[0]-before[0])/max(after[1]-before[1], 1)
 	r.watch, r.puts, r.put = floorTrials(b, l, pids, ipam.BlockKey(block), value, put, r.storeIdle)
@@ -363,6 +368,21 @@ func profileAgent(b *testing.B, nd, file string, d time.Duration) <-chan struct{
 		}
 	}()
 	return done
+}
+
+// saveHeap writes the heap profile of the agent in namespace nd (its
+// pprof server on port 6060) to file.
+func saveHeap(b *testing.B, nd, file string) {
+	resp, err := nsHTTPClient(nd, 10*time.Second).Get("http://localhost:6060/debug/pprof/heap")
+	if err != nil {
+		b.Logf("heap of %s: %v", nd, err)
+		return
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		b.Logf("heap of %s: %v", nd, err)
+	}
 }
 
 // perfRecord runs `perf record` (call graphs, 1999 Hz) on pids into file
