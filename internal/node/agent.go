@@ -87,7 +87,7 @@ func New(cfg Config, k Kernel, log *slog.Logger) *Agent {
 // the datastore is complete; while the datastore is unreachable the
 // dataplane stays as it is.
 func (a *Agent) Run(ctx context.Context) error {
-	startMemory()
+	startMemory(a.cfg.DebugAddr != "")
 	stopHTTP, err := a.serveHTTP(ctx)
 	if err != nil {
 		return err
