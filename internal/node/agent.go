@@ -87,7 +87,7 @@ func New(cfg Config, k Kernel, log *slog.Logger) *Agent {
 // the datastore is complete; while the datastore is unreachable the
 // dataplane stays as it is.
 func (a *Agent) Run(ctx context.Context) error {
-	startMemory(a.cfg.DebugAddr != "")
+	startMemory()
 	stopHTTP, err := a.serveHTTP(ctx)
 	if err != nil {
 		return err

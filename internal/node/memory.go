@@ -2,7 +2,6 @@ package node
 
 import (
 	"os"
-	"runtime"
 	"runtime/debug"
 	"time"
 )
@@ -14,18 +13,10 @@ import (
 // start-up CPU for a higher peak.
 const startGCPercent = 200
 
-// startMemory sets the start-up collector target (see startGCPercent),
-// and turns the heap profile's sampling off unless the pprof server is
-// on (profiling): each sample records its call stack in a table the
-// runtime keeps for good (a 1.4 MB hash array, touched page by page as
-// stacks are seen, and the records), ~1 MiB of an agent's memory that
-// nothing reads without the debug port.
-func startMemory(profiling bool) {
+// startMemory sets the start-up collector target (see startGCPercent).
+func startMemory() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(startGCPercent)
-	}
-	if !profiling {
-		runtime.MemProfileRate = 0
 	}
 }
 
