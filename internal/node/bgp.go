@@ -193,7 +193,12 @@ func (r *speakerRunner) password(name, key string) (string, error) {
 // the restart grace has run out, once since the speaker started), the
 // Established sessions whose blocks the datastore may stand in for
 // (calc's FastPath), and the sessions that keep the node from being
-// ready. One reading takes the sessions' status once.
+// ready. One reading takes the sessions' status once, and covers every
+// change the speaker signalled before it: it consumes the signal, so a
+// sync of a datastore change that reads the speaker is not followed by
+// another for the learned routes it already installed (as when node 1's
+// announcement of a block arrives while the datastore's event of it is
+// being synced).
 type speakerState struct {
 	learned     []calc.LearnedRoute
 	complete    bool
@@ -203,8 +208,12 @@ type speakerState struct {
 
 func (r *speakerRunner) state() speakerState {
 	r.mu.Lock()
-	sp, started, done, fast := r.sp, r.started, r.complete, r.fast
+	sp, started, done, fast, wake := r.sp, r.started, r.complete, r.fast, r.wake
 	r.mu.Unlock()
+	select {
+	case <-wake: // what it signalled is read below (nil: no speaker)
+	default:
+	}
 	if sp == nil {
 		return speakerState{complete: true}
 	}
