@@ -146,6 +146,32 @@ type putBreakdown struct {
 	cpu                 float64 // the datastore's CPU s per write
 }
 
+// ctxSwitches is how many times the processes' threads were switched
+// out so far (voluntary and not: /proc/<pid>/task/*/status).
+func ctxSwitches(pids []int) float64 {
+	var n float64
+	for _, p := range pids {
+		dir := "/proc/" + strconv.Itoa(p) + "/task/"
+		tasks, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, t := range tasks {
+			b, err := os.ReadFile(dir + t.Name() + "/status")
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if f := strings.Fields(line); len(f) == 2 && strings.HasSuffix(f[0], "ctxt_switches:") {
+					v, _ := strconv.ParseFloat(f[1], 64)
+					n += v
+				}
+			}
+		}
+	}
+	return n
+}
+
 // floorTrials times the block's writes as trials does, with the agents
 // stopped (SIGSTOP: their watches stay open, etcd still sends to them)
 // and n-1 plain watchers in their place: the floor etcd puts under any

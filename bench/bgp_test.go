@@ -68,9 +68,9 @@ func BenchmarkBGPConvergence(b *testing.B) {
 				p50, pmax := stats(r.puts)
 				fmt.Printf("     (tortie: %.0f syncs per agent during the %d trials, %.2f ms each on average, view to kernel;\n"+
 					"      every session Established %.2f s after the start;\n"+
-					"      CPU per agent: %.2f s from start to the end of the bring-up, %.2f ms per change beyond %.1f ms/s idle; the datastore %.2f ms per change beyond %.1f ms/s idle;\n"+
+					"      CPU per agent: %.2f s from start to the end of the bring-up, %.2f ms per change beyond %.1f ms/s idle (%.0f context switches); the datastore %.2f ms per change beyond %.1f ms/s idle;\n"+
 					"      agents stopped, %d plain etcd watchers saw each change after %.2f / %.2f ms, the put returned after %.2f / %.2f ms, p50 / max)\n",
-					r.syncs, bgpTrials, r.syncMs, r.sessions.Seconds(), r.startCPU, 1000*r.changeCPU, 1000*r.idleCPU, 1000*r.storeCPU, 1000*r.storeIdle, n-1, f50, fmax, p50, pmax)
+					r.syncs, bgpTrials, r.syncMs, r.sessions.Seconds(), r.startCPU, 1000*r.changeCPU, 1000*r.idleCPU, r.switches, 1000*r.storeCPU, 1000*r.storeIdle, n-1, f50, fmax, p50, pmax)
 				fmt.Printf("      the floor's writes: WAL fsync %.3f ms (%.1f per write), backend commit %.2f ms (batched), the datastore %.2f ms CPU per write beyond idle)\n",
 					1000*r.put.walFsync, r.put.walWrites, 1000*r.put.commit, 1000*r.put.cpu)
 			}
@@ -105,6 +105,7 @@ type bgpResult struct {
 	storeCPU            float64       // the datastore's CPU s per change, beyond its idle rate
 	storeIdle           float64       // the datastore's CPU s per s with nothing changing
 	put                 putBreakdown  // tortie: the floor's writes, where their time went
+	switches            float64       // tortie: context switches per agent per change, beyond idle
 }
 
 // agentPids is the process IDs of the agents of roles.
@@ -218,9 +219,10 @@ func tortieRun(b *testing.B, bin string, n int) bgpResult {
 	pids := agentPids(l, roles)
 	r.startCPU = cpuSeconds(pids) / float64(len(pids))
 	store := agentPids(l, []string{"datastore"})
-	idle0, storeIdle0, idleT := cpuSeconds(pids), cpuSeconds(store), time.Now()
+	idle0, storeIdle0, idleT, cs0 := cpuSeconds(pids), cpuSeconds(store), time.Now(), ctxSwitches(pids)
 	time.Sleep(3 * time.Second)
 	idle := (cpuSeconds(pids) - idle0) / time.Since(idleT).Seconds() // keepalives, timers: CPU s per s
+	csIdle := (ctxSwitches(pids) - cs0) / time.Since(idleT).Seconds()
 	r.storeIdle = (cpuSeconds(store) - storeIdle0) / time.Since(idleT).Seconds()
 	if dir := os.Getenv("TORTIE_BENCH_PROFILE"); dir != "" { // with TORTIE_BENCH_AGENT_ENV=FELIX_DEBUGPORT=6060
 		// Up to 10 receiving agents (not node 1), over the trials (their 2 ×
@@ -235,7 +237,7 @@ func tortieRun(b *testing.B, bin string, n int) bgpResult {
 	if file := os.Getenv("TORTIE_BENCH_PERF"); file != "" {
 		stopPerf = perfRecord(b, file+fmt.Sprintf("-n%d", n), append(append([]int(nil), pids...), store...))
 	}
-	before, cpu0, t0, storeCPU := applyStats(b, nodes), cpuSeconds(pids), time.Now(), cpuSeconds(store)
+	before, cpu0, t0, storeCPU, cs1 := applyStats(b, nodes), cpuSeconds(pids), time.Now(), cpuSeconds(store), ctxSwitches(pids)
 	trials(b, w, nodes[1:], block, func(add bool) {
 		if add {
 			put(ipam.BlockKey(block), value)
@@ -246,6 +248,7 @@ func tortieRun(b *testing.B, bin string, n int) bgpResult {
 	stopPerf()
 	r.storeCPU = (cpuSeconds(store) - storeCPU - r.storeIdle*time.Since(t0).Seconds()) / float64(2*bgpTrials)
 	used := cpuSeconds(pids) - cpu0 - idle*time.Since(t0).Seconds()
+	r.switches = (ctxSwitches(pids) - cs1 - csIdle*time.Since(t0).Seconds()) / float64(len(pids)) / float64(2*bgpTrials)
 	r.changeCPU, r.idleCPU = used/float64(len(pids))/float64(2*bgpTrials), idle/float64(len(pids))
 	r.rss, r.anon = medianRSS(pids)
 	if dir := os.Getenv("TORTIE_BENCH_HEAP"); dir != "" { // with TORTIE_BENCH_AGENT_ENV=FELIX_DEBUGPORT=6060
