@@ -45,9 +45,8 @@ type Engine struct {
 	pools    map[string]*v3.IPPool
 	blocks   blockIndex
 	eps      map[string]*Endpoint
-	epsNode  map[string]map[string]struct{}
 	addrs    addrIndex
-	borrowed map[addrRef]struct{} // remote addresses outside their node's blocks
+	borrowed borrowedIndex // remote addresses outside their node's blocks
 	podCIDRs map[string][]netip.Prefix
 
 	scratch *builder // the routing context: self, pools, devices
@@ -73,8 +72,7 @@ func NewEngine(env Env) *Engine {
 func (e *Engine) reset(env Env) {
 	*e = Engine{env: env, nodes: map[string]*v3.Node{}, nodeAddr: map[netip.Addr]map[string]struct{}{},
 		pools: map[string]*v3.IPPool{}, blocks: newBlockIndex(), eps: map[string]*Endpoint{},
-		epsNode: map[string]map[string]struct{}{}, addrs: addrIndex{at: map[netip.Prefix]map[addrRef]struct{}{}},
-		borrowed: map[addrRef]struct{}{},
+		addrs: addrIndex{at: map[netip.Prefix][]addrRef{}}, borrowed: newBorrowedIndex(),
 		podCIDRs: map[string][]netip.Prefix{}, contribs: map[contribID]contribution{},
 		routes:    newResolver[netip.Prefix](func(a, b Route) bool { return a == b }, routeCompare),
 		neighbors: newResolver[neighKey](neighborEqual, neighborCompare),
@@ -185,8 +183,10 @@ func (e *Engine) nodeChanged(name string, routing bool) {
 	for c := range e.blocks.byNode[name] {
 		e.evalBlock(c)
 	}
-	for key := range e.epsNode[name] {
-		e.evalEndpoint(key)
+	// Of the node's endpoints only the borrowed addresses route to it (the
+	// others are inside its blocks, routed with them).
+	for _, r := range slices.Collect(maps.Keys(e.borrowed.byNode[name])) {
+		e.evalAddr(r)
 	}
 }
 
@@ -309,7 +309,7 @@ func (e *Engine) blockChanged(c netip.Prefix, old, host string) {
 		return
 	}
 	e.evalBlock(c)
-	for r := range e.addrs.at[c] {
+	for _, r := range e.addrs.at[c] {
 		if e.eps[r.key].Node == self {
 			e.delta.BGP = true // a local address is borrowed or not now
 		}

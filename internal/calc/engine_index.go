@@ -3,6 +3,7 @@ package calc
 import (
 	"iter"
 	"net/netip"
+	"slices"
 )
 
 // addrRef names one address of one endpoint: its key and the address's
@@ -103,25 +104,63 @@ func (x *blockIndex) lengths(a netip.Addr) iter.Seq[int] {
 
 // addrIndex finds the endpoint addresses inside a block: each address is
 // filed under its prefix at every block length in use, so the addresses
-// of block c are at[c].
+// of block c are at[c] (in no order). A block holds few addresses (64 for
+// the usual /26), so each is a slice: about 24 bytes an address, where a
+// set costs about 60.
 type addrIndex struct {
-	at map[netip.Prefix]map[addrRef]struct{}
+	at map[netip.Prefix][]addrRef
 }
 
 func (x *addrIndex) add(p netip.Prefix, r addrRef) {
+	x.at[p] = append(x.at[p], r)
+}
+
+func (x *addrIndex) remove(p netip.Prefix, r addrRef) {
 	s := x.at[p]
+	i := slices.Index(s, r)
+	if i < 0 {
+		return
+	}
+	s[i] = s[len(s)-1]
+	s[len(s)-1] = addrRef{}
+	if s = s[:len(s)-1]; len(s) == 0 {
+		delete(x.at, p)
+	} else {
+		x.at[p] = s
+	}
+}
+
+// borrowedIndex holds the remote addresses outside their node's blocks
+// (routed one by one), and by node: a node's change re-evaluates its
+// borrowed addresses, not all its endpoints.
+type borrowedIndex struct {
+	all    map[addrRef]struct{}
+	byNode map[string]map[addrRef]struct{}
+}
+
+func newBorrowedIndex() borrowedIndex {
+	return borrowedIndex{all: map[addrRef]struct{}{}, byNode: map[string]map[addrRef]struct{}{}}
+}
+
+func (x *borrowedIndex) add(r addrRef, node string) {
+	x.all[r] = struct{}{}
+	s := x.byNode[node]
 	if s == nil {
 		s = map[addrRef]struct{}{}
-		x.at[p] = s
+		x.byNode[node] = s
 	}
 	s[r] = struct{}{}
 }
 
-func (x *addrIndex) remove(p netip.Prefix, r addrRef) {
-	if s := x.at[p]; s != nil {
+func (x *borrowedIndex) del(r addrRef, node string) {
+	if _, ok := x.all[r]; !ok {
+		return
+	}
+	delete(x.all, r)
+	if s := x.byNode[node]; s != nil {
 		delete(s, r)
 		if len(s) == 0 {
-			delete(x.at, p)
+			delete(x.byNode, node)
 		}
 	}
 }
