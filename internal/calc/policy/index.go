@@ -133,7 +133,7 @@ func (x *Index) DeleteWorkload(namespace, name string) {
 // sharedAttrs are the effective labels, named ports and signature the
 // compact workloads of one Shared value have in common; n counts them.
 type sharedAttrs struct {
-	like     *Entity  // Labels, Ports, Profiles and sig only (see workloadInfoEntity)
+	like     *Entity  // its EntityAttrs only (see workloadInfoEntity)
 	profiles []string // theirs
 	n        int
 }
@@ -166,7 +166,7 @@ func (x *Index) compactEntity(w WorkloadInfo) *Entity {
 	}
 	e := workloadInfoEntity(w, x.profileLabels, sh.like)
 	if sh.like == nil {
-		sh.like = &Entity{Labels: e.Labels, Ports: e.Ports, Profiles: e.Profiles, sig: e.sig}
+		sh.like = &Entity{EntityAttrs: e.EntityAttrs}
 	}
 	sh.n++
 	return e
