@@ -215,10 +215,10 @@ func (e *Engine) evalAddr(r addrRef) {
 	var ct contribution
 	if ep.Node == e.env.Node {
 		e.borrowed.del(r, ep.Node)
-		if ep.Interface != "" && e.env.Backend != "none" {
-			ct.route, ct.hasRoute = Route{Dst: dst, Dev: ep.Interface, Workload: true}, true
-			if ep.MAC != nil {
-				ct.neigh, ct.hasNeigh = Neighbor{Dev: ep.Interface, IP: a, MAC: ep.MAC}, true
+		if iface := ep.Interface(); iface != "" && e.env.Backend != "none" {
+			ct.route, ct.hasRoute = Route{Dst: dst, Dev: iface, Workload: true}, true
+			if mac := ep.MAC(); mac != nil {
+				ct.neigh, ct.hasNeigh = Neighbor{Dev: iface, IP: a, MAC: mac}, true
 			}
 		}
 	} else if _, owner, _ := e.blocks.lookup(a); owner != ep.Node {
