@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 
 	v3 "github.com/tortienet/tortie/api/v3"
 )
@@ -25,7 +26,7 @@ import (
 // Pure and deterministic; not safe for concurrent use.
 type Index struct {
 	node string
-	// entities are the entities by id (kind and key), each with the
+	// entities are the entities by id (see workloadID), each with the
 	// resource it was derived from, to derive it again when a profile
 	// changes.
 	entities map[string]indexed
@@ -122,12 +123,23 @@ func NewIndex(node string) *Index {
 
 // PutWorkload adds or replaces a WorkloadEndpoint.
 func (x *Index) PutWorkload(w *v3.WorkloadEndpoint) {
-	x.put("w/"+w.Namespace+"/"+w.Name, w)
+	x.put(workloadID(w.Namespace+"/"+w.Name), w)
 }
 
 // DeleteWorkload removes a WorkloadEndpoint.
 func (x *Index) DeleteWorkload(namespace, name string) {
-	x.set("w/"+namespace+"/"+name, nil, nil, false)
+	x.set(workloadID(namespace+"/"+name), nil, nil, false)
+}
+
+// workloadID is the id of the workload of a key: the key itself (no
+// copy), unless it starts with a NUL. The ids of the other kinds start
+// with one ("\x00h/", "\x00s/", "\x00g/"), as those of such
+// workloads do ("\x00w/"): no two entities share an id.
+func workloadID(key string) string {
+	if strings.HasPrefix(key, "\x00") {
+		return "\x00w/" + key
+	}
+	return key
 }
 
 // sharedAttrs are the effective labels, named ports and signature the
@@ -146,12 +158,12 @@ type sharedAttrs struct {
 // labels.
 func (x *Index) PutCompactWorkload(w Workload) {
 	wi := w.WorkloadInfo()
-	x.set("w/"+workloadKey(wi), x.compactEntity(wi), w, wi.Shared == nil)
+	x.set(workloadID(workloadKey(wi)), x.compactEntity(wi), w, wi.Shared == nil)
 }
 
 // DeleteWorkloadKey removes a workload endpoint by its key,
 // "<namespace>/<name>", however it was put.
-func (x *Index) DeleteWorkloadKey(key string) { x.set("w/"+key, nil, nil, false) }
+func (x *Index) DeleteWorkloadKey(key string) { x.set(workloadID(key), nil, nil, false) }
 
 // compactEntity is the entity of w, sharing what its Shared value's
 // workloads share; it counts w as one of them (set releases it).
@@ -187,24 +199,24 @@ func (x *Index) release(r any) {
 }
 
 // PutHost adds or replaces a HostEndpoint.
-func (x *Index) PutHost(h *v3.HostEndpoint) { x.put("h/"+h.Name, h) }
+func (x *Index) PutHost(h *v3.HostEndpoint) { x.put("\x00h/"+h.Name, h) }
 
 // DeleteHost removes a HostEndpoint.
-func (x *Index) DeleteHost(name string) { x.set("h/"+name, nil, nil, false) }
+func (x *Index) DeleteHost(name string) { x.set("\x00h/"+name, nil, nil, false) }
 
 // PutNetworkSet adds or replaces a NetworkSet.
-func (x *Index) PutNetworkSet(s *v3.NetworkSet) { x.put("s/"+s.Namespace+"/"+s.Name, s) }
+func (x *Index) PutNetworkSet(s *v3.NetworkSet) { x.put("\x00s/"+s.Namespace+"/"+s.Name, s) }
 
 // DeleteNetworkSet removes a NetworkSet.
 func (x *Index) DeleteNetworkSet(namespace, name string) {
-	x.set("s/"+namespace+"/"+name, nil, nil, false)
+	x.set("\x00s/"+namespace+"/"+name, nil, nil, false)
 }
 
 // PutGlobalNetworkSet adds or replaces a GlobalNetworkSet.
-func (x *Index) PutGlobalNetworkSet(s *v3.GlobalNetworkSet) { x.put("g/"+s.Name, s) }
+func (x *Index) PutGlobalNetworkSet(s *v3.GlobalNetworkSet) { x.put("\x00g/"+s.Name, s) }
 
 // DeleteGlobalNetworkSet removes a GlobalNetworkSet.
-func (x *Index) DeleteGlobalNetworkSet(name string) { x.set("g/"+name, nil, nil, false) }
+func (x *Index) DeleteGlobalNetworkSet(name string) { x.set("\x00g/"+name, nil, nil, false) }
 
 // PutProfile sets a profile's labelsToApply (nil: none), deriving again
 // the entities that have the profile when they changed.
