@@ -41,7 +41,7 @@ type Engine struct {
 	env      Env
 	felix    *v3.FelixConfigurationSpec
 	nodes    map[string]*v3.Node
-	nodeAddr map[netip.Addr]map[string]struct{}
+	nodeAddr map[netip.Addr][]string // node names by address, in no order
 	pools    map[string]*v3.IPPool
 	blocks   blockIndex
 	eps      map[string]*Endpoint
@@ -70,7 +70,7 @@ func NewEngine(env Env) *Engine {
 }
 
 func (e *Engine) reset(env Env) {
-	*e = Engine{env: env, nodes: map[string]*v3.Node{}, nodeAddr: map[netip.Addr]map[string]struct{}{},
+	*e = Engine{env: env, nodes: map[string]*v3.Node{}, nodeAddr: map[netip.Addr][]string{},
 		pools: map[string]*v3.IPPool{}, blocks: newBlockIndex(), eps: map[string]*Endpoint{},
 		addrs: addrIndex{at: map[netip.Prefix][]addrRef{}}, borrowed: newBorrowedIndex(),
 		podCIDRs: map[string][]netip.Prefix{}, contribs: map[contribID]contribution{},
@@ -180,7 +180,7 @@ func (e *Engine) nodeChanged(name string, routing bool) {
 		e.reevalRemote() // the subnet test changes with this node's address
 		return
 	}
-	for c := range e.blocks.byNode[name] {
+	for _, c := range e.blocks.byNode[name] {
 		e.evalBlock(c)
 	}
 	// Of the node's endpoints only the borrowed addresses route to it (the
@@ -206,12 +206,7 @@ func sameRouting(a, b *v3.Node) bool {
 
 func (e *Engine) indexNode(n *v3.Node) {
 	if p, ok := nodeAddress(n); ok {
-		s := e.nodeAddr[p.Addr()]
-		if s == nil {
-			s = map[string]struct{}{}
-			e.nodeAddr[p.Addr()] = s
-		}
-		s[n.Name] = struct{}{}
+		e.nodeAddr[p.Addr()] = append(e.nodeAddr[p.Addr()], n.Name)
 	}
 }
 
@@ -220,18 +215,13 @@ func (e *Engine) unindexNode(n *v3.Node) {
 		return
 	}
 	if p, ok := nodeAddress(n); ok {
-		if s := e.nodeAddr[p.Addr()]; s != nil {
-			delete(s, n.Name)
-			if len(s) == 0 {
-				delete(e.nodeAddr, p.Addr())
-			}
-		}
+		unlist(e.nodeAddr, p.Addr(), n.Name)
 	}
 }
 
 // NodesAt yields the names of the nodes whose BGP IPv4 address is a.
 func (e *Engine) NodesAt(a netip.Addr) []string {
-	return slices.Sorted(maps.Keys(e.nodeAddr[a]))
+	return slices.Sorted(slices.Values(e.nodeAddr[a]))
 }
 
 // Node is the node of that name, or nil.

@@ -18,12 +18,12 @@ type addrRef struct {
 // (in practice one or two), not a scan of the blocks.
 type blockIndex struct {
 	host   map[netip.Prefix]string
-	byNode map[string]map[netip.Prefix]struct{}
-	lens   [2][129]int // blocks of each length, per family (0: IPv4)
+	byNode map[string][]netip.Prefix // in no order; a node has few
+	lens   [2][129]int               // blocks of each length, per family (0: IPv4)
 }
 
 func newBlockIndex() blockIndex {
-	return blockIndex{host: map[netip.Prefix]string{}, byNode: map[string]map[netip.Prefix]struct{}{}}
+	return blockIndex{host: map[netip.Prefix]string{}, byNode: map[string][]netip.Prefix{}}
 }
 
 func family(a netip.Addr) int {
@@ -59,20 +59,26 @@ func (x *blockIndex) del(c netip.Prefix) (goneLen bool) {
 }
 
 func (x *blockIndex) linkNode(c netip.Prefix, host string) {
-	s := x.byNode[host]
-	if s == nil {
-		s = map[netip.Prefix]struct{}{}
-		x.byNode[host] = s
-	}
-	s[c] = struct{}{}
+	x.byNode[host] = append(x.byNode[host], c)
 }
 
 func (x *blockIndex) unlinkNode(c netip.Prefix, host string) {
-	if s := x.byNode[host]; s != nil {
-		delete(s, c)
-		if len(s) == 0 {
-			delete(x.byNode, host)
-		}
+	unlist(x.byNode, host, c)
+}
+
+// unlist takes v out of m[k], a list in no order (k goes with its last).
+func unlist[K, V comparable](m map[K][]V, k K, v V) {
+	s := m[k]
+	i := slices.Index(s, v)
+	if i < 0 {
+		return
+	}
+	var zero V
+	s[i], s[len(s)-1] = s[len(s)-1], zero
+	if s = s[:len(s)-1]; len(s) == 0 {
+		delete(m, k)
+	} else {
+		m[k] = s
 	}
 }
 
@@ -116,18 +122,7 @@ func (x *addrIndex) add(p netip.Prefix, r addrRef) {
 }
 
 func (x *addrIndex) remove(p netip.Prefix, r addrRef) {
-	s := x.at[p]
-	i := slices.Index(s, r)
-	if i < 0 {
-		return
-	}
-	s[i] = s[len(s)-1]
-	s[len(s)-1] = addrRef{}
-	if s = s[:len(s)-1]; len(s) == 0 {
-		delete(x.at, p)
-	} else {
-		x.at[p] = s
-	}
+	unlist(x.at, p, r)
 }
 
 // borrowedIndex holds the remote addresses outside their node's blocks
