@@ -330,8 +330,12 @@ func (x *Index) unindex(id string, e *Entity) {
 	delete(x.local, id)
 }
 
-// candidates are the keys of the selectors that may match old or e.
+// candidates are the keys of the selectors that may match old or e
+// (nil: none, as while no selector is in use).
 func (x *Index) candidates(old, e *Entity) idSet {
+	if len(x.sels) == 0 {
+		return nil
+	}
 	out := idSet{}
 	for _, ent := range []*Entity{old, e} {
 		if ent == nil {
