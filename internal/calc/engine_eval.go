@@ -54,7 +54,7 @@ func (e *Engine) PutEndpoint(key string, ep Endpoint) {
 	}
 	if !e.bulk {
 		for i := range ep.Addrs {
-			e.evalAddr(addrRef{key, i})
+			e.evalAddrOf(addrRef{key, i}, &ep)
 		}
 	}
 }
@@ -185,7 +185,7 @@ func (e *Engine) reevalAll() {
 	}
 	for key, ep := range e.eps {
 		for i := range ep.Addrs {
-			e.evalAddr(addrRef{key, i})
+			e.evalAddrOf(addrRef{key, i}, ep)
 		}
 	}
 }
@@ -208,8 +208,10 @@ func (e *Engine) evalBlock(c netip.Prefix) {
 // evalAddr: a local workload's /32 on its interface (and its neighbour
 // entry); for a remote one, a /32 to its node when the address is
 // borrowed from a block affine to another node.
-func (e *Engine) evalAddr(r addrRef) {
-	ep := e.eps[r.key]
+func (e *Engine) evalAddr(r addrRef) { e.evalAddrOf(r, e.eps[r.key]) }
+
+// evalAddrOf is evalAddr of r, an address of ep.
+func (e *Engine) evalAddrOf(r addrRef, ep *Endpoint) {
 	a := ep.Addrs[r.idx]
 	dst := netip.PrefixFrom(a, 32)
 	var ct contribution
