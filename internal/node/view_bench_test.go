@@ -99,24 +99,38 @@ func BenchmarkViewRemoteChange(b *testing.B) {
 	}
 }
 
-// BenchmarkViewMemory is the heap the view (with its Engine) holds after
-// the initial list of the simulated cluster, per endpoint.
+// BenchmarkViewMemory is the heap the view (with its Engine and policy
+// Index) holds after the initial list of the simulated cluster, per
+// endpoint, and of that the policy Index's part (index-B/endpoint) and
+// the Engine's (engine-B/endpoint; both with their share of the per-node
+// state). The ns/op is the list with two forced collections.
 //
 //	go test -run '^$' -bench ViewMemory -benchtime 1x ./internal/node/
 func BenchmarkViewMemory(b *testing.B) {
 	for _, nodes := range []int{100, 1000, 5000} {
 		b.Run(fmt.Sprintf("endpoints=%d", nodes*20), func(b *testing.B) {
 			kvs := simulated(b, nodes)
-			for b.Loop() {
+			heap := func() float64 {
 				runtime.GC()
-				var before, after runtime.MemStats
-				runtime.ReadMemStats(&before)
+				var m runtime.MemStats
+				runtime.ReadMemStats(&m)
+				return float64(m.HeapAlloc)
+			}
+			for b.Loop() {
+				before := heap()
 				v := newView(calc.Env{Node: "node-0", Backend: "bird"})
 				v.OnSync(kvs, 1)
-				runtime.GC()
-				runtime.ReadMemStats(&after)
-				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(nodes*20), "heap-B/endpoint")
+				all := heap()
+				b.StopTimer()
+				n := float64(nodes * 20)
+				b.ReportMetric((all-before)/n, "heap-B/endpoint")
+				v.pol = nil
+				noIndex := heap()
+				v.eng = nil
+				b.ReportMetric((all-noIndex)/n, "index-B/endpoint")
+				b.ReportMetric((noIndex-heap())/n, "engine-B/endpoint")
 				runtime.KeepAlive(v)
+				b.StartTimer()
 			}
 			runtime.KeepAlive(kvs)
 		})
