@@ -92,6 +92,7 @@ func (e *Engine) Begin() {
 // End ends what Begin started; the next Flush reports a Full change.
 func (e *Engine) End() {
 	e.bulk = false
+	e.addrs.trim()
 	e.recomputeGlobals()
 	e.reevalAll()
 	e.delta.Full = true

@@ -121,6 +121,16 @@ func (x *addrIndex) add(p netip.Prefix, r addrRef) {
 	x.at[p] = append(x.at[p], r)
 }
 
+// trim gives each list the room it needs (a list grown by appends has up
+// to twice that): once, after a full list.
+func (x *addrIndex) trim() {
+	for p, s := range x.at {
+		if cap(s) > len(s) {
+			x.at[p] = slices.Clone(s)
+		}
+	}
+}
+
 func (x *addrIndex) remove(p netip.Prefix, r addrRef) {
 	unlist(x.at, p, r)
 }
