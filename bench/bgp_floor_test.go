@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -136,15 +137,61 @@ func cpuSeconds(pids []int) float64 {
 	return float64(ns) / 1e9
 }
 
+// putBreakdown is where an etcd write's time went during the floor's
+// trials, per write: the WAL's fsync (etcd's histogram of it), the
+// backend's commit, the datastore process's CPU beyond its idle rate.
+type putBreakdown struct {
+	walFsync, walWrites float64 // mean s per fsync, and fsyncs per write
+	commit              float64 // mean s per backend commit (batched, off the write's path)
+	cpu                 float64 // the datastore's CPU s per write
+}
+
+// ctxSwitches is how many times the processes' threads were switched
+// out so far (voluntary and not: /proc/<pid>/task/*/status).
+func ctxSwitches(pids []int) float64 {
+	var n float64
+	for _, p := range pids {
+		dir := "/proc/" + strconv.Itoa(p) + "/task/"
+		tasks, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, t := range tasks {
+			b, err := os.ReadFile(dir + t.Name() + "/status")
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if f := strings.Fields(line); len(f) == 2 && strings.HasSuffix(f[0], "ctxt_switches:") {
+					v, _ := strconv.ParseFloat(f[1], 64)
+					n += v
+				}
+			}
+		}
+	}
+	return n
+}
+
 // floorTrials times the block's writes as trials does, with the agents
 // stopped (SIGSTOP: their watches stay open, etcd still sends to them)
 // and n-1 plain watchers in their place: the floor etcd puts under any
 // agent (commit and fan-out). puts is how long each write itself took.
-func floorTrials(b *testing.B, l *lab.Lab, pids []int, key, value string, put func(key, value string)) (seen, puts []time.Duration) {
+func floorTrials(b *testing.B, l *lab.Lab, pids []int, key, value string, put func(key, value string), storeIdle float64) (seen, puts []time.Duration, pb putBreakdown) {
 	b.Helper()
 	name := l.State().Name
-	f := newWatchFloor(b, topo.NamespaceName(name, topo.KindUnderlay, ""), l.State().Datastore, key, len(pids)-1)
+	underlay := topo.NamespaceName(name, topo.KindUnderlay, "")
+	f := newWatchFloor(b, underlay, l.State().Datastore, key, len(pids)-1)
 	defer f.close()
+	store := agentPids(l, []string{"datastore"})
+	m0, cpu0, t0 := etcdMetrics(b, underlay, l.State().Datastore), cpuSeconds(store), time.Now()
+	defer func() {
+		m1, writes := etcdMetrics(b, underlay, l.State().Datastore), float64(2*bgpTrials)
+		pb.cpu = (cpuSeconds(store) - cpu0 - storeIdle*time.Since(t0).Seconds()) / writes
+		d := func(k string) float64 { return m1[k] - m0[k] }
+		pb.walFsync = d("etcd_disk_wal_fsync_duration_seconds_sum") / max(d("etcd_disk_wal_fsync_duration_seconds_count"), 1)
+		pb.walWrites = d("etcd_disk_wal_fsync_duration_seconds_count") / writes
+		pb.commit = d("etcd_disk_backend_commit_duration_seconds_sum") / max(d("etcd_disk_backend_commit_duration_seconds_count"), 1)
+	}()
 	for _, p := range pids {
 		_ = syscall.Kill(p, syscall.SIGSTOP)
 	}
@@ -162,5 +209,24 @@ func floorTrials(b *testing.B, l *lab.Lab, pids []int, key, value string, put fu
 			time.Sleep(300 * time.Millisecond)
 		}
 	}
-	return seen, puts
+	return seen, puts, pb
+}
+
+// etcdMetrics reads the unlabelled sums and counts of etcd's /metrics.
+func etcdMetrics(b *testing.B, netnsName, endpoint string) map[string]float64 {
+	b.Helper()
+	resp, err := nsHTTPClient(netnsName, 5*time.Second).Get(endpoint + "/metrics")
+	if err != nil {
+		b.Logf("etcd metrics: %v", err)
+		return nil
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && !strings.HasPrefix(f[0], "#") {
+			out[f[0]], _ = strconv.ParseFloat(f[1], 64)
+		}
+	}
+	return out
 }

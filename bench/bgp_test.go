@@ -68,15 +68,24 @@ func BenchmarkBGPConvergence(b *testing.B) {
 				p50, pmax := stats(r.puts)
 				fmt.Printf("     (tortie: %.0f syncs per agent during the %d trials, %.2f ms each on average, view to kernel;\n"+
 					"      every session Established %.2f s after the start;\n"+
-					"      CPU per agent: %.2f s from start to the end of the bring-up, %.2f ms per change beyond %.1f ms/s idle; the datastore %.2f ms per change;\n"+
+					"      CPU per agent: %.2f s from start to the end of the bring-up, %.2f ms per change beyond %.1f ms/s idle (%.0f context switches); the datastore %.2f ms per change beyond %.1f ms/s idle;\n"+
 					"      agents stopped, %d plain etcd watchers saw each change after %.2f / %.2f ms, the put returned after %.2f / %.2f ms, p50 / max)\n",
-					r.syncs, bgpTrials, r.syncMs, r.sessions.Seconds(), r.startCPU, 1000*r.changeCPU, 1000*r.idleCPU, 1000*r.storeCPU, n-1, f50, fmax, p50, pmax)
+					r.syncs, bgpTrials, r.syncMs, r.sessions.Seconds(), r.startCPU, 1000*r.changeCPU, 1000*r.idleCPU, r.switches, 1000*r.storeCPU, 1000*r.storeIdle, n-1, f50, fmax, p50, pmax)
+				fmt.Printf("      the floor's writes: WAL fsync %.3f ms (%.1f per write), backend commit %.2f ms (batched), the datastore %.2f ms CPU per write beyond idle)\n",
+					1000*r.put.walFsync, r.put.walWrites, 1000*r.put.commit, 1000*r.put.cpu)
 			}
 		}
 	}
 }
 
-const bgpTrials = 5
+// bgpTrials is how many times a block is added and withdrawn per row:
+// 5, or $TORTIE_BENCH_BGP_TRIALS (more, to profile an agent's changes).
+var bgpTrials = func() int {
+	if n, err := strconv.Atoi(os.Getenv("TORTIE_BENCH_BGP_TRIALS")); err == nil && n > 0 {
+		return n
+	}
+	return 5
+}()
 
 type bgpResult struct {
 	name      string
@@ -93,7 +102,10 @@ type bgpResult struct {
 	startCPU, changeCPU float64
 	idleCPU             float64       // CPU s per s per agent with nothing changing
 	sessions            time.Duration // tortie: from the start until every session is Established
-	storeCPU            float64       // the datastore's CPU s per change
+	storeCPU            float64       // the datastore's CPU s per change, beyond its idle rate
+	storeIdle           float64       // the datastore's CPU s per s with nothing changing
+	put                 putBreakdown  // tortie: the floor's writes, where their time went
+	switches            float64       // tortie: context switches per agent per change, beyond idle
 }
 
 // agentPids is the process IDs of the agents of roles.
@@ -206,15 +218,26 @@ func tortieRun(b *testing.B, bin string, n int) bgpResult {
 	value := fmt.Sprintf(`{"cidr":"%s","affinity":"host:node1","allocations":[],"unallocated":[],"attributes":[],"deleted":false}`, block)
 	pids := agentPids(l, roles)
 	r.startCPU = cpuSeconds(pids) / float64(len(pids))
-	idle0, idleT := cpuSeconds(pids), time.Now()
+	store := agentPids(l, []string{"datastore"})
+	idle0, storeIdle0, idleT, cs0 := cpuSeconds(pids), cpuSeconds(store), time.Now(), ctxSwitches(pids)
 	time.Sleep(3 * time.Second)
 	idle := (cpuSeconds(pids) - idle0) / time.Since(idleT).Seconds() // keepalives, timers: CPU s per s
-	if dir := os.Getenv("TORTIE_BENCH_PROFILE"); dir != "" {         // with TORTIE_BENCH_AGENT_ENV=FELIX_DEBUGPORT=6060
-		done := profileAgent(b, nodes[1], filepath.Join(dir, fmt.Sprintf("agent-n%d.pprof", n)), 6*time.Second)
-		defer func() { <-done }()
+	csIdle := (ctxSwitches(pids) - cs0) / time.Since(idleT).Seconds()
+	r.storeIdle = (cpuSeconds(store) - storeIdle0) / time.Since(idleT).Seconds()
+	if dir := os.Getenv("TORTIE_BENCH_PROFILE"); dir != "" { // with TORTIE_BENCH_AGENT_ENV=FELIX_DEBUGPORT=6060
+		// Up to 10 receiving agents (not node 1), over the trials (their 2 ×
+		// 300 ms sleeps, and the changes): `go tool pprof` merges the files.
+		d := time.Duration(bgpTrials) * 700 * time.Millisecond
+		for i, nd := range nodes[1:min(len(nodes), 11)] {
+			done := profileAgent(b, nd, filepath.Join(dir, fmt.Sprintf("agent-n%d-%d.pprof", n, i+2)), d)
+			defer func() { <-done }()
+		}
 	}
-	store := agentPids(l, []string{"datastore"})
-	before, cpu0, t0, storeCPU := applyStats(b, nodes), cpuSeconds(pids), time.Now(), cpuSeconds(store)
+	stopPerf := func() {}
+	if file := os.Getenv("TORTIE_BENCH_PERF"); file != "" {
+		stopPerf = perfRecord(b, file+fmt.Sprintf("-n%d", n), append(append([]int(nil), pids...), store...))
+	}
+	before, cpu0, t0, storeCPU, cs1 := applyStats(b, nodes), cpuSeconds(pids), time.Now(), cpuSeconds(store), ctxSwitches(pids)
 	trials(b, w, nodes[1:], block, func(add bool) {
 		if add {
 			put(ipam.BlockKey(block), value)
@@ -222,13 +245,18 @@ func tortieRun(b *testing.B, bin string, n int) bgpResult {
 			put(ipam.BlockKey(block), "")
 		}
 	}, &r)
-	r.storeCPU = (cpuSeconds(store) - storeCPU) / float64(2*bgpTrials)
+	stopPerf()
+	r.storeCPU = (cpuSeconds(store) - storeCPU - r.storeIdle*time.Since(t0).Seconds()) / float64(2*bgpTrials)
 	used := cpuSeconds(pids) - cpu0 - idle*time.Since(t0).Seconds()
+	r.switches = (ctxSwitches(pids) - cs1 - csIdle*time.Since(t0).Seconds()) / float64(len(pids)) / float64(2*bgpTrials)
 	r.changeCPU, r.idleCPU = used/float64(len(pids))/float64(2*bgpTrials), idle/float64(len(pids))
 	r.rss, r.anon = medianRSS(pids)
+	if dir := os.Getenv("TORTIE_BENCH_HEAP"); dir != "" { // with TORTIE_BENCH_AGENT_ENV=FELIX_DEBUGPORT=6060
+		saveHeap(b, nodes[1], filepath.Join(dir, fmt.Sprintf("heap-n%d.pprof", n)))
+	}
 	after := applyStats(b, nodes)
 	r.syncs, r.syncMs = (after[1]-before[1])/float64(n), 1000*(after[0]-before[0])/max(after[1]-before[1], 1)
-	r.watch, r.puts = floorTrials(b, l, pids, ipam.BlockKey(block), value, put)
+	r.watch, r.puts, r.put = floorTrials(b, l, pids, ipam.BlockKey(block), value, put, r.storeIdle)
 	return r
 }
 
@@ -343,6 +371,42 @@ func profileAgent(b *testing.B, nd, file string, d time.Duration) <-chan struct{
 		}
 	}()
 	return done
+}
+
+// saveHeap writes the heap profile of the agent in namespace nd (its
+// pprof server on port 6060) to file.
+func saveHeap(b *testing.B, nd, file string) {
+	resp, err := nsHTTPClient(nd, 10*time.Second).Get("http://localhost:6060/debug/pprof/heap")
+	if err != nil {
+		b.Logf("heap of %s: %v", nd, err)
+		return
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		b.Logf("heap of %s: %v", nd, err)
+	}
+}
+
+// perfRecord runs `perf record` (call graphs, 1999 Hz) on pids into file
+// until the returned function is called: every agent's and the
+// datastore's CPU during the trials, by function (`perf report -i file`).
+func perfRecord(b *testing.B, file string, pids []int) (stop func()) {
+	b.Helper()
+	ps := make([]string, len(pids))
+	for i, p := range pids {
+		ps[i] = strconv.Itoa(p)
+	}
+	cmd := exec.Command("perf", "record", "-q", "-F", "1999", "-g", "-o", file, "-p", strings.Join(ps, ","))
+	if err := cmd.Start(); err != nil {
+		b.Logf("perf record: %v", err)
+		return func() {}
+	}
+	time.Sleep(500 * time.Millisecond) // attached
+	return func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		_ = cmd.Wait()
+	}
 }
 
 // nsHTTPClient is an HTTP client whose connections are made in namespace nd.

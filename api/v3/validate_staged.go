@@ -176,6 +176,7 @@ func validateBGPFilterRule(e *errs, f string, r *BGPFilterRule, bits int) {
 	if r.PeerType != "" {
 		e.oneOf(f+".peerType", r.PeerType, "eBGP", "iBGP")
 	}
+	e.intRange(f+".priority", r.Priority, minRoutePriority, maxRoutePriority)
 	if pl := r.PrefixLength; pl != nil {
 		validatePrefixLength(e, f+".prefixLength", pl, cidr, bits)
 	}

@@ -87,6 +87,9 @@ func TestValidateBGPFilter(t *testing.T) {
 		bad("peer type", "spec.importV6[0].peerType", `"any"`, func(f F) { f.Spec.ImportV6[0].PeerType = "any" }),
 		ok("interface pattern", func(f F) { f.Spec.ExportV4[0].Interface = "*.calico" }),
 		bad("interface", "spec.exportV4[0].interface", `"eth 0"`, func(f F) { f.Spec.ExportV4[0].Interface = "eth 0" }),
+		ok("priority", func(f F) { p := 512; f.Spec.ExportV4[0].Priority = &p }),
+		bad("priority 0", "spec.exportV4[0].priority", "0", func(f F) { p := 0; f.Spec.ExportV4[0].Priority = &p }),
+		bad("priority too large", "spec.importV6[0].priority", "2147483647", func(f F) { p := 2147483647; f.Spec.ImportV6[0].Priority = &p }),
 	})
 }
 

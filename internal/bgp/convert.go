@@ -86,6 +86,9 @@ func apiPath(r Route) (*apiutil.Path, error) {
 		}
 		attrs = append(attrs, mp)
 	}
+	if r.LocalPref != 0 { // GoBGP drops it towards eBGP peers
+		attrs = append(attrs, bgp.NewPathAttributeLocalPref(r.LocalPref))
+	}
 	comm, large, err := communities(r)
 	if err != nil {
 		return nil, err

@@ -26,6 +26,10 @@ type FilterRule struct {
 	// Source restricts the rule to routes this node originates
 	// (SourceLocal) or learned from peers (SourceRemote); empty: any.
 	Source string
+	// LocalPref, when not 0, restricts the rule to routes with this
+	// LOCAL_PREF (a BGPFilter rule's priority; a route without one has
+	// BGP's default, 100).
+	LocalPref uint32
 	// Accept accepts the route; false rejects it.
 	Accept bool
 }
@@ -140,6 +144,9 @@ func (g *GoBGP) addFilterPolicy(ctx context.Context, gen int, dir string, peer n
 	}
 	for i, r := range rules {
 		cond := &api.Conditions{NeighborSet: &api.MatchSet{Type: api.MatchSet_TYPE_ANY, Name: nset}}
+		if r.LocalPref != 0 {
+			cond.LocalPrefEq = &api.LocalPrefEq{Value: r.LocalPref}
+		}
 		if len(r.Prefixes) > 0 {
 			pset := fmt.Sprintf("%s-%d", name, i)
 			ds := &api.DefinedSet{DefinedType: api.DefinedType_DEFINED_TYPE_PREFIX, Name: pset}
@@ -205,7 +212,7 @@ func nextHopAction(p Peer) *api.NexthopAction {
 }
 
 func cloneConditions(c *api.Conditions) *api.Conditions {
-	return &api.Conditions{NeighborSet: c.NeighborSet, PrefixSet: c.PrefixSet}
+	return &api.Conditions{NeighborSet: c.NeighborSet, PrefixSet: c.PrefixSet, LocalPrefEq: c.LocalPrefEq}
 }
 
 // dropFilterPolicies deletes policies and then their defined sets.

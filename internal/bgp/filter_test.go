@@ -119,3 +119,31 @@ func TestGoBGPImportFilterOff(t *testing.T) {
 	}
 	waitFor(t, b.sp, "the second block at b once the filter is off", hasRoute(b.sp, "10.244.7.64/26", a.addr))
 }
+
+// A rule's LocalPref (a BGPFilter rule's priority) matches only routes
+// sent with that LOCAL_PREF: b rejects a's route at priority 512 (LOCAL_PREF
+// 2147483135) and keeps the one at the normal 1024 (2147482623).
+func TestGoBGPFilterLocalPref(t *testing.T) {
+	a, b := startNode(t, 74, 64512), startNode(t, 75, 64512)
+	err := a.sp.SetRoutes(context.Background(), []Route{
+		{Prefix: netip.MustParsePrefix("10.244.4.0/26"), NextHop: a.addr, LocalPref: 2147483647 - 1024},
+		{Prefix: netip.MustParsePrefix("10.244.4.64/26"), NextHop: a.addr, LocalPref: 2147483647 - 512},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ba := b.peerOf(a)
+	ba.Import = []FilterRule{{LocalPref: 2147483647 - 512}}
+	for _, x := range []struct {
+		n *node
+		p Peer
+	}{{a, a.peerOf(b)}, {b, ba}} {
+		if err := x.n.sp.SetPeers(context.Background(), []Peer{x.p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, b.sp, "the normal-priority block at b", hasRoute(b.sp, "10.244.4.0/26", a.addr))
+	if !lacks(b.sp, "10.244.4.64/26")() {
+		t.Errorf("the priority rule let the priority-512 route in: %v", b.sp.Learned())
+	}
+}

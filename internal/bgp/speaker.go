@@ -100,6 +100,8 @@ type Route struct {
 	Prefix netip.Prefix
 	// NextHop is the address peers reach it through (the node's address).
 	NextHop netip.Addr
+	// LocalPref is the LOCAL_PREF sent to iBGP peers (0: BGP's default).
+	LocalPref uint32
 	// Communities ("aa:nn") and LargeCommunities ("aa:nn:mm") to attach.
 	Communities      []string
 	LargeCommunities []string

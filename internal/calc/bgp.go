@@ -72,6 +72,7 @@ func buildBGP(in Input, bin BGPInput, fast bool) BGPDesired {
 		}
 	}
 	b.explicitPeers()
+	b.localWorkloadPeers()
 	b.meshPeers()
 	b.reflect()
 	d.Routes = b.routes()

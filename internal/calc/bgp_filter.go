@@ -23,7 +23,14 @@ type BGPFilterRule struct {
 	// Source is "" (any route), BGPSourceLocal (this node's own) or
 	// BGPSourceRemote (learned from peers: Calico's RemotePeers).
 	Source string
-	Accept bool
+	// LocalPref, when not 0, matches only routes whose LOCAL_PREF is
+	// this: a rule's priority P (a route's priority is its kernel metric,
+	// in FelixConfiguration's ...RoutePriority units) is, for a route
+	// learned from a peer, LOCAL_PREF 2147483647-P, as Calico's BIRD
+	// derives the metric from the local preference (§7.5). This node's
+	// own routes, all at the normal priority, are resolved here.
+	LocalPref uint32
+	Accept    bool
 }
 
 // BGPPrefixRange is a prefix and the lengths of the routes within it that
@@ -64,7 +71,7 @@ func (b *bgpBuilder) peerFilters(routes []BGPRoute) {
 				imports, exports = f.Spec.ImportV6, f.Spec.ExportV6
 			}
 			for _, r := range imports {
-				if rr, ok := b.importRule(r, ebgp, ip.Is6()); ok {
+				if rr, ok := b.importRule(r, ebgp, ip.Is6(), b.sessionDevice(p)); ok {
 					p.Import = append(p.Import, rr)
 				}
 			}
@@ -158,14 +165,14 @@ func peerTypeOK(r v3.BGPFilterRule, ebgp bool) bool {
 }
 
 // importRule: every imported route is learned from a peer (source
-// RemotePeers always holds) over the underlay device (interface is
+// RemotePeers always holds) over the session's device (interface is
 // matched against it).
-func (b *bgpBuilder) importRule(r v3.BGPFilterRule, ebgp, v6 bool) (BGPFilterRule, bool) {
+func (b *bgpBuilder) importRule(r v3.BGPFilterRule, ebgp, v6 bool, dev string) (BGPFilterRule, bool) {
 	pfx, invert, ok := ruleMatch(r, v6)
-	if !ok || !peerTypeOK(r, ebgp) || (r.Interface != "" && !globMatch(r.Interface, b.in.ParentDevice)) {
+	if !ok || !peerTypeOK(r, ebgp) || (r.Interface != "" && !globMatch(r.Interface, dev)) {
 		return BGPFilterRule{}, false
 	}
-	return BGPFilterRule{Prefixes: pfx, Invert: invert, Accept: r.Action == "Accept"}, true
+	return BGPFilterRule{Prefixes: pfx, Invert: invert, Accept: r.Action == "Accept", LocalPref: localPrefOf(r.Priority)}, true
 }
 
 // exportRules: a rule with an interface matches this node's routes out of
@@ -181,11 +188,24 @@ func (b *bgpBuilder) exportRules(r v3.BGPFilterRule, ebgp, v6 bool, routes []BGP
 	if r.Source == "RemotePeers" {
 		rule.Source = BGPSourceRemote
 	}
+	// This node's own routes are all at the normal priority: a rule with
+	// another priority can only match routes learned from peers.
+	ownToo := r.Priority == nil || *r.Priority == b.normalPriority()
 	if r.Interface == "" {
-		return []BGPFilterRule{rule}
+		if r.Priority == nil {
+			return []BGPFilterRule{rule}
+		}
+		var out []BGPFilterRule
+		if rule.Source == "" && ownToo {
+			own := rule
+			own.Source = BGPSourceLocal
+			out = append(out, own)
+		}
+		rule.Source, rule.LocalPref = BGPSourceRemote, localPrefOf(r.Priority)
+		return append(out, rule)
 	}
 	var out []BGPFilterRule
-	if rule.Source == "" {
+	if rule.Source == "" && ownToo {
 		local := BGPFilterRule{Source: BGPSourceLocal, Accept: rule.Accept}
 		for _, rt := range routes {
 			if ifc := ifaces[rt.Prefix]; ifc != "" && rt.Prefix.Addr().Is6() == v6 && globMatch(r.Interface, ifc) && rangesHold(pfx, invert, rt.Prefix) {
@@ -197,10 +217,27 @@ func (b *bgpBuilder) exportRules(r v3.BGPFilterRule, ebgp, v6 bool, routes []BGP
 		}
 	}
 	if globMatch(r.Interface, b.in.ParentDevice) {
-		rule.Source = BGPSourceRemote
+		rule.Source, rule.LocalPref = BGPSourceRemote, localPrefOf(r.Priority)
 		out = append(out, rule)
 	}
 	return out
+}
+
+// normalPriority is the priority of this node's own routes: BGPConfiguration
+// default's ipv4NormalRoutePriority, else 1024.
+func (b *bgpBuilder) normalPriority() int {
+	if p := b.global.IPv4NormalRoutePriority; p != nil && *p >= 1 && *p <= maxRoutePriority {
+		return *p
+	}
+	return DefaultRoutePriority
+}
+
+// localPrefOf is the LOCAL_PREF a route of priority p carries (0: any).
+func localPrefOf(p *int) uint32 {
+	if p == nil || *p < 1 || *p > maxRoutePriority {
+		return 0 // refused at apply; any if stored anyway
+	}
+	return uint32(maxLocalPref - *p)
 }
 
 // rangesHold evaluates a rule's prefix condition on one route.

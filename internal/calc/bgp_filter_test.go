@@ -13,7 +13,8 @@ import (
 func i32(v int32) *int32 { return &v }
 
 // ruleLines renders filter rules one a line: action, source, the prefix
-// ranges ("!" for an inverted match).
+// ranges ("!" for an inverted match), the priority a learned route must
+// have (from the rule's LOCAL_PREF).
 func ruleLines(rs []BGPFilterRule) string {
 	var out []string
 	for _, r := range rs {
@@ -29,6 +30,9 @@ func ruleLines(rs []BGPFilterRule) string {
 		}
 		for _, p := range r.Prefixes {
 			l += fmt.Sprintf(" %s{%d,%d}", p.Prefix, p.Min, p.Max)
+		}
+		if r.LocalPref != 0 {
+			l += fmt.Sprintf(" priority:%d", maxLocalPref-int(r.LocalPref))
 		}
 		out = append(out, l)
 	}

@@ -51,10 +51,12 @@ func BGPOwnsPool(s v3.IPPoolSpec, programClusterRoutes string) bool {
 // CrossSubnet when the next hop is in another subnet); pools BGP does not
 // own keep the datastore's routes; learned routes outside every pool (a
 // router's default, another rack's service range) are installed via their
-// next hop; service ranges this cluster advertises itself, this node's
-// own blocks and next hops that are this node are never installed. IPv6
-// routes are installed the same way, against the node's IPv6 address and
-// subnet (IPv6 pools have no IP-in-IP).
+// next hop; a route whose next hop is a workload on this node (a local
+// workload peer's) goes out of that workload's interface; service ranges
+// this cluster advertises itself, this node's own blocks and next hops
+// that are this node are never installed. IPv6 routes are installed the
+// same way, against the node's IPv6 address and subnet (IPv6 pools have
+// no IP-in-IP).
 //
 // The fast path: a block of a node that is an Established, directly
 // connected BGP peer of this node (direct) comes from the datastore, which
@@ -111,6 +113,7 @@ func InstallLearned(in Input, bin BGPInput, d Desired, learned []LearnedRoute, d
 	for _, p := range b2.serviceRanges() {
 		reject[p] = true
 	}
+	workloads := localWorkloadDevices(in)
 	for _, l := range learned {
 		p := l.Prefix.Masked()
 		self := selfNet
@@ -125,6 +128,11 @@ func InstallLearned(in Input, bin BGPInput, d Desired, learned []LearnedRoute, d
 		}
 		pool, bgp, inPool := owned(p.Addr())
 		if inPool && !bgp {
+			continue
+		}
+		if dev, ok := workloads[l.NextHop]; ok {
+			// learned from a workload on this node: out of its interface
+			routes[p] = Route{Dst: p, Dev: dev, Gw: l.NextHop, OnLink: true}
 			continue
 		}
 		r, ok := learnedRoute(in, pool, self, p, l.NextHop)

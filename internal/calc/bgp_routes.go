@@ -46,7 +46,7 @@ func (b *bgpBuilder) routes() []BGPRoute {
 	}
 	out := make([]BGPRoute, 0, len(set))
 	for p := range set {
-		out = append(out, b.withCommunities(BGPRoute{Prefix: p}))
+		out = append(out, b.withCommunities(BGPRoute{Prefix: p, LocalPref: uint32(maxLocalPref - b.normalPriority())}))
 	}
 	sort.Slice(out, func(i, j int) bool { return prefixLess(out[i].Prefix, out[j].Prefix) })
 	return out

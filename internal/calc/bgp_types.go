@@ -18,6 +18,13 @@ type BGPInput struct {
 const (
 	DefaultASN        = 64512
 	DefaultListenPort = 179
+	// DefaultRoutePriority is the normal route priority (kernel metric)
+	// of BGPConfiguration ipv4NormalRoutePriority.
+	DefaultRoutePriority = 1024
+	maxRoutePriority     = 2147483646
+	// maxLocalPref is what Calico's BIRD subtracts a route's priority
+	// from to make its LOCAL_PREF (BIRD's largest int).
+	maxLocalPref = 2147483647
 )
 
 // BGP peer types as `node status` prints them.
@@ -25,6 +32,10 @@ const (
 	PeerTypeMesh   = "node-to-node mesh"
 	PeerTypeGlobal = "global"
 	PeerTypeNode   = "node specific"
+	// PeerTypeLocalWorkload is a session to a workload on this node
+	// (BGPPeer localWorkloadSelector). calicoctl's node status leaves
+	// these rows out; tortie shows them under this type.
+	PeerTypeLocalWorkload = "local workload"
 )
 
 // BGPPeer is one session the node's speaker must hold.
@@ -32,7 +43,7 @@ type BGPPeer struct {
 	// Name is the protocol name BIRD would give it (Mesh_10_0_0_2,
 	// Global_..., Node_..., with _port_<n> when a port is set).
 	Name    string
-	Type    string // PeerTypeMesh, PeerTypeGlobal or PeerTypeNode
+	Type    string // PeerTypeMesh, PeerTypeGlobal, PeerTypeNode or PeerTypeLocalWorkload
 	Address netip.Addr
 	Port    uint16 // 0: 179
 	ASN     uint32
@@ -58,11 +69,18 @@ type BGPPeer struct {
 	Export  []BGPFilterRule
 	// Node is the peer's node name when the peer is a Calico node.
 	Node string
+	// Workload is the peer's WorkloadEndpoint (namespace/name) when the
+	// peer is a workload on this node (PeerTypeLocalWorkload).
+	Workload string
 }
 
 // BGPRoute is a prefix the node originates.
 type BGPRoute struct {
-	Prefix           netip.Prefix
+	Prefix netip.Prefix
+	// LocalPref is the LOCAL_PREF it is sent with to iBGP peers:
+	// 2147483647 minus its priority (the normal one), as Calico's BIRD
+	// sets it, so that a peer reads the priority back.
+	LocalPref        uint32
 	Communities      []string // aa:nn
 	LargeCommunities []string // aa:nn:mm
 }

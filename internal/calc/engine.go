@@ -41,13 +41,12 @@ type Engine struct {
 	env      Env
 	felix    *v3.FelixConfigurationSpec
 	nodes    map[string]*v3.Node
-	nodeAddr map[netip.Addr]map[string]struct{}
+	nodeAddr map[netip.Addr][]string // node names by address, in no order
 	pools    map[string]*v3.IPPool
 	blocks   blockIndex
 	eps      map[string]*Endpoint
-	epsNode  map[string]map[string]struct{}
 	addrs    addrIndex
-	borrowed map[addrRef]struct{} // remote addresses outside their node's blocks
+	borrowed borrowedIndex // remote addresses outside their node's blocks
 	podCIDRs map[string][]netip.Prefix
 
 	scratch *builder // the routing context: self, pools, devices
@@ -71,10 +70,9 @@ func NewEngine(env Env) *Engine {
 }
 
 func (e *Engine) reset(env Env) {
-	*e = Engine{env: env, nodes: map[string]*v3.Node{}, nodeAddr: map[netip.Addr]map[string]struct{}{},
+	*e = Engine{env: env, nodes: map[string]*v3.Node{}, nodeAddr: map[netip.Addr][]string{},
 		pools: map[string]*v3.IPPool{}, blocks: newBlockIndex(), eps: map[string]*Endpoint{},
-		epsNode: map[string]map[string]struct{}{}, addrs: addrIndex{at: map[netip.Prefix]map[addrRef]struct{}{}},
-		borrowed: map[addrRef]struct{}{},
+		addrs: addrIndex{at: map[netip.Prefix][]addrRef{}}, borrowed: newBorrowedIndex(),
 		podCIDRs: map[string][]netip.Prefix{}, contribs: map[contribID]contribution{},
 		routes:    newResolver[netip.Prefix](func(a, b Route) bool { return a == b }, routeCompare),
 		neighbors: newResolver[neighKey](neighborEqual, neighborCompare),
@@ -94,6 +92,7 @@ func (e *Engine) Begin() {
 // End ends what Begin started; the next Flush reports a Full change.
 func (e *Engine) End() {
 	e.bulk = false
+	e.addrs.trim()
 	e.recomputeGlobals()
 	e.reevalAll()
 	e.delta.Full = true
@@ -182,11 +181,13 @@ func (e *Engine) nodeChanged(name string, routing bool) {
 		e.reevalRemote() // the subnet test changes with this node's address
 		return
 	}
-	for c := range e.blocks.byNode[name] {
+	for _, c := range e.blocks.byNode[name] {
 		e.evalBlock(c)
 	}
-	for key := range e.epsNode[name] {
-		e.evalEndpoint(key)
+	// Of the node's endpoints only the borrowed addresses route to it (the
+	// others are inside its blocks, routed with them).
+	for _, r := range slices.Collect(maps.Keys(e.borrowed.byNode[name])) {
+		e.evalAddr(r)
 	}
 }
 
@@ -208,12 +209,7 @@ func sameRouting(a, b *v3.Node) bool {
 
 func (e *Engine) indexNode(n *v3.Node) {
 	if p, ok := nodeAddress(n); ok {
-		s := e.nodeAddr[p.Addr()]
-		if s == nil {
-			s = map[string]struct{}{}
-			e.nodeAddr[p.Addr()] = s
-		}
-		s[n.Name] = struct{}{}
+		e.nodeAddr[p.Addr()] = append(e.nodeAddr[p.Addr()], n.Name)
 	}
 }
 
@@ -222,18 +218,13 @@ func (e *Engine) unindexNode(n *v3.Node) {
 		return
 	}
 	if p, ok := nodeAddress(n); ok {
-		if s := e.nodeAddr[p.Addr()]; s != nil {
-			delete(s, n.Name)
-			if len(s) == 0 {
-				delete(e.nodeAddr, p.Addr())
-			}
-		}
+		unlist(e.nodeAddr, p.Addr(), n.Name)
 	}
 }
 
 // NodesAt yields the names of the nodes whose BGP IPv4 address is a.
 func (e *Engine) NodesAt(a netip.Addr) []string {
-	return slices.Sorted(maps.Keys(e.nodeAddr[a]))
+	return slices.Sorted(slices.Values(e.nodeAddr[a]))
 }
 
 // Node is the node of that name, or nil.
@@ -311,7 +302,7 @@ func (e *Engine) blockChanged(c netip.Prefix, old, host string) {
 		return
 	}
 	e.evalBlock(c)
-	for r := range e.addrs.at[c] {
+	for _, r := range e.addrs.at[c] {
 		if e.eps[r.key].Node == self {
 			e.delta.BGP = true // a local address is borrowed or not now
 		}

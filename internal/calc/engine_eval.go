@@ -44,12 +44,6 @@ func (e *Engine) PutEndpoint(key string, ep Endpoint) {
 	}
 	e.removeEndpoint(key, old)
 	e.eps[key] = &ep
-	s := e.epsNode[ep.Node]
-	if s == nil {
-		s = map[string]struct{}{}
-		e.epsNode[ep.Node] = s
-	}
-	s[key] = struct{}{}
 	for i, a := range ep.Addrs {
 		for bits := range e.blocks.lengths(a) {
 			e.addrs.add(netip.PrefixFrom(a, bits).Masked(), addrRef{key, i})
@@ -60,7 +54,7 @@ func (e *Engine) PutEndpoint(key string, ep Endpoint) {
 	}
 	if !e.bulk {
 		for i := range ep.Addrs {
-			e.evalAddr(addrRef{key, i})
+			e.evalAddrOf(addrRef{key, i}, &ep)
 		}
 	}
 }
@@ -82,15 +76,9 @@ func (e *Engine) removeEndpoint(key string, old *Endpoint) {
 	for i, a := range old.Addrs {
 		r := addrRef{key, i}
 		e.apply(contribID{key: key, idx: i}, contribution{})
-		delete(e.borrowed, r)
+		e.borrowed.del(r, old.Node)
 		for bits := range e.blocks.lengths(a) {
 			e.addrs.remove(netip.PrefixFrom(a, bits).Masked(), r)
-		}
-	}
-	if s := e.epsNode[old.Node]; s != nil {
-		delete(s, key)
-		if len(s) == 0 {
-			delete(e.epsNode, old.Node)
 		}
 	}
 	delete(e.eps, key)
@@ -190,7 +178,7 @@ func (e *Engine) reevalRemote() {
 	for c := range e.blocks.host {
 		e.evalBlock(c)
 	}
-	for _, r := range slices.Collect(maps.Keys(e.borrowed)) {
+	for _, r := range slices.Collect(maps.Keys(e.borrowed.all)) {
 		e.evalAddr(r)
 	}
 }
@@ -202,7 +190,7 @@ func (e *Engine) reevalAll() {
 	}
 	for key, ep := range e.eps {
 		for i := range ep.Addrs {
-			e.evalAddr(addrRef{key, i})
+			e.evalAddrOf(addrRef{key, i}, ep)
 		}
 	}
 }
@@ -222,37 +210,31 @@ func (e *Engine) evalBlock(c netip.Prefix) {
 	e.apply(contribID{block: c}, ct)
 }
 
-func (e *Engine) evalEndpoint(key string) {
-	if ep := e.eps[key]; ep != nil {
-		for i := range ep.Addrs {
-			e.evalAddr(addrRef{key, i})
-		}
-	}
-}
-
 // evalAddr: a local workload's /32 (/128) on its interface (and, for
 // IPv4, its neighbour entry); for a remote one, a /32 (/128) to its node
 // when the address is borrowed from a block affine to another node.
-func (e *Engine) evalAddr(r addrRef) {
-	ep := e.eps[r.key]
+func (e *Engine) evalAddr(r addrRef) { e.evalAddrOf(r, e.eps[r.key]) }
+
+// evalAddrOf is evalAddr of r, an address of ep.
+func (e *Engine) evalAddrOf(r addrRef, ep *Endpoint) {
 	a := ep.Addrs[r.idx]
 	dst := netip.PrefixFrom(a, a.BitLen())
 	var ct contribution
 	if ep.Node == e.env.Node {
-		delete(e.borrowed, r)
-		if ep.Interface != "" && e.env.Backend != "none" {
-			ct.route, ct.hasRoute = Route{Dst: dst, Dev: ep.Interface, Workload: true}, true
-			if ep.MAC != nil && a.Is4() { // IPv6 neighbours are the CNI plugin's
-				ct.neigh, ct.hasNeigh = Neighbor{Dev: ep.Interface, IP: a, MAC: ep.MAC}, true
+		e.borrowed.del(r, ep.Node)
+		if iface := ep.Interface(); iface != "" && e.env.Backend != "none" {
+			ct.route, ct.hasRoute = Route{Dst: dst, Dev: iface, Workload: true}, true
+			if mac := ep.MAC(); mac != nil && a.Is4() { // IPv6 neighbours are the CNI plugin's
+				ct.neigh, ct.hasNeigh = Neighbor{Dev: iface, IP: a, MAC: mac}, true
 			}
 		}
 	} else if _, owner, _ := e.blocks.lookup(a); owner != ep.Node {
-		e.borrowed[r] = struct{}{}
+		e.borrowed.add(r, ep.Node)
 		if e.env.Backend != "none" {
 			ct = e.routeTo(dst, ep.Node)
 		}
 	} else {
-		delete(e.borrowed, r)
+		e.borrowed.del(r, ep.Node)
 	}
 	e.apply(contribID{key: r.key, idx: r.idx}, ct)
 }

@@ -3,6 +3,7 @@ package calc
 import (
 	"iter"
 	"net/netip"
+	"slices"
 )
 
 // addrRef names one address of one endpoint: its key and the address's
@@ -17,12 +18,12 @@ type addrRef struct {
 // (in practice one or two), not a scan of the blocks.
 type blockIndex struct {
 	host   map[netip.Prefix]string
-	byNode map[string]map[netip.Prefix]struct{}
-	lens   [2][129]int // blocks of each length, per family (0: IPv4)
+	byNode map[string][]netip.Prefix // in no order; a node has few
+	lens   [2][129]int               // blocks of each length, per family (0: IPv4)
 }
 
 func newBlockIndex() blockIndex {
-	return blockIndex{host: map[netip.Prefix]string{}, byNode: map[string]map[netip.Prefix]struct{}{}}
+	return blockIndex{host: map[netip.Prefix]string{}, byNode: map[string][]netip.Prefix{}}
 }
 
 func family(a netip.Addr) int {
@@ -58,20 +59,26 @@ func (x *blockIndex) del(c netip.Prefix) (goneLen bool) {
 }
 
 func (x *blockIndex) linkNode(c netip.Prefix, host string) {
-	s := x.byNode[host]
-	if s == nil {
-		s = map[netip.Prefix]struct{}{}
-		x.byNode[host] = s
-	}
-	s[c] = struct{}{}
+	x.byNode[host] = append(x.byNode[host], c)
 }
 
 func (x *blockIndex) unlinkNode(c netip.Prefix, host string) {
-	if s := x.byNode[host]; s != nil {
-		delete(s, c)
-		if len(s) == 0 {
-			delete(x.byNode, host)
-		}
+	unlist(x.byNode, host, c)
+}
+
+// unlist takes v out of m[k], a list in no order (k goes with its last).
+func unlist[K, V comparable](m map[K][]V, k K, v V) {
+	s := m[k]
+	i := slices.Index(s, v)
+	if i < 0 {
+		return
+	}
+	var zero V
+	s[i], s[len(s)-1] = s[len(s)-1], zero
+	if s = s[:len(s)-1]; len(s) == 0 {
+		delete(m, k)
+	} else {
+		m[k] = s
 	}
 }
 
@@ -103,25 +110,62 @@ func (x *blockIndex) lengths(a netip.Addr) iter.Seq[int] {
 
 // addrIndex finds the endpoint addresses inside a block: each address is
 // filed under its prefix at every block length in use, so the addresses
-// of block c are at[c].
+// of block c are at[c] (in no order). A block holds few addresses (64 for
+// the usual /26), so each is a slice: about 24 bytes an address, where a
+// set costs about 60.
 type addrIndex struct {
-	at map[netip.Prefix]map[addrRef]struct{}
+	at map[netip.Prefix][]addrRef
 }
 
 func (x *addrIndex) add(p netip.Prefix, r addrRef) {
-	s := x.at[p]
+	x.at[p] = append(x.at[p], r)
+}
+
+// trim gives each list the room it needs (a list grown by appends has up
+// to twice that): once, after a full list.
+func (x *addrIndex) trim() {
+	for p, s := range x.at {
+		if cap(s) > len(s) {
+			x.at[p] = slices.Clone(s)
+		}
+	}
+}
+
+func (x *addrIndex) remove(p netip.Prefix, r addrRef) {
+	unlist(x.at, p, r)
+}
+
+// borrowedIndex holds the remote addresses outside their node's blocks
+// (routed one by one), and by node: a node's change re-evaluates its
+// borrowed addresses, not all its endpoints.
+type borrowedIndex struct {
+	all    map[addrRef]struct{}
+	byNode map[string]map[addrRef]struct{}
+}
+
+func newBorrowedIndex() borrowedIndex {
+	return borrowedIndex{all: map[addrRef]struct{}{}, byNode: map[string]map[addrRef]struct{}{}}
+}
+
+func (x *borrowedIndex) add(r addrRef, node string) {
+	x.all[r] = struct{}{}
+	s := x.byNode[node]
 	if s == nil {
 		s = map[addrRef]struct{}{}
-		x.at[p] = s
+		x.byNode[node] = s
 	}
 	s[r] = struct{}{}
 }
 
-func (x *addrIndex) remove(p netip.Prefix, r addrRef) {
-	if s := x.at[p]; s != nil {
+func (x *borrowedIndex) del(r addrRef, node string) {
+	if _, ok := x.all[r]; !ok {
+		return
+	}
+	delete(x.all, r)
+	if s := x.byNode[node]; s != nil {
 		delete(s, r)
 		if len(s) == 0 {
-			delete(x.at, p)
+			delete(x.byNode, node)
 		}
 	}
 }

@@ -80,6 +80,13 @@ func WithPageSize(n int) ListWatchOption {
 	}
 }
 
+// WithWatchOptions passes opts to every Watch ListWatch makes (e.g.
+// WithPrevValues for events with previous values; without it they carry
+// none).
+func WithWatchOptions(opts ...WatchOption) ListWatchOption {
+	return func(lw *listWatch) { lw.watchOpts = append(lw.watchOpts, opts...) }
+}
+
 // WithOnInterrupt calls f, from ListWatch's goroutine, each time the
 // watch fails and a resync is pending; the next OnSync means it is over.
 // Callers use it to report that their view may be stale.
@@ -96,6 +103,7 @@ type listWatch struct {
 	maxDelay    time.Duration
 	onInterrupt func(error)
 	pageSize    int
+	watchOpts   []WatchOption
 }
 
 // ListWatch keeps h in step with the keys under prefix until ctx ends: it
@@ -170,7 +178,7 @@ func (lw *listWatch) cycle(ctx context.Context) (healthy bool, err error) {
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the store's watch when this cycle ends
-	events, err := lw.store.Watch(wctx, lw.prefix, rev)
+	events, err := lw.store.Watch(wctx, lw.prefix, rev, lw.watchOpts...)
 	if err != nil {
 		return false, err
 	}

@@ -201,13 +201,13 @@ func (m *Memory) record(ev Event) {
 
 // Watch implements Store. Each watch has its own unbounded queue drained by
 // its own goroutine, so a slow reader never blocks writers.
-func (m *Memory) Watch(ctx context.Context, prefix string, afterRev int64) (<-chan Event, error) {
+func (m *Memory) Watch(ctx context.Context, prefix string, afterRev int64, opts ...WatchOption) (<-chan Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return nil, fmt.Errorf("watch %s: %w", prefix, errMemoryClosed)
 	}
-	w := &memWatcher{prefix: prefix, afterRev: afterRev, wake: make(chan struct{}, 1)}
+	w := &memWatcher{prefix: prefix, afterRev: afterRev, prev: WatchOptionsOf(opts).PrevValues, wake: make(chan struct{}, 1)}
 	out := make(chan Event)
 	if afterRev+1 < m.compacted {
 		w.fail(fmt.Errorf("watch %s from revision %d (compacted at %d): %w",
@@ -282,6 +282,7 @@ func cloneKV(kv KV) KV {
 type memWatcher struct {
 	prefix   string
 	afterRev int64
+	prev     bool          // events carry PrevValue
 	wake     chan struct{} // capacity 1: "the queue has news"
 
 	mu    sync.Mutex
@@ -295,7 +296,11 @@ func (w *memWatcher) push(ev Event) {
 		return
 	}
 	ev.KV = cloneKV(ev.KV)
-	ev.PrevValue = bytes.Clone(ev.PrevValue)
+	if w.prev {
+		ev.PrevValue = bytes.Clone(ev.PrevValue)
+	} else {
+		ev.PrevValue = nil
+	}
 	w.enqueue(ev, false)
 }
 

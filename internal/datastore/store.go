@@ -31,7 +31,8 @@ const (
 	// EventPut: the key was created or updated; KV holds the new value.
 	EventPut EventType = iota + 1
 	// EventDelete: the key was deleted; KV.Key is set, KV.Revision is the
-	// revision of the delete, PrevValue holds the last value when known.
+	// revision of the delete (PrevValue holds the last value when the
+	// watch asked for it, see WithPrevValues).
 	EventDelete
 	// EventError: the watch failed (Err says why: ErrCompacted, or the
 	// backend's error); the channel is closed right after.
@@ -53,10 +54,41 @@ func (t EventType) String() string {
 
 // Event is one change seen by a watch.
 type Event struct {
-	Type      EventType
-	KV        KV
+	Type EventType
+	KV   KV
+	// PrevValue is the key's value before this change (nil when it did
+	// not exist), and only in a watch made WithPrevValues: nil otherwise.
 	PrevValue []byte
 	Err       error
+}
+
+// WatchOption configures one Watch.
+type WatchOption func(*WatchOptions)
+
+// WatchOptions is what a Watch was asked for. Backends read it with
+// WatchOptionsOf.
+type WatchOptions struct {
+	// PrevValues: each event carries the key's previous value. It costs
+	// etcd a read of the previous revision per event per watcher (and the
+	// Kubernetes backend a copy of every value watched), so a watch asks
+	// for it only when it reads it.
+	PrevValues bool
+}
+
+// WithPrevValues makes a watch's events carry PrevValue.
+func WithPrevValues() WatchOption {
+	return func(o *WatchOptions) { o.PrevValues = true }
+}
+
+// WatchOptionsOf is the options opts set.
+func WatchOptionsOf(opts []WatchOption) WatchOptions {
+	var o WatchOptions
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	return o
 }
 
 // Store is the storage contract. All methods are safe for concurrent use.
@@ -82,8 +114,8 @@ type Store interface {
 	// Watch streams changes of keys under prefix made after revision
 	// afterRev, in revision order. If those revisions have been compacted,
 	// it sends an EventError with ErrCompacted and closes. The channel is
-	// closed when ctx ends.
-	Watch(ctx context.Context, prefix string, afterRev int64) (<-chan Event, error)
+	// closed when ctx ends. Events carry PrevValue only WithPrevValues.
+	Watch(ctx context.Context, prefix string, afterRev int64, opts ...WatchOption) (<-chan Event, error)
 	// Txn applies every op atomically at one new revision, or none of
 	// them: when any op's condition fails it returns an error wrapping
 	// ErrAlreadyExists, ErrNotFound or ErrConflict that names the key.

@@ -80,7 +80,7 @@ func (r *speakerRunner) apply(ctx context.Context, d calc.BGPDesired) error {
 		if rt.Prefix.Addr().Is6() {
 			nh = d.IPv6Address
 		}
-		routes = append(routes, bgp.Route{Prefix: rt.Prefix, NextHop: nh,
+		routes = append(routes, bgp.Route{Prefix: rt.Prefix, NextHop: nh, LocalPref: rt.LocalPref,
 			Communities: rt.Communities, LargeCommunities: rt.LargeCommunities})
 	}
 	peers := make([]bgp.Peer, 0, len(d.Peers))
@@ -162,7 +162,7 @@ func (r *speakerRunner) peer(p calc.BGPPeer) (bgp.Peer, error) {
 func filterRules(rs []calc.BGPFilterRule) []bgp.FilterRule {
 	var out []bgp.FilterRule
 	for _, r := range rs {
-		fr := bgp.FilterRule{Invert: r.Invert, Accept: r.Accept}
+		fr := bgp.FilterRule{Invert: r.Invert, Accept: r.Accept, LocalPref: r.LocalPref}
 		switch r.Source {
 		case calc.BGPSourceLocal:
 			fr.Source = bgp.SourceLocal
@@ -193,53 +193,70 @@ func (r *speakerRunner) password(name, key string) (string, error) {
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
-// learned is what the speaker learned, and whether it is complete: every
-// peer has sent End-of-RIB, or the restart grace has run out, once since
-// the speaker started.
-func (r *speakerRunner) learned() ([]calc.LearnedRoute, bool) {
+// speakerState is one reading of the speaker, for a sync: what it
+// learned, whether that is complete (every peer has sent End-of-RIB, or
+// the restart grace has run out, once since the speaker started), the
+// Established sessions whose blocks the datastore may stand in for
+// (calc's FastPath), and the sessions that keep the node from being
+// ready. One reading takes the sessions' status once, and covers every
+// change the speaker signalled before it: it consumes the signal, so a
+// sync of a datastore change that reads the speaker is not followed by
+// another for the learned routes it already installed (as when node 1's
+// announcement of a block arrives while the datastore's event of it is
+// being synced).
+type speakerState struct {
+	learned     []calc.LearnedRoute
+	complete    bool
+	established []netip.Addr
+	waiting     []string
+}
+
+func (r *speakerRunner) state() speakerState {
 	r.mu.Lock()
-	sp, started, done := r.sp, r.started, r.complete
+	sp, started, done, fast, wake := r.sp, r.started, r.complete, r.fast, r.wake
 	r.mu.Unlock()
-	if sp == nil {
-		return nil, true
+	select {
+	case <-wake: // what it signalled is read below (nil: no speaker)
+	default:
 	}
-	complete := done || time.Since(started) > bgpSyncTimeout
-	if !complete {
-		complete = true
-		for _, s := range sp.Status() {
-			complete = complete && s.EndOfRIB
+	if sp == nil {
+		return speakerState{complete: true}
+	}
+	peers := sp.Status()
+	st := speakerState{complete: done || time.Since(started) > bgpSyncTimeout}
+	if !st.complete {
+		st.complete = true
+		for _, s := range peers {
+			st.complete = st.complete && s.EndOfRIB
 		}
 	}
-	if complete && !done {
+	if st.complete && !done {
 		r.mu.Lock()
 		if r.sp == sp {
 			r.complete = true
 		}
 		r.mu.Unlock()
 	}
-	var out []calc.LearnedRoute
-	for _, l := range sp.Learned() {
-		out = append(out, calc.LearnedRoute{Prefix: l.Prefix, NextHop: l.NextHop})
-	}
-	return out, complete
-}
-
-// established is the addresses of the Established sessions whose blocks
-// the datastore may stand in for (calc's FastPath).
-func (r *speakerRunner) established() []netip.Addr {
-	r.mu.Lock()
-	sp, fast := r.sp, r.fast
-	r.mu.Unlock()
-	if sp == nil {
-		return nil
-	}
-	var out []netip.Addr
-	for _, s := range sp.Status() {
+	for _, s := range peers {
 		if s.State == bgp.StateEstablished && fast[s.Address] {
-			out = append(out, s.Address)
+			st.established = append(st.established, s.Address)
 		}
 	}
-	return out
+	st.waiting = notReady(statusOf(peers))
+	learned := sp.Learned()
+	st.learned = make([]calc.LearnedRoute, 0, len(learned))
+	for _, l := range learned {
+		st.learned = append(st.learned, calc.LearnedRoute{Prefix: l.Prefix, NextHop: l.NextHop})
+	}
+	return st
+}
+
+// install puts what the speaker learned into d, once complete.
+func (st speakerState) install(in calc.Input, bin calc.BGPInput, d calc.Desired) calc.Desired {
+	if !st.complete {
+		return d
+	}
+	return calc.InstallLearned(in, bin, d, st.learned, st.established)
 }
 
 // changed is the speaker's change channel (nil, never ready, without one).
@@ -257,8 +274,12 @@ func (r *speakerRunner) status() bgpstatus.Status {
 	if sp == nil {
 		return bgpstatus.Status{}
 	}
+	return statusOf(sp.Status())
+}
+
+func statusOf(peers []bgp.PeerStatus) bgpstatus.Status {
 	st := bgpstatus.Status{Running: true}
-	for _, s := range sp.Status() {
+	for _, s := range peers {
 		st.Peers = append(st.Peers, bgpstatus.Peer{Name: s.Name, Address: s.Address, Passive: s.Passive,
 			State: s.State, Since: s.Since, Info: s.Info})
 	}
@@ -270,7 +291,9 @@ func (r *speakerRunner) status() bgpstatus.Status {
 func notReady(st bgpstatus.Status) []string {
 	var out []string
 	for _, p := range st.Peers {
-		if !p.Passive && p.State != bgp.StateEstablished {
+		// A workload's session (Local_Workload_) never holds the node back,
+		// as calico-node's readiness counts only Global, Node and Mesh peers.
+		if !p.Passive && p.State != bgp.StateEstablished && !strings.HasPrefix(p.Name, bgpstatus.LocalWorkloadPrefix) {
 			s := fmt.Sprintf("BGP peer %s (%s) is not Established: %s", p.Name, p.Address, p.State)
 			if p.Info != "" {
 				s += " " + p.Info
@@ -370,10 +393,9 @@ func (a *Agent) syncBGP(ctx context.Context, d *calc.Desired, delta *calc.Delta,
 	was := a.learnBase
 	a.learnBase = base
 	a.mu.Unlock()
-	if learned, complete := a.bgp.learned(); complete {
-		*d = calc.InstallLearned(st.in, st.bin, *d, learned, a.bgp.established())
-	}
-	waiting := notReady(a.bgp.status())
+	sst := a.bgp.state()
+	*d = sst.install(st.in, st.bin, *d)
+	waiting := sst.waiting
 	// What the full sync is about to write (the learned routes' part): set
 	// here, before the write, so a failed write is retried by the next
 	// change of the learned routes only if that changes something. The
@@ -437,11 +459,9 @@ func (a *Agent) syncLearned(ctx context.Context) error {
 		return a.syncOnce(ctx, false)
 	}
 	start := time.Now()
-	d := base.d
-	if learned, complete := a.bgp.learned(); complete {
-		d = calc.InstallLearned(base.in, base.bin, base.d, learned, a.bgp.established())
-	}
-	waiting := notReady(a.bgp.status())
+	sst := a.bgp.state()
+	d := sst.install(base.in, base.bin, base.d)
+	waiting := sst.waiting
 	a.mu.Lock()
 	same := base.applied.same(d, waiting)
 	a.mu.Unlock()

@@ -21,12 +21,14 @@ func startMemory() {
 }
 
 // steadyGCPercent is the collector's target once the agent is in sync,
-// unless GOGC says otherwise: the heap may grow to 1.5 times what is live
+// unless GOGC says otherwise: the heap may grow to 1.3 times what is live
 // before a collection, not twice (Go's default). After the start, the
 // agent's garbage comes from single events, so the extra collections
 // cost little CPU, and most of the heap is the cluster's compact state,
-// whose headroom is what GOGC multiplies.
-const steadyGCPercent = 50
+// whose headroom is what GOGC multiplies. With BGP at 30 nodes (a live
+// heap of ~11 MB, 6.7 MB of it GoBGP's per-peer tables) an agent was 40.5
+// MiB resident at 50, 39.8 at 40 and 39.0 at 30 (docs/benchmarks-bgp.md).
+const steadyGCPercent = 30
 
 // releaseDelay is how long after the first apply releaseMemory waits:
 // until the sync that applied has returned, and what it held (its policy

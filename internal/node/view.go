@@ -433,7 +433,7 @@ func (v *view) putEndpoint(key string, value []byte) bool {
 	if _, was := v.objs[kindEndpoints][key]; was {
 		delete(v.objs[kindEndpoints], key) // it moved here from this node
 		v.dirty.policy = true
-	} else if old, had := v.eng.Endpoint(id); had && old.Equal(ep) {
+	} else if old := v.eng.EndpointRef(id); !v.syncing && old != nil && old.Equal(ep) { // a list has each key once
 		return false
 	}
 	v.eng.PutEndpoint(id, ep)

@@ -99,26 +99,95 @@ func BenchmarkViewRemoteChange(b *testing.B) {
 	}
 }
 
-// BenchmarkViewMemory is the heap the view (with its Engine) holds after
-// the initial list of the simulated cluster, per endpoint.
+// BenchmarkViewMemory is the heap the view (with its Engine and policy
+// Index) holds after the initial list of the simulated cluster, per
+// endpoint, and of that the policy Index's part (index-B/endpoint) and
+// the Engine's (engine-B/endpoint; both with their share of the per-node
+// state). The ns/op is the list with two forced collections.
 //
 //	go test -run '^$' -bench ViewMemory -benchtime 1x ./internal/node/
 func BenchmarkViewMemory(b *testing.B) {
 	for _, nodes := range []int{100, 1000, 5000} {
 		b.Run(fmt.Sprintf("endpoints=%d", nodes*20), func(b *testing.B) {
 			kvs := simulated(b, nodes)
-			for b.Loop() {
+			heap := func() float64 {
 				runtime.GC()
-				var before, after runtime.MemStats
-				runtime.ReadMemStats(&before)
+				var m runtime.MemStats
+				runtime.ReadMemStats(&m)
+				return float64(m.HeapAlloc)
+			}
+			for b.Loop() {
+				before := heap()
 				v := newView(calc.Env{Node: "node-0", Backend: "bird"})
 				v.OnSync(kvs, 1)
-				runtime.GC()
-				runtime.ReadMemStats(&after)
-				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(nodes*20), "heap-B/endpoint")
+				all := heap()
+				b.StopTimer()
+				n := float64(nodes * 20)
+				b.ReportMetric((all-before)/n, "heap-B/endpoint")
+				v.pol = nil
+				noIndex := heap()
+				v.eng = nil
+				b.ReportMetric((all-noIndex)/n, "index-B/endpoint")
+				b.ReportMetric((noIndex-heap())/n, "engine-B/endpoint")
 				runtime.KeepAlive(v)
+				b.StartTimer()
 			}
 			runtime.KeepAlive(kvs)
 		})
 	}
+}
+
+// BenchmarkViewMemoryApplied is the heap the view holds at 100k
+// endpoints once the first sync has been applied (the Engine flushed and
+// its lists built), split: what the 5,000 nodes cost without their
+// endpoints (heap-B/node, from a list without them), and what each
+// endpoint adds to the policy Index, the Engine and the decoder's tables.
+//
+//	go test -run '^$' -bench ViewMemoryApplied -benchtime 1x ./internal/node/
+func BenchmarkViewMemoryApplied(b *testing.B) {
+	const nodes = 5000
+	all := simulated(b, nodes)
+	var noEndpoints []datastore.KV
+	for _, kv := range all {
+		if k, ok := kindOf(kv.Key); !ok || k != kindEndpoints {
+			noEndpoints = append(noEndpoints, kv)
+		}
+	}
+	heap := func() float64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return float64(m.HeapAlloc)
+	}
+	env := calc.Env{Node: "node-0", Backend: "bird"}
+	// parts lists v's heap, then without its Index, decoder and Engine.
+	parts := func(kvs []datastore.KV) (total, index, dec, eng float64) {
+		h0 := heap()
+		v := newView(env)
+		v.OnSync(kvs, 1)
+		t, _ := v.take(env)
+		var d calc.Desired
+		v.fillLists(&d, t)
+		h1 := heap()
+		v.pol = nil
+		h2 := heap()
+		v.dec = nil
+		h3 := heap()
+		v.eng = nil
+		h4 := heap()
+		runtime.KeepAlive(v)
+		return h1 - h0, h1 - h2, h2 - h3, h3 - h4
+	}
+	for b.Loop() {
+		nTotal, _, _, nEng := parts(noEndpoints)
+		total, index, dec, eng := parts(all)
+		b.ReportMetric(nTotal/nodes, "heap-B/node")
+		b.ReportMetric(nEng/nodes, "engine-B/node")
+		n := float64(nodes * 20)
+		b.ReportMetric((total-nTotal)/n, "heap-B/endpoint")
+		b.ReportMetric(index/n, "index-B/endpoint")
+		b.ReportMetric((eng-nEng)/n, "engine-B/endpoint")
+		b.ReportMetric(dec/n, "decoder-B/endpoint")
+	}
+	runtime.KeepAlive(all)
 }

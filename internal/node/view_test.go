@@ -68,7 +68,7 @@ func TestViewOnlyWhatMatters(t *testing.T) {
 	if _, ok := v.objs[kindEndpoints][epKey]; ok {
 		t.Error("a remote endpoint is kept whole in the view")
 	}
-	if ep, _ := v.eng.Endpoint("ns/w1"); ep.MAC != nil || ep.Interface != "" || ep.ID != "ns/w1" || ep.Attrs.Namespace != "ns" {
+	if ep, _ := v.eng.Endpoint("ns/w1"); ep.MAC() != nil || ep.Interface() != "" || ep.ID != "ns/w1" || ep.Attrs.Namespace != "ns" {
 		t.Errorf("a remote endpoint is kept as %+v", ep)
 	}
 

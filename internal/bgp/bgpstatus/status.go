@@ -25,7 +25,7 @@ type Status struct {
 
 // Peer is one session.
 type Peer struct {
-	Name    string     `json:"name"` // Mesh_..., Global_..., Node_...
+	Name    string     `json:"name"` // Mesh_..., Global_..., Node_..., Local_Workload_...
 	Address netip.Addr `json:"address"`
 	Passive bool       `json:"passive,omitempty"`
 	// State is the BGP state (Idle, Connect, Active, OpenSent,
@@ -36,6 +36,10 @@ type Peer struct {
 	Info string `json:"info,omitempty"`
 }
 
+// LocalWorkloadPrefix starts the name of a session to a workload on the
+// node (BGPPeer localWorkloadSelector).
+const LocalWorkloadPrefix = "Local_Workload_"
+
 // Type is the PEER TYPE column: from the name, as calicoctl derives it.
 func (p Peer) Type() string {
 	switch {
@@ -45,6 +49,9 @@ func (p Peer) Type() string {
 		return "global"
 	case strings.HasPrefix(p.Name, "Node_"):
 		return "node specific"
+	case strings.HasPrefix(p.Name, LocalWorkloadPrefix):
+		// calicoctl leaves these rows out; tortie shows them.
+		return "local workload"
 	}
 	return "unknown"
 }

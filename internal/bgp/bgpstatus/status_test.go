@@ -45,6 +45,7 @@ func TestRender(t *testing.T) {
 		{Name: "Mesh_10_0_0_12", Address: netip.MustParseAddr("10.0.0.12"), State: "Established", Since: now.Add(-47*time.Minute - 16*time.Second)},
 		{Name: "Global_10_0_0_254", Address: netip.MustParseAddr("10.0.0.254"), State: "Active", Since: now.Add(-48 * time.Hour), Info: "Socket: Connection refused"},
 		{Name: "Node_10_0_0_5_port_1179", Address: netip.MustParseAddr("10.0.0.5"), State: "Connect", Since: now.Add(-time.Minute)},
+		{Name: "Local_Workload_10_65_0_2", Address: netip.MustParseAddr("10.65.0.2"), State: "Established", Since: now.Add(-time.Minute)},
 	}}
 	var b strings.Builder
 	if err := Render(&b, st, now, table); err != nil {
@@ -59,6 +60,7 @@ IPv4 BGP status
 | 10.0.0.12    | node-to-node mesh | up    | 09:12:44   | Established                       |
 | 10.0.0.254   | global            | start | 2026-12-02 | Active Socket: Connection refused |
 | 10.0.0.5     | node specific     | start | 09:59:00   | Connect                           |
+| 10.65.0.2    | local workload    | up    | 09:59:00   | Established                       |
 +--------------+-------------------+-------+------------+-----------------------------------+
 
 IPv6 BGP status

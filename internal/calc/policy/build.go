@@ -209,11 +209,12 @@ func netSetEntity(s *v3.NetworkSet) *Entity {
 		labels = map[string]string{}
 	}
 	labels[LabelNamespace] = s.Namespace
-	return withSig(&Entity{Key: s.Namespace + "/" + s.Name, Kind: NetworkSet, Namespace: s.Namespace, Labels: labels, Nets: nets(s.Spec.Nets)})
+	return withSig(&Entity{Key: s.Namespace + "/" + s.Name, Nets: nets(s.Spec.Nets),
+		EntityAttrs: &EntityAttrs{Kind: NetworkSet, Namespace: s.Namespace, Labels: labels}})
 }
 
 func globalSetEntity(s *v3.GlobalNetworkSet) *Entity {
-	return withSig(&Entity{Key: s.Name, Kind: NetworkSet, Labels: orEmpty(s.Labels), Nets: nets(s.Spec.Nets)})
+	return withSig(&Entity{Key: s.Name, Nets: nets(s.Spec.Nets), EntityAttrs: &EntityAttrs{Kind: NetworkSet, Labels: orEmpty(s.Labels)}})
 }
 
 func (m *Model) addEntity(e *Entity) {
@@ -271,12 +272,13 @@ func workloadKey(w WorkloadInfo) string {
 // same Shared value, whose effective labels, ports and signature it takes
 // instead of working them out again.
 func workloadInfoEntity(w WorkloadInfo, profileLabels func(string) map[string]string, like *Entity) *Entity {
-	e := &Entity{Key: workloadKey(w), Kind: WorkloadEndpoint, Namespace: w.Namespace, Nets: w.Nets,
-		Profiles: w.Profiles, Node: w.Node, Interface: w.Interface, ServiceAccount: w.ServiceAccount, Pod: w.Pod}
+	e := &Entity{Key: workloadKey(w), Nets: w.Nets, Node: w.Node, Interface: w.Interface}
 	if like != nil && w.Shared != nil {
-		e.Labels, e.Ports, e.sig = like.Labels, like.Ports, like.sig
+		e.EntityAttrs = like.EntityAttrs
 		return e
 	}
+	e.EntityAttrs = &EntityAttrs{Kind: WorkloadEndpoint, Namespace: w.Namespace, Profiles: w.Profiles,
+		ServiceAccount: w.ServiceAccount, Pod: w.Pod}
 	e.Labels = maps.Clone(orEmpty(w.Labels))
 	setIfAbsent(e.Labels, LabelNamespace, w.Namespace)
 	setIfAbsent(e.Labels, LabelOrchestrator, w.Orchestrator)
@@ -293,8 +295,8 @@ func workloadInfoEntity(w WorkloadInfo, profileLabels func(string) map[string]st
 func hostEntity(h *v3.HostEndpoint, profileLabels func(string) map[string]string) *Entity {
 	labels := maps.Clone(orEmpty(h.Labels))
 	applyProfileLabels(labels, h.Spec.Profiles, profileLabels)
-	e := &Entity{Key: h.Name, Kind: HostEndpoint, Labels: labels, Nets: nets(h.Spec.ExpectedIPs),
-		Profiles: h.Spec.Profiles, Node: h.Spec.Node, Interface: h.Spec.InterfaceName}
+	e := &Entity{Key: h.Name, Nets: nets(h.Spec.ExpectedIPs), Node: h.Spec.Node, Interface: h.Spec.InterfaceName,
+		EntityAttrs: &EntityAttrs{Kind: HostEndpoint, Labels: labels, Profiles: h.Spec.Profiles}}
 	for _, p := range h.Spec.Ports {
 		if n, ok := p.Protocol.Number(); ok && p.Port > 0 && p.Port < 65536 {
 			e.Ports = append(e.Ports, NamedPort{Name: p.Name, Protocol: uint8(n), Port: uint16(p.Port)})

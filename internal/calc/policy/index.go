@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 
 	v3 "github.com/tortienet/tortie/api/v3"
 )
@@ -24,13 +25,20 @@ import (
 // may keep what it derived from a slice while it gets the same one.
 // Pure and deterministic; not safe for concurrent use.
 type Index struct {
-	node      string
-	entities  map[string]*Entity // by id (kind and key)
-	resources map[string]any     // the resource of each entity, to derive it again when a profile changes
+	node string
+	// entities are the entities by id (see workloadID), each with the
+	// resource it was derived from, to derive it again when a profile
+	// changes.
+	entities map[string]indexed
 	// byLabel holds the entities by label, for the label keys selectors
 	// have required (indexed from the first such selector on: an index of
 	// every label would cost about 40 MB at 100,000 endpoints).
-	byLabel   map[string]map[string]idSet
+	byLabel map[string]map[string]idSet
+	// byProfile holds the entities by profile, but for the compact
+	// workloads of a Shared value (most of them, in a large cluster): a
+	// profile of theirs that changes is found in shared, and they are
+	// found among all the entities then (a profile's labels change
+	// rarely; two entries per endpoint would cost about 7 MB at 100,000).
 	byProfile map[string]idSet
 	profiles  map[string]map[string]string // labelsToApply by profile name
 	// shared holds, by WorkloadInfo.Shared, what the compact workloads of
@@ -47,6 +55,12 @@ type Index struct {
 }
 
 type idSet = map[string]struct{}
+
+// indexed is an entity and the resource it was derived from.
+type indexed struct {
+	e *Entity
+	r any
+}
 
 // selState is a selector in use and its members.
 type selState struct {
@@ -101,7 +115,7 @@ func (s *selState) patch(del, add []netip.Prefix) {
 
 // NewIndex is an empty Index; Local lists the entities on node.
 func NewIndex(node string) *Index {
-	return &Index{node: node, entities: map[string]*Entity{}, resources: map[string]any{},
+	return &Index{node: node, entities: map[string]indexed{},
 		byLabel: map[string]map[string]idSet{}, byProfile: map[string]idSet{}, profiles: map[string]map[string]string{},
 		shared: map[any]*sharedAttrs{}, local: map[string]*Entity{}, sels: map[string]*selState{}, selByKV: map[string]map[string]idSet{},
 		selByKey: map[string]idSet{}, selAny: idSet{}}
@@ -109,17 +123,31 @@ func NewIndex(node string) *Index {
 
 // PutWorkload adds or replaces a WorkloadEndpoint.
 func (x *Index) PutWorkload(w *v3.WorkloadEndpoint) {
-	x.put("w/"+w.Namespace+"/"+w.Name, w)
+	x.put(workloadID(w.Namespace+"/"+w.Name), w)
 }
 
 // DeleteWorkload removes a WorkloadEndpoint.
-func (x *Index) DeleteWorkload(namespace, name string) { x.set("w/"+namespace+"/"+name, nil, nil) }
+func (x *Index) DeleteWorkload(namespace, name string) {
+	x.set(workloadID(namespace+"/"+name), nil, nil, false)
+}
+
+// workloadID is the id of the workload of a key: the key itself (no
+// copy), unless it starts with a NUL. The ids of the other kinds start
+// with one ("\x00h/", "\x00s/", "\x00g/"), as those of such
+// workloads do ("\x00w/"): no two entities share an id.
+func workloadID(key string) string {
+	if strings.HasPrefix(key, "\x00") {
+		return "\x00w/" + key
+	}
+	return key
+}
 
 // sharedAttrs are the effective labels, named ports and signature the
 // compact workloads of one Shared value have in common; n counts them.
 type sharedAttrs struct {
-	like *Entity // Labels, Ports, Profiles and sig only (see workloadInfoEntity)
-	n    int
+	like     *Entity  // its EntityAttrs only (see workloadInfoEntity)
+	profiles []string // theirs
+	n        int
 }
 
 // PutCompactWorkload adds or replaces a workload endpoint kept in a
@@ -128,11 +156,14 @@ type sharedAttrs struct {
 // WorkloadInfo, and workloads of one Shared value share their effective
 // labels, as in Build: a replica costs its entity, not a copy of its
 // labels.
-func (x *Index) PutCompactWorkload(w Workload) { x.put("w/"+workloadKey(w.WorkloadInfo()), w) }
+func (x *Index) PutCompactWorkload(w Workload) {
+	wi := w.WorkloadInfo()
+	x.set(workloadID(workloadKey(wi)), x.compactEntity(wi), w, wi.Shared == nil)
+}
 
 // DeleteWorkloadKey removes a workload endpoint by its key,
 // "<namespace>/<name>", however it was put.
-func (x *Index) DeleteWorkloadKey(key string) { x.set("w/"+key, nil, nil) }
+func (x *Index) DeleteWorkloadKey(key string) { x.set(workloadID(key), nil, nil, false) }
 
 // compactEntity is the entity of w, sharing what its Shared value's
 // workloads share; it counts w as one of them (set releases it).
@@ -142,12 +173,12 @@ func (x *Index) compactEntity(w WorkloadInfo) *Entity {
 	}
 	sh := x.shared[w.Shared]
 	if sh == nil {
-		sh = &sharedAttrs{}
+		sh = &sharedAttrs{profiles: w.Profiles}
 		x.shared[w.Shared] = sh
 	}
 	e := workloadInfoEntity(w, x.profileLabels, sh.like)
 	if sh.like == nil {
-		sh.like = &Entity{Labels: e.Labels, Ports: e.Ports, Profiles: e.Profiles, sig: e.sig}
+		sh.like = &Entity{EntityAttrs: e.EntityAttrs}
 	}
 	sh.n++
 	return e
@@ -168,22 +199,24 @@ func (x *Index) release(r any) {
 }
 
 // PutHost adds or replaces a HostEndpoint.
-func (x *Index) PutHost(h *v3.HostEndpoint) { x.put("h/"+h.Name, h) }
+func (x *Index) PutHost(h *v3.HostEndpoint) { x.put("\x00h/"+h.Name, h) }
 
 // DeleteHost removes a HostEndpoint.
-func (x *Index) DeleteHost(name string) { x.set("h/"+name, nil, nil) }
+func (x *Index) DeleteHost(name string) { x.set("\x00h/"+name, nil, nil, false) }
 
 // PutNetworkSet adds or replaces a NetworkSet.
-func (x *Index) PutNetworkSet(s *v3.NetworkSet) { x.put("s/"+s.Namespace+"/"+s.Name, s) }
+func (x *Index) PutNetworkSet(s *v3.NetworkSet) { x.put("\x00s/"+s.Namespace+"/"+s.Name, s) }
 
 // DeleteNetworkSet removes a NetworkSet.
-func (x *Index) DeleteNetworkSet(namespace, name string) { x.set("s/"+namespace+"/"+name, nil, nil) }
+func (x *Index) DeleteNetworkSet(namespace, name string) {
+	x.set("\x00s/"+namespace+"/"+name, nil, nil, false)
+}
 
 // PutGlobalNetworkSet adds or replaces a GlobalNetworkSet.
-func (x *Index) PutGlobalNetworkSet(s *v3.GlobalNetworkSet) { x.put("g/"+s.Name, s) }
+func (x *Index) PutGlobalNetworkSet(s *v3.GlobalNetworkSet) { x.put("\x00g/"+s.Name, s) }
 
 // DeleteGlobalNetworkSet removes a GlobalNetworkSet.
-func (x *Index) DeleteGlobalNetworkSet(name string) { x.set("g/"+name, nil, nil) }
+func (x *Index) DeleteGlobalNetworkSet(name string) { x.set("\x00g/"+name, nil, nil, false) }
 
 // PutProfile sets a profile's labelsToApply (nil: none), deriving again
 // the entities that have the profile when they changed.
@@ -196,13 +229,25 @@ func (x *Index) PutProfile(name string, labels map[string]string) {
 	} else {
 		x.profiles[name] = maps.Clone(labels)
 	}
+	ids := maps.Clone(x.byProfile[name])
+	if ids == nil {
+		ids = idSet{}
+	}
+	shared := false
 	for _, sh := range x.shared {
-		if sh.like != nil && slices.Contains(sh.like.Profiles, name) {
-			sh.like = nil // worked out again by the first put below
+		if slices.Contains(sh.profiles, name) {
+			sh.like, shared = nil, true // worked out again by the first put below
 		}
 	}
-	for _, id := range slices.Sorted(maps.Keys(x.byProfile[name])) {
-		x.put(id, x.resources[id])
+	if shared {
+		for id, ix := range x.entities {
+			if slices.Contains(ix.e.Profiles, name) {
+				ids[id] = struct{}{}
+			}
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
+		x.put(id, x.entities[id].r)
 	}
 }
 
@@ -214,6 +259,7 @@ func (x *Index) profileLabels(name string) map[string]string { return x.profiles
 // put derives the entity of resource r and sets it.
 func (x *Index) put(id string, r any) {
 	var e *Entity
+	byProfile := true
 	switch r := r.(type) {
 	case *v3.WorkloadEndpoint:
 		e = workloadEntity(r, x.profileLabels)
@@ -224,44 +270,48 @@ func (x *Index) put(id string, r any) {
 	case *v3.GlobalNetworkSet:
 		e = globalSetEntity(r)
 	case Workload:
-		e = x.compactEntity(r.WorkloadInfo())
+		wi := r.WorkloadInfo()
+		e, byProfile = x.compactEntity(wi), wi.Shared == nil
 	default:
 		return
 	}
-	x.set(id, e, r)
+	x.set(id, e, r, byProfile)
 }
 
 // set replaces the entity id (e nil: removes it) and updates the members
-// of the selectors that may match it before or after.
-func (x *Index) set(id string, e *Entity, r any) {
-	old, oldR := x.entities[id], x.resources[id]
+// of the selectors that may match it before or after; byProfile says
+// whether to file e under its profiles.
+func (x *Index) set(id string, e *Entity, r any, byProfile bool) {
+	was := x.entities[id]
+	old := was.e
 	if old == nil && e == nil {
 		return
 	}
-	defer x.release(oldR)
+	defer x.release(was.r)
 	if old != nil {
 		x.unindex(id, old)
 	}
 	if e != nil {
-		x.entities[id], x.resources[id] = e, r
-		x.index(id, e)
+		x.entities[id] = indexed{e, r}
+		x.index(id, e, byProfile)
 	} else {
 		delete(x.entities, id)
-		delete(x.resources, id)
 	}
 	for key := range x.candidates(old, e) {
 		x.update(x.sels[key], id, old, e)
 	}
 }
 
-func (x *Index) index(id string, e *Entity) {
+func (x *Index) index(id string, e *Entity, byProfile bool) {
 	for k, byValue := range x.byLabel {
 		if v, ok := e.Labels[k]; ok {
 			add(byValue, v, id)
 		}
 	}
-	for _, p := range e.Profiles {
-		add(x.byProfile, p, id)
+	if byProfile {
+		for _, p := range e.Profiles {
+			add(x.byProfile, p, id)
+		}
 	}
 	if e.Kind != NetworkSet && e.Node == x.node && e.Interface != "" {
 		x.local[id] = e
@@ -275,13 +325,17 @@ func (x *Index) unindex(id string, e *Entity) {
 		}
 	}
 	for _, p := range e.Profiles {
-		remove(x.byProfile, p, id)
+		remove(x.byProfile, p, id) // nothing if it was not filed
 	}
 	delete(x.local, id)
 }
 
-// candidates are the keys of the selectors that may match old or e.
+// candidates are the keys of the selectors that may match old or e
+// (nil: none, as while no selector is in use).
 func (x *Index) candidates(old, e *Entity) idSet {
+	if len(x.sels) == 0 {
+		return nil
+	}
 	out := idSet{}
 	for _, ent := range []*Entity{old, e} {
 		if ent == nil {
@@ -331,7 +385,7 @@ func (x *Index) use(sel *EntitySelector) *selState {
 		s = &selState{sel: sel, members: map[string]*Entity{}, count: map[netip.Prefix]int{}}
 		var nets []netip.Prefix
 		for _, id := range x.mayMatch(sel) {
-			if e := x.entities[id]; sel.Matches(e) {
+			if e := x.entities[id].e; sel.Matches(e) {
 				s.members[id] = e
 				nets = append(nets, e.Nets...)
 			}
@@ -356,8 +410,8 @@ func (x *Index) mayMatch(sel *EntitySelector) []string {
 	byValue, indexed := x.byLabel[key]
 	if !indexed {
 		byValue = map[string]idSet{}
-		for id, e := range x.entities {
-			if v, ok := e.Labels[key]; ok {
+		for id, ix := range x.entities {
+			if v, ok := ix.e.Labels[key]; ok {
 				add(byValue, v, id)
 			}
 		}

@@ -292,7 +292,7 @@ func TestIndexCompactShares(t *testing.T) {
 	w2 := compactOf(wep("a", "w2", "n2", "10.0.0.2", map[string]string{"app": "db"}, "kns.a"))
 	x.PutCompactWorkload(w1)
 	x.PutCompactWorkload(w2)
-	e1, e2 := x.entities["w/a/w1"], x.entities["w/a/w2"]
+	e1, e2 := x.entities["a/w1"].e, x.entities["a/w2"].e
 	e1.Labels["probe"] = "x"
 	if e2.Labels["probe"] != "x" || len(x.shared) != 1 {
 		t.Errorf("replicas do not share their labels (%d shared values)", len(x.shared))

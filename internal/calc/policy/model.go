@@ -30,23 +30,32 @@ const (
 
 // Entity is anything a selector may match: an endpoint (which policies
 // also apply to) or a network set (which only rule selectors match).
+// What selectors and policies read of it beside its key, addresses and
+// place (EntityAttrs) entities alike share: the replicas of a workload
+// (WorkloadInfo.Shared) cost an Entity of 80 bytes each and one
+// EntityAttrs, which is read-only once built.
 type Entity struct {
 	// Key names it: "<namespace>/<name>" for namespaced things, "<name>"
 	// otherwise; unique within its kind.
-	Key       string
+	Key string
+	// Nets are the entity's addresses: an endpoint's /32s and /128s, a
+	// host endpoint's expected IPs, a set's nets.
+	Nets []netip.Prefix
+	// Node and Interface place an endpoint.
+	Node, Interface string
+	*EntityAttrs
+}
+
+// EntityAttrs are the attributes of an Entity that entities alike share.
+type EntityAttrs struct {
 	Kind      EntityKind
 	Namespace string // "" for host endpoints and global network sets
 	// Labels are the effective labels (see Build).
 	Labels map[string]string
-	// Nets are the entity's addresses: an endpoint's /32s and /128s, a
-	// host endpoint's expected IPs, a set's nets.
-	Nets []netip.Prefix
 	// Ports are the endpoint's named ports.
 	Ports []NamedPort
 	// Profiles are the endpoint's profiles, in order.
 	Profiles []string
-	// Node and Interface place an endpoint.
-	Node, Interface string
 	// ServiceAccount is a workload's service account name, and Pod its pod.
 	ServiceAccount, Pod string
 	sig                 string // see withSig

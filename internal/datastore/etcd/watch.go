@@ -13,7 +13,8 @@ import (
 	"github.com/tortienet/tortie/internal/datastore"
 )
 
-// Watch implements datastore.Store with an etcd watch from afterRev+1 that
+// Watch implements datastore.Store with an etcd watch from afterRev+1 (with
+// etcd's previous values only WithPrevValues) that
 // requires a leader (so a member cut off from the cluster fails the watch
 // instead of going silent). Errors end the watch with an EventError:
 // compaction (ErrCompacted), and also the loss of the client's connection
@@ -21,12 +22,16 @@ import (
 // a server that comes back restored from a backup or with a fresh data
 // directory has other revisions, and the resumed watch would silently miss
 // changes; ending it makes datastore.ListWatch resync from a fresh List.
-func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) (<-chan datastore.Event, error) {
+func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64, opts ...datastore.WatchOption) (<-chan datastore.Event, error) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	lost := make(chan struct{})
 	go watchConnection(wctx, s.cli.ActiveConnection(), lost)
-	wch := s.cli.Watch(wctx, prefix,
-		clientv3.WithPrefix(), clientv3.WithRev(afterRev+1), clientv3.WithPrevKV())
+	eopts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithRev(afterRev + 1)}
+	if datastore.WatchOptionsOf(opts).PrevValues {
+		// etcd then reads each event's previous revision, per watcher
+		eopts = append(eopts, clientv3.WithPrevKV())
+	}
+	wch := s.cli.Watch(wctx, prefix, eopts...)
 	out := make(chan datastore.Event)
 	go func() {
 		defer close(out)

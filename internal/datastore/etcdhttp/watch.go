@@ -55,13 +55,13 @@ var errWatchClosed = errors.New("watch stream ended")
 // resumed, since a server restored from a backup has other revisions and a
 // resumed watch would silently miss changes. datastore.ListWatch resyncs
 // from a fresh List instead. Close ends open watches with an EventError.
-func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) (<-chan datastore.Event, error) {
+func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64, opts ...datastore.WatchOption) (<-chan datastore.Event, error) {
 	if s.closed.Err() != nil {
 		return nil, fmt.Errorf("etcd watch %s: %w", prefix, errClosed)
 	}
 	key, end := prefixRange(prefix)
 	body, err := json.Marshal(watchRequest{CreateRequest: &watchCreateRequest{
-		Key: key, RangeEnd: end, StartRevision: afterRev + 1, PrevKV: true,
+		Key: key, RangeEnd: end, StartRevision: afterRev + 1, PrevKV: datastore.WatchOptionsOf(opts).PrevValues,
 	}})
 	if err != nil {
 		return nil, err

@@ -94,7 +94,7 @@ func TestNodeIsKubernetesNode(t *testing.T) {
 	}
 	n.Spec.BGP = &v3.NodeBGPSpec{IPv4Address: "192.0.2.7/24", IPv4IPIPTunnelAddr: "10.244.7.1"}
 	b, _ := json.Marshal(n)
-	ch, err := s.Watch(ctx, key, kv.Revision)
+	ch, err := s.Watch(ctx, key, kv.Revision, datastore.WithPrevValues())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,15 +18,16 @@ import (
 // under prefix, from resourceVersion afterRev. It first lists those
 // resources exactly at afterRev (or takes the objects of the List it
 // follows, when that was of the same prefix at afterRev): Kubernetes
-// events carry no previous value, so the watch keeps each key's last value
-// to report it.
+// events carry no previous value, so a watch WithPrevValues keeps each
+// key's last value to report it.
 //
 // Within one resource, events come in revision order; across resources
 // they are merged as they arrive. A watch the apiserver ends (its timeout,
 // a restart) is resumed from the last resourceVersion seen, bookmarks
 // included, without a new list; only a resourceVersion that is too old
 // (410 Gone) ends it, with ErrCompacted.
-func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) (<-chan datastore.Event, error) {
+func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64, opts ...datastore.WatchOption) (<-chan datastore.Event, error) {
+	prevValues := datastore.WatchOptionsOf(opts).PrevValues
 	ctx, cancel := context.WithCancel(ctx)
 	w := &watcher{s: s, prefix: prefix, out: make(chan datastore.Event), cancel: cancel}
 	var starts []*resWatch
@@ -55,9 +56,13 @@ func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) (<-cha
 		if rv == 0 {
 			rv = parseRV(listRV)
 		}
-		rw := &resWatch{m: m, vals: map[string][]byte{}, keys: map[string]string{}}
+		rw := &resWatch{m: m, keys: map[string]string{}}
+		if prevValues {
+			rw.vals = map[string][]byte{}
+		}
 		for _, lo := range objs {
-			rw.vals[lo.kv.Key], rw.keys[lo.id] = lo.kv.Value, lo.kv.Key
+			rw.remember(lo.kv.Key, lo.kv.Value)
+			rw.keys[lo.id] = lo.kv.Key
 		}
 		starts = append(starts, rw)
 	}
@@ -87,8 +92,15 @@ type watcher struct {
 type resWatch struct {
 	m    *mapping
 	rv   int64             // last resourceVersion seen
-	vals map[string][]byte // key -> last value
+	vals map[string][]byte // key -> last value; nil unless the watch reports previous values
 	keys map[string]string // object namespace/name -> its key
+}
+
+// remember keeps key's value, when the watch reports previous values.
+func (rw *resWatch) remember(key string, value []byte) {
+	if rw.vals != nil {
+		rw.vals[key] = value
+	}
 }
 
 // send delivers ev unless the watch has failed or ended.
@@ -247,7 +259,8 @@ func (w *watcher) handle(ctx context.Context, rw *resWatch, ev watchEvent) error
 	}
 	if ok {
 		prev := rw.vals[kv.Key]
-		rw.vals[kv.Key], rw.keys[id] = kv.Value, kv.Key
+		rw.remember(kv.Key, kv.Value)
+		rw.keys[id] = kv.Key
 		w.send(ctx, datastore.Event{Type: datastore.EventPut, KV: kv, PrevValue: prev})
 	}
 	return nil

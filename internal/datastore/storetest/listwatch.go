@@ -22,7 +22,7 @@ type gatedWatch struct {
 	cut      chan struct{} // closed by the test: close the returned channel
 }
 
-func (g *gatedStore) Watch(ctx context.Context, prefix string, afterRev int64) (<-chan datastore.Event, error) {
+func (g *gatedStore) Watch(ctx context.Context, prefix string, afterRev int64, opts ...datastore.WatchOption) (<-chan datastore.Event, error) {
 	w := &gatedWatch{afterRev: afterRev, release: make(chan struct{}), cut: make(chan struct{})}
 	select {
 	case g.calls <- w:
@@ -34,7 +34,7 @@ func (g *gatedStore) Watch(ctx context.Context, prefix string, afterRev int64) (
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	in, err := g.Store.Watch(ctx, prefix, afterRev)
+	in, err := g.Store.Watch(ctx, prefix, afterRev, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,15 @@ func (g *gatedStore) nextWatch(t *testing.T) *gatedWatch {
 // is cut (a lost connection) and, while ListWatch resyncs, the history it
 // would resume from is compacted away, a fresh snapshot with the current
 // state; then events again.
-func testListWatch(t *testing.T, h Harness, p string) {
+// With prev, ListWatch asks for previous values (WithWatchOptions) and
+// its events carry them; without, they carry none.
+func testListWatch(prev bool) func(t *testing.T, h Harness, p string) {
+	return func(t *testing.T, h Harness, p string) {
+		listWatch(t, h, p, prev)
+	}
+}
+
+func listWatch(t *testing.T, h Harness, p string, prev bool) {
 	if h.Compact == nil {
 		t.Skip("the backend cannot compact on demand")
 	}
@@ -95,7 +103,11 @@ func testListWatch(t *testing.T, h Harness, p string) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		datastore.ListWatch(lwCtx, g, k, rec, datastore.WithBackoff(time.Millisecond, 10*time.Millisecond))
+		opts := []datastore.ListWatchOption{datastore.WithBackoff(time.Millisecond, 10*time.Millisecond)}
+		if prev {
+			opts = append(opts, datastore.WithWatchOptions(datastore.WithPrevValues()))
+		}
+		datastore.ListWatch(lwCtx, g, k, rec, opts...)
 	}()
 	defer func() {
 		stop()
@@ -117,11 +129,14 @@ func testListWatch(t *testing.T, h Harness, p string) {
 	view.Apply(c)
 	ra2 := o.update(k+"a", "a2", 0)
 	c = rec.Next(t)
-	wantEvent(t, c.Event, datastore.EventPut, k+"a", "a2", "a1", ra2)
+	wantEvent(t, c.Event, datastore.EventPut, k+"a", "a2", prevOf(prev, "a1"), ra2)
 	view.Apply(c)
 	o.del(k+"b", 0)
 	c = rec.Next(t)
-	wantEvent(t, c.Event, datastore.EventDelete, k+"b", "", "b1", c.Event.KV.Revision)
+	wantEvent(t, c.Event, datastore.EventDelete, k+"b", "", prevOf(prev, "b1"), c.Event.KV.Revision)
+	if !prev && c.Event.PrevValue != nil {
+		t.Fatalf("event %+v carries previous value %q; ListWatch did not ask for it", c.Event, c.Event.PrevValue)
+	}
 	view.Apply(c)
 
 	// Cut the watch; hold ListWatch's next Watch while the state changes

@@ -51,10 +51,12 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Delete", testDelete},
 		{"ListPrefix", testListPrefix},
 		{"CASRace", testCASRace},
-		{"WatchReplay", testWatchReplay},
+		{"WatchReplay", testWatchReplay(true)},
+		{"WatchReplayNoPrev", testWatchReplay(false)},
 		{"WatchCancel", testWatchCancel},
 		{"WatchCompacted", testWatchCompacted},
-		{"ListWatch", testListWatch},
+		{"ListWatch", testListWatch(false)},
+		{"ListWatchPrev", testListWatch(true)},
 		{"Txn", testTxn},
 		{"ListPages", testListPages},
 		{"ListWatchStream", testListWatchStream},
@@ -117,9 +119,9 @@ func (o ops) get(key string) datastore.KV {
 	return kv
 }
 
-func (o ops) watch(prefix string, afterRev int64) <-chan datastore.Event {
+func (o ops) watch(prefix string, afterRev int64, opts ...datastore.WatchOption) <-chan datastore.Event {
 	o.t.Helper()
-	ch, err := o.s.Watch(o.ctx, prefix, afterRev)
+	ch, err := o.s.Watch(o.ctx, prefix, afterRev, opts...)
 	o.check("watch", prefix, err)
 	return ch
 }

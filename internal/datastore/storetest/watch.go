@@ -12,8 +12,15 @@ import (
 
 // testWatchReplay watches from a past revision: the changes made after it
 // are replayed in order (deletes included, siblings excluded), then live
-// changes follow.
-func testWatchReplay(t *testing.T, h Harness, p string) {
+// changes follow. With prev, the watch asks for previous values and every
+// event carries the right one; without, none carries any.
+func testWatchReplay(prev bool) func(t *testing.T, h Harness, p string) {
+	return func(t *testing.T, h Harness, p string) {
+		watchReplay(t, h, p, prev)
+	}
+}
+
+func watchReplay(t *testing.T, h Harness, p string, prev bool) {
 	o := newOps(t, h.Store)
 	from := o.create(p+"before", "x")
 	r1 := o.create(p+"w/a", "a1")
@@ -22,19 +29,31 @@ func testWatchReplay(t *testing.T, h Harness, p string) {
 	r3 := o.create(p+"w/b", "b1")
 	o.del(p+"w/a", 0) // returns the old value, not the delete's revision
 
-	ch := o.watch(p+"w/", from)
-	wantEvent(t, nextEvent(t, ch), datastore.EventPut, p+"w/a", "a1", "", r1)
-	wantEvent(t, nextEvent(t, ch), datastore.EventPut, p+"w/a", "a2", "a1", r2)
-	wantEvent(t, nextEvent(t, ch), datastore.EventPut, p+"w/b", "b1", "", r3)
+	var ch <-chan datastore.Event
+	if prev {
+		ch = o.watch(p+"w/", from, datastore.WithPrevValues())
+	} else {
+		ch = o.watch(p+"w/", from)
+	}
+	want := func(ev datastore.Event, typ datastore.EventType, key, value, prevValue string, rev int64) {
+		t.Helper()
+		wantEvent(t, ev, typ, key, value, prevOf(prev, prevValue), rev)
+		if !prev && ev.PrevValue != nil {
+			t.Fatalf("event %+v carries previous value %q; the watch did not ask for it", ev, ev.PrevValue)
+		}
+	}
+	want(nextEvent(t, ch), datastore.EventPut, p+"w/a", "a1", "", r1)
+	want(nextEvent(t, ch), datastore.EventPut, p+"w/a", "a2", "a1", r2)
+	want(nextEvent(t, ch), datastore.EventPut, p+"w/b", "b1", "", r3)
 	ev := nextEvent(t, ch)
-	wantEvent(t, ev, datastore.EventDelete, p+"w/a", "", "a2", ev.KV.Revision)
+	want(ev, datastore.EventDelete, p+"w/a", "", "a2", ev.KV.Revision)
 	if ev.KV.Revision <= r3 {
 		t.Fatalf("delete event at revision %d, not after the previous event's %d", ev.KV.Revision, r3)
 	}
 
 	r5 := o.create(p+"w/c", "c1")
 	ev = nextEvent(t, ch)
-	wantEvent(t, ev, datastore.EventPut, p+"w/c", "c1", "", r5)
+	want(ev, datastore.EventPut, p+"w/c", "c1", "", r5)
 	if want := r5; ev.KV.CreateRevision != want && !(h.NoCreateRevision && ev.KV.CreateRevision == 0) {
 		t.Fatalf("live event create revision %d, want %d", ev.KV.CreateRevision, r5)
 	}
@@ -114,6 +133,15 @@ func waitClosed(t *testing.T, ch <-chan datastore.Event) {
 			t.Fatalf("watch channel not closed within %v", Timeout)
 		}
 	}
+}
+
+// prevOf is the previous value an event of a watch that asked for
+// previous values (prev) or not carries: want, or none.
+func prevOf(prev bool, want string) string {
+	if prev {
+		return want
+	}
+	return ""
 }
 
 func wantEvent(t *testing.T, ev datastore.Event, typ datastore.EventType, key, value, prev string, rev int64) {

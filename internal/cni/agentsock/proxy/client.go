@@ -241,10 +241,11 @@ func (c *Client) Txn(ctx context.Context, ops ...datastore.Op) (int64, error) {
 // connection breaks, or when the Client is closed; it closes without one
 // only when ctx ends. A broken watch is not resumed: datastore.ListWatch
 // resyncs from a fresh List instead.
-func (c *Client) Watch(ctx context.Context, prefix string, afterRev int64) (<-chan datastore.Event, error) {
+func (c *Client) Watch(ctx context.Context, prefix string, afterRev int64, opts ...datastore.WatchOption) (<-chan datastore.Event, error) {
 	wctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(c.closed, cancel)
-	resp, err := c.post(wctx, pathWatch, prefixRequest{Prefix: prefix, AfterRev: afterRev}, false)
+	req := prefixRequest{Prefix: prefix, AfterRev: afterRev, PrevValues: datastore.WatchOptionsOf(opts).PrevValues}
+	resp, err := c.post(wctx, pathWatch, req, false)
 	if err != nil {
 		stop()
 		cancel()

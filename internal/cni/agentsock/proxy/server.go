@@ -132,7 +132,11 @@ func serveWatch(w http.ResponseWriter, r *http.Request, s datastore.Store) {
 		return
 	}
 	defer cancel() // ends s's watch on every way out
-	events, err := s.Watch(ctx, req.Prefix, req.AfterRev)
+	var opts []datastore.WatchOption
+	if req.PrevValues {
+		opts = append(opts, datastore.WithPrevValues())
+	}
+	events, err := s.Watch(ctx, req.Prefix, req.AfterRev, opts...)
 	if err != nil {
 		e := errorToWire(err)
 		writeJSON(w, e.status(), e)

@@ -36,6 +36,8 @@ type keyRequest struct {
 type prefixRequest struct {
 	Prefix   string `json:"prefix"`
 	AfterRev int64  `json:"after_rev,omitempty"`
+	// PrevValues: a watch's events carry previous values (WithPrevValues)
+	PrevValues bool `json:"prev_values,omitempty"`
 }
 
 type writeRequest struct {
