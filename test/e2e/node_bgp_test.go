@@ -405,19 +405,20 @@ func TestNodeBGPMeshIPv6(t *testing.T) {
 	ping6("route reflector")
 }
 
-// An IPv6 BGPPeer: two dual-stack nodes, the mesh off, each peering with
-// a bird2 top-of-rack router in its own AS over IPv4 and over IPv6 (the
-// lab gives each node a BGPPeer per family, the IPv6 one with an IPv6
-// peerIP). Each node learns the other's IPv6 block from the router, with
-// the router as the next hop, and the pods reach each other over IPv6
-// through it.
+// An IPv6 BGPPeer: two dual-stack nodes, each in an AS of its own, the
+// mesh off, each peering with a bird2 router in a third AS over IPv4 and
+// over IPv6 (the lab gives each node a BGPPeer per family, the IPv6 one
+// with an IPv6 peerIP). Each node learns the other's IPv6 block from the
+// router, with the router as the next hop, and the pods reach each other
+// over IPv6 through it. (With both nodes in one AS, each would refuse the
+// other's routes: its own AS in the path.)
 func TestNodeBGPPeerIPv6(t *testing.T) {
 	nodeLabNeeds(t, "bird")
 	t.Parallel()
 	l := upNodeLab(t, "nbgp6tor", `subnets:
   - {name: s1, cidr: 172.31.1.0/24, cidr6: "fd00:ff:1::/64"}
 pool: {ipipMode: Never, vxlanMode: Never, cidr6: "fd00:10::/48"}
-nodes: [{name: node1}, {name: node2}]
+nodes: [{name: node1, env: {AS: "65011"}}, {name: node2, env: {AS: "65012"}}]
 routers: [{name: tor, kind: bird2, as: 65001}]
 pods: [{name: p1, node: node1}, {name: p2, node: node2}]
 apply: |
