@@ -74,9 +74,12 @@ func Start(ctx context.Context, g Global, log *slog.Logger) (*GoBGP, error) {
 	return sp, nil
 }
 
-// familyIPv4Unicast is GoBGP's number for ipv4-unicast in Global.Families
+// GoBGP's numbers for ipv4-unicast and ipv6-unicast in Global.Families
 // (its oc.AfiSafiTypeToIntMap).
-const familyIPv4Unicast = 0
+const (
+	familyIPv4Unicast = 0
+	familyIPv6Unicast = 1
+)
 
 func apiGlobal(g Global) *api.Global {
 	port := int32(g.ListenPort)
@@ -87,6 +90,9 @@ func apiGlobal(g Global) *api.Global {
 	// shards, ~200 KiB) per family in its global and route-server RIBs,
 	// and for every family it knows when none is named (11 MiB).
 	out := &api.Global{Asn: g.ASN, RouterId: g.RouterID.String(), ListenPort: port, Families: []uint32{familyIPv4Unicast}}
+	if g.IPv6 {
+		out.Families = append(out.Families, familyIPv6Unicast)
+	}
 	for _, a := range g.ListenAddresses {
 		out.ListenAddresses = append(out.ListenAddresses, a.String())
 	}

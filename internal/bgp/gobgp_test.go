@@ -209,8 +209,9 @@ func TestGoBGPUnreachablePeerShowsReason(t *testing.T) {
 	}
 }
 
-// The speaker's RIBs hold IPv4 unicast alone: GoBGP would otherwise make
-// a table for every family it knows (megabytes of empty shards).
+// The speaker's RIBs hold IPv4 unicast alone (IPv4 and IPv6 unicast with
+// Global.IPv6): GoBGP would otherwise make a table for every family it
+// knows (megabytes of empty shards).
 func TestGoBGPGlobalFamilies(t *testing.T) {
 	n := startNode(t, 40, 64512)
 	table := func(afi api.Family_Afi) error {
@@ -223,5 +224,80 @@ func TestGoBGPGlobalFamilies(t *testing.T) {
 	}
 	if table(api.Family_AFI_IP6) == nil {
 		t.Fatal("the speaker has an IPv6 unicast table")
+	}
+	sp6, err := Start(context.Background(), Global{ASN: 64512, RouterID: netip.MustParseAddr("127.0.0.41"), ListenPort: -1, IPv6: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp6.Close()
+	_, err = sp6.s.GetTable(context.Background(), &api.GetTableRequest{TableType: api.TableType_TABLE_TYPE_GLOBAL,
+		Family: &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}})
+	if err != nil {
+		t.Fatalf("with IPv6, the IPv6 unicast table: %v", err)
+	}
+}
+
+// With IPv6 the speaker holds IPv6 unicast too: an IPv6 session (here on
+// ::1, beside the IPv4 one) carries the IPv6 routes, with the next hop
+// they were announced with; the IPv4 session carries the IPv4 ones.
+func TestGoBGPIPv6Session(t *testing.T) {
+	lo6 := netip.IPv6Loopback()
+	start := func(last byte) *node {
+		addr := netip.AddrFrom4([4]byte{127, 0, 0, last})
+		port := freePort(t, lo6)
+		sp, err := Start(context.Background(), Global{ASN: 64512, RouterID: addr, ListenPort: port,
+			ListenAddresses: []netip.Addr{addr, lo6}, IPv6: true}, nil)
+		if err != nil {
+			t.Skipf("no IPv6 loopback here: %v", err)
+		}
+		t.Cleanup(func() { _ = sp.Close() })
+		return &node{sp: sp, addr: addr, port: port, asn: 64512}
+	}
+	a, b := start(51), start(52)
+	nh := map[*node]netip.Addr{a: netip.MustParseAddr("fd00:ff::51"), b: netip.MustParseAddr("fd00:ff::52")}
+	peers := func(n *node, export6 []FilterRule) {
+		t.Helper()
+		o := b
+		if n == b {
+			o = a
+		}
+		v6 := Peer{Name: "Mesh_v6", Address: lo6, Port: uint16(o.port), ASN: 64512, SourceAddress: lo6, Passive: n == b,
+			Export: export6}
+		if err := n.sp.SetPeers(context.Background(), []Peer{n.peerOf(o), v6}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	peers(a, nil)
+	peers(b, nil)
+	routes := func(n *node, v4 string, v6 ...string) {
+		t.Helper()
+		rs := []Route{{Prefix: netip.MustParsePrefix(v4), NextHop: n.addr}}
+		for _, p := range v6 {
+			rs = append(rs, Route{Prefix: netip.MustParsePrefix(p), NextHop: nh[n]})
+		}
+		if err := n.sp.SetRoutes(context.Background(), rs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	routes(a, "10.244.1.0/26", "fd00:1::/122")
+	routes(b, "10.244.2.0/26", "fd00:1::40/122")
+	waitFor(t, a.sp, "both sessions up", established(a.sp, 2))
+	waitFor(t, a.sp, "b's IPv6 block at a", hasRoute(a.sp, "fd00:1::40/122", nh[b]))
+	waitFor(t, b.sp, "a's IPv6 block at b", hasRoute(b.sp, "fd00:1::/122", nh[a]))
+	waitFor(t, b.sp, "a's IPv4 block at b", hasRoute(b.sp, "10.244.1.0/26", a.addr))
+	for _, l := range b.sp.Learned() {
+		if l.Prefix.Addr().Is6() != (l.Peer == lo6) {
+			t.Errorf("%s learned over the session to %s: want each family over its own session", l.Prefix, l.Peer)
+		}
+	}
+	routes(a, "10.244.1.0/26", "fd00:1::80/122")
+	waitFor(t, b.sp, "a's old IPv6 block withdrawn", lacks(b.sp, "fd00:1::/122"))
+
+	// An export filter on the IPv6 session (a BGPFilter's exportV6 rule).
+	peers(a, []FilterRule{{Prefixes: []PrefixRange{pr("fd00:1::c0/122", 122, 122)}}})
+	routes(a, "10.244.1.0/26", "fd00:1::80/122", "fd00:1::c0/122")
+	waitFor(t, b.sp, "the unfiltered IPv6 block", hasRoute(b.sp, "fd00:1::80/122", nh[a]))
+	if !lacks(b.sp, "fd00:1::c0/122")() || !hasRoute(b.sp, "10.244.1.0/26", a.addr)() {
+		t.Errorf("b learned %v: want fd00:1::c0/122 filtered out, the IPv4 block still in", b.sp.Learned())
 	}
 }

@@ -279,3 +279,43 @@ func TestInteropFRRMD5(t *testing.T) {
 	sp.waitState(t, "session Established", stateIs(StateEstablished, ""))
 	p.routerRoute(t, "10.244.2.0/26", "10.99.0.2", true)
 }
+
+// IPv6 against bird2 (Calico's bird6): a session between the IPv6
+// addresses, each side's IPv6 block learned with the other's IPv6 address
+// as the next hop and installed in the router's kernel.
+func TestInteropBirdIPv6(t *testing.T) {
+	p := newPair(t, "/usr/sbin/bird")
+	for ns, a := range map[*nstest.NS]string{p.router: "fd99::1/64", p.node: "fd99::2/64"} {
+		ns.MustRun(t, "ip", "-6", "addr", "add", a, "dev", "eth0", "nodad")
+	}
+	conf := p.write(t, "bird6.conf", `router id 10.99.0.1;
+protocol device { scan time 10; }
+protocol kernel { ipv6 { import none; export filter { if source = RTS_BGP then accept; reject; }; }; }
+protocol static { ipv6; route fd00:1::/122 blackhole; }
+protocol bgp tortie6 {
+  local fd99::1 as 64512; neighbor fd99::2 as 64512; direct;
+  graceful restart on;
+  ipv6 { import all; export all; next hop self; gateway direct; };
+}
+`)
+	startDaemon(t, p.log, p.router.Name, "bird", "-f", "-c", conf, "-s", filepath.Join(p.dir, "bird6.ctl"))
+	router6, node6 := netip.MustParseAddr("fd99::1"), netip.MustParseAddr("fd99::2")
+	sp := startSpeakerIn(t, p.node.Name, helperConfig{
+		Global: Global{ASN: 64512, RouterID: nodeIP, IPv6: true},
+		Peers:  []Peer{{Name: "Global_fd99__1", Address: router6, ASN: 64512, SourceAddress: node6}},
+		Routes: []Route{{Prefix: netip.MustParsePrefix("fd00:2::/122"), NextHop: node6}},
+	})
+	sp.waitState(t, "IPv6 session Established", stateIs(StateEstablished, ""))
+	sp.waitState(t, "bird's IPv6 block learned", learnedVia("fd00:1::/122", "fd99::1"))
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out := p.router.MustRun(t, "ip", "-6", "route", "show", "fd00:2::/122")
+		if strings.Contains(out, "via fd99::2") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("router's route to fd00:2::/122: %q, want via fd99::2", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -41,6 +41,10 @@ type Global struct {
 	// ListenAddresses restricts listening (BGPConfiguration bindMode
 	// NodeIP); empty means every address.
 	ListenAddresses []netip.Addr
+	// IPv6 makes the speaker hold IPv6 unicast routes beside IPv4 ones
+	// (the node has an IPv6 address: Calico's bird6). Without it the RIBs
+	// hold IPv4 only, which spares the memory of the IPv6 tables.
+	IPv6 bool
 }
 
 // Peer is one session the speaker must hold.

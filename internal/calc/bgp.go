@@ -18,6 +18,7 @@ type bgpBuilder struct {
 	bin      BGPInput
 	self     *v3.Node
 	selfIP   netip.Addr
+	selfIP6  netip.Addr              // invalid: this node has no IPv6 address, no IPv6 sessions
 	global   v3.BGPConfigurationSpec // "default"
 	local    v3.BGPConfigurationSpec // "node.<self>"
 	configs  map[string]*v3.BGPConfiguration
@@ -60,9 +61,15 @@ func buildBGP(in Input, bin BGPInput, fast bool) BGPDesired {
 	if !b.selfIP.IsValid() {
 		return d
 	}
-	d = BGPDesired{Enabled: true, ASN: b.asOf(b.self), RouterID: b.selfIP, ListenPort: b.listenPort(in.Node)}
+	if p, ok := nodeAddress6(b.self); ok {
+		b.selfIP6 = p.Addr()
+	}
+	d = BGPDesired{Enabled: true, ASN: b.asOf(b.self), RouterID: b.selfIP, IPv6Address: b.selfIP6, ListenPort: b.listenPort(in.Node)}
 	if b.local.BindMode == "NodeIP" || (b.local.BindMode == "" && b.global.BindMode == "NodeIP") {
 		d.ListenAddresses = []netip.Addr{b.selfIP}
+		if b.selfIP6.IsValid() {
+			d.ListenAddresses = append(d.ListenAddresses, b.selfIP6)
+		}
 	}
 	b.explicitPeers()
 	b.localWorkloadPeers()
@@ -123,17 +130,41 @@ func clusterID(n *v3.Node) string {
 	return n.Spec.BGP.RouteReflectorClusterID
 }
 
-func nodeIP(n *v3.Node) (netip.Addr, bool) {
-	p, ok := nodeAddress(n)
-	if !ok || !p.Addr().Is4() {
-		return netip.Addr{}, false
+// nodeIPs are a node's BGP addresses: IPv4, then IPv6.
+func nodeIPs(n *v3.Node) []netip.Addr {
+	var out []netip.Addr
+	if p, ok := nodeAddress(n); ok && p.Addr().Is4() {
+		out = append(out, p.Addr())
 	}
-	return p.Addr(), true
+	if p, ok := nodeAddress6(n); ok {
+		out = append(out, p.Addr())
+	}
+	return out
+}
+
+// sessionIPs are the addresses of node n this node holds sessions to: one
+// per family both have (bird for IPv4, bird6 for IPv6).
+func (b *bgpBuilder) sessionIPs(n *v3.Node) []netip.Addr {
+	ips := nodeIPs(n)
+	return slices.DeleteFunc(ips, func(a netip.Addr) bool { return !b.selfAddr(a).IsValid() })
+}
+
+// selfAddr is this node's address of a's family (invalid: none).
+func (b *bgpBuilder) selfAddr(a netip.Addr) netip.Addr {
+	if a.Is6() {
+		return b.selfIP6
+	}
+	return b.selfIP
+}
+
+// isSelf says whether a is one of this node's addresses.
+func (b *bgpBuilder) isSelf(a netip.Addr) bool {
+	return a.IsValid() && (a == b.selfIP || a == b.selfIP6)
 }
 
 // meshPeers: with the mesh on and this node not a route reflector, every
-// other node with an IPv4 address that is not a route reflector (§7.2).
-// An explicit peer at the same address wins.
+// other node that is not a route reflector, at each address of a family
+// this node has too (§7.2). An explicit peer at the same address wins.
 func (b *bgpBuilder) meshPeers() {
 	if b.global.NodeToNodeMeshEnabled != nil && !*b.global.NodeToNodeMeshEnabled {
 		return
@@ -142,19 +173,20 @@ func (b *bgpBuilder) meshPeers() {
 		return
 	}
 	for _, n := range b.nodes {
-		ip, ok := nodeIP(n)
-		if n == b.self || !ok || clusterID(n) != "" {
+		if n == b.self || clusterID(n) != "" {
 			continue
 		}
-		if _, taken := b.peers[ip]; taken || ip == b.selfIP {
-			continue
+		for _, ip := range b.sessionIPs(n) {
+			if _, taken := b.peers[ip]; taken || b.isSelf(ip) {
+				continue
+			}
+			p := b.nodePeer("Mesh_", PeerTypeMesh, n, ip)
+			if pw := b.global.NodeMeshPassword; pw != nil {
+				p.Password = pw.SecretKeyRef
+			}
+			p.RestartTime = durationOf(b.global.NodeMeshMaxRestartTime)
+			b.peers[ip] = p
 		}
-		p := b.nodePeer("Mesh_", PeerTypeMesh, n, ip)
-		if pw := b.global.NodeMeshPassword; pw != nil {
-			p.Password = pw.SecretKeyRef
-		}
-		p.RestartTime = durationOf(b.global.NodeMeshMaxRestartTime)
-		b.peers[ip] = p
 	}
 }
 
@@ -162,7 +194,7 @@ func (b *bgpBuilder) meshPeers() {
 // Calico's lexical rule for which side waits.
 func (b *bgpBuilder) nodePeer(prefix, typ string, n *v3.Node, ip netip.Addr) BGPPeer {
 	p := BGPPeer{Type: typ, Address: ip, ASN: b.asOf(n), LocalASN: b.asOf(b.self),
-		SourceAddress: b.selfIP, Passive: ip.String() > b.selfIP.String(), Node: n.Name}
+		SourceAddress: b.selfAddr(ip), Passive: ip.String() > b.selfAddr(ip).String(), Node: n.Name}
 	if port := b.listenPort(n.Name); port != DefaultListenPort {
 		p.Port = uint16(port)
 	}

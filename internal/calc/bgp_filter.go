@@ -46,9 +46,9 @@ const (
 	BGPSourceRemote = "remote"
 )
 
-// peerFilters resolves each session's filters (this node speaks IPv4
-// only: the V4 rule lists). A name with no BGPFilter is a problem and is
-// skipped; the others still apply.
+// peerFilters resolves each session's filters: the V4 rule lists for an
+// IPv4 session, the V6 ones for an IPv6 session (BIRD and BIRD6). A name
+// with no BGPFilter is a problem and is skipped; the others still apply.
 func (b *bgpBuilder) peerFilters(routes []BGPRoute) {
 	if !slices.ContainsFunc(b.bin.Peers, func(bp *v3.BGPPeer) bool { return len(bp.Spec.Filters) > 0 }) {
 		return // no session has a filter
@@ -66,13 +66,17 @@ func (b *bgpBuilder) peerFilters(routes []BGPRoute) {
 				b.problem("BGP peer %s: spec.filters: BGPFilter %q does not exist: not applied", p.Name, name)
 				continue
 			}
-			for _, r := range f.Spec.ImportV4 {
-				if rr, ok := b.importRule(r, ebgp, b.sessionDevice(p)); ok {
+			imports, exports := f.Spec.ImportV4, f.Spec.ExportV4
+			if ip.Is6() {
+				imports, exports = f.Spec.ImportV6, f.Spec.ExportV6
+			}
+			for _, r := range imports {
+				if rr, ok := b.importRule(r, ebgp, ip.Is6(), b.sessionDevice(p)); ok {
 					p.Import = append(p.Import, rr)
 				}
 			}
-			for _, r := range f.Spec.ExportV4 {
-				p.Export = append(p.Export, b.exportRules(r, ebgp, routes, ifaces)...)
+			for _, r := range exports {
+				p.Export = append(p.Export, b.exportRules(r, ebgp, ip.Is6(), routes, ifaces)...)
 			}
 		}
 		b.peers[ip] = p
@@ -90,7 +94,7 @@ func (b *bgpBuilder) fastPath() []netip.Addr {
 	}
 	var out []netip.Addr
 	for ip, p := range b.peers {
-		if p.Node == "" || len(p.Import) > 0 || (filtered && b.exportsFiltered(p.Node)) {
+		if p.Node == "" || len(p.Import) > 0 || (filtered && b.exportsFiltered(p.Node, ip)) {
 			continue
 		}
 		out = append(out, ip)
@@ -99,13 +103,13 @@ func (b *bgpBuilder) fastPath() []netip.Addr {
 	return out
 }
 
-// exportsFiltered says whether node's session to this node has an export
-// filter.
-func (b *bgpBuilder) exportsFiltered(node string) bool {
+// exportsFiltered says whether node's session to this node (of the family
+// of ip, node's address) has an export filter.
+func (b *bgpBuilder) exportsFiltered(node string, ip netip.Addr) bool {
 	in := b.in
 	in.Node = node
 	for _, p := range buildBGP(in, b.bin, false).Peers {
-		if p.Address == b.selfIP {
+		if p.Address == b.selfAddr(ip) {
 			return len(p.Export) > 0
 		}
 	}
@@ -114,21 +118,26 @@ func (b *bgpBuilder) exportsFiltered(node string) bool {
 
 // ruleMatch is a rule's prefix condition: Equal and NotEqual the CIDR
 // itself; In and NotIn the CIDR and the routes within it, with lengths in
-// prefixLength's [min, max] (by default the CIDR's length to 32). A
-// prefixLength with no CIDR bounds the length of any route.
-func ruleMatch(r v3.BGPFilterRule) ([]BGPPrefixRange, bool, bool) {
+// prefixLength's [min, max] (by default the CIDR's length to 32, or 128
+// for a rule of the V6 lists, v6). A prefixLength with no CIDR bounds the
+// length of any route.
+func ruleMatch(r v3.BGPFilterRule, v6 bool) ([]BGPPrefixRange, bool, bool) {
 	c, err := netip.ParsePrefix(r.CIDR)
-	if r.CIDR != "" && (err != nil || !c.Addr().Is4()) {
+	if r.CIDR != "" && (err != nil || c.Addr().Is6() != v6) {
 		return nil, false, false // refused at apply; never matches if stored anyway
 	}
 	if r.CIDR == "" {
 		if r.PrefixLength == nil {
 			return nil, false, true
 		}
-		c, r.MatchOperator = netip.PrefixFrom(netip.IPv4Unspecified(), 0), "In"
+		any := netip.IPv4Unspecified()
+		if v6 {
+			any = netip.IPv6Unspecified()
+		}
+		c, r.MatchOperator = netip.PrefixFrom(any, 0), "In"
 	}
 	c = c.Masked()
-	lo, hi := c.Bits(), 32
+	lo, hi := c.Bits(), c.Addr().BitLen()
 	switch r.MatchOperator {
 	case "Equal", "NotEqual":
 		hi = lo
@@ -158,8 +167,8 @@ func peerTypeOK(r v3.BGPFilterRule, ebgp bool) bool {
 // importRule: every imported route is learned from a peer (source
 // RemotePeers always holds) over the session's device (interface is
 // matched against it).
-func (b *bgpBuilder) importRule(r v3.BGPFilterRule, ebgp bool, dev string) (BGPFilterRule, bool) {
-	pfx, invert, ok := ruleMatch(r)
+func (b *bgpBuilder) importRule(r v3.BGPFilterRule, ebgp, v6 bool, dev string) (BGPFilterRule, bool) {
+	pfx, invert, ok := ruleMatch(r, v6)
 	if !ok || !peerTypeOK(r, ebgp) || (r.Interface != "" && !globMatch(r.Interface, dev)) {
 		return BGPFilterRule{}, false
 	}
@@ -170,8 +179,8 @@ func (b *bgpBuilder) importRule(r v3.BGPFilterRule, ebgp bool, dev string) (BGPF
 // that interface (the borrowed /32s of workloads behind it; blocks and
 // service ranges have none), resolved here into the exact prefixes, and
 // routes learned from peers when the underlay device matches.
-func (b *bgpBuilder) exportRules(r v3.BGPFilterRule, ebgp bool, routes []BGPRoute, ifaces map[netip.Prefix]string) []BGPFilterRule {
-	pfx, invert, ok := ruleMatch(r)
+func (b *bgpBuilder) exportRules(r v3.BGPFilterRule, ebgp, v6 bool, routes []BGPRoute, ifaces map[netip.Prefix]string) []BGPFilterRule {
+	pfx, invert, ok := ruleMatch(r, v6)
 	if !ok || !peerTypeOK(r, ebgp) {
 		return nil
 	}
@@ -199,7 +208,7 @@ func (b *bgpBuilder) exportRules(r v3.BGPFilterRule, ebgp bool, routes []BGPRout
 	if rule.Source == "" && ownToo {
 		local := BGPFilterRule{Source: BGPSourceLocal, Accept: rule.Accept}
 		for _, rt := range routes {
-			if ifc := ifaces[rt.Prefix]; ifc != "" && globMatch(r.Interface, ifc) && rangesHold(pfx, invert, rt.Prefix) {
+			if ifc := ifaces[rt.Prefix]; ifc != "" && rt.Prefix.Addr().Is6() == v6 && globMatch(r.Interface, ifc) && rangesHold(pfx, invert, rt.Prefix) {
 				local.Prefixes = append(local.Prefixes, BGPPrefixRange{Prefix: rt.Prefix, Min: rt.Prefix.Bits(), Max: rt.Prefix.Bits()})
 			}
 		}
@@ -244,7 +253,7 @@ func rangesHold(rs []BGPPrefixRange, invert bool, p netip.Prefix) bool {
 }
 
 // routeInterfaces is the interface of each originated route that has one:
-// a borrowed /32 is out of its workload's interface.
+// a borrowed /32 (/128) is out of its workload's interface.
 func (b *bgpBuilder) routeInterfaces() map[netip.Prefix]string {
 	out := map[netip.Prefix]string{}
 	for _, w := range b.in.Endpoints {
@@ -252,8 +261,8 @@ func (b *bgpBuilder) routeInterfaces() map[netip.Prefix]string {
 			continue
 		}
 		for _, s := range w.Spec.IPNetworks {
-			if p, err := netip.ParsePrefix(s); err == nil && p.Addr().Is4() {
-				out[netip.PrefixFrom(p.Addr(), 32)] = w.Spec.InterfaceName
+			if p, err := netip.ParsePrefix(s); err == nil {
+				out[netip.PrefixFrom(p.Addr(), p.Addr().BitLen())] = w.Spec.InterfaceName
 			}
 		}
 	}

@@ -54,7 +54,9 @@ func BGPOwnsPool(s v3.IPPoolSpec, programClusterRoutes string) bool {
 // next hop; a route whose next hop is a workload on this node (a local
 // workload peer's) goes out of that workload's interface; service ranges
 // this cluster advertises itself, this node's own blocks and next hops
-// that are this node are never installed.
+// that are this node are never installed. IPv6 routes are installed the
+// same way, against the node's IPv6 address and subnet (IPv6 pools have
+// no IP-in-IP).
 //
 // The fast path: a block of a node that is an Established, directly
 // connected BGP peer of this node (direct) comes from the datastore, which
@@ -69,6 +71,7 @@ func InstallLearned(in Input, bin BGPInput, d Desired, learned []LearnedRoute, d
 	if !ok {
 		return d
 	}
+	selfNet6, _ := nodeAddress6(nodeNamed(in.Nodes, in.Node))
 	d.Problems = append([]string(nil), d.Problems...)
 	mode := ""
 	for _, c := range bin.Configs {
@@ -101,7 +104,7 @@ func InstallLearned(in Input, bin BGPInput, d Desired, learned []LearnedRoute, d
 		routes[r.Dst] = r
 	}
 	reject := map[netip.Prefix]bool{}
-	b2 := &bgpBuilder{in: in}
+	b2 := &bgpBuilder{in: in, selfIP6: selfNet6.Addr()}
 	for _, c := range bin.Configs {
 		if c.Name == v3.SingletonName {
 			b2.global = c.Spec
@@ -113,7 +116,11 @@ func InstallLearned(in Input, bin BGPInput, d Desired, learned []LearnedRoute, d
 	workloads := localWorkloadDevices(in)
 	for _, l := range learned {
 		p := l.Prefix.Masked()
-		if !p.Addr().Is4() || !l.NextHop.Is4() || reject[p] || l.NextHop == selfNet.Addr() {
+		self := selfNet
+		if p.Addr().Is6() {
+			self = selfNet6 // IPv6 routes come over IPv6 sessions
+		}
+		if !self.IsValid() || p.Addr().Is6() != l.NextHop.Is6() || reject[p] || l.NextHop == self.Addr() {
 			continue
 		}
 		if old, ok := routes[p]; ok && (old.Type == Blackhole || old.Workload || kept[p]) {
@@ -128,10 +135,10 @@ func InstallLearned(in Input, bin BGPInput, d Desired, learned []LearnedRoute, d
 			routes[p] = Route{Dst: p, Dev: dev, Gw: l.NextHop, OnLink: true}
 			continue
 		}
-		r, ok := learnedRoute(in, pool, selfNet, p, l.NextHop)
+		r, ok := learnedRoute(in, pool, self, p, l.NextHop)
 		if !ok {
 			d.Problems = append(d.Problems, "route "+p.String()+" learned via "+l.NextHop.String()+
-				": the next hop is not in this node's subnet "+selfNet.String())
+				": the next hop is not in this node's subnet "+self.String())
 			continue
 		}
 		routes[p] = r

@@ -40,7 +40,7 @@ func (b *bgpBuilder) selects(bp *v3.BGPPeer, s *v3.BGPPeerSpec, peerSide bool) b
 			return b.match(bp, "peerSelector", s.PeerSelector, b.self)
 		}
 		ip, _, ok := parsePeerIP(s.PeerIP)
-		return ok && ip == b.selfIP
+		return ok && b.isSelf(ip)
 	}
 	return b.localSide(bp, b.self)
 }
@@ -74,23 +74,25 @@ func (b *bgpBuilder) forward(bp *v3.BGPPeer, global bool) {
 	}
 	if bp.Spec.PeerIP != "" {
 		ip, port, ok := parsePeerIP(bp.Spec.PeerIP)
-		if !ok || !ip.Is4() || ip == b.selfIP {
-			return // IPv6 peers need an IPv6 speaker; a peer at our own address is skipped
+		self := b.selfAddr(ip)
+		if !ok || !self.IsValid() || ip == self {
+			return // no address of the peer's family here (no bird6); a peer at our own address is skipped
 		}
 		p := BGPPeer{Type: typ, Address: ip, Port: port, ASN: uint32(bp.Spec.ASNumber),
-			LocalASN: b.asOf(b.self), SourceAddress: b.selfIP, Name: peerName(prefix, ip, port)}
+			LocalASN: b.asOf(b.self), SourceAddress: self, Name: peerName(prefix, ip, port)}
 		if n := b.nodeAt(ip); n != nil {
-			p.Node, p.Passive = n.Name, ip.String() > b.selfIP.String()
+			p.Node, p.Passive = n.Name, ip.String() > self.String()
 		}
 		b.add(b.withSpec(p, &bp.Spec))
 		return
 	}
 	for _, n := range b.nodes {
-		ip, ok := nodeIP(n)
-		if n == b.self || !ok || !b.match(bp, "peerSelector", bp.Spec.PeerSelector, n) {
+		if n == b.self || !b.match(bp, "peerSelector", bp.Spec.PeerSelector, n) {
 			continue
 		}
-		b.add(b.withSpec(b.nodePeer(prefix, typ, n, ip), &bp.Spec))
+		for _, ip := range b.sessionIPs(n) {
+			b.add(b.withSpec(b.nodePeer(prefix, typ, n, ip), &bp.Spec))
+		}
 	}
 }
 
@@ -98,19 +100,20 @@ func (b *bgpBuilder) forward(bp *v3.BGPPeer, global bool) {
 // node on bp's local side (reversePeering Auto).
 func (b *bgpBuilder) reverse(bp *v3.BGPPeer) {
 	for _, n := range b.nodes {
-		ip, ok := nodeIP(n)
-		if n == b.self || !ok || !b.localSide(bp, n) {
+		if n == b.self || !b.localSide(bp, n) {
 			continue
 		}
-		p := b.withSpec(b.nodePeer("Node_", PeerTypeNode, n, ip), &bp.Spec)
-		p.LocalASN = b.asOf(b.self)
-		b.add(p)
+		for _, ip := range b.sessionIPs(n) {
+			p := b.withSpec(b.nodePeer("Node_", PeerTypeNode, n, ip), &bp.Spec)
+			p.LocalASN = b.asOf(b.self)
+			b.add(p)
+		}
 	}
 }
 
 func (b *bgpBuilder) nodeAt(ip netip.Addr) *v3.Node {
 	for _, n := range b.nodes {
-		if a, ok := nodeIP(n); ok && a == ip {
+		if slices.Contains(nodeIPs(n), ip) {
 			return n
 		}
 	}
@@ -119,7 +122,7 @@ func (b *bgpBuilder) nodeAt(ip netip.Addr) *v3.Node {
 
 // add keeps the first session at an address.
 func (b *bgpBuilder) add(p BGPPeer) {
-	if _, taken := b.peers[p.Address]; !taken && p.Address != b.selfIP {
+	if _, taken := b.peers[p.Address]; !taken && !b.isSelf(p.Address) {
 		b.peers[p.Address] = p
 	}
 }

@@ -7,9 +7,10 @@ import (
 )
 
 // routes is what the node originates (§7.5): its own blocks, aggregated;
-// addresses its workloads borrowed from other nodes' blocks, as /32s; the
-// service ranges of BGPConfiguration default. Never host routes, never
-// another node's block; nothing from a pool with disableBGPExport.
+// addresses its workloads borrowed from other nodes' blocks, as /32s
+// (/128s); the service ranges of BGPConfiguration default. Never host
+// routes, never another node's block; nothing from a pool with
+// disableBGPExport; IPv6 only when the node has an IPv6 address.
 func (b *bgpBuilder) routes() []BGPRoute {
 	set := map[netip.Prefix]bool{}
 	exported := func(a netip.Addr) bool {
@@ -22,7 +23,7 @@ func (b *bgpBuilder) routes() []BGPRoute {
 		return false
 	}
 	for _, blk := range b.in.Blocks {
-		if blk.Host == b.in.Node && blk.CIDR.Addr().Is4() && exported(blk.CIDR.Addr()) {
+		if blk.Host == b.in.Node && b.speaks(blk.CIDR.Addr()) && exported(blk.CIDR.Addr()) {
 			set[blk.CIDR] = true
 		}
 	}
@@ -32,11 +33,11 @@ func (b *bgpBuilder) routes() []BGPRoute {
 		}
 		for _, s := range w.Spec.IPNetworks {
 			p, err := netip.ParsePrefix(s)
-			if err != nil || !p.Addr().Is4() || !exported(p.Addr()) {
+			if err != nil || !b.speaks(p.Addr()) || !exported(p.Addr()) {
 				continue
 			}
 			if hostOfBlock(b.in.Blocks, p.Addr()) != b.in.Node {
-				set[netip.PrefixFrom(p.Addr(), 32)] = true
+				set[netip.PrefixFrom(p.Addr(), p.Addr().BitLen())] = true
 			}
 		}
 	}
@@ -51,6 +52,9 @@ func (b *bgpBuilder) routes() []BGPRoute {
 	return out
 }
 
+// speaks says whether this node has sessions of a's family.
+func (b *bgpBuilder) speaks(a netip.Addr) bool { return a.Is4() || b.selfIP6.IsValid() }
+
 func (b *bgpBuilder) serviceRanges() []netip.Prefix {
 	var cidrs []string
 	for _, s := range b.global.ServiceClusterIPs {
@@ -64,7 +68,7 @@ func (b *bgpBuilder) serviceRanges() []netip.Prefix {
 	}
 	var out []netip.Prefix
 	for _, c := range cidrs {
-		if p, err := netip.ParsePrefix(c); err == nil && p.Addr().Is4() {
+		if p, err := netip.ParsePrefix(c); err == nil && (p.Addr().Is4() || b.selfIP6.IsValid()) {
 			out = append(out, p.Masked())
 		}
 	}

@@ -87,11 +87,15 @@ type BGPRoute struct {
 
 // BGPDesired is what the node's BGP speaker must hold.
 type BGPDesired struct {
-	// Enabled is false when the node cannot speak BGP (no IPv4 address,
-	// or a backend other than bird).
-	Enabled         bool
-	ASN             uint32
-	RouterID        netip.Addr
+	// Enabled is false when the node cannot speak BGP (no IPv4 address:
+	// the router ID; or a backend other than bird).
+	Enabled  bool
+	ASN      uint32
+	RouterID netip.Addr
+	// IPv6Address is the node's IPv6 address (bgp.ipv6Address): the next
+	// hop of its IPv6 routes and the source of its IPv6 sessions. Invalid:
+	// the node speaks IPv4 only.
+	IPv6Address     netip.Addr
 	ListenPort      int
 	ListenAddresses []netip.Addr
 	Peers           []BGPPeer

@@ -98,16 +98,42 @@ func (b *builder) felix() v3.FelixConfigurationSpec {
 
 // nodeAddress is the node's IPv4 address with its subnet (bgp.ipv4Address).
 func nodeAddress(n *v3.Node) (netip.Prefix, bool) {
-	if n == nil || n.Spec.BGP == nil || n.Spec.BGP.IPv4Address == "" {
+	if n == nil || n.Spec.BGP == nil {
 		return netip.Prefix{}, false
 	}
-	p, err := netip.ParsePrefix(n.Spec.BGP.IPv4Address)
+	return addressField(n.Spec.BGP.IPv4Address)
+}
+
+// nodeAddress6 is the node's IPv6 address with its subnet
+// (bgp.ipv6Address).
+func nodeAddress6(n *v3.Node) (netip.Prefix, bool) {
+	if n == nil || n.Spec.BGP == nil {
+		return netip.Prefix{}, false
+	}
+	p, ok := addressField(n.Spec.BGP.IPv6Address)
+	return p, ok && p.Addr().Is6()
+}
+
+// nodeAddressOf is the node's address of a's family.
+func nodeAddressOf(n *v3.Node, a netip.Addr) (netip.Prefix, bool) {
+	if a.Is6() {
+		return nodeAddress6(n)
+	}
+	return nodeAddress(n)
+}
+
+// addressField parses "IP/len" or a bare IP (a host prefix).
+func addressField(s string) (netip.Prefix, bool) {
+	if s == "" {
+		return netip.Prefix{}, false
+	}
+	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		a, err := netip.ParseAddr(n.Spec.BGP.IPv4Address)
+		a, err := netip.ParseAddr(s)
 		if err != nil {
 			return netip.Prefix{}, false
 		}
-		return netip.PrefixFrom(a, 32), true
+		return netip.PrefixFrom(a, a.BitLen()), true
 	}
 	return p, true
 }
@@ -214,24 +240,25 @@ func (b *builder) blockRoutes() {
 	}
 }
 
-// endpointRoutes: each local workload's /32 on its interface, and a /32 to
-// the hosting node for each remote workload whose address is borrowed from
-// a block affine to another node.
+// endpointRoutes: each local workload's /32 (/128) on its interface, and a
+// /32 (/128) to the hosting node for each remote workload whose address is
+// borrowed from a block affine to another node.
 func (b *builder) endpointRoutes() {
 	for _, w := range b.in.Endpoints {
 		for _, n := range w.Spec.IPNetworks {
 			p, err := netip.ParsePrefix(n)
-			if err != nil || !p.Addr().Is4() {
+			if err != nil {
 				continue
 			}
 			a := p.Addr()
-			host := netip.PrefixFrom(a, 32)
+			host := netip.PrefixFrom(a, a.BitLen())
 			if w.Spec.Node == b.in.Node {
 				if w.Spec.InterfaceName == "" {
 					continue
 				}
 				b.routes[host] = Route{Dst: host, Dev: w.Spec.InterfaceName, Workload: true}
-				if mac, err := net.ParseMAC(w.Spec.MAC); err == nil {
+				// IPv6 neighbours are the CNI plugin's (linklayer keeps IPv4 ones)
+				if mac, err := net.ParseMAC(w.Spec.MAC); err == nil && a.Is4() {
 					b.neighbors[w.Spec.InterfaceName+"/"+a.String()] = Neighbor{Dev: w.Spec.InterfaceName, IP: a, MAC: mac}
 				}
 				continue
@@ -254,6 +281,10 @@ func (b *builder) routeTo(dst netip.Prefix, peerName string) {
 	}
 	p, ok := b.poolOf(dst.Addr())
 	if !ok {
+		return
+	}
+	if dst.Addr().Is6() {
+		b.routeTo6(dst, peer, p)
 		return
 	}
 	peerNet, ok := nodeAddress(peer)
@@ -292,6 +323,30 @@ func (b *builder) routeTo(dst netip.Prefix, peerName string) {
 		}
 		b.routes[dst] = Route{Dst: dst, Dev: b.in.ParentDevice, Gw: peerIP}
 	}
+}
+
+// routeTo6 routes an IPv6 destination to a peer node through the
+// underlay, to the peer's IPv6 address (IPv6 pools have no IP-in-IP, and
+// there is no IPv6 VXLAN device yet).
+func (b *builder) routeTo6(dst netip.Prefix, peer *v3.Node, p pool) {
+	if encapsulatesTo(p.Spec.VXLANMode, true) || encapsulatesTo(p.Spec.VXLANMode, false) {
+		b.problem("IP pool %s: VXLAN for IPv6 pools is not supported: its remote blocks are not routed", p.Name)
+		return
+	}
+	if !b.in.RouteUnencapsulated {
+		return // BGP programs these
+	}
+	peerNet, ok := nodeAddress6(peer)
+	if !ok {
+		b.problem("node %s has no IPv6 address: its IPv6 blocks are not routed", peer.Name)
+		return
+	}
+	selfNet, _ := nodeAddress6(b.self)
+	if !selfNet.IsValid() || !selfNet.Contains(peerNet.Addr()) {
+		b.problem("node %s is in another IPv6 subnet (%s): its IPv6 blocks need BGP through a router", peer.Name, peerNet)
+		return
+	}
+	b.routes[dst] = Route{Dst: dst, Dev: b.in.ParentDevice, Gw: peerNet.Addr()}
 }
 
 // encapFor applies a pool's modes to a peer in the same subnet or not.

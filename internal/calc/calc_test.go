@@ -257,3 +257,61 @@ func TestDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// dualStack is the test cluster with an IPv6 address per node (a and b in
+// one /64, c in another), an IPv6 pool and a /122 block per node.
+func dualStack(self string) Input {
+	nodes := []*v3.Node{}
+	for i, n := range []*v3.Node{nodeA, nodeB, nodeC} {
+		c := *n
+		bgp := *n.Spec.BGP
+		bgp.IPv6Address = []string{"fd00:ff::1/64", "fd00:ff::2/64", "fd00:fe::3/64"}[i]
+		c.Spec.BGP = &bgp
+		nodes = append(nodes, &c)
+	}
+	p6 := &v3.IPPool{ObjectMeta: v3.ObjectMeta{Name: "pool6"}}
+	p6.Spec.CIDR = "fd00:1::/48"
+	v3.Default(p6)
+	in := input(self, testPool(v3.EncapNever, v3.EncapNever, false))
+	in.Nodes, in.Pools = nodes, append(in.Pools, p6)
+	in.Blocks = append(slices.Clone(blocks),
+		Block{CIDR: netip.MustParsePrefix("fd00:1::/122"), Host: "a"},
+		Block{CIDR: netip.MustParsePrefix("fd00:1::40/122"), Host: "b"},
+		Block{CIDR: netip.MustParsePrefix("fd00:1::80/122"), Host: "c"})
+	in.Endpoints = []*v3.WorkloadEndpoint{
+		{ObjectMeta: v3.ObjectMeta{Name: "dual", Namespace: "default"}, Spec: v3.WorkloadEndpointSpec{Node: "a",
+			IPNetworks: []string{"10.244.0.2/32", "fd00:1::2/128"}, InterfaceName: "cali1111", MAC: "02:00:00:00:00:01"}},
+		wep("v6only", "a", "fd00:1::3/128", "cali4444", "02:00:00:00:00:04"),
+		wep("borrower6", "b", "fd00:1::5/128", "cali2222", ""), // borrowed from a's block
+	}
+	return in
+}
+
+// TestIPv6Routes: a local workload's /128 on its interface (its neighbour
+// entry is the CNI plugin's), a blackhole for the local IPv6 block, the
+// remote IPv6 blocks via the peer's IPv6 address on the underlay (the
+// datastore path) when in the same IPv6 subnet, a problem otherwise.
+func TestIPv6Routes(t *testing.T) {
+	d := Compute(dualStack("a"))
+	got := render(d)
+	want := `blackhole 10.244.0.0/26
+10.244.0.2 dev cali1111 scope link
+10.244.0.64/26 via 172.31.1.2 dev eth0
+blackhole fd00:1::/122
+fd00:1::2 dev cali1111 scope link
+fd00:1::3 dev cali4444 scope link
+fd00:1::5 via fd00:ff::2 dev eth0
+fd00:1::40/122 via fd00:ff::2 dev eth0
+neigh 10.244.0.2 dev cali1111 lladdr 02:00:00:00:00:01 PERMANENT`
+	if got != want {
+		t.Errorf("node a:\n%s\nwant\n%s", got, want)
+	}
+	if !slices.ContainsFunc(d.Problems, func(p string) bool { return strings.Contains(p, "node c is in another IPv6 subnet") }) {
+		t.Errorf("problems %q: want node c's IPv6 subnet named", d.Problems)
+	}
+	in := dualStack("a")
+	in.RouteUnencapsulated = false // BGP programs the remote blocks
+	if got := render(Compute(in)); strings.Contains(got, "via fd00") {
+		t.Errorf("without the datastore path:\n%s\nwant no remote IPv6 routes", got)
+	}
+}

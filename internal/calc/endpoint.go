@@ -126,17 +126,18 @@ func EndpointOf(w *v3.WorkloadEndpoint) Endpoint {
 }
 
 // AddNet adds one entry of ipNetworks (while the endpoint is being
-// made): its address to Addrs when it is an IPv4 CIDR, and to the
-// networks kept apart (as policy reads it, policy.ParseNet) unless every
-// entry so far is an IPv4 /32. An entry that does not parse is skipped.
+// made): its address to Addrs when it is a CIDR (IPv4 or IPv6), and to
+// the networks kept apart (as policy reads it, policy.ParseNet) unless
+// every entry so far is an IPv4 /32. An entry that does not parse is
+// skipped.
 func (e *Endpoint) AddNet(s string) {
 	n, err := policy.ParseNet(s)
 	p, perr := netip.ParsePrefix(s)
-	routable := perr == nil && p.Addr().Is4()
+	routable := perr == nil
 	if routable {
 		e.Addrs = append(e.Addrs, p.Addr())
 	}
-	if e.nets() == nil && routable && p.Bits() == 32 {
+	if e.nets() == nil && routable && p.Addr().Is4() && p.Bits() == 32 {
 		return
 	}
 	m := e.extra()

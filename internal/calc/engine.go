@@ -195,13 +195,15 @@ func (e *Engine) nodeChanged(name string, routing bool) {
 func sameRouting(a, b *v3.Node) bool {
 	ap, _ := nodeAddress(a)
 	bp, _ := nodeAddress(b)
+	a6, _ := nodeAddress6(a)
+	b6, _ := nodeAddress6(b)
 	ipip := func(n *v3.Node) string {
 		if n.Spec.BGP == nil {
 			return ""
 		}
 		return n.Spec.BGP.IPv4IPIPTunnelAddr
 	}
-	return ap == bp && ipip(a) == ipip(b) && a.Spec.IPv4VXLANTunnelAddr == b.Spec.IPv4VXLANTunnelAddr &&
+	return ap == bp && a6 == b6 && ipip(a) == ipip(b) && a.Spec.IPv4VXLANTunnelAddr == b.Spec.IPv4VXLANTunnelAddr &&
 		a.Spec.VXLANTunnelMACAddr == b.Spec.VXLANTunnelMACAddr && slices.Equal(a.Status.PodCIDRs, b.Status.PodCIDRs)
 }
 

@@ -138,10 +138,15 @@ func (e *Engine) recomputeGlobals() bool {
 		e.incProblem(p)
 	}
 	b.nodes = e.nodes // routeTo looks peers up here
-	changed := e.scratch == nil || e.scratch.selfNet != b.selfNet ||
+	changed := e.scratch == nil || e.scratch.selfNet != b.selfNet || selfNet6(e.scratch) != selfNet6(b) ||
 		(old.IPIP == nil) != (b.d.IPIP == nil) || (old.VXLAN == nil) != (b.d.VXLAN == nil)
 	e.scratch = b
 	return changed
+}
+
+func selfNet6(b *builder) netip.Prefix {
+	p, _ := nodeAddress6(b.self)
+	return p
 }
 
 func (e *Engine) sortedPools() []*v3.IPPool {
@@ -205,21 +210,21 @@ func (e *Engine) evalBlock(c netip.Prefix) {
 	e.apply(contribID{block: c}, ct)
 }
 
-// evalAddr: a local workload's /32 on its interface (and its neighbour
-// entry); for a remote one, a /32 to its node when the address is
-// borrowed from a block affine to another node.
+// evalAddr: a local workload's /32 (/128) on its interface (and, for
+// IPv4, its neighbour entry); for a remote one, a /32 (/128) to its node
+// when the address is borrowed from a block affine to another node.
 func (e *Engine) evalAddr(r addrRef) { e.evalAddrOf(r, e.eps[r.key]) }
 
 // evalAddrOf is evalAddr of r, an address of ep.
 func (e *Engine) evalAddrOf(r addrRef, ep *Endpoint) {
 	a := ep.Addrs[r.idx]
-	dst := netip.PrefixFrom(a, 32)
+	dst := netip.PrefixFrom(a, a.BitLen())
 	var ct contribution
 	if ep.Node == e.env.Node {
 		e.borrowed.del(r, ep.Node)
 		if iface := ep.Interface(); iface != "" && e.env.Backend != "none" {
 			ct.route, ct.hasRoute = Route{Dst: dst, Dev: iface, Workload: true}, true
-			if mac := ep.MAC(); mac != nil {
+			if mac := ep.MAC(); mac != nil && a.Is4() { // IPv6 neighbours are the CNI plugin's
 				ct.neigh, ct.hasNeigh = Neighbor{Dev: iface, IP: a, MAC: mac}, true
 			}
 		}

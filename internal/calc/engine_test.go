@@ -62,7 +62,8 @@ func (g gen) node(podCIDR bool) *v3.Node {
 	i := n.Name[1:]
 	if g.r.IntN(8) > 0 {
 		addr := g.pick("10.0.0."+i+"/24", "10.0.1."+i+"/24", "10.0.0."+i, "10.0.0.9/24", "bad")
-		n.Spec.BGP = &v3.NodeBGPSpec{IPv4Address: addr, IPv4IPIPTunnelAddr: g.pick("", "192.168.9."+i, "192.168.9.1")}
+		n.Spec.BGP = &v3.NodeBGPSpec{IPv4Address: addr, IPv4IPIPTunnelAddr: g.pick("", "192.168.9."+i, "192.168.9.1"),
+			IPv6Address: g.pick("", "fc00::"+i+"/64", "fc00:1::"+i+"/64", "fc00::"+i)}
 	}
 	n.Spec.IPv4VXLANTunnelAddr = g.pick("", "192.168.8."+i, "192.168.8."+i, "192.168.8.1", "bad")
 	n.Spec.VXLANTunnelMACAddr = g.pick("", "", "66:00:00:00:00:0"+i, "66:00:00:00:00:01")
@@ -75,7 +76,7 @@ func (g gen) node(podCIDR bool) *v3.Node {
 func (g gen) pool() *v3.IPPool {
 	p := &v3.IPPool{ObjectMeta: v3.ObjectMeta{Name: fmt.Sprintf("p%d", g.r.IntN(3))}}
 	modes := []v3.EncapMode{"", v3.EncapNever, v3.EncapAlways, v3.EncapCrossSubnet}
-	p.Spec.CIDR = g.pick("192.168.0.0/16", "192.168.0.0/16", "192.168.2.0/24", "172.16.0.0/16", "bad")
+	p.Spec.CIDR = g.pick("192.168.0.0/16", "192.168.0.0/16", "192.168.2.0/24", "172.16.0.0/16", "fd00::/48", "bad")
 	p.Spec.VXLANMode = modes[g.r.IntN(4)]
 	p.Spec.IPIPMode = modes[g.r.IntN(4)]
 	p.Spec.NATOutgoing = g.r.IntN(2) == 0
@@ -92,6 +93,8 @@ func (g gen) block() Block {
 		c = netip.MustParsePrefix(fmt.Sprintf("192.168.%d.%d/28", g.r.IntN(4), 16*g.r.IntN(4)))
 	case 1:
 		c = netip.MustParsePrefix("172.16.0.0/26")
+	case 2:
+		c = netip.MustParsePrefix(fmt.Sprintf("fd00::%x/122", 64*g.r.IntN(4)))
 	}
 	return Block{CIDR: c, Host: g.pick(g.nodeName(), g.nodeName(), g.nodeName(), "", "gone")}
 }
@@ -107,7 +110,7 @@ func (g gen) endpoint() (string, *v3.WorkloadEndpoint) {
 		a := fmt.Sprintf("192.168.%d.%d/32", g.r.IntN(4), g.r.IntN(256))
 		switch g.r.IntN(12) {
 		case 0:
-			a = "fd00::1/128"
+			a = fmt.Sprintf("fd00::%x/128", g.r.IntN(256))
 		case 1:
 			a = "bad"
 		case 2:

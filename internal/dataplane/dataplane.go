@@ -46,6 +46,7 @@ type Dataplane struct {
 	handle    *netlink.Handle // owned, closed by Close (nil when injected)
 	links     *links.Table    // shared by linklayer, routes and sysctl
 	sysctl    *sysctl.Reconciler
+	ipv6      bool // an IPv6 route was wanted: IPv6 forwarding is on
 	linklayer *linklayer.Reconciler
 	routes    *routes.Reconciler
 	nft       *nft.Owner
@@ -208,6 +209,13 @@ func (d *Dataplane) apply(ctx context.Context, want calc.Desired) (Stats, error)
 	// interfaces (and Resync checks everything). This keeps a restart on a
 	// full node from waiting ~5,000 file reads before it is in sync.
 	// ip_forward is checked at once.
+	if !d.ipv6 && hasIPv6(want.Routes) {
+		d.ipv6 = true
+		d.sysctl.SetIPv6()
+	}
+	if d.ipv6 {
+		d.sysctl.SetIPv6Interfaces(ipv6Workloads(want.Routes))
+	}
 	d.workloads = workloadInterfaces(d.workloads, want)
 	workloads := d.workloads
 	if !d.started {
@@ -231,6 +239,26 @@ func (d *Dataplane) apply(ctx context.Context, want calc.Desired) (Stats, error)
 
 // workloadInterfaces lists the interfaces of the local workloads' routes
 // (a name may repeat) into buf.
+func hasIPv6(rs []calc.Route) bool {
+	for _, r := range rs {
+		if r.Dst.Addr().Is6() {
+			return true
+		}
+	}
+	return false
+}
+
+// ipv6Workloads are the interfaces of the IPv6 workload routes.
+func ipv6Workloads(rs []calc.Route) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range rs {
+		if r.Workload && r.Dev != "" && r.Dst.Addr().Is6() {
+			out[r.Dev] = true
+		}
+	}
+	return out
+}
+
 func workloadInterfaces(buf []string, want calc.Desired) []string {
 	buf = buf[:0]
 	for _, r := range want.Routes {

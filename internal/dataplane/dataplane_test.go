@@ -139,7 +139,7 @@ func TestIncrementalApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The first Apply read everything, the interfaces with one dump.
-	if n := strings.Count(strings.Join(f.linklayer.Reads, ","), "links"); n != 1 || !slices.Contains(f.linklayer.Reads, "neighbors") || !slices.Equal(f.routes.Reads, []string{"routes"}) {
+	if n := strings.Count(strings.Join(f.linklayer.Reads, ","), "links"); n != 1 || !slices.Contains(f.linklayer.Reads, "neighbors") || !slices.Equal(f.routes.Reads, []string{"routes+v6"}) {
 		t.Fatalf("first apply read %v and %v; want one dump of each table", f.linklayer.Reads, f.routes.Reads)
 	}
 	// The next checks the sysctls of the interface there at the start.

@@ -68,7 +68,7 @@ func (d *Dataplane) tryDelta(ctx context.Context, want calc.Desired, delta calc.
 func (d *Dataplane) deltaUsable(want calc.Desired, delta calc.Delta) bool {
 	if !d.lastOK || !d.started || delta.Full || delta.Devices || delta.NAT || delta.PodMTU ||
 		len(delta.AddedNeighbors)+len(delta.RemovedNeighbors)+len(delta.AddedFDB)+len(delta.RemovedFDB) > 0 ||
-		want.Policy != d.lastPolicy {
+		want.Policy != d.lastPolicy || (!d.ipv6 && hasIPv6(delta.AddedRoutes)) {
 		return false
 	}
 	for _, rs := range [][]calc.Route{delta.AddedRoutes, delta.RemovedRoutes} {

@@ -3,7 +3,7 @@
 //
 //   - linklayer: tunl0 and vxlan.calico, then their neighbour and FDB
 //     entries, and the workload interfaces' neighbour entries;
-//   - routes: the main table's IPv4 routes (protocol conventions.ProtocolAgent);
+//   - routes: the main table's IPv4 and IPv6 routes (protocol conventions.ProtocolAgent);
 //   - nft: the nftables table "ip tortie", built from its parts
 //     (natOutgoing today);
 //   - sysctl: ip_forward and the workload interfaces' settings.

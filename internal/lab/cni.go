@@ -83,6 +83,9 @@ func (l *Lab) conflist(node topo.Node, index int, dirs nodeDirs) ([]byte, error)
 			"endpoint_status_dir": filepath.Join(dirs.run, "endpoint-status"),
 			"ipam":                map[string]any{"type": "tortie-ipam"},
 		}
+		if l.top.Pool.Prefix6.IsValid() {
+			plugin["ipam"] = map[string]any{"type": "tortie-ipam", "assign_ipv4": "true", "assign_ipv6": "true"}
+		}
 		if l.kube() {
 			l.kubeConf(plugin, dirs)
 		}

@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -124,6 +125,9 @@ func (l *Lab) agentEnv(n topo.Node, d nodeDirs) []string {
 	if method != "" {
 		env = append(env, "IP_AUTODETECTION_METHOD="+method)
 	}
+	if a6 := l.nodeAddr6(n); a6.IsValid() {
+		env = append(env, "IP6="+a6.String())
+	}
 	for _, k := range sortedKeys(t.Env) {
 		env = append(env, k+"="+t.Env[k])
 	}
@@ -199,4 +203,17 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// nodeAddr6 is the IPv6 address (with its prefix length) of a node's
+// first interface, when its subnet has an IPv6 network.
+func (l *Lab) nodeAddr6(n topo.Node) netip.Prefix {
+	if len(n.Interfaces) == 0 {
+		return netip.Prefix{}
+	}
+	s, ok := l.top.Subnet(n.Interfaces[0].Subnet)
+	if a6 := s.Addr6(n.Interfaces[0].Addr); ok && a6.IsValid() {
+		return netip.PrefixFrom(a6, s.Prefix6.Bits())
+	}
+	return netip.Prefix{}
 }

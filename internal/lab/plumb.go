@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/tortienet/tortie/internal/lab/topo"
 	"github.com/tortienet/tortie/internal/ns"
@@ -133,7 +134,26 @@ func (l *Lab) connect(hostNS string, ifc topo.Interface) error {
 		return err
 	}
 	defer h.Close()
+	if a6 := s.Addr6(ifc.Addr); a6.IsValid() {
+		if err := addAddr6(h, ifc.Name, netip.PrefixFrom(a6, s.Prefix6.Bits())); err != nil {
+			return err
+		}
+	}
 	return setUpWithAddr(h, ifc.Name, netip.PrefixFrom(ifc.Addr, s.Prefix.Bits()))
+}
+
+// addAddr6 adds an IPv6 address to a link, without duplicate address
+// detection (the lab hands out each address once).
+func addAddr6(h *netlink.Handle, name string, addr netip.Prefix) error {
+	link, err := h.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("find link %s: %w", name, err)
+	}
+	a := &netlink.Addr{IPNet: &net.IPNet{IP: addr.Addr().AsSlice(), Mask: net.CIDRMask(addr.Bits(), 128)}, Flags: unix.IFA_F_NODAD}
+	if err := h.AddrAdd(link, a); err != nil {
+		return fmt.Errorf("add %s to %s: %w", addr, name, err)
+	}
+	return nil
 }
 
 // vethBetween makes a veth pair with end aName in namespace a and end

@@ -38,6 +38,18 @@ protocol kernel { ipv4 { import none; export filter { if source = RTS_BGP then a
   ipv4 { import all; export where source = RTS_BGP; gateway direct; next hop self ebgp; };
 }
 `, birdName(nb.Name), nb.Local, as, nb.Addr, nb.AS, ibgp)
+		if nb.Local6.IsValid() {
+			fmt.Fprintf(&b, `protocol bgp %s_v6 {
+  local %s as %d; neighbor %s as %d; %s
+  graceful restart on;
+  ipv6 { import all; export where source = RTS_BGP; gateway direct; next hop self ebgp; };
+}
+`, birdName(nb.Name), nb.Local6, as, nb.Addr6, nb.AS, ibgp)
+		}
+	}
+	if l.routesIPv6(r) {
+		b.WriteString("protocol direct { ipv6; }\n" +
+			"protocol kernel { ipv6 { import none; export filter { if source = RTS_BGP then accept; reject; }; }; merge paths on; }\n")
 	}
 	return b.String()
 }

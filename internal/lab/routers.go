@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -23,6 +24,9 @@ type neighbor struct {
 	Addr  netip.Addr
 	AS    uint32
 	Node  bool
+	// Local6 and Addr6 are the two ends' IPv6 addresses, when the subnet
+	// has an IPv6 network (invalid otherwise): a second session, IPv6.
+	Local6, Addr6 netip.Addr
 }
 
 func routerAS(r topo.Router) uint32 {
@@ -51,7 +55,9 @@ func (l *Lab) neighbors(r topo.Router) []neighbor {
 		for _, n := range l.top.Nodes {
 			for _, ni := range n.Interfaces {
 				if ni.Subnet == ri.Subnet {
-					out = append(out, neighbor{Name: n.Name, Local: ri.Addr, Addr: ni.Addr, AS: l.nodeAS(n), Node: true})
+					s, _ := l.top.Subnet(ri.Subnet)
+					out = append(out, neighbor{Name: n.Name, Local: ri.Addr, Addr: ni.Addr, AS: l.nodeAS(n), Node: true,
+						Local6: s.Addr6(ri.Addr), Addr6: s.Addr6(ni.Addr)})
 				}
 			}
 		}
@@ -83,6 +89,11 @@ func (l *Lab) startRouters(ctx context.Context) error {
 		if err := ns.Sysctl(l.routerNS(r.Name), "net.ipv4.ip_forward", "1"); err != nil {
 			return fmt.Errorf("router %s: %w", r.Name, err)
 		}
+		if l.routesIPv6(r) {
+			if err := ns.Sysctl(l.routerNS(r.Name), "net.ipv6.conf.all.forwarding", "1"); err != nil {
+				return fmt.Errorf("router %s: %w", r.Name, err)
+			}
+		}
 		dir := filepath.Join(l.Dir(), "routers", r.Name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
@@ -97,7 +108,7 @@ func (l *Lab) startRouters(ctx context.Context) error {
 			return fmt.Errorf("router %s (%s): %w", r.Name, r.Kind, err)
 		}
 	}
-	if doc := l.routerPeers() + l.top.Apply; doc != "" {
+	if doc := l.routerPeers() + l.pool6() + l.top.Apply; doc != "" {
 		return l.tortiectlApply("resources.yaml", doc)
 	}
 	return nil
@@ -125,9 +136,45 @@ spec:
   asNumber: %d
 ---
 `, r.Name, nb.Name, nb.Name, nb.Local, routerAS(r))
+			if nb.Local6.IsValid() && r.Kind == topo.RouterBird2 {
+				doc += fmt.Sprintf(`apiVersion: projectcalico.org/v3
+kind: BGPPeer
+metadata:
+  name: lab-%s-%s-v6
+spec:
+  node: %s
+  peerIP: %s
+  asNumber: %d
+---
+`, r.Name, nb.Name, nb.Name, nb.Local6, routerAS(r))
+			}
 		}
 	}
 	return doc
+}
+
+// routesIPv6 says whether r has IPv6 sessions: a bird2 router (the lab
+// configures IPv6 for bird2 alone) on a subnet with an IPv6 network.
+func (l *Lab) routesIPv6(r topo.Router) bool {
+	return r.Kind == topo.RouterBird2 && slices.ContainsFunc(l.neighbors(r), func(nb neighbor) bool { return nb.Local6.IsValid() })
+}
+
+// pool6 is the topology's IPv6 pool, when it has one.
+func (l *Lab) pool6() string {
+	p := l.top.Pool.Prefix6
+	if !p.IsValid() {
+		return ""
+	}
+	return fmt.Sprintf(`apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata:
+  name: lab-ipv6-ippool
+spec:
+  cidr: %s
+  blockSize: 122
+  natOutgoing: false
+---
+`, p)
 }
 
 // tortiectlApply applies doc with tortiectl inside the underlay namespace.

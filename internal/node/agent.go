@@ -29,6 +29,7 @@ type Dataplane interface {
 // Kernel is what the agent asks of the machine it runs on.
 type Kernel struct {
 	Detect        Detector
+	Detect6       Detector // the IPv6 address (IP6); nil: IP6 is ignored
 	Dataplane     Dataplane
 	IPIPSupported func() bool
 	HostMTU       func(parent string) int
@@ -100,7 +101,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer c.Close()
 	a.c = c
 	a.ipam = ipam.New(c, ipam.WithLogger(a.log), ipam.WithCache(2*time.Second))
-	if a.addr, err = startup(ctx, a.cfg, c, a.ipam, a.k.Detect, a.log); err != nil {
+	if a.addr, err = startup(ctx, a.cfg, c, a.ipam, a.k.Detect, a.k.Detect6, a.log); err != nil {
 		return fmt.Errorf("startup: %w", err)
 	}
 	a.log.Info("startup complete", "node", a.cfg.NodeName, "address", a.addr.Prefix, "interface", a.addr.Interface)

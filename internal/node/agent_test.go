@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,6 +76,10 @@ type harness struct {
 	c   *client.Client
 	dp  *fakeDataplane
 	cfg Config
+	// addr6 is the IPv6 address startBGP's agent detects ("": none);
+	// global the speaker's last bgp.Global.
+	addr6  string
+	global atomic.Value
 }
 
 func newHarness(t *testing.T, env map[string]string) *harness {

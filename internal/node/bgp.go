@@ -59,7 +59,8 @@ func (r *speakerRunner) apply(ctx context.Context, d calc.BGPDesired) error {
 		r.stopLocked()
 		return nil
 	}
-	g := bgp.Global{ASN: d.ASN, RouterID: d.RouterID, ListenPort: d.ListenPort, ListenAddresses: d.ListenAddresses}
+	g := bgp.Global{ASN: d.ASN, RouterID: d.RouterID, ListenPort: d.ListenPort, ListenAddresses: d.ListenAddresses,
+		IPv6: d.IPv6Address.IsValid()}
 	if r.sp != nil && fmt.Sprint(g) != fmt.Sprint(r.global) {
 		r.log.Info("BGP global settings changed: restarting the speaker", "asn", g.ASN, "routerID", g.RouterID, "port", g.ListenPort)
 		r.stopLocked()
@@ -75,7 +76,11 @@ func (r *speakerRunner) apply(ctx context.Context, d calc.BGPDesired) error {
 	}
 	routes := make([]bgp.Route, 0, len(d.Routes))
 	for _, rt := range d.Routes {
-		routes = append(routes, bgp.Route{Prefix: rt.Prefix, NextHop: d.RouterID, LocalPref: rt.LocalPref,
+		nh := d.RouterID
+		if rt.Prefix.Addr().Is6() {
+			nh = d.IPv6Address
+		}
+		routes = append(routes, bgp.Route{Prefix: rt.Prefix, NextHop: nh, LocalPref: rt.LocalPref,
 			Communities: rt.Communities, LargeCommunities: rt.LargeCommunities})
 	}
 	peers := make([]bgp.Peer, 0, len(d.Peers))

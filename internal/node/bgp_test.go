@@ -30,9 +30,15 @@ func (h *harness) startBGP(addr string, fake *bgp.Fake) *Agent {
 		Dataplane:     h.dp,
 		IPIPSupported: func() bool { return false },
 		HostMTU:       func(string) int { return 1500 },
-		StartSpeaker: func(context.Context, bgp.Global, *slog.Logger) (bgp.Speaker, error) {
+		StartSpeaker: func(_ context.Context, g bgp.Global, _ *slog.Logger) (bgp.Speaker, error) {
+			h.global.Store(g)
 			return fake, nil
 		},
+	}
+	if h.addr6 != "" {
+		k.Detect6 = func(string, string) (Address, error) {
+			return Address{Prefix: netip.MustParsePrefix(h.addr6), Interface: "eth0", Reasoning: "test"}, nil
+		}
 	}
 	ctx, cancel := context.WithCancel(h.ctx)
 	a := New(h.cfg, k, slog.New(slog.DiscardHandler))
@@ -199,4 +205,53 @@ func TestAgentBGPPeerLostAfterSync(t *testing.T) {
 	fake.Forget(block)
 	fake.SetState(b, bgp.PeerStatus{State: bgp.StateActive, Info: "Hold timer expired", Since: time.Now()})
 	h.dp.waitFor(t, "b's block gone with its session", func(d calc.Desired) bool { return !via(d) })
+}
+
+// A dual-stack node (IP6 set): the speaker holds IPv6 too, an IPv6 mesh
+// session beside the IPv4 one, the node's IPv6 block announced with its
+// IPv6 next hop, a learned IPv6 block installed via the peer's IPv6
+// address on the underlay, and readiness waits for the IPv6 session too.
+func TestAgentBGPIPv6(t *testing.T) {
+	h := newHarness(t, map[string]string{"CALICO_IPV4POOL_IPIP": "Never", "IP6": "autodetect"})
+	h.addr6 = "fd00:ff::20/64"
+	nodeB := &v3.Node{ObjectMeta: v3.ObjectMeta{Name: "node-b"}}
+	nodeB.Spec.BGP = &v3.NodeBGPSpec{IPv4Address: "172.31.1.11/24", IPv6Address: "fd00:ff::11/64"}
+	pool6 := &v3.IPPool{ObjectMeta: v3.ObjectMeta{Name: "v6"}, Spec: v3.IPPoolSpec{CIDR: "fd00:1::/48"}}
+	for _, o := range []v3.Resource{nodeB, pool6} {
+		if _, err := h.c.Create(h.ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fake := bgp.NewFake()
+	a := h.startBGP("172.31.1.20/24", fake)
+	b4, b6 := netip.MustParseAddr("172.31.1.11"), netip.MustParseAddr("fd00:ff::11")
+	waitSpeaker(t, fake, "both mesh sessions", func() bool {
+		ps := fake.Peers()
+		return len(ps) == 2 && ps[0].Address == b4 && ps[1].Address == b6 && ps[1].Name == "Mesh_fd00_ff__11" &&
+			ps[1].SourceAddress == netip.MustParseAddr("fd00:ff::20") && !ps[1].Passive
+	})
+	if g, _ := h.global.Load().(bgp.Global); !g.IPv6 {
+		t.Errorf("speaker global %+v: want IPv6", g)
+	}
+	// This node takes an IPv6 address, so a block: announced with its IPv6
+	// next hop.
+	_, v6, err := a.ipam.AutoAssign(h.ctx, ipam.AutoAssignArgs{Num6: 1, HandleID: "test", Hostname: "node-a"})
+	if err != nil || len(v6) != 1 {
+		t.Fatalf("assign an IPv6 address: %v %v", v6, err)
+	}
+	blk := v6[0].Masked()
+	waitSpeaker(t, fake, "the IPv6 block "+blk.String()+" announced", func() bool {
+		return slices.ContainsFunc(fake.Routes(), func(r bgp.Route) bool {
+			return r.Prefix == blk && r.NextHop == netip.MustParseAddr("fd00:ff::20")
+		})
+	})
+	fake.SetState(b4, bgp.PeerStatus{State: bgp.StateEstablished, EndOfRIB: true, Since: time.Now()})
+	waitSpeaker(t, fake, "not ready for the IPv6 session", func() bool {
+		r := a.health.report()
+		return !r.Ready && slices.ContainsFunc(r.Problems, func(p string) bool { return strings.Contains(p, "Mesh_fd00_ff__11") })
+	})
+	fake.Learn(bgp.Learned{Prefix: netip.MustParsePrefix("fd00:1::40/122"), NextHop: b6, Peer: b6})
+	fake.SetState(b6, bgp.PeerStatus{State: bgp.StateEstablished, EndOfRIB: true, Since: time.Now()})
+	h.dp.waitFor(t, "b's IPv6 block from BGP", hasRoute("fd00:1::40/122", "fd00:1::40/122 via fd00:ff::11 dev eth0"))
+	waitSpeaker(t, fake, "ready", func() bool { return a.health.report().Ready })
 }

@@ -31,7 +31,11 @@ type Config struct {
 	NodenameFile string
 	StateDir     string // nodename and mtu files for the CNI plugin
 
-	IP, IPMethod   string // IP: "", "autodetect", "none", or an address/CIDR
+	IP, IPMethod string // IP: "", "autodetect", "none", or an address/CIDR
+	// IP6 and IP6Method (IP6, IP6_AUTODETECTION_METHOD): the node's IPv6
+	// address, spec.bgp.ipv6Address. IP6 "" or "none" leaves the Node's as
+	// it is; "autodetect" runs the method; else an address/CIDR.
+	IP6, IP6Method string
 	DisableIPCheck bool
 	// UsePodCIDR (USE_POD_CIDR): each node's Kubernetes podCIDR is its
 	// block (routed and advertised) and its IPIP tunnel address is the
@@ -87,6 +91,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		StateDir:    env("TORTIE_STATE_DIR", conventions.DefaultStateDir),
 		IP:          env("IP", "autodetect"),
 		IPMethod:    env("IP_AUTODETECTION_METHOD", "first-found"),
+		IP6:         env("IP6", ""),
+		IP6Method:   env("IP6_AUTODETECTION_METHOD", "first-found"),
 		AS:          env("AS", ""),
 		Backend:     strings.ToLower(env("CALICO_NETWORKING_BACKEND", "bird")),
 		ClusterType: env("CLUSTER_TYPE", ""),

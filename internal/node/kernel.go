@@ -28,6 +28,7 @@ func LinuxKernel(ctx context.Context, log *slog.Logger) (Kernel, func(), error) 
 	}
 	k := Kernel{
 		Detect:        NetlinkDetector(log, nil),
+		Detect6:       NetlinkDetector6(log),
 		Dataplane:     dp,
 		IPIPSupported: func() bool { return ipipErr == nil },
 		// The underlay MTU is the node address's interface's, unless that

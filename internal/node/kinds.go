@@ -49,7 +49,7 @@ var kinds = [numKinds]kindSpec{
 	kindPools:     resource[v3.IPPool]("ippools"),
 	kindEndpoints: resource[v3.WorkloadEndpoint]("workloadendpoints"), // decoded by view.putEndpoint
 	kindFelix:     resource[v3.FelixConfiguration]("felixconfigurations"),
-	kindBlocks:    {prefix: ipam.BlockPrefix("ipv4"), decode: decodeBlock},
+	kindBlocks:    {prefix: blocksPrefix, decode: decodeBlock}, // IPv4 and IPv6
 
 	kindTiers:                 resource[v3.Tier]("tiers"),
 	kindNetworkPolicies:       resource[v3.NetworkPolicy]("networkpolicies"),
@@ -64,6 +64,10 @@ var kinds = [numKinds]kindSpec{
 	kindBGPConfigs:                resource[v3.BGPConfiguration]("bgpconfigurations"),
 	kindBGPFilters:                resource[v3.BGPFilter]("bgpfilters"),
 }
+
+// blocksPrefix holds both families' blocks (.../assignment/ipv4/block/ and
+// .../assignment/ipv6/block/).
+var blocksPrefix = strings.TrimSuffix(ipam.BlockPrefix("ipv4"), "ipv4/block/")
 
 // kindOf finds the kind of a key; ok is false for keys the agent ignores.
 func kindOf(key string) (watchedKind, bool) {

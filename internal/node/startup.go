@@ -44,7 +44,7 @@ func kind(name string) v3.KindInfo {
 
 // startup is calico-node's startup: it leaves the Node, the default pool,
 // the cluster objects and the nodename file in place.
-func startup(ctx context.Context, cfg Config, c *client.Client, m *ipam.IPAM, detect Detector, log *slog.Logger) (Address, error) {
+func startup(ctx context.Context, cfg Config, c *client.Client, m *ipam.IPAM, detect, detect6 Detector, log *slog.Logger) (Address, error) {
 	var addr Address
 	if cfg.IP != "none" {
 		a, err := detect(cfg.IP, cfg.IPMethod)
@@ -59,7 +59,11 @@ func startup(ctx context.Context, cfg Config, c *client.Client, m *ipam.IPAM, de
 			}
 		}
 	}
-	if err := ensureNode(ctx, c, cfg, addr); err != nil {
+	addr6, err := detectIPv6(cfg, detect6, log)
+	if err != nil {
+		return addr, err
+	}
+	if err := ensureNode(ctx, c, cfg, addr, addr6); err != nil {
 		return addr, err
 	}
 	if err := ensureDefaultPool(ctx, c, cfg, log); err != nil {
@@ -124,7 +128,21 @@ func update[T v3.Resource](ctx context.Context, c *client.Client, k v3.KindInfo,
 	return fmt.Errorf("%s %s: too many conflicting writes", k.Kind, name)
 }
 
-func ensureNode(ctx context.Context, c *client.Client, cfg Config, addr Address) error {
+// detectIPv6 is the node's IPv6 address as IP6 says (invalid: leave the
+// Node's as it is).
+func detectIPv6(cfg Config, detect6 Detector, log *slog.Logger) (netip.Prefix, error) {
+	if cfg.IP6 == "" || cfg.IP6 == "none" || detect6 == nil {
+		return netip.Prefix{}, nil
+	}
+	a, err := detect6(cfg.IP6, cfg.IP6Method)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("node IPv6 address (IP6=%q, IP6_AUTODETECTION_METHOD=%q): %w", cfg.IP6, cfg.IP6Method, err)
+	}
+	log.Info("chose the node IPv6 address", "address", a.Prefix, "interface", a.Interface, "reasoning", a.Reasoning)
+	return a.Prefix, nil
+}
+
+func ensureNode(ctx context.Context, c *client.Client, cfg Config, addr Address, addr6 netip.Prefix) error {
 	return update(ctx, c, kind("Node"), cfg.NodeName,
 		func() *v3.Node { return &v3.Node{ObjectMeta: v3.ObjectMeta{Name: cfg.NodeName}} },
 		func(n *v3.Node) {
@@ -135,6 +153,9 @@ func ensureNode(ctx context.Context, c *client.Client, cfg Config, addr Address)
 				n.Spec.BGP.IPv4Address = addr.Prefix.String()
 			} else if cfg.IP == "none" {
 				n.Spec.BGP.IPv4Address = ""
+			}
+			if addr6.IsValid() {
+				n.Spec.BGP.IPv6Address = addr6.String()
 			}
 			if cfg.AS != "" {
 				as, _ := v3.ASNumberFromString(cfg.AS)

@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -272,5 +275,201 @@ func TestNodeBGPGracefulRestart(t *testing.T) {
 	}
 	for _, p := range pings {
 		p.stop(t)
+	}
+}
+
+// addr6In is the global IPv6 address on dev inside netns (with its
+// prefix length), as iproute2 shows it.
+func (l *nodeLab) addr6In(netns, dev string) (netip.Prefix, error) {
+	var links []kLink
+	out, err := l.in(netns, "ip", "-j", "-6", "addr", "show", "dev", dev, "scope", "global")
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if err := json.Unmarshal([]byte(out), &links); err != nil {
+		return netip.Prefix{}, fmt.Errorf("ip -j -6 addr in %s: %v: %s", netns, err, out)
+	}
+	for _, lk := range links {
+		for _, a := range lk.AddrInfo {
+			if p, err := netip.ParsePrefix(fmt.Sprintf("%s/%d", a.Local, a.PrefixLen)); err == nil {
+				return p, nil
+			}
+		}
+	}
+	return netip.Prefix{}, fmt.Errorf("no global IPv6 address on %s in %s", dev, netns)
+}
+
+// routes6 is a node's IPv6 main table.
+func (l *nodeLab) routes6(node string) []kRoute {
+	l.t.Helper()
+	var rs []kRoute
+	l.jsonIn(l.nodeNS(node), &rs, "ip", "-j", "-6", "route", "show", "table", "main")
+	return rs
+}
+
+// Issue 12, IPv6: a dual-stack mesh of three nodes with no encapsulation.
+// Every node has an IPv6 session to every other (node status's IPv6
+// table), routes the others' IPv6 blocks via their IPv6 addresses on the
+// underlay, and the pods reach each other over IPv6 across nodes, as they
+// do over IPv4. Then the mesh gives way to a route reflector, which the
+// IPv6 routes cross as the IPv4 ones do.
+func TestNodeBGPMeshIPv6(t *testing.T) {
+	nodeLabNeeds(t)
+	t.Parallel()
+	l := upNodeLab(t, "nbgp6", example(t, "bgp-mesh-dual-stack.yaml"))
+	c := l.cluster()
+	c.waitRemoteBlocks()
+	node6 := map[string]netip.Addr{} // node -> its IPv6 address
+	block6 := map[string]netip.Prefix{}
+	pod6 := map[string]netip.Addr{} // pod netns -> its IPv6 address
+	for _, n := range c.nodes {
+		a, err := l.addr6In(l.nodeNS(n.name), n.iface)
+		if err != nil {
+			t.Fatal(err)
+		}
+		node6[n.name] = a.Addr()
+		for _, p := range n.pods {
+			var pa netip.Prefix
+			waitFor(t, p.key+": an IPv6 address", func() (err error) { pa, err = l.addr6In(p.netns, "eth0"); return err })
+			pod6[p.netns] = pa.Addr()
+			block6[n.name] = netip.PrefixFrom(pa.Addr(), 122).Masked()
+		}
+	}
+	routes := func(when string) {
+		t.Helper()
+		for _, n := range c.nodes {
+			waitFor(t, when+": "+n.name+": routes to the other nodes' IPv6 blocks", func() error {
+				have := map[string]bool{}
+				for _, r := range l.routes6(n.name) {
+					have[r.String()] = true
+				}
+				for _, m := range c.nodes {
+					want := fmt.Sprintf("%s via %s dev %s proto 80", block6[m.name], node6[m.name], n.iface)
+					if m != n && !have[want] {
+						return fmt.Errorf("no route %q in %v", want, have)
+					}
+				}
+				return nil
+			})
+		}
+	}
+	ping6 := func(when string) {
+		t.Helper()
+		for _, p := range c.pods {
+			for _, q := range c.pods {
+				if p.key == q.key {
+					continue
+				}
+				if out, err := exec.Command("ip", "netns", "exec", p.netns, "ping", "-6", "-n", "-c", "2", "-i", "0.2", "-W", "2",
+					pod6[q.netns].String()).CombinedOutput(); err != nil {
+					t.Errorf("%s: ping6 %s (%s) from %s: %v\n%s", when, q.key, pod6[q.netns], p.key, err, out)
+				}
+			}
+		}
+	}
+	// sessions6 waits until node's IPv6 table shows sessions of typ up to
+	// exactly the nodes peers.
+	sessions6 := func(node, typ string, peers ...string) {
+		t.Helper()
+		waitFor(t, node+": IPv6 node status", func() error {
+			st := l.nodeStatus(node)
+			_, v6, _ := strings.Cut(st, "IPv6 BGP status\n")
+			if sessions(v6, typ) != len(peers) || strings.Count(v6, "| up ") != len(peers) {
+				return fmt.Errorf("want %d IPv6 %s sessions up, and no other:\n%s", len(peers), typ, st)
+			}
+			for _, m := range peers {
+				if !strings.Contains(v6, "| "+node6[m].String()+" ") {
+					return fmt.Errorf("no IPv6 session to %s (%s):\n%s", m, node6[m], st)
+				}
+			}
+			return nil
+		})
+	}
+	routes("mesh")
+	sessions6("node1", "node-to-node mesh", "node2", "node3")
+	sessions6("node2", "node-to-node mesh", "node1", "node3")
+	sessions6("node3", "node-to-node mesh", "node1", "node2")
+	ping6("mesh")
+	l.pingAll("dual-stack mesh of 3, IPv4")
+
+	// node1 becomes the route reflector, the mesh goes: node2 and node3
+	// now learn each other's IPv6 blocks only through node1's reflection
+	// (not being peers, the datastore does not stand in for them).
+	l.tortiectlIn("label", "nodes", "node1", "route-reflector=true")
+	l.tortiectlIn("patch", "node", "node1", "-p", `{"spec":{"bgp":{"routeReflectorClusterID":"224.0.0.1"}}}`)
+	l.tortiectlIn("apply", "-f", examplePath("route-reflectors.yaml"))
+	sessions6("node1", "node specific", "node2", "node3")
+	sessions6("node2", "node specific", "node1")
+	sessions6("node3", "node specific", "node1")
+	routes("route reflector")
+	ping6("route reflector")
+}
+
+// An IPv6 BGPPeer: two dual-stack nodes, each in an AS of its own, the
+// mesh off, each peering with a bird2 router in a third AS over IPv4 and
+// over IPv6 (the lab gives each node a BGPPeer per family, the IPv6 one
+// with an IPv6 peerIP). Each node learns the other's IPv6 block from the
+// router, with the router as the next hop, and the pods reach each other
+// over IPv6 through it. (With both nodes in one AS, each would refuse the
+// other's routes: its own AS in the path.)
+func TestNodeBGPPeerIPv6(t *testing.T) {
+	nodeLabNeeds(t, "bird")
+	t.Parallel()
+	l := upNodeLab(t, "nbgp6tor", `subnets:
+  - {name: s1, cidr: 172.31.1.0/24, cidr6: "fd00:ff:1::/64"}
+pool: {ipipMode: Never, vxlanMode: Never, cidr6: "fd00:10::/48"}
+nodes: [{name: node1, env: {AS: "65011"}}, {name: node2, env: {AS: "65012"}}]
+routers: [{name: tor, kind: bird2, as: 65001}]
+pods: [{name: p1, node: node1}, {name: p2, node: node2}]
+apply: |
+  apiVersion: projectcalico.org/v3
+  kind: BGPConfiguration
+  metadata: {name: default}
+  spec: {nodeToNodeMeshEnabled: false}
+`)
+	c := l.cluster()
+	tor, err := l.addr6In(topo.NamespaceName(l.name, topo.KindRouter, "tor"), "eth0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod6 := map[string]netip.Addr{}
+	for _, p := range c.pods {
+		var pa netip.Prefix
+		waitFor(t, p.key+": an IPv6 address", func() (err error) { pa, err = l.addr6In(p.netns, "eth0"); return err })
+		pod6[p.key] = pa.Addr()
+	}
+	for _, n := range c.nodes {
+		waitFor(t, n.name+": the IPv6 session to the router", func() error {
+			st := l.nodeStatus(n.name)
+			_, v6, _ := strings.Cut(st, "IPv6 BGP status\n")
+			if sessions(v6, "node specific") != 1 || !strings.Contains(v6, "| "+tor.Addr().String()+" ") {
+				return fmt.Errorf("want the node specific IPv6 session to %s up:\n%s", tor.Addr(), st)
+			}
+			return nil
+		})
+		for _, p := range c.pods {
+			if p.node == n.name {
+				continue
+			}
+			want := fmt.Sprintf("%s via %s dev %s proto 80", netip.PrefixFrom(pod6[p.key], 122).Masked(), tor.Addr(), n.iface)
+			waitFor(t, n.name+": the other node's IPv6 block via the router", func() error {
+				for _, r := range l.routes6(n.name) {
+					if r.String() == want {
+						return nil
+					}
+				}
+				return fmt.Errorf("no route %q in %v", want, l.routes6(n.name))
+			})
+		}
+	}
+	for _, p := range c.pods {
+		for _, q := range c.pods {
+			if p.key != q.key {
+				if out, err := exec.Command("ip", "netns", "exec", p.netns, "ping", "-6", "-n", "-c", "2", "-i", "0.2", "-W", "2",
+					pod6[q.key].String()).CombinedOutput(); err != nil {
+					t.Errorf("ping6 %s (%s) from %s: %v\n%s", q.key, pod6[q.key], p.key, err, out)
+				}
+			}
+		}
 	}
 }

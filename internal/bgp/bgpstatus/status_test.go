@@ -75,3 +75,37 @@ No IPv6 peers found.
 		t.Errorf("not running: got %q, want %q", b.String(), want)
 	}
 }
+
+// IPv6 sessions go to the IPv6 section, in the same table format.
+func TestRenderIPv6(t *testing.T) {
+	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	st := Status{Running: true, Peers: []Peer{
+		{Name: "Mesh_10_0_0_12", Address: netip.MustParseAddr("10.0.0.12"), State: "Established", Since: now.Add(-time.Hour)},
+		{Name: "Mesh_fd00_ff__12", Address: netip.MustParseAddr("fd00:ff::12"), State: "Established", Since: now.Add(-time.Hour)},
+		{Name: "Global_fd00_ff__fe_port_1179", Address: netip.MustParseAddr("fd00:ff::fe"), State: "Active", Since: now.Add(-time.Minute), Info: "Socket: Connection refused"},
+	}}
+	var b strings.Builder
+	if err := Render(&b, st, now, table); err != nil {
+		t.Fatal(err)
+	}
+	want := `Calico process is running.
+
+IPv4 BGP status
++--------------+-------------------+-------+----------+-------------+
+| PEER ADDRESS |     PEER TYPE     | STATE |  SINCE   |    INFO     |
++--------------+-------------------+-------+----------+-------------+
+| 10.0.0.12    | node-to-node mesh | up    | 09:00:00 | Established |
++--------------+-------------------+-------+----------+-------------+
+
+IPv6 BGP status
++--------------+-------------------+-------+----------+-----------------------------------+
+| PEER ADDRESS |     PEER TYPE     | STATE |  SINCE   |               INFO                |
++--------------+-------------------+-------+----------+-----------------------------------+
+| fd00:ff::12  | node-to-node mesh | up    | 09:00:00 | Established                       |
+| fd00:ff::fe  | global            | start | 09:59:00 | Active Socket: Connection refused |
++--------------+-------------------+-------+----------+-----------------------------------+
+`
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+}

@@ -23,7 +23,7 @@ var ErrDeltaUnusable = errors.New("routes: the change cannot be applied as a del
 // the change meets any of those. Programmed in the Result counts the
 // wanted routes as the last Apply did, adjusted by the change.
 func (r *Reconciler) ApplyDelta(ctx context.Context, added, removed []calc.Route) (Result, error) {
-	if !r.known || r.waiting || len(r.unwantedSince) > 0 || len(r.reported) > 0 {
+	if r.wantIPv6(added); !r.known || r.waiting || len(r.unwantedSince) > 0 || len(r.reported) > 0 {
 		return Result{}, ErrDeltaUnusable
 	}
 	add, rem, write, stale, ok := r.resolveDelta(added, removed)

@@ -1,6 +1,9 @@
-// Package routes keeps the node's main-table IPv4 routes equal to the
+// Package routes keeps the node's main-table routes equal to the
 // routes the calculation wants (calc.Desired.Routes), touching only routes
-// tortie owns.
+// tortie owns. IPv6 routes are read back and written once one is wanted
+// (with the kernel's default IPv6 metric, 1024, which is part of their
+// key); until then only the first read looks at the IPv6 table, to remove
+// what a previous run left.
 //
 // Ownership. A route is tortie's when it carries conventions.ProtocolAgent (80, the
 // number tortie-node writes its routes with), conventions.ProtocolCNI (81, the number the

@@ -48,8 +48,12 @@ func (f *Fake) LinkByName(name string) (links.Link, bool, error) {
 }
 
 // Routes implements Kernel.
-func (f *Fake) Routes() ([]Route, error) {
-	f.Reads = append(f.Reads, "routes")
+func (f *Fake) Routes(ipv6 bool) ([]Route, error) {
+	if !ipv6 {
+		f.Reads = append(f.Reads, "routes")
+		return slices.DeleteFunc(slices.Clone(f.Table), func(r Route) bool { return r.Dst.Addr().Is6() }), nil
+	}
+	f.Reads = append(f.Reads, "routes+v6")
 	return slices.Clone(f.Table), nil
 }
 
@@ -125,7 +129,7 @@ func (f *Fake) hasIndex(i int) bool {
 // Text is the fake kernel's routes, one per line, sorted: what tests
 // compare between two kernels.
 func (f *Fake) Text() string {
-	rs, _ := f.Routes()
+	rs := f.Table
 	ss := make([]string, len(rs))
 	for i, r := range rs {
 		ss[i] = r.String()

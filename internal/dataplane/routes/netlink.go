@@ -19,18 +19,30 @@ type Netlink struct {
 func NewNetlink(h *netlink.Handle) *Netlink { return &Netlink{h: nlsafe.Handle(h)} }
 
 // Routes implements Kernel.
-func (n *Netlink) Routes() ([]Route, error) {
+func (n *Netlink) Routes(ipv6 bool) ([]Route, error) {
 	rs, err := nlsafe.Dump("main-table IPv4 routes", func() ([]netlink.Route, error) {
 		return n.h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
 	})
 	if err != nil {
 		return nil, err
 	}
+	if ipv6 {
+		rs6, err := nlsafe.Dump("main-table IPv6 routes", func() ([]netlink.Route, error) {
+			return n.h.RouteListFiltered(netlink.FAMILY_V6, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+		})
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, rs6...)
+	}
 	out := make([]Route, 0, len(rs))
 	for _, r := range rs {
 		dst, ok := nlsafe.Prefix(r.Dst, true)
 		if !ok {
 			continue
+		}
+		if r.Type == unix.RTN_BLACKHOLE {
+			r.LinkIndex = 0 // the kernel shows an IPv6 blackhole on lo
 		}
 		out = append(out, Route{
 			Dst: dst, TOS: r.Tos, Priority: r.Priority, Type: r.Type,
@@ -70,8 +82,12 @@ func (n *Netlink) DeleteRoute(r Route) error {
 }
 
 func toNetlink(r Route) *netlink.Route {
+	fam := netlink.FAMILY_V4
+	if r.Dst.Addr().Is6() {
+		fam = netlink.FAMILY_V6
+	}
 	nr := &netlink.Route{
-		Family: netlink.FAMILY_V4, Table: unix.RT_TABLE_MAIN, Dst: nlsafe.IPNet(r.Dst),
+		Family: fam, Table: unix.RT_TABLE_MAIN, Dst: nlsafe.IPNet(r.Dst),
 		Tos: r.TOS, Priority: r.Priority, Type: r.Type, LinkIndex: r.LinkIndex,
 		Gw: nlsafe.IP(r.Gw), Scope: netlink.Scope(r.Scope), Protocol: netlink.RouteProtocol(r.Protocol),
 	}

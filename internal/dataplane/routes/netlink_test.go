@@ -181,3 +181,61 @@ func TestNetlinkReconcile(t *testing.T) {
 		t.Errorf("stale routes of ours remain:\n%s", got)
 	}
 }
+
+// IPv6 on the real kernel: the CNI plugin's /128 is adopted, a blackhole
+// (which the kernel shows on lo) and a route via a next hop are written
+// once, and neither a second Apply nor a restart writes anything.
+func TestNetlinkReconcileIPv6(t *testing.T) {
+	ns := nstest.New(t, "tdp6")
+	for _, c := range [][]string{
+		{"ip", "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"},
+		{"ip", "link", "add", "cali0000000001", "type", "veth", "peer", "name", "peer1"},
+		{"ip", "link", "set", "lo", "up"},
+		{"ip", "link", "set", "eth0", "up"}, {"ip", "link", "set", "peer0", "up"},
+		{"ip", "link", "set", "cali0000000001", "up"}, {"ip", "link", "set", "peer1", "up"},
+		{"ip", "-6", "addr", "add", "fd00:ff::1/64", "dev", "eth0", "nodad"},
+		{"ip", "-6", "route", "add", "fd00:1::5/128", "dev", "cali0000000001", "proto", "81"},
+	} {
+		ns.MustRun(t, c[0], c[1:]...)
+	}
+	want := []calc.Route{
+		{Dst: pfx("10.244.1.0/26"), Type: calc.Blackhole},
+		{Dst: pfx("fd00:1::/122"), Type: calc.Blackhole},
+		{Dst: pfx("fd00:1::40/122"), Dev: "eth0", Gw: addr("fd00:ff::2")},
+		{Dst: pfx("fd00:1::5/128"), Dev: "cali0000000001", Workload: true},
+	}
+	h := handleIn(t, ns)
+	k := &counting{Kernel: NewNetlink(h)}
+	tbl := links.NewTable(links.NewNetlink(h))
+	r := New(Config{Kernel: k, Links: tbl})
+	tbl.Begin()
+	res, err := r.Apply(context.Background(), want)
+	if err != nil || res.Written != 3 || res.Programmed != 4 {
+		t.Fatalf("first apply: %+v %v, writes %v", res, err, k.writes)
+	}
+	got := ns.MustRun(t, "ip", "-6", "route", "show")
+	for _, w := range []string{"blackhole fd00:1::/122 dev lo proto 80", "fd00:1::40/122 via fd00:ff::2 dev eth0 proto 80",
+		"fd00:1::5 dev cali0000000001 proto 81"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("IPv6 routes lack %q:\n%s", w, got)
+		}
+	}
+	k.writes = nil
+	r.Forget()
+	tbl.Begin()
+	if _, err := r.Apply(context.Background(), want); err != nil || len(k.writes) != 0 {
+		t.Fatalf("second apply (read back): writes %v, err %v", k.writes, err)
+	}
+	h2 := handleIn(t, ns)
+	k2 := &counting{Kernel: NewNetlink(h2)}
+	if _, err := New(Config{Kernel: k2, Links: links.NewTable(links.NewNetlink(h2))}).Apply(context.Background(), want); err != nil || len(k2.writes) != 0 {
+		t.Fatalf("restart: writes %v, err %v", k2.writes, err)
+	}
+	tbl.Begin()
+	if res, err := r.Apply(context.Background(), want[:1]); err != nil || res.Deleted != 2 {
+		t.Fatalf("shrink: %+v %v, writes %v", res, err, k.writes)
+	}
+	if got := ns.MustRun(t, "ip", "-6", "route", "show", "proto", "80"); got != "" {
+		t.Errorf("IPv6 routes of ours remain:\n%s", got)
+	}
+}

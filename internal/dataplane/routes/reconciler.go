@@ -63,6 +63,12 @@ type Reconciler struct {
 	// interface; programmed is its Result.Programmed (see ApplyDelta).
 	waiting    bool
 	programmed int
+	// v6 turns on with the first wanted IPv6 route, and stays on: from
+	// then on the table read back holds the IPv6 routes too. Before, only
+	// the first read dumps the IPv6 table (read6): IPv6 routes of ours
+	// that a previous run left and nothing wants any more are removed.
+	// (A node without IPv6 workloads dumps its IPv6 table once.)
+	v6, read6 bool
 }
 
 // New returns a Reconciler; cfg.Kernel and cfg.Links are required.
@@ -107,8 +113,8 @@ type Result struct {
 	Read bool
 }
 
-// Apply makes the main table's IPv4 routes of tortie equal to want (IPv6
-// routes in want are ignored) and returns what it did. It carries on past
+// Apply makes the main table's routes of tortie equal to want and returns
+// what it did. It carries on past
 // a failed write and returns all failures joined; a context that ends stops
 // it between writes.
 //
@@ -124,6 +130,7 @@ type Result struct {
 // interface up again and tries once more, so the route is adopted, not
 // rewritten.
 func (r *Reconciler) Apply(ctx context.Context, want []calc.Route) (Result, error) {
+	r.wantIPv6(want)
 	read := !r.known
 	if read {
 		if err := r.links.Dump(); err != nil {
@@ -149,6 +156,20 @@ func (r *Reconciler) Apply(ctx context.Context, want []calc.Route) (Result, erro
 	return res, err
 }
 
+// wantIPv6 turns IPv6 on when want holds an IPv6 route, and makes the next
+// pass read the table back with its IPv6 routes.
+func (r *Reconciler) wantIPv6(want []calc.Route) {
+	if r.v6 {
+		return
+	}
+	for _, w := range want {
+		if w.Dst.Addr().Is6() {
+			r.v6, r.known = true, false
+			return
+		}
+	}
+}
+
 // outcome is what a pass tells Apply beyond its Result.
 type outcome struct {
 	retry  bool     // a write found the memory wrong: read back and retry
@@ -165,13 +186,13 @@ func (r *Reconciler) pass(ctx context.Context, want []calc.Route, read, mayRetry
 	var res Result
 	var o outcome
 	if read {
-		have, err := r.k.Routes()
+		have, err := r.k.Routes(r.v6 || !r.read6)
 		if err != nil {
 			o.failed = true
 			return res, o, err
 		}
 		r.table.load(have, r.owner)
-		r.known = true
+		r.known, r.read6 = true, true
 		res.Read = true
 	}
 	wanted, skipped, waiting, errs := r.resolve(want)

@@ -62,7 +62,6 @@ func wanted() []calc.Route {
 		{Dst: pfx("10.244.1.5/32"), Dev: "cali0000000001", Workload: true},
 		{Dst: pfx("10.244.1.6/32"), Dev: "cali0000000002", Workload: true},
 		{Dst: pfx("10.244.1.7/32"), Dev: "cali0000000003", Workload: true},
-		{Dst: pfx("fd00::/122"), Type: calc.Blackhole}, // IPv6: not this reconciler's
 	}
 }
 
@@ -95,6 +94,65 @@ func TestApplyFromEmptyThenIdempotent(t *testing.T) {
 	_, err = newRig(f, nil).Apply(context.Background(), wanted())
 	if err != nil || len(f.Writes) != 0 {
 		t.Fatalf("restart: writes %v, err %v; want none", f.Writes, err)
+	}
+}
+
+// TestIPv6Routes: the first wanted IPv6 route makes the table be read
+// back with its IPv6 routes; the CNI plugin's /128 is adopted, IPv6 routes
+// are written with the kernel's default metric and no scope, and a second
+// Apply (or a restart) writes nothing.
+func TestIPv6Routes(t *testing.T) {
+	f, r, _ := newTest()
+	cni := Route{Dst: pfx("fd00:1::5/128"), Type: TypeUnicast, LinkIndex: 10, Priority: MetricIPv6, Protocol: conventions.ProtocolCNI}
+	kernel := Route{Dst: pfx("fe80::/64"), Type: TypeUnicast, LinkIndex: 10, Priority: 256, Protocol: protocolKernel}
+	f.Table = []Route{cni, kernel}
+	if _, err := r.Apply(context.Background(), wanted()); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(f.Reads, []string{"links", "routes+v6"}) {
+		t.Fatalf("the first apply read %v; want the IPv6 table read once", f.Reads)
+	}
+	f.Reads = nil
+	r.Forget()
+	if _, err := r.Apply(context.Background(), wanted()); err != nil || !slices.Equal(f.Reads, []string{"links", "routes"}) {
+		t.Fatalf("an IPv4-only apply read %v (%v); want no IPv6 dump", f.Reads, err)
+	}
+	want := append(wanted(),
+		calc.Route{Dst: pfx("fd00:1::/122"), Type: calc.Blackhole},
+		calc.Route{Dst: pfx("fd00:1::5/128"), Dev: "cali0000000001", Workload: true},
+		calc.Route{Dst: pfx("fd00:2::/122"), Dev: "eth0", Gw: addr("fd00:ff::3")})
+	f.Reads, f.Writes = nil, nil
+	res, err := r.Apply(context.Background(), want)
+	if err != nil || !res.Read || res.Programmed != 7 {
+		t.Fatalf("first IPv6 apply: %+v %v", res, err)
+	}
+	if !slices.Contains(f.Reads, "routes+v6") {
+		t.Fatalf("reads %v; want the IPv6 table read", f.Reads)
+	}
+	wantWrites := []string{
+		"add blackhole fd00:1::/122 proto 80 metric 1024",
+		"add fd00:2::/122 via fd00:ff::3 ifindex 2 proto 80 metric 1024",
+	}
+	if !slices.Equal(f.Writes, wantWrites) {
+		t.Fatalf("writes %q; want %q", f.Writes, wantWrites)
+	}
+	if !slices.Contains(f.Table, cni) || !slices.Contains(f.Table, kernel) {
+		t.Fatalf("table %v: the CNI plugin's and the kernel's IPv6 routes must stay", f.Table)
+	}
+	f.Writes = nil
+	if _, err := newRig(f, nil).Apply(context.Background(), want); err != nil || len(f.Writes) != 0 {
+		t.Fatalf("restart: writes %v, err %v; want none", f.Writes, err)
+	}
+}
+
+// A restart that wants no IPv6 route any more removes the IPv6 routes of
+// ours a previous run left, once, and then reads IPv4 alone.
+func TestStaleIPv6RoutesAfterRestart(t *testing.T) {
+	f, r, _ := newTest()
+	old := Route{Dst: pfx("fd00:1::40/122"), Type: TypeUnicast, LinkIndex: 2, Gw: addr("fd00:ff::2"), Priority: MetricIPv6, Protocol: conventions.ProtocolAgent}
+	f.Table = []Route{old}
+	if res, err := r.Apply(context.Background(), wanted()); err != nil || res.Deleted != 1 || slices.Contains(f.Table, old) {
+		t.Fatalf("restart: %+v %v, table %v; want the stale IPv6 route deleted", res, err, f.Table)
 	}
 }
 
@@ -255,7 +313,7 @@ func TestIncrementalApply(t *testing.T) {
 	if _, err := r.Apply(context.Background(), wanted()); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(f.Reads, []string{"links", "routes"}) {
+	if !slices.Equal(f.Reads, []string{"links", "routes+v6"}) {
 		t.Fatalf("first apply read %v; want one dump of each", f.Reads)
 	}
 	// A new pod: its interface is looked up by name, its route added.

@@ -16,10 +16,14 @@ func (r *Reconciler) resolve(want []calc.Route) (out []Route, skipped int, waiti
 	out = r.buf[:0]
 	defer func() { r.buf = out }()
 	for _, w := range want {
-		if !w.Dst.Addr().Is4() {
-			continue
+		v6 := w.Dst.Addr().Is6()
+		if v6 && !r.v6 {
+			continue // the first Apply with IPv6 routes turns r.v6 on
 		}
 		kr := Route{Dst: w.Dst.Masked(), Type: TypeUnicast, Protocol: conventions.ProtocolAgent, Scope: ScopeUniverse}
+		if v6 {
+			kr.Priority = MetricIPv6
+		}
 		if w.Type == calc.Blackhole {
 			kr.Type = TypeBlackhole
 			out = append(out, kr)
@@ -41,7 +45,7 @@ func (r *Reconciler) resolve(want []calc.Route) (out []Route, skipped int, waiti
 		}
 		kr.Gw = w.Gw
 		kr.OnLink = w.OnLink && w.Gw.IsValid()
-		if !w.Gw.IsValid() {
+		if !w.Gw.IsValid() && !v6 { // IPv6 routes have no scope
 			kr.Scope = ScopeLink
 		}
 		out = append(out, kr)

@@ -25,13 +25,18 @@ const (
 	TypeBlackhole = unix.RTN_BLACKHOLE
 )
 
+// MetricIPv6 is the metric the kernel gives an IPv6 route written
+// without one: the reconciler writes it explicitly, so that the route it
+// reads back has the key it wrote.
+const MetricIPv6 = 1024
+
 // Route scopes (rtm_scope) the reconciler writes.
 const (
 	ScopeUniverse = unix.RT_SCOPE_UNIVERSE
 	ScopeLink     = unix.RT_SCOPE_LINK
 )
 
-// Route is an IPv4 route of the main table as the kernel holds it.
+// Route is a route of the main table as the kernel holds it.
 // (Dst, TOS, Priority) is its key: the kernel keeps one route per key, and a
 // replace overwrites the route with the same key.
 type Route struct {
@@ -112,12 +117,13 @@ var (
 )
 
 // Kernel is the part of netlink the reconciler uses: the main table's
-// IPv4 routes. (Interfaces are read through a links.Table.)
+// routes. (Interfaces are read through a links.Table.)
 // Implementations: Netlink (the real kernel) and Fake (in memory, for
 // tests).
 type Kernel interface {
-	// Routes returns the IPv4 routes of the main table (a dump).
-	Routes() ([]Route, error)
+	// Routes returns the IPv4 routes of the main table (a dump), and
+	// the IPv6 ones too with ipv6.
+	Routes(ipv6 bool) ([]Route, error)
 	// AddRoute adds r, failing with an error wrapping ErrExists when the
 	// table holds a route with its key.
 	AddRoute(r Route) error

@@ -39,7 +39,7 @@ func (f *Fake) Write(name, value string) error {
 // AddInterface gives the Fake an interface's settings, as the kernel
 // creates them (nothing set the way tortie wants).
 func (f *Fake) AddInterface(name string) {
-	for _, s := range perInterface(name) {
+	for _, s := range perInterface(name, true) {
 		f.Values[s.name] = "x"
 	}
 }
@@ -47,7 +47,7 @@ func (f *Fake) AddInterface(name string) {
 // AddWiredInterface gives the Fake an interface's settings as the CNI
 // plugin leaves them: all as tortie wants.
 func (f *Fake) AddWiredInterface(name string) {
-	for _, s := range perInterface(name) {
+	for _, s := range perInterface(name, true) {
 		f.Values[s.name] = s.value
 	}
 }

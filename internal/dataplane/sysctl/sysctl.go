@@ -117,7 +117,9 @@ type Reconciler struct {
 	index  func(string) (int, bool)
 	batch  int
 	log    *slog.Logger
-	global bool // the node-wide settings were found right
+	global bool            // the node-wide settings were found right
+	ipv6   bool            // the node routes IPv6 workloads (SetIPv6)
+	v6ifs  map[string]bool // the workload interfaces with IPv6 (SetIPv6Interfaces)
 	// ifs are the workload interfaces known, by name; queue holds the
 	// deferred ones in order (with names since checked or gone).
 	ifs   map[string]*ifState
@@ -132,6 +134,7 @@ type Reconciler struct {
 type ifState struct {
 	index    int
 	right    bool   // its settings were found (or made) right
+	v6       bool   // its IPv6 settings are kept too
 	deferred bool   // to be checked later
 	seen     uint64 // the last Apply that wanted it
 }
@@ -212,17 +215,47 @@ type setting struct {
 	optional    bool
 }
 
-func global() []setting { return []setting{{name: "net/ipv4/ip_forward", value: "1"}} }
+// global is the node-wide settings; with IPv6, IPv6 forwarding too
+// (what Felix sets with ipv6Support), which a node without IPv6 workloads
+// is spared: it stops the host accepting router advertisements.
+func global(ipv6 bool) []setting {
+	out := []setting{{name: "net/ipv4/ip_forward", value: "1"}}
+	if ipv6 {
+		out = append(out, setting{name: "net/ipv6/conf/all/forwarding", value: "1"})
+	}
+	return out
+}
 
-func perInterface(name string) []setting {
-	return []setting{
+// SetIPv6 turns on the IPv6 node-wide settings (checked by the next
+// Apply); they stay on.
+func (r *Reconciler) SetIPv6() {
+	if !r.ipv6 {
+		r.ipv6, r.global = true, false
+	}
+}
+
+// perInterface is a workload interface's settings; with v6, the IPv6
+// ones of a workload with an IPv6 address too (reference §6.1).
+func perInterface(name string, v6 bool) []setting {
+	out := []setting{
 		{name: "net/ipv4/conf/" + name + "/route_localnet", value: "1"},
 		{name: "net/ipv4/conf/" + name + "/proxy_arp", value: "1"},
 		{name: "net/ipv4/neigh/" + name + "/proxy_delay", value: "0"},
 		{name: "net/ipv4/conf/" + name + "/forwarding", value: "1"},
-		{name: "net/ipv6/conf/" + name + "/accept_ra", value: "0", optional: true},
+		{name: "net/ipv6/conf/" + name + "/accept_ra", value: "0", optional: !v6},
 	}
+	if v6 {
+		ifc6 := "net/ipv6/conf/" + name + "/"
+		out = append(out, setting{name: ifc6 + "disable_ipv6", value: "0"}, setting{name: ifc6 + "accept_dad", value: "0"},
+			setting{name: ifc6 + "proxy_ndp", value: "1"}, setting{name: ifc6 + "forwarding", value: "1"})
+	}
+	return out
 }
+
+// SetIPv6Interfaces names the workload interfaces with an IPv6 address,
+// whose IPv6 settings are kept too (an interface that gains IPv6 is
+// checked again at the next Apply).
+func (r *Reconciler) SetIPv6Interfaces(names map[string]bool) { r.v6ifs = names }
 
 // Apply makes the node-wide settings and those of the named workload
 // interfaces right: those not checked yet by this Reconciler (or
@@ -234,7 +267,7 @@ func (r *Reconciler) Apply(ctx context.Context, workloads []string) (Result, err
 	var res Result
 	var errs []error
 	if !r.global {
-		n, err := r.ensure(global())
+		n, err := r.ensure(global(r.ipv6))
 		res.Written += n
 		if err != nil {
 			errs = append(errs, err)
@@ -252,8 +285,8 @@ func (r *Reconciler) Apply(ctx context.Context, workloads []string) (Result, err
 		if s != nil && s.seen == r.gen {
 			continue // listed twice
 		}
-		if s == nil || s.index != index { // new, or recreated
-			s = &ifState{index: index}
+		if s == nil || s.index != index || s.v6 != r.v6ifs[name] { // new, recreated, or now with IPv6
+			s = &ifState{index: index, v6: r.v6ifs[name]}
 			r.ifs[name] = s
 		}
 		s.seen = r.gen
@@ -310,7 +343,7 @@ func (r *Reconciler) Apply(ctx context.Context, workloads []string) (Result, err
 
 // check reads an interface's settings and writes those that differ.
 func (r *Reconciler) check(name string, s *ifState, res *Result) error {
-	n, err := r.ensure(perInterface(name))
+	n, err := r.ensure(perInterface(name, s.v6))
 	res.Written += n
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // the interface went away meanwhile

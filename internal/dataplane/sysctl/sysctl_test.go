@@ -56,6 +56,33 @@ func TestApply(t *testing.T) {
 	}
 }
 
+// IPv6: the node-wide forwarding once IPv6 is on, and an IPv6 workload
+// interface's own IPv6 settings (an interface that gains IPv6 is checked
+// again); IPv4-only interfaces are not touched beyond accept_ra.
+func TestApplyIPv6(t *testing.T) {
+	f := NewFake(map[string]string{"net/ipv4/ip_forward": "1", "net/ipv6/conf/all/forwarding": "0"})
+	f.AddWiredInterface("cali1")
+	f.AddWiredInterface("cali2")
+	for _, k := range []string{"proxy_ndp", "forwarding", "accept_dad"} {
+		f.Values["net/ipv6/conf/cali1/"+k] = "x"
+		f.Values["net/ipv6/conf/cali2/"+k] = "x"
+	}
+	r := New(Config{FS: f, Index: lookup(map[string]int{"cali1": 5, "cali2": 6})})
+	if res, err := r.Apply(ctx, []string{"cali1", "cali2"}); err != nil || res.Written != 0 {
+		t.Fatalf("IPv4 only: %+v %v, writes %v; want none", res, err, f.Writes)
+	}
+	r.SetIPv6()
+	r.SetIPv6Interfaces(map[string]bool{"cali1": true})
+	if _, err := r.Apply(ctx, []string{"cali1", "cali2"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"net/ipv6/conf/all/forwarding=1", "net/ipv6/conf/cali1/accept_dad=0",
+		"net/ipv6/conf/cali1/proxy_ndp=1", "net/ipv6/conf/cali1/forwarding=1"}
+	if !slices.Equal(f.Writes, want) {
+		t.Errorf("writes %q, want %q", f.Writes, want)
+	}
+}
+
 func TestWriteFailure(t *testing.T) {
 	f := NewFake(map[string]string{"net/ipv4/ip_forward": "0"})
 	r := New(Config{FS: readOnly{f}, Index: lookup(nil)})

@@ -160,6 +160,9 @@ func resolveSubnets(t *Topology, p *problems) {
 			continue
 		}
 		s.Prefix = pfx
+		if s.CIDR6 != "" {
+			s.Prefix6, _ = parseNet6(p, f+".cidr6", s.CIDR6, 64, 120)
+		}
 		if s.Gateway == "" {
 			s.Gateway = pfx.Addr().Next().String()
 		}
@@ -170,6 +173,23 @@ func resolveSubnets(t *Topology, p *problems) {
 		}
 		s.GatewayIP = gw
 	}
+}
+
+// parseNet6 parses an IPv6 network address with a prefix length in
+// [minBits, maxBits].
+func parseNet6(p *problems, field, s string, minBits, maxBits int) (netip.Prefix, bool) {
+	pfx, err := netip.ParsePrefix(s)
+	switch {
+	case err != nil || !pfx.Addr().Is6() || pfx.Addr().Is4In6():
+		p.add(field, s, "is not an IPv6 CIDR (like fd00:ff::/64)")
+	case pfx != pfx.Masked():
+		p.add(field, s, "has host bits set; did you mean %s?", pfx.Masked())
+	case pfx.Bits() < minBits || pfx.Bits() > maxBits:
+		p.add(field, s, "must be between a /%d and a /%d", minBits, maxBits)
+	default:
+		return pfx, true
+	}
+	return netip.Prefix{}, false
 }
 
 func checkSubnetName(name string) error {
@@ -203,6 +223,9 @@ func resolvePool(t *Topology, p *problems) {
 		if t.Pool.BlockSize < pfx.Bits() {
 			p.add("pool.blockSize", strconv.Itoa(t.Pool.BlockSize), "is larger than the pool %s", pfx)
 		}
+	}
+	if t.Pool.CIDR6 != "" {
+		t.Pool.Prefix6, _ = parseNet6(p, "pool.cidr6", t.Pool.CIDR6, 8, 122)
 	}
 	if t.Pool.BlockSize < 20 || t.Pool.BlockSize > 32 {
 		p.add("pool.blockSize", strconv.Itoa(t.Pool.BlockSize), "must be between 20 and 32")

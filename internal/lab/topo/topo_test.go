@@ -2,6 +2,7 @@ package topo
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -148,6 +149,12 @@ nodes: [{name: n1}]`, []string{`pool.vxlanMode: "Sometimes" must be Never, Alway
 routers: [{name: r, kind: quagga}]`, []string{`routers[0].kind: "quagga" must be bird2, frr or none`}},
 		{"cni", `cni: calico
 nodes: [{name: n1}]`, []string{`cni: "calico" must be one of auto, tortie, ptp, bridge`}},
+		{"subnet cidr6 not IPv6", `subnets: [{name: a, cidr: 172.31.1.0/24, cidr6: 172.31.2.0/24}]
+nodes: [{name: n1}]`, []string{`subnets[0].cidr6: "172.31.2.0/24" is not an IPv6 CIDR`}},
+		{"subnet cidr6 too small", `subnets: [{name: a, cidr: 172.31.1.0/24, cidr6: "fd00:ff::/124"}]
+nodes: [{name: n1}]`, []string{`subnets[0].cidr6: "fd00:ff::/124" must be between a /64 and a /120`}},
+		{"pool cidr6 host bits", `pool: {cidr6: "fd00:10::1/48"}
+nodes: [{name: n1}]`, []string{`pool.cidr6: "fd00:10::1/48" has host bits set; did you mean fd00:10::/48?`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -202,4 +209,28 @@ func FuzzParseResolve(f *testing.F) {
 			t.Fatal("a topology without nodes resolved")
 		}
 	})
+}
+
+// A subnet's IPv6 network gives each interface the address with its IPv4
+// host number.
+func TestSubnetAddr6(t *testing.T) {
+	top, err := Parse([]byte(`subnets: [{name: a, cidr: 172.31.1.0/24, cidr6: "fd00:ff:1::/64"}]
+pool: {cidr6: "fd00:10::/48"}
+nodes: [{name: n1}, {name: n2}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Resolve(top); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := top.Subnet("a")
+	for _, n := range top.Nodes {
+		a := n.Interfaces[0].Addr
+		if got, want := s.Addr6(a).String(), "fd00:ff:1::"+fmt.Sprintf("%x", a.As4()[3]); got != want {
+			t.Errorf("%s at %s: IPv6 %s, want %s", n.Name, a, got, want)
+		}
+	}
+	if top.Pool.Prefix6.String() != "fd00:10::/48" {
+		t.Errorf("pool.cidr6 parsed as %s", top.Pool.Prefix6)
+	}
 }

@@ -92,8 +92,14 @@ type Subnet struct {
 	// first host address).
 	Gateway string `json:"gateway,omitempty"`
 	MTU     int    `json:"mtu,omitempty"` // default 1500
+	// CIDR6, when set, is an IPv6 network on the same segment (a /64 to
+	// a /120): each interface on the subnet gets the address of the same
+	// host number as its IPv4 one (Addr6), and a node's agent gets it as
+	// IP6 (spec.bgp.ipv6Address).
+	CIDR6 string `json:"cidr6,omitempty"`
 
 	Prefix    netip.Prefix `json:"-"` // CIDR, parsed by Resolve
+	Prefix6   netip.Prefix `json:"-"` // CIDR6, parsed by Resolve
 	GatewayIP netip.Addr   `json:"-"` // Gateway, parsed or defaulted by Resolve
 }
 
@@ -123,8 +129,13 @@ type Pool struct {
 	IPIPMode    string `json:"ipipMode,omitempty"`  // Never (default), Always, CrossSubnet
 	VXLANMode   string `json:"vxlanMode,omitempty"` // Never (default), Always, CrossSubnet
 	NATOutgoing *bool  `json:"natOutgoing,omitempty"`
+	// CIDR6, when set, is an IPv6 pool (blocks of /122, no encapsulation)
+	// the lab creates beside the IPv4 one; with the tortie CNI flavor
+	// every pod then gets an IPv6 address too (assign_ipv6).
+	CIDR6 string `json:"cidr6,omitempty"`
 
-	Prefix netip.Prefix `json:"-"` // CIDR, parsed by Resolve
+	Prefix  netip.Prefix `json:"-"` // CIDR, parsed by Resolve
+	Prefix6 netip.Prefix `json:"-"` // CIDR6, parsed by Resolve
 }
 
 // Node is one node namespace.
@@ -236,3 +247,21 @@ func (t *Topology) DatastoreAddr() netip.AddrPort {
 
 // DatastorePort is the datastore's client port.
 const DatastorePort = 2379
+
+// Addr6 is the IPv6 address of the host at a on the subnet: the host
+// number of a in Prefix, in Prefix6. Invalid when the subnet has no IPv6
+// network or a is not in it.
+func (s Subnet) Addr6(a netip.Addr) netip.Addr {
+	if !s.Prefix6.IsValid() || !s.Prefix.Contains(a) {
+		return netip.Addr{}
+	}
+	n, h := s.Prefix.Addr().As4(), a.As4()
+	host := (uint32(h[0])<<24 | uint32(h[1])<<16 | uint32(h[2])<<8 | uint32(h[3])) -
+		(uint32(n[0])<<24 | uint32(n[1])<<16 | uint32(n[2])<<8 | uint32(n[3]))
+	b := s.Prefix6.Addr().As16()
+	for i := 15; i >= 12 && host > 0; i-- {
+		b[i] |= byte(host)
+		host >>= 8
+	}
+	return netip.AddrFrom16(b)
+}
