@@ -109,30 +109,22 @@ func (r *Reconciler) planDelta(add, rem []Route) (write []Route, stale []Route, 
 func (r *Reconciler) writeDelta(ctx context.Context, write, stale []Route, kept int) (Result, error) {
 	res := Result{Programmed: kept}
 	var errs []error
-	for _, w := range write {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, err)
-			break
-		}
-		if err := r.program(w); err != nil {
-			errs = append(errs, fmt.Errorf("program route %s: %w", w, err))
-			continue
-		}
-		res.Written++
-		res.Programmed++
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
+		write, stale = nil, nil
 	}
-	for _, s := range stale {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, err)
-			break
+	for i, err := range r.write(write, stale) {
+		switch {
+		case i < len(write) && err != nil:
+			errs = append(errs, fmt.Errorf("program route %s: %w", write[i], err))
+		case i < len(write):
+			res.Written++
+			res.Programmed++
+		case err != nil:
+			errs = append(errs, fmt.Errorf("delete stale route %s: %w", stale[i-len(write)], err))
+		default:
+			res.Deleted++
 		}
-		if err := r.k.DeleteRoute(s); err != nil {
-			errs = append(errs, fmt.Errorf("delete stale route %s: %w", s, err))
-			continue
-		}
-		r.table.deleted(s)
-		r.log.Debug("stale route deleted", "route", s.String())
-		res.Deleted++
 	}
 	if len(errs) > 0 {
 		r.known = false // the next Apply reads the table back
