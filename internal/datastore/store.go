@@ -57,6 +57,10 @@ type Event struct {
 	KV        KV
 	PrevValue []byte
 	Err       error
+	// More says that more events the store delivered together (a
+	// transaction's, say) follow at once: a handler may wait for the last
+	// before acting on them. Stores that cannot tell leave it false.
+	More bool
 }
 
 // Store is the storage contract. All methods are safe for concurrent use.
