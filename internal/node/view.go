@@ -39,7 +39,7 @@ type view struct {
 	// unsignalled: a change that matters came with an event the store
 	// said more follow at once (Event.More); the last of them signals.
 	unsignalled bool
-	onEvent func(key string)
+	onEvent     func(key string)
 	// observeCalc is told how long the view and the Engine took over one
 	// event that mattered (the agent's tortie_calc_seconds).
 	observeCalc func(time.Duration)
