@@ -19,6 +19,7 @@ import (
 	"github.com/tortienet/tortie/internal/dataplane/nft"
 	"github.com/tortienet/tortie/internal/dataplane/routes"
 	"github.com/tortienet/tortie/internal/dataplane/sysctl"
+	"github.com/tortienet/tortie/internal/nlsafe"
 )
 
 // Config configures a Dataplane. Every kernel access point may be
@@ -44,6 +45,7 @@ type Dataplane struct {
 	mu        sync.Mutex
 	log       *slog.Logger
 	handle    *netlink.Handle // owned, closed by Close (nil when injected)
+	writer    *nlsafe.Writer  // the same
 	links     *links.Table    // shared by linklayer, routes and sysctl
 	sysctl    *sysctl.Reconciler
 	ipv6      bool // an IPv6 route was wanted: IPv6 forwarding is on
@@ -63,8 +65,9 @@ type Dataplane struct {
 }
 
 // New builds a Dataplane. With real kernel access it opens a netlink
-// handle in the calling thread's network namespace and checks that nft
-// works; either failing is an error.
+// handle and an nlsafe.Writer (the batched writes of routes and entries)
+// in the calling thread's network namespace and checks that nft works;
+// either failing is an error.
 func New(cfg Config) (*Dataplane, error) {
 	d := &Dataplane{log: cfg.Log}
 	if d.log == nil {
@@ -76,14 +79,20 @@ func New(cfg Config) (*Dataplane, error) {
 			return nil, fmt.Errorf("open netlink: %w", err)
 		}
 		d.handle = h
+		w, err := nlsafe.OpenWriter()
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		d.writer = w
 		if cfg.Links == nil {
 			cfg.Links = links.NewNetlink(h)
 		}
 		if cfg.Routes == nil {
-			cfg.Routes = routes.NewNetlink(h)
+			cfg.Routes = routes.NewNetlink(h, w)
 		}
 		if cfg.LinkLayer == nil {
-			cfg.LinkLayer = linklayer.NewNetlink(h)
+			cfg.LinkLayer = linklayer.NewNetlink(h, w)
 		}
 	}
 	direct := cfg.NFT == nil // the real kernel: element changes may skip nft
@@ -109,11 +118,15 @@ func New(cfg Config) (*Dataplane, error) {
 	return d, nil
 }
 
-// Close releases the netlink handle. The kernel state stays as it is.
+// Close releases the netlink sockets. The kernel state stays as it is.
 func (d *Dataplane) Close() {
 	if d.handle != nil {
 		d.handle.Close()
 		d.handle = nil
+	}
+	if d.writer != nil {
+		d.writer.Close()
+		d.writer = nil
 	}
 }
 

@@ -29,8 +29,10 @@ func (d *Dataplane) ApplyDelta(ctx context.Context, want calc.Desired, delta cal
 }
 
 // TryDelta is ApplyDelta without the fallback: when the change cannot be
-// applied as a delta it writes nothing and says so (ok false), and the
-// caller Applies. want's Routes, Neighbors and FDB are not read: a caller
+// applied as a delta it says so (ok false), and the caller Applies. It
+// has then written nothing, or, when a write found the kernel not as
+// remembered (an interface gone), part of the change, and the Apply reads
+// the kernel back. want's Routes, Neighbors and FDB are not read: a caller
 // may leave them out (nil) and build them only for that Apply.
 func (d *Dataplane) TryDelta(ctx context.Context, want calc.Desired, delta calc.Delta) (st Stats, ok bool, err error) {
 	d.mu.Lock()

@@ -162,7 +162,7 @@ func cniSysctls(ifName string) []string {
 // nodeNamespace is a fresh namespace furnished like a node with one pod:
 // an underlay eth0 (192.168.0.10/24) and a workload interface
 // cali0000000001, both up.
-func nodeNamespace(t *testing.T) *nstest.NS {
+func nodeNamespace(t testing.TB) *nstest.NS {
 	t.Helper()
 	ns := nstest.New(t, "tdp")
 	for _, c := range [][]string{

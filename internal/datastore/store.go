@@ -60,6 +60,10 @@ type Event struct {
 	// not exist), and only in a watch made WithPrevValues: nil otherwise.
 	PrevValue []byte
 	Err       error
+	// More says that more events the store delivered together (a
+	// transaction's, say) follow at once: a handler may wait for the last
+	// before acting on them. Stores that cannot tell leave it false.
+	More bool
 }
 
 // WatchOption configures one Watch.

@@ -2,7 +2,8 @@
 // reconciler of the dataplane: dumps the kernel interrupted are retried,
 // "no such thing" errors are recognised, and addresses are converted between
 // net/netip (used everywhere inside tortie) and the net types the library
-// wants.
+// wants. Writer sends the dataplane's many writes (routes, neighbour and
+// FDB entries) in batches on a socket of its own.
 package nlsafe
 
 import (

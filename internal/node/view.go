@@ -36,7 +36,10 @@ type view struct {
 	dec     *epDecoder                 // remote endpoints, into the Engine (and the Index)
 	felix   *v3.FelixConfigurationSpec // this node's, merged (felixFor)
 	changed chan struct{}              // signalled (without blocking) on every change that matters
-	onEvent func(key string)
+	// unsignalled: a change that matters came with an event the store
+	// said more follow at once (Event.More); the last of them signals.
+	unsignalled bool
+	onEvent     func(key string)
 	// observeCalc is told how long the view and the Engine took over one
 	// event that mattered (the agent's tortie_calc_seconds).
 	observeCalc func(time.Duration)
@@ -148,6 +151,8 @@ func (v *view) OnEvent(ev datastore.Event) {
 	}
 	v.rev = ev.KV.Revision
 	hook, observe := v.onEvent, v.observeCalc
+	signal := (changed || v.unsignalled) && !ev.More
+	v.unsignalled = (changed || v.unsignalled) && ev.More
 	v.mu.Unlock()
 	if observe != nil && changed {
 		observe(time.Since(start))
@@ -155,8 +160,8 @@ func (v *view) OnEvent(ev datastore.Event) {
 	if hook != nil {
 		hook(ev.KV.Key)
 	}
-	if changed {
-		v.signal()
+	if signal {
+		v.signal() // one sync for the events of a transaction
 	}
 }
 

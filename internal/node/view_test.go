@@ -139,3 +139,31 @@ func TestViewEndpointMoves(t *testing.T) {
 		}
 	}
 }
+
+// TestViewSignalsOncePerDelivery: events the store delivered together
+// (Event.More on all but the last: a transaction's) signal once, after the
+// last, even when the last changes nothing.
+func TestViewSignalsOncePerDelivery(t *testing.T) {
+	env := calc.Env{Node: "node-a", Backend: "vxlan"}
+	v := newView(env)
+	v.OnSync([]datastore.KV{
+		{Key: datastore.ResourceKey("ippools", "", "p"), Value: []byte(`{"kind":"IPPool","metadata":{"name":"p"},"spec":{"cidr":"10.244.0.0/16","vxlanMode":"Always"}}`)},
+		{Key: datastore.ResourceKey("nodes", "", "node-b"), Value: []byte(`{"kind":"Node","metadata":{"name":"node-b"},"spec":{"bgp":{"ipv4Address":"10.0.0.2/24"},"ipv4VXLANTunnelAddr":"10.244.1.1"}}`)},
+	}, 1)
+	if _, ok := v.take(env); !ok || !signalled(v) {
+		t.Fatal("the initial list did not make the view ready")
+	}
+	block := put(ipam.BlockKey(netip.MustParsePrefix("10.244.1.0/26")), `{"cidr":"10.244.1.0/26","affinity":"host:node-b"}`)
+	block.More = true
+	v.OnEvent(block)
+	if signalled(v) {
+		t.Fatal("an event with more to follow signalled")
+	}
+	v.OnEvent(put(ipam.HandleKey("k8s-pod-network.abc"), `{"block":{"10.244.1.0/26":1}}`)) // the last: no change of its own
+	if !signalled(v) {
+		t.Fatal("the last event of the delivery did not signal the change before it")
+	}
+	if t2, _ := v.take(env); !t2.delta.Dataplane() {
+		t.Fatalf("the take after the delivery: %+v; want the block's route", t2.delta)
+	}
+}

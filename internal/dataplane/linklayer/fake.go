@@ -212,7 +212,26 @@ func (f *Fake) Neighbors() ([]Neighbor, error) {
 	return slices.Clone(f.Neigh), nil
 }
 
-// SetNeighbor implements Kernel.
+// WriteEntries implements Kernel with SetNeighbor, DelNeighbor, SetFDB and
+// DelFDB.
+func (f *Fake) WriteEntries(ops []EntryOp) []error {
+	errs := make([]error, len(ops))
+	for i, op := range ops {
+		switch op.Kind {
+		case SetNeighbor:
+			errs[i] = f.SetNeighbor(op.Index, op.IP, op.MAC)
+		case DelNeighbor:
+			errs[i] = f.DelNeighbor(op.Index, op.IP)
+		case SetFDB:
+			errs[i] = f.SetFDB(op.Index, op.MAC, op.IP)
+		case DelFDB:
+			errs[i] = f.DelFDB(op.Index, op.MAC, op.IP)
+		}
+	}
+	return errs
+}
+
+// SetNeighbor adds or replaces a permanent entry.
 func (f *Fake) SetNeighbor(index int, ip netip.Addr, mac net.HardwareAddr) error {
 	if err := f.write("neigh set %d %s %s", index, ip, mac); err != nil {
 		return err
@@ -231,7 +250,7 @@ func (f *Fake) SetNeighbor(index int, ip netip.Addr, mac net.HardwareAddr) error
 	return nil
 }
 
-// DelNeighbor implements Kernel.
+// DelNeighbor deletes an entry.
 func (f *Fake) DelNeighbor(index int, ip netip.Addr) error {
 	if err := f.write("neigh del %d %s", index, ip); err != nil {
 		return err
@@ -252,8 +271,8 @@ func (f *Fake) FDB(index int) ([]FDBEntry, error) {
 	return out, nil
 }
 
-// SetFDB implements Kernel: like the kernel's replace, it sets the MAC's
-// destination.
+// SetFDB adds or replaces a permanent entry: like the kernel's replace, it
+// sets the MAC's destination.
 func (f *Fake) SetFDB(index int, mac net.HardwareAddr, dst netip.Addr) error {
 	if err := f.write("fdb set %d %s %s", index, mac, dst); err != nil {
 		return err
@@ -272,7 +291,7 @@ func (f *Fake) SetFDB(index int, mac net.HardwareAddr, dst netip.Addr) error {
 	return nil
 }
 
-// DelFDB implements Kernel.
+// DelFDB deletes an entry.
 func (f *Fake) DelFDB(index int, mac net.HardwareAddr, dst netip.Addr) error {
 	if err := f.write("fdb del %d %s %s", index, mac, dst); err != nil {
 		return err

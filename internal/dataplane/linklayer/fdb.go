@@ -1,10 +1,10 @@
 package linklayer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/netip"
 	"slices"
@@ -78,78 +78,95 @@ func (r *Reconciler) fdbOf(index int) ([]FDBEntry, error) {
 	return have, nil
 }
 
+// syncFDB makes the device's permanent entries the wanted ones, in one
+// batch: the stale ones deleted first (a MAC moving to another node must
+// lose its old destination before it gets the new one), then the missing
+// ones set.
 func (r *Reconciler) syncFDB(ctx context.Context, dev string, index int, want []calc.FDBEntry, res *NeighborResult, o *entryOutcome, mayRetry bool) error {
 	have, err := r.fdbOf(index)
 	if err != nil {
 		o.failed = true
 		return err
 	}
-	wanted := map[fdbKey]bool{}
+	wanted := make(map[fdbKey]bool, len(want))
 	for _, w := range want {
 		wanted[fdbKey{string(w.MAC), w.Dst}] = true
 	}
-	present := map[fdbKey]bool{}
-	var errs []error
+	present := make(map[fdbKey]bool, len(have))
+	var ops []EntryOp
 	var kept []FDBEntry
-	// Stale entries first: a MAC moving to another node must lose its old
-	// destination before it gets the new one.
 	for _, h := range have {
 		k := fdbKey{string(h.MAC), h.Dst}
-		if wanted[k] && h.Permanent {
+		switch {
+		case wanted[k] && h.Permanent:
 			present[k] = true
 			kept = append(kept, h)
-			continue
-		}
-		if !h.Permanent && !wanted[k] {
+		case !h.Permanent && !wanted[k]:
 			kept = append(kept, h) // not a static entry: not ours
-			continue
+		default:
+			ops = append(ops, EntryOp{Kind: DelFDB, Index: index, IP: h.Dst, MAC: h.MAC})
 		}
-		if err := r.k.DelFDB(index, h.MAC, h.Dst); err != nil {
-			o.failed = true
-			kept = append(kept, h)
-			errs = append(errs, fmt.Errorf("delete stale fdb %s dst %s dev %s: %w", h.MAC, h.Dst, dev, err))
-			continue
-		}
-		r.log.Debug("stale fdb entry deleted", "dev", dev, "mac", h.MAC.String(), "dst", h.Dst.String())
-		res.Changes++
 	}
-	r.entries.fdb[index] = kept
+	queued := map[fdbKey]bool{}
 	for _, w := range want {
 		k := fdbKey{string(w.MAC), w.Dst}
-		if present[k] {
+		switch {
+		case present[k]:
 			res.FDB++
+		case !queued[k]:
+			queued[k] = true
+			ops = append(ops, EntryOp{Kind: SetFDB, Index: index, IP: w.Dst, MAC: w.MAC})
+		}
+	}
+	if err := ctx.Err(); err != nil && len(ops) > 0 {
+		o.failed = true
+		return err
+	}
+	return r.writeFDB(dev, index, kept, ops, res, o, mayRetry)
+}
+
+// writeFDB writes ops and records, over kept, what was done.
+func (r *Reconciler) writeFDB(dev string, index int, kept []FDBEntry, ops []EntryOp, res *NeighborResult, o *entryOutcome, mayRetry bool) error {
+	var errs []error
+	byMAC := make(map[string]int, len(kept))
+	for i, h := range kept {
+		byMAC[string(h.MAC)] = i
+	}
+	debug := r.log.Enabled(context.Background(), slog.LevelDebug)
+	for i, err := range r.k.WriteEntries(ops) {
+		op := ops[i]
+		if op.Kind == DelFDB {
+			if err != nil {
+				o.failed = true
+				byMAC[string(op.MAC)] = len(kept)
+				kept = append(kept, FDBEntry{LinkIndex: index, MAC: op.MAC, Dst: op.IP, Permanent: true})
+				errs = append(errs, fmt.Errorf("delete stale fdb %s dst %s dev %s: %w", op.MAC, op.IP, dev, err))
+				continue
+			}
+			r.log.Debug("stale fdb entry deleted", "dev", dev, "mac", op.MAC.String(), "dst", op.IP.String())
+			res.Changes++
 			continue
 		}
-		if err := ctx.Err(); err != nil {
-			o.failed = true
-			return errors.Join(append(errs, err)...)
-		}
-		if err := r.k.SetFDB(index, w.MAC, w.Dst); err != nil {
-			err = fmt.Errorf("set fdb %s dst %s dev %s: %w", w.MAC, w.Dst, dev, err)
-			if o.writeFailed(err, dev, mayRetry) {
-				return err
-			}
+		if err != nil {
+			err = fmt.Errorf("set fdb %s dst %s dev %s: %w", op.MAC, op.IP, dev, err)
+			o.writeFailed(err, dev, mayRetry) // a vanished device: retry
 			errs = append(errs, err)
 			continue
 		}
-		r.log.Debug("fdb entry set", "dev", dev, "mac", w.MAC.String(), "dst", w.Dst.String())
-		r.entries.setFDB(index, FDBEntry{LinkIndex: index, MAC: w.MAC, Dst: w.Dst, Permanent: true})
-		present[k] = true
+		if debug {
+			r.log.Debug("fdb entry set", "dev", dev, "mac", op.MAC.String(), "dst", op.IP.String())
+		}
+		// Like the kernel's replace, a set gives the MAC its destination.
+		n := FDBEntry{LinkIndex: index, MAC: op.MAC, Dst: op.IP, Permanent: true}
+		if j, ok := byMAC[string(op.MAC)]; ok {
+			kept[j] = n
+		} else {
+			byMAC[string(op.MAC)] = len(kept)
+			kept = append(kept, n)
+		}
 		res.FDB++
 		res.Changes++
 	}
+	r.entries.fdb[index] = kept
 	return errors.Join(errs...)
-}
-
-// setFDB records a written entry: like the kernel's replace, it sets the
-// MAC's destination.
-func (e *entries) setFDB(index int, n FDBEntry) {
-	have := e.fdb[index]
-	for i, h := range have {
-		if bytes.Equal(h.MAC, n.MAC) {
-			have[i] = n
-			return
-		}
-	}
-	e.fdb[index] = append(have, n)
 }

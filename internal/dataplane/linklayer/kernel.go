@@ -73,12 +73,38 @@ type Kernel interface {
 
 	// Neighbors returns every IPv4 neighbour entry of the namespace.
 	Neighbors() ([]Neighbor, error)
-	// SetNeighbor adds or replaces a permanent entry.
-	SetNeighbor(index int, ip netip.Addr, mac net.HardwareAddr) error
-	DelNeighbor(index int, ip netip.Addr) error
 	// FDB returns the device's forwarding entries that have a destination.
 	FDB(index int) ([]FDBEntry, error)
-	// SetFDB adds or replaces a permanent "self" entry.
-	SetFDB(index int, mac net.HardwareAddr, dst netip.Addr) error
-	DelFDB(index int, mac net.HardwareAddr, dst netip.Addr) error
+	// WriteEntries makes the writes in order, as few requests to the
+	// kernel as it can, and returns the error of each (nil: done); one
+	// failing does not stop the others. A set on an interface that does
+	// not exist fails with an error wrapping ErrNoDevice; deleting an
+	// entry already gone is not an error.
+	WriteEntries(ops []EntryOp) []error
+}
+
+// EntryKind is what an EntryOp does.
+type EntryKind int
+
+// The kinds of EntryOp.
+const (
+	// SetNeighbor adds or replaces a permanent neighbour entry.
+	SetNeighbor EntryKind = iota
+	// DelNeighbor deletes a neighbour entry (MAC unused).
+	DelNeighbor
+	// SetFDB adds or replaces a permanent "self" FDB entry: frames for
+	// MAC go to IP.
+	SetFDB
+	// DelFDB deletes that FDB entry.
+	DelFDB
+)
+
+// EntryOp is one write of a neighbour or FDB entry on the interface with
+// index Index.
+type EntryOp struct {
+	Kind  EntryKind
+	Index int
+	// IP is the neighbour's address, or the FDB entry's destination.
+	IP  netip.Addr
+	MAC net.HardwareAddr
 }

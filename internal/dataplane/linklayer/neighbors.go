@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 
@@ -187,7 +188,6 @@ func (r *Reconciler) planNeighbors(want []calc.Neighbor, res *NeighborResult) (w
 }
 
 func (r *Reconciler) applyNeighbors(ctx context.Context, want []calc.Neighbor, res *NeighborResult, o *entryOutcome, mayRetry bool) error {
-	e := &r.entries
 	write, missing, errs := r.planNeighbors(want, res)
 	// Look up afresh the interfaces of the entries about to be written and
 	// of those missing (all already read, after a dump); plan again if that
@@ -206,26 +206,52 @@ func (r *Reconciler) applyNeighbors(ctx context.Context, want []calc.Neighbor, r
 			write, _, errs = r.planNeighbors(want, res)
 		}
 	}
-	for _, w := range write {
-		if err := ctx.Err(); err != nil {
-			o.failed = true
-			return errors.Join(append(errs, err)...)
-		}
-		if err := r.k.SetNeighbor(w.index, w.IP, w.MAC); err != nil {
+	if err := ctx.Err(); err != nil && len(write) > 0 {
+		o.failed = true
+		return errors.Join(append(errs, err)...)
+	}
+	werrs, stop := r.writeNeighbors(write, res, o, mayRetry)
+	if errs = append(errs, werrs...); stop {
+		return errors.Join(errs...)
+	}
+	errs = append(errs, r.deleteStaleNeighbors(res, o)...)
+	return errors.Join(errs...)
+}
+
+// writeNeighbors sets the entries in one batch and records those set;
+// stop says that one found its interface gone and a retry is asked for.
+func (r *Reconciler) writeNeighbors(write []neighWrite, res *NeighborResult, o *entryOutcome, mayRetry bool) (errs []error, stop bool) {
+	if len(write) == 0 {
+		return nil, false
+	}
+	ops := make([]EntryOp, len(write))
+	for i, w := range write {
+		ops[i] = EntryOp{Kind: SetNeighbor, Index: w.index, IP: w.IP, MAC: w.MAC}
+	}
+	debug := r.log.Enabled(context.Background(), slog.LevelDebug)
+	for i, err := range r.k.WriteEntries(ops) {
+		w := write[i]
+		if err != nil {
 			err = fmt.Errorf("set neighbour %s lladdr %s dev %s: %w", w.IP, w.MAC, w.Dev, err)
-			if o.writeFailed(err, w.Dev, mayRetry) {
-				return err
-			}
+			stop = o.writeFailed(err, w.Dev, mayRetry) || stop
 			errs = append(errs, err)
 			continue
 		}
-		s := e.neigh[neighKey{w.index, w.IP}]
+		s := r.entries.neigh[neighKey{w.index, w.IP}]
 		s.n, s.present = Neighbor{LinkIndex: w.index, IP: w.IP, MAC: w.MAC, Permanent: true}, true
-		r.log.Debug("neighbour set", "dev", w.Dev, "ip", w.IP.String(), "mac", w.MAC.String())
+		if debug {
+			r.log.Debug("neighbour set", "dev", w.Dev, "ip", w.IP.String(), "mac", w.MAC.String())
+		}
 		res.Neighbors++
 		res.Changes++
 	}
-	// Stale: known entries on interfaces tortie owns now, not wanted.
+	return errs, stop
+}
+
+// deleteStaleNeighbors deletes, in one batch, the known entries on
+// interfaces tortie owns now that are not wanted.
+func (r *Reconciler) deleteStaleNeighbors(res *NeighborResult, o *entryOutcome) (errs []error) {
+	e := &r.entries
 	var stale []neighKey
 	for k, s := range e.neigh {
 		switch {
@@ -236,9 +262,17 @@ func (r *Reconciler) applyNeighbors(ctx context.Context, want []calc.Neighbor, r
 			stale = append(stale, k)
 		}
 	}
+	if len(stale) == 0 {
+		return nil
+	}
 	slices.SortFunc(stale, func(a, b neighKey) int { return cmp.Or(cmp.Compare(a.index, b.index), a.ip.Compare(b.ip)) })
-	for _, k := range stale {
-		if err := r.k.DelNeighbor(k.index, k.ip); err != nil {
+	ops := make([]EntryOp, len(stale))
+	for i, k := range stale {
+		ops[i] = EntryOp{Kind: DelNeighbor, Index: k.index, IP: k.ip}
+	}
+	for i, err := range r.k.WriteEntries(ops) {
+		k := stale[i]
+		if err != nil {
 			o.failed = true
 			errs = append(errs, fmt.Errorf("delete stale neighbour %s ifindex %d: %w", k.ip, k.index, err))
 			continue
@@ -247,5 +281,5 @@ func (r *Reconciler) applyNeighbors(ctx context.Context, want []calc.Neighbor, r
 		r.log.Debug("stale neighbour deleted", "ifindex", k.index, "ip", k.ip.String())
 		res.Changes++
 	}
-	return errors.Join(errs...)
+	return errs
 }

@@ -2,6 +2,7 @@ package linklayer
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -15,13 +16,20 @@ import (
 	"github.com/tortienet/tortie/internal/nlsafe"
 )
 
-// Netlink is the real Kernel, through one netlink handle.
+// Netlink is the real Kernel: it reads and changes devices through a
+// netlink handle and writes entries through an nlsafe.Writer, many to a
+// request.
 type Netlink struct {
 	h *netlink.Handle
+	w *nlsafe.Writer
 }
 
-// NewNetlink returns a Kernel using h (see nlsafe.Handle for nil).
-func NewNetlink(h *netlink.Handle) *Netlink { return &Netlink{h: nlsafe.Handle(h)} }
+// NewNetlink returns a Kernel using h (see nlsafe.Handle for nil) and w
+// (nil: a Writer opened for each WriteEntries, in the network namespace of
+// the calling thread).
+func NewNetlink(h *netlink.Handle, w *nlsafe.Writer) *Netlink {
+	return &Netlink{h: nlsafe.Handle(h), w: w}
+}
 
 // Device implements Kernel.
 func (n *Netlink) Device(name string) (*Device, error) {
@@ -120,20 +128,6 @@ func (n *Netlink) Neighbors() ([]Neighbor, error) {
 	return out, nil
 }
 
-// SetNeighbor implements Kernel.
-func (n *Netlink) SetNeighbor(index int, ip netip.Addr, mac net.HardwareAddr) error {
-	return entryErr(n.h.NeighSet(&netlink.Neigh{LinkIndex: index, Family: netlink.FAMILY_V4, State: netlink.NUD_PERMANENT, IP: nlsafe.IP(ip), HardwareAddr: mac}))
-}
-
-// DelNeighbor implements Kernel.
-func (n *Netlink) DelNeighbor(index int, ip netip.Addr) error {
-	err := n.h.NeighDel(&netlink.Neigh{LinkIndex: index, Family: netlink.FAMILY_V4, IP: nlsafe.IP(ip)})
-	if nlsafe.IsNotFound(err) {
-		return nil
-	}
-	return err
-}
-
 // FDB implements Kernel.
 func (n *Netlink) FDB(index int) ([]FDBEntry, error) {
 	ns, err := nlsafe.Dump("fdb entries", func() ([]netlink.Neigh, error) { return n.h.NeighList(index, unix.AF_BRIDGE) })
@@ -151,29 +145,49 @@ func (n *Netlink) FDB(index int) ([]FDBEntry, error) {
 	return out, nil
 }
 
-// SetFDB implements Kernel.
-func (n *Netlink) SetFDB(index int, mac net.HardwareAddr, dst netip.Addr) error {
-	return entryErr(n.h.NeighSet(fdb(index, mac, dst)))
-}
-
-// entryErr marks a write to an interface that is not there.
-func entryErr(err error) error {
-	if errors.Is(err, unix.ENODEV) {
-		return fmt.Errorf("%w: %w", ErrNoDevice, err)
+// WriteEntries implements Kernel.
+func (n *Netlink) WriteEntries(ops []EntryOp) []error {
+	reqs := make([]nlsafe.Request, len(ops))
+	for i, op := range ops {
+		reqs[i] = entryRequest(op)
 	}
-	return err
-}
-
-// DelFDB implements Kernel.
-func (n *Netlink) DelFDB(index int, mac net.HardwareAddr, dst netip.Addr) error {
-	err := n.h.NeighDel(fdb(index, mac, dst))
-	if nlsafe.IsNotFound(err) {
-		return nil
+	errs, err := nlsafe.Do(n.w, reqs)
+	for i := range errs {
+		switch {
+		case err != nil:
+			errs[i] = err
+		case ops[i].Kind == DelNeighbor || ops[i].Kind == DelFDB:
+			if nlsafe.IsNotFound(errs[i]) {
+				errs[i] = nil // already gone
+			}
+		case errors.Is(errs[i], unix.ENODEV):
+			errs[i] = fmt.Errorf("%w: %w", ErrNoDevice, errs[i])
+		}
 	}
-	return err
+	return errs
 }
 
-func fdb(index int, mac net.HardwareAddr, dst netip.Addr) *netlink.Neigh {
-	return &netlink.Neigh{LinkIndex: index, Family: unix.AF_BRIDGE, Flags: netlink.NTF_SELF,
-		State: netlink.NUD_PERMANENT, HardwareAddr: mac, IP: nlsafe.IP(dst)}
+// entryRequest is op as an rtnetlink message: an ndmsg, the address and
+// the MAC.
+func entryRequest(op EntryOp) nlsafe.Request {
+	typ, flags := uint16(unix.RTM_NEWNEIGH), uint16(unix.NLM_F_CREATE|unix.NLM_F_REPLACE)
+	family, ndFlags, state := byte(unix.AF_INET), byte(0), uint16(unix.NUD_PERMANENT)
+	switch op.Kind {
+	case DelNeighbor:
+		typ, flags, state = unix.RTM_DELNEIGH, 0, 0
+	case SetFDB:
+		family, ndFlags = unix.AF_BRIDGE, unix.NTF_SELF
+	case DelFDB:
+		typ, flags, family, ndFlags = unix.RTM_DELNEIGH, 0, unix.AF_BRIDGE, unix.NTF_SELF
+	}
+	b := make([]byte, 0, 40)
+	b = append(b, family, 0, 0, 0)
+	b = binary.NativeEndian.AppendUint32(b, uint32(op.Index))
+	b = binary.NativeEndian.AppendUint16(b, state)
+	b = append(b, ndFlags, 0)
+	b = nlsafe.Attr(b, unix.NDA_DST, op.IP.AsSlice()...)
+	if op.Kind != DelNeighbor && len(op.MAC) > 0 {
+		b = nlsafe.Attr(b, unix.NDA_LLADDR, op.MAC...)
+	}
+	return nlsafe.Request{Type: typ, Flags: flags, Data: b}
 }

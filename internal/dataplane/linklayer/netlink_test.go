@@ -2,6 +2,8 @@ package linklayer
 
 import (
 	"errors"
+	"net"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -9,6 +11,7 @@ import (
 
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/dataplane/links"
+	"github.com/tortienet/tortie/internal/nlsafe"
 	"github.com/tortienet/tortie/internal/ns/nstest"
 )
 
@@ -26,11 +29,20 @@ func newNetns(t *testing.T) (*nstest.NS, *Netlink, *links.Netlink) {
 		ns.MustRun(t, c[0], c[1:]...)
 	}
 	var h *netlink.Handle
-	if err := ns.Do(func() (err error) { h, err = netlink.NewHandle(); return err }); err != nil {
+	var w *nlsafe.Writer
+	err := ns.Do(func() (err error) {
+		if h, err = netlink.NewHandle(); err != nil {
+			return err
+		}
+		w, err = nlsafe.OpenWriter()
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.Close)
-	return ns, NewNetlink(h), links.NewNetlink(h)
+	t.Cleanup(func() { w.Close() })
+	return ns, NewNetlink(h, w), links.NewNetlink(h)
 }
 
 // bridgeCmd is iproute2's bridge tool, named by path: the CNI plugins
@@ -133,5 +145,39 @@ func TestNetlinkIPIPDetection(t *testing.T) {
 		mustContain(t, "ip addr", ns.MustRun(t, "ip", "-4", "addr", "show", "dev", "tunl0"), "mtu 1480", "UP", "inet 10.244.1.0/32")
 	default:
 		t.Fatal(err)
+	}
+}
+
+// TestNetlinkWriteEntriesBatch writes more entries than one request
+// carries, a failing one among them (an interface that does not exist),
+// through the real kernel: the failure is reported on its own entry and
+// every other write is done.
+func TestNetlinkWriteEntriesBatch(t *testing.T) {
+	ns, k, lk := newNetns(t)
+	ns.MustRun(t, "ip", "link", "add", "vxlan.calico", "type", "vxlan", "id", "4096", "dstport", "4789", "local", "192.168.0.10", "dev", "eth0", "nolearning")
+	l, ok, err := lk.LinkByName("vxlan.calico")
+	if err != nil || !ok {
+		t.Fatalf("vxlan.calico: %v %v", ok, err)
+	}
+	var ops []EntryOp
+	for i := range 100 {
+		m := net.HardwareAddr{0x66, 0, 0, 1, 0, byte(i)}
+		ops = append(ops, EntryOp{Kind: SetNeighbor, Index: l.Index, IP: netip.AddrFrom4([4]byte{10, 250, byte(i), 0}), MAC: m},
+			EntryOp{Kind: SetFDB, Index: l.Index, IP: netip.AddrFrom4([4]byte{192, 168, 1, byte(i)}), MAC: m})
+	}
+	ops[81].Index = 999                                                                   // an FDB entry on no interface
+	ops = append(ops, EntryOp{Kind: DelNeighbor, Index: l.Index, IP: addr("10.251.0.1")}) // never written: not an error
+	errs := k.WriteEntries(ops)
+	for i, err := range errs {
+		if (i == 81) != (err != nil) || (i == 81 && !errors.Is(err, ErrNoDevice)) {
+			t.Errorf("write %d (%+v): %v", i, ops[i], err)
+		}
+	}
+	if n := strings.Count(ns.MustRun(t, "ip", "neigh", "show", "dev", "vxlan.calico", "nud", "permanent"), "\n"); n != 100 {
+		t.Errorf("%d neighbour entries; want 100", n)
+	}
+	fdb := ns.MustRun(t, bridgeCmd, "fdb", "show", "dev", "vxlan.calico")
+	if n := strings.Count(fdb, "self permanent"); n != 99 || strings.Contains(fdb, "dst 192.168.1.40 ") {
+		t.Errorf("%d fdb entries, want 99 (not 66:00:00:01:00:28):\n%s", n, fdb)
 	}
 }

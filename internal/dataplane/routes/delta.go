@@ -10,7 +10,8 @@ import (
 )
 
 // ErrDeltaUnusable says that ApplyDelta could not apply the change as a
-// delta and wrote nothing: the caller applies the whole want instead.
+// delta: the caller applies the whole want instead. It wrote nothing,
+// unless a write showed the remembered table wrong (see ApplyDelta).
 var ErrDeltaUnusable = errors.New("routes: the change cannot be applied as a delta")
 
 // ApplyDelta makes the change from the last wanted routes: removed are no
@@ -22,6 +23,12 @@ var ErrDeltaUnusable = errors.New("routes: the change cannot be applied as a del
 // an adopted route for its grace period, when there are conflicts, or when
 // the change meets any of those. Programmed in the Result counts the
 // wanted routes as the last Apply did, adjusted by the change.
+//
+// It makes no kernel call but the writes (one batch): the interfaces are
+// as last read. When a write shows that memory wrong (an interface gone,
+// a route already there), the error wraps ErrDeltaUnusable too, having
+// written part of the change: the caller applies the whole want, which
+// reads the table back.
 func (r *Reconciler) ApplyDelta(ctx context.Context, added, removed []calc.Route) (Result, error) {
 	if r.wantIPv6(added); !r.known || r.waiting || len(r.unwantedSince) > 0 || len(r.reported) > 0 {
 		return Result{}, ErrDeltaUnusable
@@ -30,26 +37,10 @@ func (r *Reconciler) ApplyDelta(ctx context.Context, added, removed []calc.Route
 	if !ok {
 		return Result{}, ErrDeltaUnusable
 	}
-	// Look up afresh the interfaces of the routes about to be written, as
-	// Apply does; plan again if that changed anything.
-	if len(write) > 0 {
-		var names []string
-		for _, w := range write {
-			if w.LinkIndex != 0 {
-				names = append(names, r.links.Name(w.LinkIndex))
-			}
-		}
-		v := r.links.Version()
-		if err := r.links.Refresh(names); err != nil {
-			r.known = false
-			return Result{}, err
-		}
-		if r.links.Version() != v {
-			if add, rem, write, stale, ok = r.resolveDelta(added, removed); !ok {
-				return Result{}, ErrDeltaUnusable
-			}
-		}
-	}
+	// The interfaces are taken as last read, without a lookup (a delta
+	// never names a workload interface, nor one the table lacks): a write
+	// finding one gone shows the memory wrong, and the caller then applies
+	// the whole want, which reads the kernel back.
 	return r.writeDelta(ctx, write, stale, r.programmed+len(add)-len(rem)-len(write))
 }
 
@@ -109,34 +100,31 @@ func (r *Reconciler) planDelta(add, rem []Route) (write []Route, stale []Route, 
 func (r *Reconciler) writeDelta(ctx context.Context, write, stale []Route, kept int) (Result, error) {
 	res := Result{Programmed: kept}
 	var errs []error
-	for _, w := range write {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, err)
-			break
-		}
-		if err := r.program(w); err != nil {
-			errs = append(errs, fmt.Errorf("program route %s: %w", w, err))
-			continue
-		}
-		res.Written++
-		res.Programmed++
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
+		write, stale = nil, nil
 	}
-	for _, s := range stale {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, err)
-			break
+	for i, err := range r.write(write, stale) {
+		switch {
+		case i < len(write) && err != nil:
+			errs = append(errs, fmt.Errorf("program route %s: %w", write[i], err))
+		case i < len(write):
+			res.Written++
+			res.Programmed++
+		case err != nil:
+			errs = append(errs, fmt.Errorf("delete stale route %s: %w", stale[i-len(write)], err))
+		default:
+			res.Deleted++
 		}
-		if err := r.k.DeleteRoute(s); err != nil {
-			errs = append(errs, fmt.Errorf("delete stale route %s: %w", s, err))
-			continue
-		}
-		r.table.deleted(s)
-		r.log.Debug("stale route deleted", "route", s.String())
-		res.Deleted++
-	}
-	if len(errs) > 0 {
-		r.known = false // the next Apply reads the table back
 	}
 	r.programmed = res.Programmed
-	return res, errors.Join(errs...)
+	if len(errs) == 0 {
+		return res, nil
+	}
+	r.known = false // the next Apply reads the table back
+	err := errors.Join(errs...)
+	if errors.Is(err, ErrExists) || errors.Is(err, ErrNoDevice) {
+		return res, fmt.Errorf("%w: %w", ErrDeltaUnusable, err)
+	}
+	return res, err
 }

@@ -123,3 +123,40 @@ func TestDeltaUnusableWritesNothing(t *testing.T) {
 		t.Fatalf("refused delta wrote:\n%s\nwas\n%s", got, before)
 	}
 }
+
+// TestDeltaNoLookup: a delta makes no read, the interfaces taken as last
+// read; when one has gone since (recreated with another index), the write
+// fails, ApplyDelta says the delta is unusable, and the Apply after it
+// reads back and writes the route on the new interface.
+func TestDeltaNoLookup(t *testing.T) {
+	ctx := context.Background()
+	f, r, _ := newTest()
+	block := func(i byte) calc.Route {
+		return calc.Route{Dst: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 244, i, 0}), 26), Dev: "vxlan.calico",
+			Gw: netip.AddrFrom4([4]byte{10, 244, i, 1}), OnLink: true}
+	}
+	want := []calc.Route{block(2)}
+	if _, err := r.Apply(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	f.Reads = nil
+	if res, err := r.ApplyDelta(ctx, []calc.Route{block(3)}, nil); err != nil || res.Written != 1 || len(f.Reads) != 0 {
+		t.Fatalf("delta: %+v %v, reads %v; want one write, no read", res, err, f.Reads)
+	}
+	want = append(want, block(3))
+	f.Interfaces["vxlan.calico"] = Link{Index: 33, Up: true} // recreated: the kernel dropped its routes
+	f.Table = slices.DeleteFunc(f.Table, func(rt Route) bool { return rt.LinkIndex == 3 })
+	if _, err := r.ApplyDelta(ctx, []calc.Route{block(4)}, nil); !errors.Is(err, ErrDeltaUnusable) || !errors.Is(err, ErrNoDevice) {
+		t.Fatalf("delta on a vanished interface: %v; want ErrDeltaUnusable and ErrNoDevice", err)
+	}
+	want = append(want, block(4))
+	res, err := r.Apply(ctx, want)
+	if err != nil || !res.Read || res.Written != 3 || res.Programmed != 3 {
+		t.Fatalf("apply after it: %+v %v; want the table read back and the 3 routes written", res, err)
+	}
+	for _, rt := range f.Table {
+		if rt.LinkIndex != 33 {
+			t.Errorf("route on the old interface: %s", rt)
+		}
+	}
+}

@@ -18,8 +18,8 @@ type Fake struct {
 	Table []Route
 	// Reads logs each dump ("routes", "links") and lookup ("link <name>").
 	Reads []string
-	// Writes logs each AddRoute ("add <route>"), ReplaceRoute ("replace
-	// <route>") and DeleteRoute ("delete <route>") call.
+	// Writes logs each write: "add <route>", "replace <route>" and
+	// "delete <route>".
 	Writes []string
 	// Fail, when set, makes the write it returns an error for fail.
 	Fail func(op string, r Route) error
@@ -57,7 +57,23 @@ func (f *Fake) Routes(ipv6 bool) ([]Route, error) {
 	return slices.Clone(f.Table), nil
 }
 
-// AddRoute implements Kernel.
+// Write implements Kernel with AddRoute, ReplaceRoute and DeleteRoute.
+func (f *Fake) Write(ops []Op) []error {
+	errs := make([]error, len(ops))
+	for i, op := range ops {
+		switch op.Kind {
+		case OpAdd:
+			errs[i] = f.AddRoute(op.Route)
+		case OpReplace:
+			errs[i] = f.ReplaceRoute(op.Route)
+		case OpDelete:
+			errs[i] = f.DeleteRoute(op.Route)
+		}
+	}
+	return errs
+}
+
+// AddRoute adds r, failing as the kernel does when a route has its key.
 func (f *Fake) AddRoute(r Route) error {
 	f.Writes = append(f.Writes, "add "+r.String())
 	if err := f.check("add", r); err != nil {
@@ -72,7 +88,7 @@ func (f *Fake) AddRoute(r Route) error {
 	return nil
 }
 
-// ReplaceRoute implements Kernel.
+// ReplaceRoute writes r over the route with its key, if any.
 func (f *Fake) ReplaceRoute(r Route) error {
 	f.Writes = append(f.Writes, "replace "+r.String())
 	if err := f.check("replace", r); err != nil {
@@ -88,7 +104,7 @@ func (f *Fake) ReplaceRoute(r Route) error {
 	return nil
 }
 
-// DeleteRoute implements Kernel.
+// DeleteRoute removes exactly r.
 func (f *Fake) DeleteRoute(r Route) error {
 	f.Writes = append(f.Writes, "delete "+r.String())
 	if err := f.fail("delete", r); err != nil {

@@ -1,6 +1,7 @@
 package routes
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -10,13 +11,19 @@ import (
 	"github.com/tortienet/tortie/internal/nlsafe"
 )
 
-// Netlink is the real Kernel, through one netlink handle.
+// Netlink is the real Kernel: it reads through a netlink handle and
+// writes through an nlsafe.Writer, many routes to a request.
 type Netlink struct {
 	h *netlink.Handle
+	w *nlsafe.Writer
 }
 
-// NewNetlink returns a Kernel using h (see nlsafe.Handle for nil).
-func NewNetlink(h *netlink.Handle) *Netlink { return &Netlink{h: nlsafe.Handle(h)} }
+// NewNetlink returns a Kernel reading with h (see nlsafe.Handle for nil)
+// and writing with w (nil: a Writer opened for each Write, in the network
+// namespace of the calling thread).
+func NewNetlink(h *netlink.Handle, w *nlsafe.Writer) *Netlink {
+	return &Netlink{h: nlsafe.Handle(h), w: w}
+}
 
 // Routes implements Kernel.
 func (n *Netlink) Routes(ipv6 bool) ([]Route, error) {
@@ -53,11 +60,30 @@ func (n *Netlink) Routes(ipv6 bool) ([]Route, error) {
 	return out, nil
 }
 
-// AddRoute implements Kernel.
-func (n *Netlink) AddRoute(r Route) error { return writeErr(n.h.RouteAdd(toNetlink(r))) }
-
-// ReplaceRoute implements Kernel.
-func (n *Netlink) ReplaceRoute(r Route) error { return writeErr(n.h.RouteReplace(toNetlink(r))) }
+// Write implements Kernel.
+func (n *Netlink) Write(ops []Op) []error {
+	reqs := make([]nlsafe.Request, len(ops))
+	for i, op := range ops {
+		reqs[i] = request(op)
+	}
+	errs, err := nlsafe.Do(n.w, reqs)
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	for i, err := range errs {
+		if ops[i].Kind == OpDelete {
+			if nlsafe.IsNotFound(err) {
+				errs[i] = nil // already gone
+			}
+			continue
+		}
+		errs[i] = writeErr(err)
+	}
+	return errs
+}
 
 // writeErr marks the errors that say the reconciler's memory was wrong.
 func writeErr(err error) error {
@@ -72,27 +98,37 @@ func writeErr(err error) error {
 	return err
 }
 
-// DeleteRoute implements Kernel.
-func (n *Netlink) DeleteRoute(r Route) error {
-	err := n.h.RouteDel(toNetlink(r))
-	if nlsafe.IsNotFound(err) {
-		return nil // already gone
+// request is op as an rtnetlink message: an rtmsg of the main table and
+// the destination, gateway, metric and interface attributes.
+func request(op Op) nlsafe.Request {
+	r := op.Route
+	typ, flags := uint16(unix.RTM_NEWROUTE), uint16(unix.NLM_F_CREATE|unix.NLM_F_EXCL)
+	switch op.Kind {
+	case OpReplace:
+		flags = unix.NLM_F_CREATE | unix.NLM_F_REPLACE
+	case OpDelete:
+		typ, flags = unix.RTM_DELROUTE, 0
 	}
-	return err
-}
-
-func toNetlink(r Route) *netlink.Route {
-	fam := netlink.FAMILY_V4
-	if r.Dst.Addr().Is6() {
-		fam = netlink.FAMILY_V6
-	}
-	nr := &netlink.Route{
-		Family: fam, Table: unix.RT_TABLE_MAIN, Dst: nlsafe.IPNet(r.Dst),
-		Tos: r.TOS, Priority: r.Priority, Type: r.Type, LinkIndex: r.LinkIndex,
-		Gw: nlsafe.IP(r.Gw), Scope: netlink.Scope(r.Scope), Protocol: netlink.RouteProtocol(r.Protocol),
-	}
+	var rtFlags uint32
 	if r.OnLink {
-		nr.Flags = int(netlink.FLAG_ONLINK)
+		rtFlags = unix.RTNH_F_ONLINK
 	}
-	return nr
+	family := byte(unix.AF_INET)
+	if r.Dst.Addr().Is6() {
+		family = unix.AF_INET6
+	}
+	b := make([]byte, 0, 64)
+	b = append(b, family, byte(r.Dst.Bits()), 0, byte(r.TOS), unix.RT_TABLE_MAIN, byte(r.Protocol), byte(r.Scope), byte(r.Type))
+	b = binary.NativeEndian.AppendUint32(b, rtFlags)
+	b = nlsafe.Attr(b, unix.RTA_DST, r.Dst.Addr().AsSlice()...)
+	if r.Gw.IsValid() {
+		b = nlsafe.Attr(b, unix.RTA_GATEWAY, r.Gw.AsSlice()...)
+	}
+	if r.Priority != 0 {
+		b = nlsafe.Attr(b, unix.RTA_PRIORITY, nlsafe.Uint32(uint32(r.Priority))...)
+	}
+	if r.LinkIndex != 0 {
+		b = nlsafe.Attr(b, unix.RTA_OIF, nlsafe.Uint32(uint32(r.LinkIndex))...)
+	}
+	return nlsafe.Request{Type: typ, Flags: flags, Data: b}
 }

@@ -2,6 +2,8 @@ package routes
 
 import (
 	"context"
+	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -9,6 +11,7 @@ import (
 
 	"github.com/tortienet/tortie/internal/calc"
 	"github.com/tortienet/tortie/internal/dataplane/links"
+	"github.com/tortienet/tortie/internal/nlsafe"
 	"github.com/tortienet/tortie/internal/ns/nstest"
 )
 
@@ -18,31 +21,32 @@ type counting struct {
 	writes []string
 }
 
-func (c *counting) AddRoute(r Route) error {
-	c.writes = append(c.writes, "add "+r.String())
-	return c.Kernel.AddRoute(r)
+func (c *counting) Write(ops []Op) []error {
+	for _, op := range ops {
+		c.writes = append(c.writes, [...]string{"add ", "replace ", "delete "}[op.Kind]+op.Route.String())
+	}
+	return c.Kernel.Write(ops)
 }
 
-func (c *counting) ReplaceRoute(r Route) error {
-	c.writes = append(c.writes, "replace "+r.String())
-	return c.Kernel.ReplaceRoute(r)
-}
-
-func (c *counting) DeleteRoute(r Route) error {
-	c.writes = append(c.writes, "delete "+r.String())
-	return c.Kernel.DeleteRoute(r)
-}
-
-// handleIn opens a netlink handle whose sockets live in ns, usable from
-// any goroutine afterwards.
-func handleIn(t *testing.T, ns *nstest.NS) *netlink.Handle {
+// handleIn opens a netlink handle and writer whose sockets live in ns,
+// usable from any goroutine afterwards.
+func handleIn(t *testing.T, ns *nstest.NS) (*netlink.Handle, *nlsafe.Writer) {
 	t.Helper()
 	var h *netlink.Handle
-	if err := ns.Do(func() (err error) { h, err = netlink.NewHandle(); return err }); err != nil {
+	var w *nlsafe.Writer
+	err := ns.Do(func() (err error) {
+		if h, err = netlink.NewHandle(); err != nil {
+			return err
+		}
+		w, err = nlsafe.OpenWriter()
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.Close)
-	return h
+	t.Cleanup(func() { w.Close() })
+	return h, w
 }
 
 func TestNetlinkReconcile(t *testing.T) {
@@ -72,8 +76,8 @@ func TestNetlinkReconcile(t *testing.T) {
 		{Dst: pfx("10.244.1.5/32"), Dev: "cali0000000001", Workload: true},
 		{Dst: pfx("10.244.1.6/32"), Dev: "cali0000000002", Workload: true},
 	}
-	h := handleIn(t, ns)
-	k := &counting{Kernel: NewNetlink(h)}
+	h, w := handleIn(t, ns)
+	k := &counting{Kernel: NewNetlink(h, w)}
 	tbl := links.NewTable(links.NewNetlink(h))
 	r := New(Config{Kernel: k, Links: tbl})
 	apply := func(step string) Result {
@@ -159,8 +163,8 @@ func TestNetlinkReconcile(t *testing.T) {
 	}
 
 	// A restart: a new reconciler over a new handle finds nothing to do.
-	h2 := handleIn(t, ns)
-	k2 := &counting{Kernel: NewNetlink(h2)}
+	h2, w2 := handleIn(t, ns)
+	k2 := &counting{Kernel: NewNetlink(h2, w2)}
 	if _, err := New(Config{Kernel: k2, Links: links.NewTable(links.NewNetlink(h2))}).Apply(context.Background(), want); err != nil || len(k2.writes) != 0 {
 		t.Fatalf("restart: writes %v, err %v", k2.writes, err)
 	}
@@ -204,8 +208,8 @@ func TestNetlinkReconcileIPv6(t *testing.T) {
 		{Dst: pfx("fd00:1::40/122"), Dev: "eth0", Gw: addr("fd00:ff::2")},
 		{Dst: pfx("fd00:1::5/128"), Dev: "cali0000000001", Workload: true},
 	}
-	h := handleIn(t, ns)
-	k := &counting{Kernel: NewNetlink(h)}
+	h, w := handleIn(t, ns)
+	k := &counting{Kernel: NewNetlink(h, w)}
 	tbl := links.NewTable(links.NewNetlink(h))
 	r := New(Config{Kernel: k, Links: tbl})
 	tbl.Begin()
@@ -226,8 +230,8 @@ func TestNetlinkReconcileIPv6(t *testing.T) {
 	if _, err := r.Apply(context.Background(), want); err != nil || len(k.writes) != 0 {
 		t.Fatalf("second apply (read back): writes %v, err %v", k.writes, err)
 	}
-	h2 := handleIn(t, ns)
-	k2 := &counting{Kernel: NewNetlink(h2)}
+	h2, w2 := handleIn(t, ns)
+	k2 := &counting{Kernel: NewNetlink(h2, w2)}
 	if _, err := New(Config{Kernel: k2, Links: links.NewTable(links.NewNetlink(h2))}).Apply(context.Background(), want); err != nil || len(k2.writes) != 0 {
 		t.Fatalf("restart: writes %v, err %v", k2.writes, err)
 	}
@@ -237,5 +241,72 @@ func TestNetlinkReconcileIPv6(t *testing.T) {
 	}
 	if got := ns.MustRun(t, "ip", "-6", "route", "show", "proto", "80"); got != "" {
 		t.Errorf("IPv6 routes of ours remain:\n%s", got)
+	}
+}
+
+// TestNetlinkWriteBatch writes more routes than one request carries, with
+// failing ones among them (a route on an interface that does not exist, an
+// add over an existing route), through the real kernel: each failure is
+// reported on its own route, and every other write is done.
+func TestNetlinkWriteBatch(t *testing.T) {
+	ns := nstest.New(t, "tdp")
+	for _, c := range [][]string{
+		{"ip", "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"},
+		{"ip", "addr", "add", "192.168.0.10/24", "dev", "eth0"},
+		{"ip", "link", "set", "eth0", "up"}, {"ip", "link", "set", "peer0", "up"},
+		{"ip", "route", "add", "10.250.0.0/26", "via", "192.168.0.7", "proto", "80"},
+	} {
+		ns.MustRun(t, c[0], c[1:]...)
+	}
+	h, w := handleIn(t, ns)
+	eth0, err := h.LinkByName("eth0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	route := func(i, index int) Route {
+		return Route{Dst: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 250, byte(i >> 2), byte(i&3) << 6}), 26), Type: TypeUnicast,
+			LinkIndex: index, Gw: addr("192.168.0.2"), Scope: ScopeUniverse, Protocol: 80}
+	}
+	var ops []Op
+	for i := range 150 {
+		ops = append(ops, Op{Kind: OpAdd, Route: route(i, eth0.Attrs().Index)})
+	}
+	ops[70].Route.LinkIndex, ops[70].Route.OnLink = 999, true // no such interface
+	// ops[0] adds over the route above; the delete of a route never
+	// written is not an error.
+	ops = append(ops, Op{Kind: OpDelete, Route: route(200, eth0.Attrs().Index)})
+	errs := NewNetlink(h, w).Write(ops)
+	if len(errs) != len(ops) {
+		t.Fatalf("%d answers to %d writes", len(errs), len(ops))
+	}
+	for i, err := range errs {
+		switch {
+		case i == 0 && !errors.Is(err, ErrExists):
+			t.Errorf("write 0 (an add over an existing route): %v; want ErrExists", err)
+		case i == 70 && !errors.Is(err, ErrNoDevice):
+			t.Errorf("write 70 (no such interface): %v; want ErrNoDevice", err)
+		case i != 0 && i != 70 && err != nil:
+			t.Errorf("write %d (%s): %v", i, ops[i].Route, err)
+		}
+	}
+	got := ns.MustRun(t, "ip", "route", "show", "proto", "80")
+	if n := strings.Count(got, "\n"); n != 149 { // 148 added, and the route that was there
+		t.Errorf("%d routes of proto 80; want 149:\n%s", n, got)
+	}
+	if strings.Contains(got, "10.250.17.128/26") || !strings.Contains(got, "10.250.0.0/26 via 192.168.0.7") || !strings.Contains(got, "10.250.17.64/26 via 192.168.0.2") {
+		t.Errorf("routes after the batch:\n%s", got)
+	}
+
+	// Replaces and deletes in one batch, the failing one in the middle.
+	gone := route(1, 999)
+	gone.OnLink = true
+	ops = []Op{{Kind: OpReplace, Route: route(0, eth0.Attrs().Index)}, {Kind: OpReplace, Route: gone}, {Kind: OpDelete, Route: route(2, eth0.Attrs().Index)}}
+	errs = NewNetlink(h, w).Write(ops)
+	if errs[0] != nil || !errors.Is(errs[1], ErrNoDevice) || errs[2] != nil {
+		t.Fatalf("replace, failing replace, delete: %v", errs)
+	}
+	got = ns.MustRun(t, "ip", "route", "show", "proto", "80")
+	if !strings.Contains(got, "10.250.0.0/26 via 192.168.0.2") || strings.Contains(got, "10.250.0.128/26") {
+		t.Errorf("routes after the second batch:\n%s", got)
 	}
 }

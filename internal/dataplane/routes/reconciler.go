@@ -116,7 +116,8 @@ type Result struct {
 // Apply makes the main table's routes of tortie equal to want and returns
 // what it did. It carries on past
 // a failed write and returns all failures joined; a context that ends stops
-// it between writes.
+// it before its writes. The writes go to the kernel in batches (see
+// Kernel.Write), each route's failure its own.
 //
 // The first Apply, the first after Forget and the first after a failed
 // write dump the interfaces and the table; any other compares want with
@@ -223,26 +224,30 @@ func (r *Reconciler) pass(ctx context.Context, want []calc.Route, read, mayRetry
 	res.Conflicts = p.conflicts
 	r.logConflicts(p.conflicts)
 
-	for _, w := range p.write {
-		if err := ctx.Err(); err != nil {
-			o.failed = true
-			return res, o, errors.Join(append(errs, err)...)
-		}
-		if err := r.program(w); err != nil {
-			stale := errors.Is(err, ErrExists) || errors.Is(err, ErrNoDevice)
-			if stale && mayRetry {
-				o.retry = true
-				if errors.Is(err, ErrNoDevice) {
-					o.names = append(o.names, r.links.Name(w.LinkIndex))
-				}
-				return res, o, fmt.Errorf("program route %s: %w", w, err)
-			}
-			o.failed = true
-			errs = append(errs, fmt.Errorf("program route %s: %w", w, err))
+	if err := ctx.Err(); err != nil && len(p.write) > 0 {
+		o.failed = true
+		return res, o, errors.Join(append(errs, err)...)
+	}
+	for i, err := range r.write(p.write, nil) {
+		w := p.write[i]
+		if err == nil {
+			res.Written++
+			res.Programmed++
 			continue
 		}
-		res.Written++
-		res.Programmed++
+		err = fmt.Errorf("program route %s: %w", w, err)
+		if stale := errors.Is(err, ErrExists) || errors.Is(err, ErrNoDevice); stale && mayRetry {
+			o.retry = true
+			if errors.Is(err, ErrNoDevice) {
+				o.names = append(o.names, r.links.Name(w.LinkIndex))
+			}
+		} else {
+			o.failed = true
+		}
+		errs = append(errs, err)
+	}
+	if o.retry {
+		return res, o, errors.Join(errs...)
 	}
 	deleted, derrs := r.sweep(ctx, p.stale)
 	res.Deleted = deleted
@@ -253,22 +258,43 @@ func (r *Reconciler) pass(ctx context.Context, want []calc.Route, read, mayRetry
 	return res, o, errors.Join(errs...)
 }
 
-// program adds w, or replaces the route of its key the table holds, and
-// records it.
-func (r *Reconciler) program(w Route) error {
-	replace := r.table.has(w.key())
-	var err error
-	if replace {
-		err = r.k.ReplaceRoute(w)
-	} else {
-		err = r.k.AddRoute(w)
+// write programs ws (adding a route the table does not hold, replacing
+// the one it holds at its key) and deletes dels, in one Kernel.Write, and
+// records what was done. errs[i] is the error of ws[i] for i < len(ws),
+// then of dels[i-len(ws)].
+func (r *Reconciler) write(ws, dels []Route) (errs []error) {
+	if len(ws)+len(dels) == 0 {
+		return nil
 	}
-	if err != nil {
-		return err
+	ops := make([]Op, 0, len(ws)+len(dels))
+	for _, w := range ws {
+		op := Op{Kind: OpAdd, Route: w}
+		if r.table.has(w.key()) {
+			op.Kind = OpReplace
+		}
+		ops = append(ops, op)
 	}
-	r.table.wrote(w, replace)
-	r.log.Debug("route programmed", "route", w.String())
-	return nil
+	for _, d := range dels {
+		ops = append(ops, Op{Kind: OpDelete, Route: d})
+	}
+	errs = r.k.Write(ops)
+	debug := r.log.Enabled(context.Background(), slog.LevelDebug)
+	for i, op := range ops {
+		switch {
+		case errs[i] != nil:
+		case op.Kind == OpDelete:
+			r.table.deleted(op.Route)
+			if debug {
+				r.log.Debug("stale route deleted", "route", op.Route.String())
+			}
+		default:
+			r.table.wrote(op.Route, op.Kind == OpReplace)
+			if debug {
+				r.log.Debug("route programmed", "route", op.Route.String())
+			}
+		}
+	}
+	return errs
 }
 
 // sweep deletes stale routes: tortie-node's own at once, adopted ones once
@@ -276,8 +302,7 @@ func (r *Reconciler) program(w Route) error {
 func (r *Reconciler) sweep(ctx context.Context, st []stale) (int, []error) {
 	now := r.now()
 	seen := map[key]bool{}
-	var errs []error
-	deleted := 0
+	var dels []Route
 	for _, s := range st {
 		if s.adopted {
 			seen[s.key()] = true
@@ -290,22 +315,28 @@ func (r *Reconciler) sweep(ctx context.Context, st []stale) (int, []error) {
 				continue
 			}
 		}
-		if err := ctx.Err(); err != nil {
-			return deleted, append(errs, err)
-		}
-		if err := r.k.DeleteRoute(s.Route); err != nil {
-			errs = append(errs, fmt.Errorf("delete stale route %s: %w", s.Route, err))
-			continue
-		}
-		delete(r.unwantedSince, s.key())
-		r.table.deleted(s.Route)
-		r.log.Debug("stale route deleted", "route", s.Route.String())
-		deleted++
+		dels = append(dels, s.Route)
 	}
 	for k := range r.unwantedSince {
 		if !seen[k] {
 			delete(r.unwantedSince, k) // wanted again, or gone
 		}
+	}
+	if len(dels) == 0 {
+		return 0, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, []error{err}
+	}
+	var errs []error
+	deleted := 0
+	for i, err := range r.write(nil, dels) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("delete stale route %s: %w", dels[i], err))
+			continue
+		}
+		delete(r.unwantedSince, dels[i].key())
+		deleted++
 	}
 	return deleted, errs
 }

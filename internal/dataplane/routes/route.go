@@ -110,11 +110,30 @@ type Link = links.Link
 // Errors a Kernel's writes wrap when what the reconciler remembered of the
 // kernel was wrong; Apply then reads the table back and tries again.
 var (
-	// ErrExists: AddRoute found a route with the same key.
+	// ErrExists: an add found a route with the same key.
 	ErrExists = errors.New("route exists")
 	// ErrNoDevice: the route's interface does not exist (any more).
 	ErrNoDevice = errors.New("no such interface")
 )
+
+// OpKind is what an Op does.
+type OpKind int
+
+// The kinds of Op.
+const (
+	// OpAdd adds a route, failing when the table holds one with its key.
+	OpAdd OpKind = iota
+	// OpReplace writes a route, overwriting the one with its key.
+	OpReplace
+	// OpDelete removes exactly the route.
+	OpDelete
+)
+
+// Op is one write to the route table.
+type Op struct {
+	Kind  OpKind
+	Route Route
+}
 
 // Kernel is the part of netlink the reconciler uses: the main table's
 // routes. (Interfaces are read through a links.Table.)
@@ -124,13 +143,11 @@ type Kernel interface {
 	// Routes returns the IPv4 routes of the main table (a dump), and
 	// the IPv6 ones too with ipv6.
 	Routes(ipv6 bool) ([]Route, error)
-	// AddRoute adds r, failing with an error wrapping ErrExists when the
-	// table holds a route with its key.
-	AddRoute(r Route) error
-	// ReplaceRoute writes r into the main table, overwriting the route with
-	// the same key if there is one.
-	ReplaceRoute(r Route) error
-	// DeleteRoute removes exactly r from the main table; a route that is
-	// already gone is not an error.
-	DeleteRoute(r Route) error
+	// Write makes the writes in order, as few requests to the kernel as
+	// it can, and returns the error of each (nil: done); one failing does
+	// not stop the others. An add fails with an error wrapping ErrExists
+	// when the table holds a route with its key, a write of a route on an
+	// interface that does not exist with one wrapping ErrNoDevice;
+	// deleting a route already gone is not an error.
+	Write(ops []Op) []error
 }

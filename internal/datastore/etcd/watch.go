@@ -97,8 +97,10 @@ func forward(ctx context.Context, prefix string, afterRev int64, wch clientv3.Wa
 			fail(fmt.Errorf("etcd watch %s: %w", prefix, resp.Err()))
 			return
 		}
-		for _, e := range resp.Events {
-			if !send(eventOf(e)) {
+		for i, e := range resp.Events {
+			ev := eventOf(e)
+			ev.More = i < len(resp.Events)-1
+			if !send(ev) {
 				return
 			}
 		}

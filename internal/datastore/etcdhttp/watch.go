@@ -123,9 +123,11 @@ func (s *Store) watch(ctx context.Context, body []byte, afterRev int64, out chan
 		case r.Canceled:
 			return fmt.Errorf("canceled by etcd: %s", r.CancelReason)
 		}
-		for _, e := range r.Events {
+		for i, e := range r.Events {
+			ev := eventOf(e)
+			ev.More = i < len(r.Events)-1
 			select {
-			case out <- eventOf(e):
+			case out <- ev:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
