@@ -116,7 +116,19 @@ func (f *watchFloor) close() {
 // threads: /proc/<pid>/schedstat, in nanoseconds; /proc/<pid>/stat counts
 // 10 ms ticks, too coarse for a change).
 func cpuSeconds(pids []int) float64 {
-	var ns int64
+	var ns float64
+	eachTask(pids, "schedstat", func(b string) {
+		if f := strings.Fields(b); len(f) > 0 {
+			v, _ := strconv.ParseInt(f[0], 10, 64)
+			ns += float64(v)
+		}
+	})
+	return ns / 1e9
+}
+
+// eachTask calls fn with the file name in /proc/<pid>/task/<tid>/ of
+// every thread of the processes (threads gone meanwhile are skipped).
+func eachTask(pids []int, name string, fn func(content string)) {
 	for _, p := range pids {
 		dir := "/proc/" + strconv.Itoa(p) + "/task/"
 		tasks, err := os.ReadDir(dir)
@@ -124,17 +136,11 @@ func cpuSeconds(pids []int) float64 {
 			continue
 		}
 		for _, t := range tasks {
-			b, err := os.ReadFile(dir + t.Name() + "/schedstat")
-			if err != nil {
-				continue
-			}
-			if f := strings.Fields(string(b)); len(f) > 0 {
-				v, _ := strconv.ParseInt(f[0], 10, 64)
-				ns += v
+			if b, err := os.ReadFile(dir + t.Name() + "/" + name); err == nil {
+				fn(string(b))
 			}
 		}
 	}
-	return float64(ns) / 1e9
 }
 
 // putBreakdown is where an etcd write's time went during the floor's
@@ -150,25 +156,14 @@ type putBreakdown struct {
 // out so far (voluntary and not: /proc/<pid>/task/*/status).
 func ctxSwitches(pids []int) float64 {
 	var n float64
-	for _, p := range pids {
-		dir := "/proc/" + strconv.Itoa(p) + "/task/"
-		tasks, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, t := range tasks {
-			b, err := os.ReadFile(dir + t.Name() + "/status")
-			if err != nil {
-				continue
-			}
-			for _, line := range strings.Split(string(b), "\n") {
-				if f := strings.Fields(line); len(f) == 2 && strings.HasSuffix(f[0], "ctxt_switches:") {
-					v, _ := strconv.ParseFloat(f[1], 64)
-					n += v
-				}
+	eachTask(pids, "status", func(b string) {
+		for _, line := range strings.Split(b, "\n") {
+			if f := strings.Fields(line); len(f) == 2 && strings.HasSuffix(f[0], "ctxt_switches:") {
+				v, _ := strconv.ParseFloat(f[1], 64)
+				n += v
 			}
 		}
-	}
+	})
 	return n
 }
 
