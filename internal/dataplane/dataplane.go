@@ -36,7 +36,10 @@ type Config struct {
 	Routes    routes.Kernel
 	LinkLayer linklayer.Kernel
 	NFT       knftables.Interface
-	Sysctl    sysctl.FS
+	// NFT6 accesses the IPv6 guard's table (nil: the real kernel when NFT
+	// is nil too, else a fake).
+	NFT6   knftables.Interface
+	Sysctl sysctl.FS
 }
 
 // Dataplane applies desired states. Its methods may be called from any
@@ -52,6 +55,7 @@ type Dataplane struct {
 	linklayer *linklayer.Reconciler
 	routes    *routes.Reconciler
 	nft       *nft.Owner
+	guard6    *nft.Guard6
 	// started is set by the first Apply or Resync: the first Apply defers
 	// the sysctl checks of the interfaces already there (see apply).
 	started bool
@@ -103,6 +107,15 @@ func New(cfg Config) (*Dataplane, error) {
 			return nil, err
 		}
 		cfg.NFT = t
+		if cfg.NFT6 == nil {
+			if cfg.NFT6, err = nft.NewNFTables6(); err != nil {
+				d.Close()
+				return nil, err
+			}
+		}
+	}
+	if cfg.NFT6 == nil {
+		cfg.NFT6 = knftables.NewFake(nft.Family6, nft.Table)
 	}
 	d.links = links.NewTable(cfg.Links)
 	index := func(name string) (int, bool) {
@@ -115,6 +128,7 @@ func New(cfg Config) (*Dataplane, error) {
 	d.routes = routes.New(routes.Config{Kernel: cfg.Routes, Links: d.links, Log: d.log.With("reconciler", "routes"),
 		WorkloadPrefixes: cfg.WorkloadPrefixes, GracePeriod: cfg.RouteGracePeriod})
 	d.nft = nft.New(nft.Config{NFT: cfg.NFT, Direct: direct, Log: d.log.With("reconciler", "nft")})
+	d.guard6 = nft.NewGuard6(cfg.NFT6, d.log.With("reconciler", "nft6"))
 	return d, nil
 }
 
@@ -150,6 +164,7 @@ func (d *Dataplane) Resync(ctx context.Context, want calc.Desired) (Stats, error
 	d.linklayer.Forget()
 	d.routes.Forget()
 	d.nft.Forget()
+	d.guard6.Forget()
 	d.started = true // nothing deferred: check everything now
 	return d.apply(ctx, want)
 }
@@ -212,6 +227,12 @@ func (d *Dataplane) apply(ctx context.Context, want calc.Desired) (Stats, error)
 		st.Changes++
 	}
 	fail("nat", err)
+
+	changed, err := d.guard6.Apply(ctx, want.Policy)
+	if changed {
+		st.Changes++
+	}
+	fail("ipv6 guard", err)
 
 	// Sysctls come last, so that the routes are in before thousands of
 	// /proc/sys files are read. The first Apply does not read the

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -316,8 +315,13 @@ func (l *nodeLab) routes6(node string) []kRoute {
 func TestNodeBGPMeshIPv6(t *testing.T) {
 	nodeLabNeeds(t)
 	t.Parallel()
-	l := upNodeLab(t, "nbgp6", example(t, "bgp-mesh-dual-stack.yaml"))
+	top := example(t, "bgp-mesh-dual-stack.yaml")
+	for _, p := range []string{"p1", "p2", "p3"} {
+		top = strings.Replace(top, "{name: "+p+",", "{name: "+p+", labels: {app: "+p+"},", 1)
+	}
+	l := upNodeLab(t, "nbgp6", top)
 	c := l.cluster()
+	l.openIPv6()
 	c.waitRemoteBlocks()
 	node6 := map[string]netip.Addr{} // node -> its IPv6 address
 	block6 := map[string]netip.Prefix{}
@@ -360,10 +364,10 @@ func TestNodeBGPMeshIPv6(t *testing.T) {
 				if p.key == q.key {
 					continue
 				}
-				if out, err := exec.Command("ip", "netns", "exec", p.netns, "ping", "-6", "-n", "-c", "2", "-i", "0.2", "-W", "2",
-					pod6[q.netns].String()).CombinedOutput(); err != nil {
-					t.Errorf("%s: ping6 %s (%s) from %s: %v\n%s", when, q.key, pod6[q.netns], p.key, err, out)
-				}
+				// waitFor: the agents may still be taking the open profile in.
+				waitFor(t, fmt.Sprintf("%s: ping6 %s (%s) from %s", when, q.key, pod6[q.netns], p.key), func() error {
+					return pingFromPod(p.netns, pod6[q.netns].String())
+				})
 			}
 		}
 	}
@@ -403,6 +407,89 @@ func TestNodeBGPMeshIPv6(t *testing.T) {
 	sessions6("node3", "node specific", "node1")
 	routes("route reflector")
 	ping6("route reflector")
+	l.isolateIPv6(c, pod6)
+}
+
+// openIPv6 makes the lab's pods open to IPv6: policy is compiled for
+// IPv4 only, and IPv6 passes only to and from endpoints that no policy
+// selects and whose profiles allow everything. The network's profile the
+// CNI plugin makes admits only the network's members; this one, as
+// Kubernetes' namespace profiles, admits everything.
+func (l *nodeLab) openIPv6() {
+	l.t.Helper()
+	l.tortiectlIn("apply", "-f", l.yamlFile("open-profile.yaml", `apiVersion: projectcalico.org/v3
+kind: Profile
+metadata: {name: k8s-pod-network}
+spec:
+  ingress: [{action: Allow}]
+  egress: [{action: Allow}]
+  labelsToApply: {k8s-pod-network: ""}
+`))
+}
+
+// yamlFile writes doc to a file of the test's and returns its path.
+func (l *nodeLab) yamlFile(name, doc string) string {
+	l.t.Helper()
+	f := filepath.Join(l.t.TempDir(), name)
+	if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+	return f
+}
+
+// isolateIPv6: a policy selecting p2 (ICMP in from p1 only) closes p2 to
+// IPv6 altogether (fail closed: IPv6 policy is not compiled), while the
+// open pods p1 and p3 still reach each other over IPv6, and IPv4 follows
+// the policy. Deleting the policy opens p2 again.
+func (l *nodeLab) isolateIPv6(c *labCluster, pod6 map[string]netip.Addr) {
+	t := l.t
+	t.Helper()
+	pods := map[string]labPod{}
+	for _, p := range c.pods {
+		pods[p.key[strings.LastIndex(p.key, "/")+1:]] = p
+	}
+	policy := l.yamlFile("isolate-p2.yaml", `apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: isolate-p2}
+spec:
+  selector: app == 'p2'
+  types: [Ingress]
+  ingress: [{action: Allow, protocol: ICMP, source: {selector: app == 'p1'}}]
+`)
+	l.tortiectlIn("apply", "-f", policy)
+	expect := func(when, from, to string, v6, want bool) {
+		t.Helper()
+		dst := pods[to].ip
+		if v6 {
+			dst = pod6[pods[to].netns].String()
+		}
+		waitFor(t, fmt.Sprintf("%s: %s -> %s (%s)", when, from, to, dst), func() error {
+			err := pingFromPod(pods[from].netns, dst)
+			if want {
+				return err
+			}
+			if err == nil {
+				return errReached
+			}
+			return nil
+		})
+	}
+	for _, e := range []struct {
+		from, to string
+		v6, want bool
+	}{
+		{"p1", "p2", false, true},  // the policy allows ICMP from p1
+		{"p3", "p2", false, false}, // and from no one else
+		{"p1", "p2", true, false},  // IPv6: p2 is not open
+		{"p2", "p1", true, false},  // in either direction
+		{"p1", "p3", true, true},   // open pods are not concerned
+		{"p3", "p1", true, true},
+	} {
+		expect("isolated", e.from, e.to, e.v6, e.want)
+	}
+	l.tortiectlIn("delete", "-f", policy)
+	expect("policy deleted", "p1", "p2", true, true)
+	expect("policy deleted", "p2", "p3", true, true)
 }
 
 // An IPv6 BGPPeer: two dual-stack nodes, each in an AS of its own, the
@@ -432,6 +519,7 @@ apply: |
 	if err != nil {
 		t.Fatal(err)
 	}
+	l.openIPv6() // the network's profile admits members only: IPv6 would be closed
 	pod6 := map[string]netip.Addr{}
 	for _, p := range c.pods {
 		var pa netip.Prefix
@@ -465,10 +553,9 @@ apply: |
 	for _, p := range c.pods {
 		for _, q := range c.pods {
 			if p.key != q.key {
-				if out, err := exec.Command("ip", "netns", "exec", p.netns, "ping", "-6", "-n", "-c", "2", "-i", "0.2", "-W", "2",
-					pod6[q.key].String()).CombinedOutput(); err != nil {
-					t.Errorf("ping6 %s (%s) from %s: %v\n%s", q.key, pod6[q.key], p.key, err, out)
-				}
+				waitFor(t, fmt.Sprintf("ping6 %s (%s) from %s", q.key, pod6[q.key], p.key), func() error {
+					return pingFromPod(p.netns, pod6[q.key].String())
+				})
 			}
 		}
 	}
