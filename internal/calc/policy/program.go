@@ -262,18 +262,8 @@ func (p *Program) addNamedPort(m *Model, sel *EntitySelector, name string) {
 	}
 	var members []AddrPort
 	for _, e := range m.Entities {
-		if e.Kind == NetworkSet || (sel != nil && !sel.Matches(e)) {
-			continue
-		}
-		for _, np := range e.Ports {
-			if np.Name != name {
-				continue
-			}
-			for _, n := range e.Nets {
-				if n.IsSingleIP() {
-					members = append(members, AddrPort{Addr: n.Addr(), Protocol: np.Protocol, Port: np.Port})
-				}
-			}
+		if sel == nil || sel.Matches(e) {
+			members = append(members, namedPortMembers(e, name)...)
 		}
 	}
 	p.NamedPorts[id] = members
