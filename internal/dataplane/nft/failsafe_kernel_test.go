@@ -122,16 +122,7 @@ func TestUntrackedForwardedEgressInTheKernel(t *testing.T) {
 		`{metadata: {name: pod1, namespace: ns}, spec: {node: n1, interfaceName: cali1, ipNetworks: [10.0.1.1/32], profiles: [open]}}`))
 	m := policy.Build(in)
 	prog := policy.Compile(m, "n1")
-	if err := node.Do(func() error {
-		real, err := NewNFTables()
-		if err != nil {
-			return err
-		}
-		_, err = New(Config{NFT: real}).Apply(context.Background(), Wanted{NAT: natWant(), Policy: &prog})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	applyOnce(t, node, &prog)
 	for dst, want := range map[string]bool{"10.9.0.2:7000": false, "10.9.0.2:7001": false, "10.9.0.2:7002": true} {
 		d := netip.MustParseAddrPort(dst)
 		pkt := policy.Packet{Src: netip.MustParseAddr("10.0.1.1"), Dst: d.Addr(), Protocol: policy.ProtoTCP, SrcPort: 40000, DstPort: d.Port()}

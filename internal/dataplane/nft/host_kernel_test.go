@@ -1,7 +1,6 @@
 package nft
 
 import (
-	"context"
 	"net"
 	"net/netip"
 	"strings"
@@ -48,16 +47,7 @@ func TestHostStagesInTheKernel(t *testing.T) {
 	m := policy.Build(in)
 	p := policy.Compile(m, "n1")
 	prog := &p
-	if err := node.Do(func() error {
-		real, err := NewNFTables()
-		if err != nil {
-			return err
-		}
-		_, err = New(Config{NFT: real}).Apply(context.Background(), Wanted{NAT: natWant(), Policy: prog})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	applyOnce(t, node, prog)
 	for _, c := range []struct {
 		from      *nstest.NS
 		in, out   string // the host interfaces crossed

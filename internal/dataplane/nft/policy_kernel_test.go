@@ -231,16 +231,7 @@ func TestHostEndpointInTheKernel(t *testing.T) {
 	}
 	in.HostEndpoints, in.GlobalNetworkPolicies = []*v3.HostEndpoint{hep}, []*v3.GlobalNetworkPolicy{gnp}
 	prog := policy.Compile(policy.Build(in), "n1")
-	if err := node.Do(func() error {
-		real, err := NewNFTables()
-		if err != nil {
-			return err
-		}
-		_, err = New(Config{NFT: real}).Apply(context.Background(), Wanted{NAT: natWant(), Policy: &prog})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	applyOnce(t, node, &prog)
 	if !connects(ext, "10.9.0.1:8080") {
 		t.Error("8080 is allowed by the host endpoint's policy but did not connect")
 	}
@@ -280,4 +271,20 @@ func roundTrip(c net.Conn) error {
 	buf := make([]byte, 5)
 	_, err := io.ReadFull(c, buf)
 	return err
+}
+
+// applyOnce writes prog's table, with the NAT of natWant, into node's
+// kernel through a fresh Owner.
+func applyOnce(t *testing.T, node *nstest.NS, prog *policy.Program) {
+	t.Helper()
+	if err := node.Do(func() error {
+		real, err := NewNFTables()
+		if err != nil {
+			return err
+		}
+		_, err = New(Config{NFT: real}).Apply(context.Background(), Wanted{NAT: natWant(), Policy: prog})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
