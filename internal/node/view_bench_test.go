@@ -191,3 +191,21 @@ func BenchmarkViewMemoryApplied(b *testing.B) {
 	}
 	runtime.KeepAlive(all)
 }
+
+// BenchmarkViewList is the initial list of the simulated cluster into a
+// fresh view (newView, then OnSync), without forced collections: the
+// list's own time and allocations.
+//
+//	go test -run '^$' -bench ViewList -benchtime 5x -benchmem ./internal/node/
+func BenchmarkViewList(b *testing.B) {
+	for _, nodes := range []int{1000, 5000} {
+		b.Run(fmt.Sprintf("endpoints=%d", nodes*20), func(b *testing.B) {
+			kvs := simulated(b, nodes)
+			for b.Loop() {
+				v := newView(calc.Env{Node: "node-0", Backend: "bird"})
+				v.OnSync(kvs, 1)
+				runtime.KeepAlive(v)
+			}
+		})
+	}
+}
